@@ -1,0 +1,37 @@
+# make demo: JupyterLab on the quickstart notebook against a local sandbox.
+# make test: every test (unit, sandbox over HTTP, notebooks, browser), plus ruff.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: test demo lint bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[sandbox,lab]'
+	touch $@
+
+test: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(VENV)/.installed-lab
+	$(PY) -m dr_notebook.demo
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(VENV)/.installed-test
+	$(PY) benchmarks/list_templates.py
+	$(PY) benchmarks/gallery.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,68 @@
+"""dr-notebook: DataRobot custom templates in Jupyter.
+
+``import dr_notebook as drn`` gives the public names below; heavy modules (pandas, ipywidgets,
+the HTTP client) load on first use so that ``%load_ext`` and the sandbox start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dr_notebook._version import __version__
+
+if TYPE_CHECKING:
+    from dr_notebook import errors
+    from dr_notebook.client import Client
+    from dr_notebook.gallery import TemplateGallery
+    from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+    from dr_notebook.render import render_markdown
+
+__all__ = [
+    "ApplicationSource",
+    "AsyncStatus",
+    "Client",
+    "Template",
+    "TemplateGallery",
+    "__version__",
+    "errors",
+    "load_ipython_extension",
+    "render_markdown",
+    "unload_ipython_extension",
+]
+
+_LAZY = {
+    "Client": "dr_notebook.client",
+    "TemplateGallery": "dr_notebook.gallery",
+    "render_markdown": "dr_notebook.render",
+    "Template": "dr_notebook.models",
+    "ApplicationSource": "dr_notebook.models",
+    "AsyncStatus": "dr_notebook.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return importlib.import_module("dr_notebook.errors")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dr_notebook' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%dr_*`` magics (``%load_ext dr_notebook``)."""
+    from dr_notebook.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove what ``load_ipython_extension`` registered."""
+    from dr_notebook.magics import unload_ipython_extension as unload
+
+    unload(ipython)
