@@ -1,0 +1,311 @@
+"""Markdown to sanitized HTML, and the rich (HTML) display of templates and sources.
+
+README text is written by other users of a shared DataRobot, so it is hostile input: Jupyter
+executes scripts and event handlers in HTML a live kernel displays. ``render_markdown`` turns
+markdown into HTML with Python-Markdown and then keeps only an explicit allowlist with nh3.
+Everything else the server sends (names, descriptions, tags, ids, file names) is escaped.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import markdown
+import nh3
+
+if TYPE_CHECKING:
+    from dr_notebook.models import ApplicationSource, Template
+
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_ATTRIBUTE_VALUES",
+    "ALLOWED_TAGS",
+    "IMAGE_URL_SCHEMES",
+    "LINK_REL",
+    "LINK_URL_SCHEMES",
+    "MAX_README_BYTES",
+    "render_markdown",
+    "safe_url",
+    "source_html",
+    "template_html",
+]
+
+MAX_README_BYTES = 1024 * 1024
+"""READMEs longer than this (UTF-8 bytes) are cut, with a visible note."""
+
+_TABLE_TAGS = {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"}
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {"h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "dl", "dt", "dd", "blockquote"}
+    | {"em", "strong", "b", "i", "code", "pre", "kbd", "sub", "sup", "del", "ins", "hr", "br"}
+    | _TABLE_TAGS
+    | {"details", "summary", "a", "img"}
+)
+"""The only elements a rendered README may contain."""
+
+ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = {
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "title", "width", "height"}),
+    "th": frozenset({"colspan", "rowspan"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "code": frozenset({"class"}),  # only "language-*", see _filter_attribute
+}
+"""Attributes kept per element (values further checked by ``_filter_attribute``)."""
+
+ALLOWED_ATTRIBUTE_VALUES: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "th": {"align": frozenset({"left", "center", "right"})},
+    "td": {"align": frozenset({"left", "center", "right"})},
+}
+"""Attributes kept only with one of these exact values."""
+
+LINK_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+IMAGE_URL_SCHEMES = frozenset({"https"})
+LINK_REL = "noopener noreferrer nofollow"
+
+# Elements whose whole content goes, not just the tags (text inside them is never README prose).
+_DROP_WITH_CONTENT = frozenset(
+    {"script", "style", "template", "svg", "math", "iframe", "object", "embed", "noscript"}
+    | {"noembed", "noframes", "textarea", "title", "xmp", "select"}
+)
+
+_LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
+_SMALL_NUMBER = re.compile(r"[0-9]{1,4}")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+# The URL standard strips leading/trailing C0 controls and spaces, and removes tab/newline
+# anywhere; browsers then read the scheme from what is left.
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+_TAB_NEWLINE = re.compile("[\t\n\r]")
+
+
+def safe_url(value: str, schemes: Iterable[str]) -> str | None:
+    """The URL as a browser would read it, if absolute with one of ``schemes``; else None.
+
+    Relative URLs are refused: in Jupyter they become requests to the notebook server.
+    """
+    url = _TAB_NEWLINE.sub("", value.strip(_C0_AND_SPACE))
+    match = _SCHEME.match(url)
+    if match is None or match.group(1).lower() not in schemes:
+        return None
+    scheme = match.group(1).lower()
+    if scheme in ("http", "https"):
+        # "https:foo" or "https:/x" resolve against the page's own URL: require "//host".
+        rest = url[match.end() :]
+        if not rest.startswith("//"):
+            return None
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return None
+        if not host:
+            return None
+    return url
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "href":
+        return safe_url(value, LINK_URL_SCHEMES)
+    if attribute == "src":
+        return safe_url(value, IMAGE_URL_SCHEMES)
+    if attribute == "class":
+        if tag != "code":
+            return None
+        for token in value.split():
+            if _LANGUAGE_CLASS.fullmatch(token):
+                return token
+        return None
+    if attribute in ("width", "height", "colspan", "rowspan"):
+        return value if _SMALL_NUMBER.fullmatch(value.strip()) else None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(_DROP_WITH_CONTENT),
+    attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()}},
+    tag_attribute_values={
+        tag: {attr: set(values) for attr, values in attrs.items()}
+        for tag, attrs in ALLOWED_ATTRIBUTE_VALUES.items()
+    },
+    attribute_filter=_filter_attribute,
+    url_schemes=set(LINK_URL_SCHEMES),
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = markdown.Markdown(
+            extensions=["fenced_code", "tables"],
+            extension_configs={"tables": {"use_align_attribute": True}},
+            output_format="html",
+        )
+        _local.md = md
+    return md
+
+
+def _sanitize(html: str) -> str:
+    return _CLEANER.clean(html)
+
+
+def render_markdown(text: str | None, *, max_bytes: int = MAX_README_BYTES) -> str:
+    """Markdown as sanitized HTML that is safe to display in a notebook.
+
+    Only the elements in ``ALLOWED_TAGS`` survive; links keep http/https/mailto URLs, images
+    https URLs; relative URLs, scripts, event handlers, styles, ids and classes (other than
+    ``language-*`` on code) are removed. Text over ``max_bytes`` is cut, with a note saying so.
+    """
+    if not text:
+        return ""
+    text = str(text)
+    note = ""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+        note = f"<p><em>README cut: showing the first {_size(max_bytes)} of {_size(size)}.</em></p>"
+    md = _markdown()
+    try:
+        html = md.reset().convert(text)
+    finally:
+        md.reset()
+    return _sanitize(html) + note
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.0f} KiB"
+    return f"{n} bytes"
+
+
+# Cards: inline styles with JupyterLab's CSS variables; the fallbacks are theme-neutral
+# (inherit / translucent grey) so the same HTML reads on light and dark VS Code and Colab.
+_CARD = (
+    "border:1px solid var(--jp-border-color2, rgba(128,128,128,.35));border-radius:6px;"
+    "padding:10px 14px;margin:4px 0;max-width:980px;"
+    "font-family:var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', sans-serif);"
+    "font-size:var(--jp-ui-font-size1, 13px);color:var(--jp-ui-font-color1, inherit);"
+    "background:var(--jp-layout-color1, transparent);line-height:1.45"
+)
+_TITLE = "font-size:1.25em;font-weight:600;margin-right:8px"
+_MUTED = "color:var(--jp-ui-font-color2, inherit);opacity:.85"
+_CHIP = (
+    "display:inline-block;padding:0 7px;margin:1px 4px 1px 0;border-radius:9px;font-size:.9em;"
+    "background:var(--jp-layout-color2, rgba(128,128,128,.15));"
+    "color:var(--jp-ui-font-color1, inherit);border:1px solid var(--jp-border-color2, transparent)"
+)
+_OK = "color:var(--jp-success-color1, #2e7d32);font-weight:600"
+_OFF = "color:var(--jp-warn-color1, #e65100);font-weight:600"
+_GRID = "display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:8px 0 4px 0"
+_MONO = "font-family:var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
+_README = (
+    "border-top:1px solid var(--jp-border-color2, rgba(128,128,128,.35));"
+    "margin-top:10px;padding-top:6px"
+)
+_MAX_LISTED = 30
+
+
+def _e(value: object) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _chips(values: Iterable[object]) -> str:
+    return "".join(f'<span style="{_CHIP}">{_e(v)}</span>' for v in values)
+
+
+def _code(value: object) -> str:
+    return f'<code style="{_MONO}">{_e(value)}</code>'
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(_code(n) for n in names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    if more > 0:
+        shown += f' <span style="{_MUTED}">and {more} more</span>'
+    return shown
+
+
+def _rows(rows: Iterable[tuple[str, str]]) -> str:
+    cells = "".join(
+        f'<div style="{_MUTED}">{_e(label)}</div><div>{value}</div>'
+        for label, value in rows
+        if value
+    )
+    return f'<div style="{_GRID}">{cells}</div>'
+
+
+def template_html(template: Template) -> str:
+    """A compact HTML card for a template, over its README rendered by ``render_markdown``."""
+    t = template
+    kind = t.template_type + (f" / {t.template_sub_type}" if t.template_sub_type else "")
+    state = (
+        f'<span style="{_OK}">enabled</span>'
+        if t.enabled
+        else f'<span style="{_OFF}">disabled</span>'
+    )
+    env = t.default_environment
+    environment = ""
+    if env.environment_id:
+        environment = _code(env.environment_id)
+        if env.environment_version_id:
+            environment += f' <span style="{_MUTED}">version</span> '
+            environment += _code(env.environment_version_id)
+    bundles = [b for b in [t.default_resource_bundle_id] if b]
+    bundles += [b for b in t.metadata.resource_bundle_ids if b not in bundles]
+    files = [f.name or f.id for f in t.files]
+    rows = [
+        ("id", _code(t.id)),
+        ("type", _e(kind)),
+        ("status", state),
+        ("tags", _chips(t.tags)),
+        ("publisher", _e(t.publisher or "")),
+        ("category", _e(t.category or "")),
+        ("environment", environment),
+        ("resource bundle", ", ".join(_code(b) for b in bundles)),
+        (f"files ({len(files)})", _names(files)),
+    ]
+    readme = render_markdown(t.readme)
+    readme_part = (
+        f'<div style="{_README}">{readme}</div>'
+        if readme
+        else f'<div style="{_README};{_MUTED}"><em>No README.</em></div>'
+    )
+    description = f'<div style="{_MUTED}">{_e(t.description)}</div>' if t.description else ""
+    return (
+        f'<div class="dr-notebook-template" style="{_CARD}">'
+        f'<div><span style="{_TITLE}">{_e(t.name or t.id)}</span></div>'
+        f"{description}{_rows(rows)}{readme_part}</div>"
+    )
+
+
+def source_html(source: ApplicationSource) -> str:
+    """A compact HTML card for an application source: id, name, version, files, permissions."""
+    s = source
+    version = s.latest_version
+    label = _e(version.label or "")
+    if version.id:
+        label += (" " if label else "") + _code(version.id)
+    creator = " ".join(x for x in (s.creator_first_name, s.creator_last_name) if x)
+    created = s.created_at.strftime("%Y-%m-%d %H:%M UTC") if s.created_at else ""
+    files = [item.file_path or item.file_name or item.id for item in s.files]
+    rows = [
+        ("id", _code(s.id)),
+        ("version", label),
+        ("created", _e(" by ".join(x for x in (created, creator) if x))),
+        (f"files ({len(files)})", _names(files)),
+        ("permissions", _chips(s.permissions)),
+    ]
+    return (
+        f'<div class="dr-notebook-source" style="{_CARD}">'
+        f'<div><span style="{_MUTED}">application source</span></div>'
+        f'<div><span style="{_TITLE}">{_e(s.name or s.id)}</span></div>'
+        f"{_rows(rows)}</div>"
+    )

@@ -1,0 +1,283 @@
+"""render_markdown keeps README formatting, drops everything outside the allowlist; cards."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import html5lib
+import pytest
+
+import dr_notebook as drn
+from dr_notebook import render
+from dr_notebook.models import ApplicationSource, Template
+from dr_notebook.render import render_markdown, safe_url, source_html, template_html
+
+
+def parse(html: str) -> list[tuple[str, dict[str, str]]]:
+    fragment = html5lib.parseFragment(
+        html, container="div", treebuilder="etree", namespaceHTMLElements=False
+    )
+    return [
+        (el.tag, dict(el.attrib))
+        for el in fragment.iter()
+        if isinstance(el.tag, str) and el.tag != "DOCUMENT_FRAGMENT"
+    ]
+
+
+def test_allowlist_is_pinned() -> None:
+    """Widening the allowlist must be a deliberate change to this test."""
+    assert set(render.ALLOWED_TAGS) == {
+        "h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "dl", "dt", "dd",
+        "blockquote", "em", "strong", "b", "i", "code", "pre", "kbd", "sub", "sup", "del",
+        "ins", "hr", "br", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+        "details", "summary", "a", "img",
+    }  # fmt: skip
+    assert {k: set(v) for k, v in render.ALLOWED_ATTRIBUTES.items()} == {
+        "a": {"href", "title"},
+        "img": {"src", "alt", "title", "width", "height"},
+        "th": {"colspan", "rowspan"},
+        "td": {"colspan", "rowspan"},
+        "code": {"class"},
+    }
+    assert {
+        tag: {a: set(v) for a, v in attrs.items()}
+        for tag, attrs in render.ALLOWED_ATTRIBUTE_VALUES.items()
+    } == {
+        "th": {"align": {"left", "center", "right"}},
+        "td": {"align": {"left", "center", "right"}},
+    }
+    links, images, rel = render.LINK_URL_SCHEMES, render.IMAGE_URL_SCHEMES, render.LINK_REL
+    assert links == {"http", "https", "mailto"}
+    assert images == {"https"}
+    assert rel == "noopener noreferrer nofollow"
+
+
+README = """# Churn app
+
+Some *emphasis*, **strong**, `inline code` and <kbd>Ctrl</kbd>+<kbd>C</kbd>, H<sub>2</sub>O.
+
+## Setup
+
+| Step | Command | Time |
+|:-----|:-------:|-----:|
+| 1    | `pip`   | 2 s  |
+
+```python
+import datarobot
+```
+
+- [Docs](https://docs.datarobot.com/en "DataRobot docs")
+- [Mail](mailto:team@example.com)
+- ![diagram](https://example.com/diagram.png)
+
+> Note: keep it <del>simple</del> <ins>short</ins>.
+
+<details><summary>More</summary>Hidden text</details>
+
+---
+"""
+
+
+def test_formatting_survives() -> None:
+    html = render_markdown(README)
+    elements = parse(html)
+    tags = [tag for tag, _ in elements]
+    for tag in ("h1", "h2", "table", "th", "td", "pre", "code", "blockquote", "ul", "li", "em"):
+        assert tag in tags
+    for tag in ("strong", "kbd", "sub", "del", "ins", "details", "summary", "hr", "img", "a"):
+        assert tag in tags
+    aligns = [attrs.get("align") for tag, attrs in elements if tag == "th"]
+    assert aligns == ["left", "center", "right"]
+    assert ("code", {"class": "language-python"}) in elements
+    links = [attrs for tag, attrs in elements if tag == "a"]
+    assert links[0] == {
+        "href": "https://docs.datarobot.com/en",
+        "title": "DataRobot docs",
+        "rel": "noopener noreferrer nofollow",
+    }
+    assert links[1]["href"] == "mailto:team@example.com"
+    assert ("img", {"alt": "diagram", "src": "https://example.com/diagram.png"}) in elements
+    assert "import datarobot" in html
+
+
+@pytest.mark.parametrize(
+    "markdown_text",
+    [
+        "[x](/api/contents)",
+        "[x](../files/secret.txt)",
+        "[x](#section)",
+        "[x](//evil.example/x)",
+        "[x](https:relative)",
+        "[x](https:/one-slash)",
+        "[x](javascript:alert(1))",
+        "[x](JAVASCRIPT:alert(1))",
+        '<a href="java&#x09;script:alert(1)">x</a>',
+        '<a href="&#x01; javascript:alert(1)">x</a>',
+        "[x](data:text/html,<script>alert(1)</script>)",
+        "[x](vbscript:msgbox)",
+        "[x](ftp://example.com/file)",
+        "[x](file:///etc/passwd)",
+    ],
+)
+def test_unsafe_or_relative_link_urls_are_dropped(markdown_text: str) -> None:
+    links = [attrs for tag, attrs in parse(render_markdown(markdown_text)) if tag == "a"]
+    assert links == [{"rel": "noopener noreferrer nofollow"}]
+
+
+@pytest.mark.parametrize(
+    "src", ["http://example.com/a.png", "a.png", "/files/a.png", "data:image/png;base64,AAAA"]
+)
+def test_images_need_https(src: str) -> None:
+    images = [attrs for tag, attrs in parse(render_markdown(f"![alt]({src})")) if tag == "img"]
+    assert images == [{"alt": "alt"}]
+
+
+def test_attribute_values_are_checked() -> None:
+    html = render_markdown(
+        '<img src="https://example.com/a.png" width="120" height="50%" title="t">'
+        '<table><tr><td colspan="2" rowspan="x" align="justify">c</td></tr></table>'
+        '<code class="hljs language-rust other">x</code><pre class="language-js">y</pre>'
+    )
+    elements = parse(html)
+    assert ("img", {"src": "https://example.com/a.png", "width": "120", "title": "t"}) in elements
+    assert ("td", {"colspan": "2"}) in elements
+    assert ("code", {"class": "language-rust"}) in elements
+    assert ("pre", {}) in elements
+
+
+def test_no_style_id_class_or_generic_attributes() -> None:
+    html = render_markdown(
+        '<p style="color:red" id="x" class="c" lang="en" title="t" dir="rtl" data-x="1">hi</p>'
+        '<h2 id="h" class="c">T</h2><div style="position:fixed">d</div><span class="s">s</span>'
+    )
+    elements = parse(html)
+    assert {tag for tag, _ in elements} == {"p", "h2"}
+    assert all(attrs == {} for _, attrs in elements)
+    assert "d" in html and "s" in html
+
+
+def test_forms_media_and_embedded_content_are_gone() -> None:
+    html = render_markdown(
+        "<form><input value=x><button>b</button></form><iframe src=https://a.example></iframe>"
+        "<svg><circle r=1 /></svg><math><mi>x</mi></math><video src=https://a.example/v>"
+        "<object data=https://a.example/o></object><style>p{}</style><script>s()</script>"
+        "<base href=https://a.example/><meta http-equiv=refresh><link rel=stylesheet>"
+    )
+    assert parse(html) == [] or {tag for tag, _ in parse(html)} <= {"p"}
+    assert "s()" not in html and "p{}" not in html
+
+
+def test_safe_url_follows_the_url_standard_preprocessing() -> None:
+    assert safe_url(" \x00https://a.example/x\x1f ", {"https"}) == "https://a.example/x"
+    assert safe_url("ht\ttp\ns://a.example/", {"https"}) == "https://a.example/"
+    assert safe_url("https://a.example/", {"http"}) is None
+    assert safe_url("mailto:a@b.example", {"mailto"}) == "mailto:a@b.example"
+    assert safe_url("https://", {"https"}) is None
+    assert safe_url("https://[broken/", {"https"}) is None
+
+
+def test_huge_readme_is_cut_with_a_note() -> None:
+    text = ("word " * 200 + "\n\n") * 1200  # 1,202,400 bytes = 1.15 MiB
+    html = render_markdown(text)
+    assert "README cut: showing the first 1.0 MiB of 1.1 MiB." in html
+    assert len(html.encode()) < 1.1 * 1024 * 1024
+    small = render_markdown("é" * 10, max_bytes=5)
+    assert small.startswith("<p>éé</p>")
+    assert "README cut" in small
+
+
+def test_empty_readme() -> None:
+    assert render_markdown("") == ""
+    assert render_markdown(None) == ""
+
+
+def test_render_markdown_is_public() -> None:
+    assert drn.render_markdown is render_markdown
+
+
+def _template(**overrides: object) -> Template:
+    data = {
+        "id": "65f1c0ffee0000000000abcd",
+        "name": "Churn <app> & co",
+        "description": 'Predicts "churn"',
+        "templateType": "customApplicationTemplate",
+        "templateSubType": "streamlit",
+        "enabled": False,
+        "defaultResourceBundleId": "cpu.small",
+        "defaultEnvironment": {"environmentId": "env1", "environmentVersionId": "ver1"},
+        "templateMetadata": {
+            "readme": "# Hello\n\n<script>alert(1)</script>",
+            "tags": ["Python", "<b>bold</b>"],
+            "resourceBundleIds": ["cpu.small", "cpu.large"],
+        },
+        "items": [{"id": f"f{i}", "name": f"file{i}.py"} for i in range(35)],
+        "publisher": "DataRobot",
+        "category": "Churn",
+    }
+    data.update(overrides)
+    return Template.from_api(data)
+
+
+def test_template_card_shows_the_fields_escaped() -> None:
+    t = _template()
+    html = t._repr_html_()
+    assert html == template_html(t)
+    for text in (
+        "Churn &lt;app&gt; &amp; co",
+        "Predicts &quot;churn&quot;",
+        "customApplicationTemplate / streamlit",
+        "disabled",
+        "65f1c0ffee0000000000abcd",
+        "&lt;b&gt;bold&lt;/b&gt;",
+        "env1",
+        "ver1",
+        "cpu.small",
+        "cpu.large",
+        "files (35)",
+        "file0.py",
+        "and 5 more",
+        "DataRobot",
+        "<h1>Hello</h1>",
+    ):
+        assert text in html, text
+    assert "file34.py" not in html
+    assert "<script" not in html
+    assert "var(--jp-border-color2" in html and "var(--jp-ui-font-color1" in html
+
+
+def test_template_card_without_readme() -> None:
+    t = _template(templateMetadata={"tags": []}, enabled=True)
+    html = template_html(t)
+    assert "No README." in html and "enabled" in html and "disabled" not in html
+
+
+def test_source_card() -> None:
+    source = ApplicationSource.from_api(
+        {
+            "id": "aaaabbbbccccddddeeeeffff",
+            "name": "Churn <source>",
+            "createdAt": "2026-01-02T03:04:05Z",
+            "creatorFirstName": "Ada",
+            "creatorLastName": "Lovelace",
+            "permissions": ["CAN_VIEW", "CAN_UPDATE"],
+            "latestVersion": {
+                "id": "111122223333444455556666",
+                "label": "v1",
+                "items": [{"id": "i1", "fileName": "app.py", "filePath": "app/app.py"}],
+            },
+        }
+    )
+    html = source._repr_html_()
+    assert html == source_html(source)
+    for text in (
+        "aaaabbbbccccddddeeeeffff",
+        "Churn &lt;source&gt;",
+        "v1",
+        "111122223333444455556666",
+        "app/app.py",
+        "CAN_VIEW",
+        "CAN_UPDATE",
+        "2026-01-02 03:04 UTC by Ada Lovelace",
+    ):
+        assert text in html, text
+    assert source.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
