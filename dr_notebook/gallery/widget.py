@@ -1,0 +1,682 @@
+"""``TemplateGallery``: browse, read and start custom templates in an ipywidgets card gallery."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import requests
+import traitlets
+from traitlets import Enum, Instance, Int, Unicode, observe, validate
+
+from dr_notebook import errors
+from dr_notebook.gallery import html
+from dr_notebook.gallery.catalogue import (
+    FILTER_FIELDS,
+    SORT_ORDERS,
+    Catalogue,
+    Query,
+    page_count,
+    page_rows,
+)
+from dr_notebook.models import ApplicationSource, AsyncStatus
+
+if TYPE_CHECKING:
+    from dr_notebook.client import Client
+
+__all__ = ["TemplateCard", "TemplateGallery"]
+
+log = logging.getLogger(__name__)
+
+_BORDER = "2px solid var(--jp-border-color2, rgba(128,128,128,.35))"
+_SELECTED_BORDER = "2px solid var(--jp-brand-color1, #1976d2)"
+_FILTER_LABELS = {
+    "template_type": "Type",
+    "template_sub_type": "Sub-type",
+    "tag": "Tag",
+    "publisher": "Publisher",
+    "category": "Category",
+}
+_ALL = ""
+# Errors a user can act on, shown as one line instead of a traceback.
+_USER_ERRORS = (errors.DataRobotError, requests.RequestException)
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, errors.DataRobotError):
+        return str(err)
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"{type(err).__name__}: {text}"
+
+
+class TemplateCard(widgets.VBox):
+    """One card of the grid. Its widgets are reused for whichever template the page shows."""
+
+    def __init__(self) -> None:
+        self.template_id: str | None = None
+        self.title = widgets.Label(
+            value="", style={"font_weight": "bold"}, layout=widgets.Layout(width="100%")
+        )
+        self.badges = widgets.HTML(value="")
+        self.excerpt = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
+        self.open_button = widgets.Button(
+            description="Details",
+            icon="book",
+            tooltip="Show this template's README, files and the create button",
+            layout=widgets.Layout(width="auto", align_self="flex-end"),
+        )
+        super().__init__(
+            children=[self.title, self.badges, self.excerpt, self.open_button],
+            layout=widgets.Layout(
+                border=_BORDER, padding="6px 8px", min_height="150px", display="none"
+            ),
+        )
+
+    @property
+    def visible(self) -> bool:
+        """Whether the card currently shows a template."""
+        return self.layout.display != "none"
+
+    def show(self, row: dict[str, Any], selected: bool) -> None:
+        """Fill the card with one template's values (only changed values reach the frontend)."""
+        self.template_id = row["id"]
+        name = row["name"] or row["id"]
+        self.title.value = name
+        self.title.tooltip = name
+        self.badges.value = html.badges_html(row)
+        self.excerpt.value = html.description_html(row)
+        self.open_button.tooltip = f"Show the README, files and create button of {name}"
+        self.mark(selected)
+        self.layout.display = None
+
+    def hide(self) -> None:
+        """Hide the card (a page with fewer templates than cards)."""
+        self.template_id = None
+        self.layout.display = "none"
+
+    def mark(self, selected: bool) -> None:
+        """Highlight the card when its template is the selected one."""
+        self.layout.border = _SELECTED_BORDER if selected else _BORDER
+
+
+class TemplateGallery(widgets.VBox):
+    """A card gallery of the custom templates: search, filter, page, read, create.
+
+    The catalogue is loaded once with ``client.templates.frame()`` and filtered locally; the
+    ``refresh`` button (or ``refresh()``) reloads it. Drive it from code through its traits:
+    ``search``, the filters (``template_type``, ``template_sub_type``, ``tag``, ``publisher``,
+    ``category``; None means all), ``order_by``, ``page`` (1-based), ``selected_id``; read
+    ``matches`` and ``last_source``; call ``create_app()``.
+    """
+
+    search = Unicode("", help="Text searched in names and descriptions (case-insensitive).")
+    template_type = Unicode(None, allow_none=True, help="Show only this templateType.")
+    template_sub_type = Unicode(None, allow_none=True, help="Show only this templateSubType.")
+    tag = Unicode(None, allow_none=True, help="Show only templates with this tag.")
+    publisher = Unicode(None, allow_none=True, help="Show only this publisher's templates.")
+    category = Unicode(None, allow_none=True, help="Show only this category.")
+    order_by = Enum(list(SORT_ORDERS), default_value="name", help="Sort order (an orderBy value).")
+    page = Int(1, help="The page shown, from 1 (clamped to the pages there are).")
+    selected_id = Unicode(None, allow_none=True, help="The template shown in the detail pane.")
+    matches = Int(0, read_only=True, help="How many templates match the search and filters.")
+    last_source = Instance(
+        ApplicationSource, allow_none=True, help="The last application source created here."
+    )
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        template_type: str | None = None,
+        page_size: int = 12,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(page_size, int) or page_size < 1:
+            raise errors.InvalidArgumentError(
+                f"page_size must be a positive integer, not {page_size!r}"
+            )
+        self._client = client
+        self._page_size = page_size
+        self._catalogue = Catalogue()
+        self._rows: np.ndarray = np.empty(0, dtype=np.int64)
+        self._load_error = ""
+        self._ready = False
+        self._quiet = False
+        self._busy = threading.Lock()
+        self._started = time.monotonic()
+        self._executor: ThreadPoolExecutor | None = None
+        #: The Future of the last creation started by the button (None before the first).
+        self.creation: Future[ApplicationSource | None] | None = None
+
+        self._build_widgets()
+        super().__init__(
+            children=[self.top_bar, self.status_bar, self.message, self.body],
+            layout=widgets.Layout(width="100%"),
+            **kwargs,
+        )
+        self.add_class("dr-notebook-gallery")
+        self._wire()
+        if template_type:
+            self.template_type = template_type
+        self._ready = True
+        self.refresh()
+
+    # --- widgets -------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        self.search_box = widgets.Text(
+            value="",
+            placeholder="Search names and descriptions",
+            continuous_update=True,
+            tooltip="Type to filter the templates by name or description",
+            layout=widgets.Layout(flex="1 1 260px", min_width="200px"),
+        )
+        self.refresh_button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Reload the catalogue from the server",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.filters: dict[str, widgets.Dropdown] = {
+            field: widgets.Dropdown(
+                options=[("All", _ALL)],
+                value=_ALL,
+                description=label,
+                tooltip=f"Show only templates with this {label.lower()}",
+                style={"description_width": "initial"},
+                layout=widgets.Layout(width="auto", max_width="320px"),
+            )
+            for field, label in _FILTER_LABELS.items()
+        }
+        self.sort = widgets.Dropdown(
+            options=[(label, key) for key, label in SORT_ORDERS.items()],
+            value="name",
+            description="Sort",
+            tooltip="Order of the cards",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="auto"),
+        )
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 12px")
+        self.top_bar = widgets.VBox(
+            [
+                widgets.HBox([self.search_box, self.refresh_button], layout=wrap),
+                widgets.HBox([*self.filters.values(), self.sort], layout=wrap),
+            ]
+        )
+        self.matches_label = widgets.HTML(value="")
+        self.status_bar = widgets.HBox([self.matches_label])
+        self.message = widgets.HTML(value="")
+
+        self.cards = [TemplateCard() for _ in range(self._page_size)]
+        self.grid = widgets.GridBox(
+            children=self.cards,
+            layout=widgets.Layout(
+                grid_template_columns="repeat(auto-fill, minmax(230px, 1fr))",
+                grid_gap="8px",
+                width="100%",
+            ),
+        )
+        self.prev_button = widgets.Button(
+            description="Previous",
+            icon="chevron-left",
+            tooltip="Previous page",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.next_button = widgets.Button(
+            description="Next",
+            icon="chevron-right",
+            tooltip="Next page",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.page_label = widgets.Label(value="Page 1 of 1")
+        self.pager = widgets.HBox(
+            [self.prev_button, self.page_label, self.next_button],
+            layout=widgets.Layout(align_items="center", grid_gap="8px", margin="6px 0"),
+        )
+        browser = widgets.VBox(
+            [self.grid, self.pager], layout=widgets.Layout(flex="2 1 480px", min_width="0")
+        )
+
+        self.detail_header = widgets.HTML(value="")
+        self.readme = widgets.HTML(value="")
+        self.readme_box = widgets.Box(
+            [self.readme],
+            layout=widgets.Layout(
+                max_height="420px",
+                overflow="auto",
+                border="1px solid var(--jp-border-color2, rgba(128,128,128,.35))",
+                padding="0 8px",
+            ),
+        )
+        self.detail_info = widgets.HTML(value="")
+        self.create_button = widgets.Button(
+            description="Create application source",
+            icon="rocket",
+            button_style="primary",
+            tooltip="Create an application source from this template",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.close_button = widgets.Button(
+            description="Close",
+            icon="times",
+            tooltip="Close the details",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.create_reason = widgets.HTML(value="")
+        self.progress = widgets.HTML(value="")
+        self.result = widgets.HTML(value="")
+        self.detail = widgets.VBox(
+            [
+                self.detail_header,
+                self.readme_box,
+                self.detail_info,
+                widgets.HBox([self.create_button, self.close_button], layout=wrap),
+                self.create_reason,
+                self.progress,
+                self.result,
+            ],
+            layout=widgets.Layout(
+                flex="1 1 360px",
+                min_width="0",
+                display="none",
+                padding="6px 10px",
+                border="1px solid var(--jp-border-color1, rgba(128,128,128,.5))",
+            ),
+        )
+        self.body = widgets.HBox(
+            [browser, self.detail],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),
+        )
+
+    def _wire(self) -> None:
+        traitlets.link((self.search_box, "value"), (self, "search"))
+        traitlets.link((self.sort, "value"), (self, "order_by"))
+        for field, dropdown in self.filters.items():
+            dropdown.observe(self._filter_picked(field), names="value")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.prev_button.on_click(lambda _b: self._step(-1))
+        self.next_button.on_click(lambda _b: self._step(+1))
+        self.close_button.on_click(lambda _b: setattr(self, "selected_id", None))
+        self.create_button.on_click(lambda _b: self._start_creation())
+        for card in self.cards:
+            card.open_button.on_click(self._card_opened(card))
+
+    def _filter_picked(self, field: str) -> Any:
+        def picked(change: dict[str, Any]) -> None:
+            if not self._quiet:
+                setattr(self, field, change["new"] or None)
+
+        return picked
+
+    def _card_opened(self, card: TemplateCard) -> Any:
+        def opened(_button: widgets.Button) -> None:
+            if card.template_id is not None:
+                self.selected_id = card.template_id
+
+        return opened
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Change widgets and traits without their observers re-running the query."""
+        was, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = was
+
+    # --- data ----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Client | None:
+        """The client the gallery loads from (None until one could be configured)."""
+        return self._client
+
+    def _require_client(self) -> Client:
+        if self._client is None:
+            from dr_notebook.client import Client
+
+            self._client = Client()
+        return self._client
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The loaded catalogue, one row per template (the columns of ``templates.frame()``)."""
+        return self._catalogue.frame
+
+    @property
+    def matching(self) -> pd.DataFrame:
+        """The templates matching the current search and filters, in the current order."""
+        return self._catalogue.frame.iloc[self._rows]
+
+    @property
+    def page_size(self) -> int:
+        """How many cards a page holds."""
+        return self._page_size
+
+    @property
+    def page_count(self) -> int:
+        """How many pages the matching templates fill (at least 1)."""
+        return page_count(len(self._rows), self._page_size)
+
+    @property
+    def visible_cards(self) -> list[TemplateCard]:
+        """The cards showing a template on the current page, in order."""
+        return [card for card in self.cards if card.visible]
+
+    def refresh(self) -> None:
+        """Reload the catalogue from the server; search, filters and sort stay as they are."""
+        self.refresh_button.disabled = True
+        self.message.value = html.message_html("Loading the templates…")
+        frame: pd.DataFrame | None = None
+        self._load_error = ""
+        try:
+            frame = self._require_client().templates.frame()
+        except _USER_ERRORS as err:
+            self._load_error = f"Could not load the templates: {_one_line(err)}"
+        finally:
+            self.refresh_button.disabled = False
+        self._catalogue = Catalogue(frame)
+        self._update_options()
+        self._apply_query(keep_page=True)
+        self._show_detail()
+
+    def _update_options(self) -> None:
+        with self._quietly():
+            for field, dropdown in self.filters.items():
+                values = self._catalogue.options(field)
+                labels = html.TYPE_LABELS if field == "template_type" else {}
+                options = [("All", _ALL)] + [(labels.get(v, v), v) for v in values]
+                self._set_dropdown(dropdown, options, getattr(self, field))
+
+    @staticmethod
+    def _set_dropdown(
+        dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
+    ) -> None:
+        value = value or _ALL
+        if value not in {v for _, v in options}:
+            # A filter set from code to a value no template has: show it (with 0 matches).
+            options = [*options, (value, value)]
+        if list(dropdown.options) != options:
+            dropdown.options = options
+        dropdown.value = value
+
+    def _query(self) -> Query:
+        return Query(
+            search=self.search,
+            template_type=self.template_type,
+            template_sub_type=self.template_sub_type,
+            tag=self.tag,
+            publisher=self.publisher,
+            category=self.category,
+            order_by=self.order_by,
+        )
+
+    # --- reacting to traits --------------------------------------------------------------
+
+    @observe(*FILTER_FIELDS)
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        field = change["name"]
+        if change["new"] == "":
+            self.set_trait(field, None)
+            return
+        dropdown = self.filters[field]
+        with self._quietly():
+            self._set_dropdown(dropdown, list(dropdown.options), change["new"])
+        if self._ready:
+            self._apply_query(keep_page=False)
+
+    @observe("search", "order_by")
+    def _on_search_or_sort(self, _change: dict[str, Any]) -> None:
+        if self._ready:
+            self._apply_query(keep_page=False)
+
+    @validate("page")
+    def _valid_page(self, proposal: dict[str, Any]) -> int:
+        return min(max(1, int(proposal["value"])), self.page_count)
+
+    @observe("page")
+    def _on_page(self, _change: dict[str, Any]) -> None:
+        if self._ready and not self._quiet:
+            self._show_page()
+
+    @observe("selected_id")
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        for card in self.visible_cards:
+            card.mark(card.template_id == change["new"])
+        if self._ready:
+            if not self._busy.locked():
+                self.progress.value = ""
+                self.result.value = ""
+            self._show_detail()
+
+    def _step(self, delta: int) -> None:
+        self.page = self.page + delta
+
+    def _apply_query(self, keep_page: bool) -> None:
+        """Re-run the search and filters over the catalogue and show the (first) page."""
+        self._rows = self._catalogue.select(self._query())
+        self.set_trait("matches", len(self._rows))
+        with self._quietly():
+            self.page = self.page if keep_page else 1
+        self._show_page()
+
+    def _show_page(self) -> None:
+        rows = page_rows(self._rows, self.page, self._page_size)
+        for i, card in enumerate(self.cards):
+            if i < len(rows):
+                row = self._catalogue.record(int(rows[i]))
+                card.show(row, selected=row["id"] == self.selected_id)
+            else:
+                card.hide()
+        pages = self.page_count
+        self.page_label.value = f"Page {self.page} of {pages}"
+        self.prev_button.disabled = self.page <= 1
+        self.next_button.disabled = self.page >= pages
+        self.pager.layout.display = None if pages > 1 else "none"
+        total = len(self._catalogue)
+        noun = "template" if total == 1 else "templates"
+        self.matches_label.value = (
+            f"<b>{self.matches}</b> of {total} {noun} match"
+            if self.matches != total
+            else f"<b>{total}</b> {noun}"
+        )
+        self.message.value = self._notice()
+
+    def _notice(self) -> str:
+        if self._load_error:
+            return html.message_html(self._load_error, "error")
+        if len(self._catalogue) == 0:
+            where = f" on {self._client.endpoint}" if self._client is not None else ""
+            return html.message_html(
+                f"The catalogue is empty: there are no custom templates{where} yet.", "warn"
+            )
+        if self.matches == 0:
+            return html.message_html(
+                "No template matches the search and filters: clear some of them.", "info"
+            )
+        return ""
+
+    # --- detail pane ---------------------------------------------------------------------
+
+    def _selected_row(self) -> dict[str, Any] | None:
+        position = self._catalogue.position(self.selected_id)
+        return None if position is None else self._catalogue.record(position)
+
+    def _show_detail(self) -> None:
+        from dr_notebook.render import render_markdown
+
+        if self.selected_id is None:
+            self.detail.layout.display = "none"
+            return
+        self.detail.layout.display = None
+        row = self._selected_row()
+        if row is None:
+            self.detail_header.value = html.message_html(
+                f"Template {self.selected_id} is not in the loaded catalogue "
+                "(refresh to reload it).",
+                "warn",
+            )
+            self.readme.value = ""
+            self.readme_box.layout.display = "none"
+            self.detail_info.value = ""
+            blocker = ""
+        else:
+            self.detail_header.value = html.detail_header_html(row)
+            readme = render_markdown(row.get("readme") or "")
+            self.readme.value = readme or "<p><em>This template has no README.</em></p>"
+            self.readme_box.layout.display = None
+            self.detail_info.value = html.detail_info_html(row)
+            blocker = html.create_blocker(row)
+        self._update_create_button(blocker)
+
+    def _update_create_button(self, blocker: str | None = None) -> None:
+        if blocker is None:
+            row = self._selected_row()
+            blocker = html.create_blocker(row) if row is not None else ""
+        busy = self._busy.locked()
+        self.create_button.disabled = bool(blocker) or busy
+        if blocker:
+            self.create_button.tooltip = f"Not available: {blocker}"
+        elif busy:
+            self.create_button.tooltip = "An application source is being created"
+        else:
+            self.create_button.tooltip = "Create an application source from this template"
+        self.create_reason.value = html.message_html(blocker, "warn")
+
+    # --- creating application sources ---------------------------------------------------
+
+    def _name_of(self, template_id: str) -> str:
+        position = self._catalogue.position(template_id)
+        if position is None:
+            return template_id
+        return self._catalogue.record(position)["name"] or template_id
+
+    def _begin(self, template_id: str) -> None:
+        """Take the creation lock and show that creation started (raises if one is running)."""
+        if not self._busy.acquire(blocking=False):
+            raise errors.InvalidArgumentError(
+                "An application source is already being created here: wait for it to finish"
+            )
+        self._started = time.monotonic()
+        self.result.value = ""
+        self.progress.value = html.progress_html(
+            f"Creating an application source from {self._name_of(template_id)}…"
+        )
+        self._update_create_button()
+
+    def _end(self) -> None:
+        self._busy.release()
+        self._update_create_button()
+
+    def _on_status(self, status: AsyncStatus) -> None:
+        elapsed = time.monotonic() - self._started
+        text = f"Creating the application source: {status.status or 'waiting'} ({elapsed:.1f} s)"
+        if status.message:
+            text += f": {status.message}"
+        self.progress.value = html.progress_html(text)
+
+    def _create(self, template_id: str) -> ApplicationSource:
+        """Create the source (progress shown through ``on_status``) and show the result."""
+        try:
+            source = self._require_client().app_sources.create_from_template(
+                template_id, on_status=self._on_status
+            )
+        except _USER_ERRORS as err:
+            self.progress.value = ""
+            self.result.value = html.message_html(_one_line(err), "error")
+            raise
+        except Exception as err:
+            self.progress.value = ""
+            self.result.value = html.message_html(f"Unexpected error: {_one_line(err)}", "error")
+            raise
+        from dr_notebook.render import source_html
+
+        elapsed = time.monotonic() - self._started
+        self.last_source = source
+        self.progress.value = html.message_html(
+            f"Created application source {source.name or source.id} in {elapsed:.1f} s.", "ok"
+        )
+        self.result.value = source_html(source)
+        return source
+
+    def _check_creatable(self, template_id: str) -> None:
+        position = self._catalogue.position(template_id)
+        if position is not None:
+            blocker = html.create_blocker(self._catalogue.record(position))
+            if blocker:
+                self.result.value = html.message_html(blocker, "warn")
+                raise errors.InvalidArgumentError(blocker)
+
+    def create_app(self, template_id: str | None = None) -> ApplicationSource:
+        """Create an application source from ``template_id`` (default: the selected template).
+
+        Waits for the server, shows the source (or the error's one line) in the detail pane and
+        returns the ``ApplicationSource``; errors are raised after being shown.
+        """
+        template_id = template_id or self.selected_id
+        if not template_id:
+            raise errors.InvalidArgumentError(
+                "No template selected: pass template_id= or open a template in the gallery"
+            )
+        if template_id != self.selected_id:
+            self.selected_id = template_id
+        self._check_creatable(template_id)
+        self._begin(template_id)
+        try:
+            return self._create(template_id)
+        finally:
+            self._end()
+
+    def _start_creation(self) -> Future[ApplicationSource | None] | None:
+        """The button: create the selected template's source in a worker thread."""
+        template_id = self.selected_id
+        if not template_id:
+            return None
+        try:
+            self._check_creatable(template_id)
+            self._begin(template_id)
+        except errors.InvalidArgumentError:
+            return None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dr-gallery")
+        self.creation = self._executor.submit(self._create_in_worker, template_id)
+        return self.creation
+
+    def _create_in_worker(self, template_id: str) -> ApplicationSource | None:
+        try:
+            return self._create(template_id)
+        except _USER_ERRORS:
+            return None  # already shown in the pane as one line
+        except Exception:
+            log.exception("Creating an application source from %s failed", template_id)
+            raise
+        finally:
+            self._end()
+
+    def close(self) -> None:
+        """Close the gallery and every widget in it, and stop its worker thread."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+        for widget in _walk(self):
+            if widget is not self:
+                widget.close()
+        super().close()
+
+
+def _walk(widget: widgets.Widget) -> Iterator[widgets.Widget]:
+    """A widget and all its descendants (children and layout/style models), depth first."""
+    yield widget
+    for name in ("layout", "style"):
+        child = getattr(widget, name, None)
+        if isinstance(child, widgets.Widget):
+            yield child
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
