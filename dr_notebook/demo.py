@@ -1,0 +1,319 @@
+"""``make demo``: a local sandbox with the demo catalogue and JupyterLab on the quickstart notebook.
+
+Run ``python -m dr_notebook.demo [options]``. The sandbox keeps its database under ``.sandbox/``
+in the current directory, so what you create is still there next time. Its tokens are generated
+on every start and reach the notebook kernels only through the environment
+(``DATAROBOT_ENDPOINT`` / ``DATAROBOT_API_TOKEN``); they are never printed. Ctrl-C (or SIGTERM,
+SIGHUP) stops JupyterLab, its kernels and the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+READY_PREFIX = "dr-notebook demo ready:"
+"""The line printed once the sandbox and JupyterLab both answer (tests wait for it)."""
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class DemoError(RuntimeError):
+    """A part of the demo could not start; the message says which and why."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago on ``host``."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The launcher's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dr_notebook.demo",
+        description="Start the sandbox with the demo catalogue and JupyterLab on the notebooks.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface for both servers")
+    parser.add_argument("--port", type=int, default=0, help="sandbox port (0: a free one)")
+    parser.add_argument("--lab-port", type=int, default=0, help="JupyterLab port (0: a free one)")
+    parser.add_argument(
+        "--db", type=Path, default=Path(".sandbox/demo.db"), help="sandbox database file"
+    )
+    parser.add_argument(
+        "--notebook-dir", type=Path, default=Path("notebooks"), help="JupyterLab's root folder"
+    )
+    parser.add_argument(
+        "--notebook", default="quickstart.ipynb", help="notebook to open, relative to the root"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="test server: no JupyterLab token, no news or update checks, app exposed to scripts",
+    )
+    parser.add_argument(
+        "--settings-dir",
+        type=Path,
+        default=None,
+        help="JupyterLab settings and workspaces folder (default: JupyterLab's own;"
+        " with --headless a temporary one)",
+    )
+    parser.add_argument(
+        "--startup-timeout", type=float, default=120.0, help="seconds to wait for each server"
+    )
+    return parser.parse_args(argv)
+
+
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], timeout: float, headers: dict[str, str]
+) -> None:
+    """Poll ``url`` until it answers 200; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoError(f"{url} did not come up: its process exited ({process.returncode})")
+        try:
+            if requests.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class Demo:
+    """The two server processes of the demo and how to stop them."""
+
+    args: argparse.Namespace
+    tokens: dict[str, str] = field(
+        default_factory=lambda: {role: secrets.token_hex(20) for role in ("admin", "user")}
+    )
+    lab_token: str = field(default_factory=lambda: secrets.token_hex(24))
+    sandbox: subprocess.Popen[bytes] | None = None
+    lab: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """Where the kernels find the sandbox's API."""
+        return f"http://{self.args.host}:{self.args.port}/api/v2"
+
+    @property
+    def lab_url(self) -> str:
+        """JupyterLab's URL for the opening notebook (no token in it)."""
+        notebook = self.args.notebook.lstrip("/")
+        return f"http://{self.args.host}:{self.args.lab_port}/lab/tree/{notebook}"
+
+    def start(self) -> None:
+        """Start the sandbox, then JupyterLab; return once both answer."""
+        args = self.args
+        if not (args.notebook_dir / args.notebook).is_file():
+            raise DemoError(f"no notebook {args.notebook_dir / args.notebook}: run from the repo")
+        args.port = args.port or free_port(args.host)
+        args.lab_port = args.lab_port or free_port(args.host)
+        self._start_sandbox()
+        self._start_lab()
+
+    def _start_sandbox(self) -> None:
+        args = self.args
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "dr_notebook.sandbox",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--db",
+            str(args.db),
+        ]
+        for role, token in self.tokens.items():
+            command += ["--token", f"{role}={token}"]
+        log_path = args.db.with_suffix(".log")
+        with open(log_path, "ab") as log:
+            # stdout carries the token lines meant for a terminal user: not wanted here.
+            self.sandbox = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+        print(f"Sandbox: {self.endpoint} (database {args.db}, log {log_path})", flush=True)
+        wait_until_ready(
+            f"{self.endpoint}/version/",
+            self.sandbox,
+            args.startup_timeout,
+            {"Authorization": f"Bearer {self.tokens['admin']}"},
+        )
+
+    def _lab_command(self) -> list[str]:
+        args = self.args
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.ip={args.host}",
+            f"--ServerApp.port={args.lab_port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={args.notebook_dir.resolve()}",
+            f"--LabApp.default_url=/lab/tree/{args.notebook.lstrip('/')}",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")  # containers often run as root
+        if args.no_browser or args.headless:
+            command.append("--no-browser")
+        if args.headless:
+            self._write_headless_settings()
+        if args.settings_dir is not None:
+            command += [
+                f"--LabApp.user_settings_dir={args.settings_dir / 'user-settings'}",
+                f"--LabApp.workspaces_dir={args.settings_dir / 'workspaces'}",
+            ]
+        if args.headless:
+            command += [
+                "--IdentityProvider.token=",
+                "--ServerApp.password=",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--LabApp.expose_app_in_browser=True",
+            ]
+        return command
+
+    def _write_headless_settings(self) -> None:
+        """A settings folder of its own in which JupyterLab asks nothing (news, updates)."""
+        if self.args.settings_dir is None:
+            self.args.settings_dir = Path(tempfile.mkdtemp(prefix="dr-notebook-lab-"))
+        notification = (
+            self.args.settings_dir
+            / "user-settings"
+            / "@jupyterlab"
+            / "apputils-extension"
+            / "notification.jupyterlab-settings"
+        )
+        notification.parent.mkdir(parents=True, exist_ok=True)
+        notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+    def _lab_environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DATAROBOT_ENDPOINT"] = self.endpoint
+        env["DATAROBOT_API_TOKEN"] = self.tokens["admin"]
+        # A config file or a stale variable must not override the sandbox for the kernels.
+        env.pop("DATAROBOT_CONFIG_FILE", None)
+        if not self.args.headless:
+            env["JUPYTER_TOKEN"] = self.lab_token
+        return env
+
+    def _start_lab(self) -> None:
+        args = self.args
+        self.lab = subprocess.Popen(
+            self._lab_command(),
+            env=self._lab_environment(),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        headers = {} if args.headless else {"Authorization": f"token {self.lab_token}"}
+        wait_until_ready(
+            f"http://{args.host}:{args.lab_port}/api/status",
+            self.lab,
+            args.startup_timeout,
+            headers,
+        )
+
+    def stop(self) -> None:
+        """Stop JupyterLab (and every kernel it started), then the sandbox."""
+        if self.lab is not None:
+            _stop_tree(self.lab, grace=15.0)
+            self.lab = None
+        if self.sandbox is not None:
+            _stop_tree(self.sandbox, grace=5.0)
+            self.sandbox = None
+
+
+def _stop_tree(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM a process; after ``grace`` seconds SIGKILL it and every descendant still alive."""
+    # Kernels run in sessions of their own, so killing the process group would miss them:
+    # remember the whole tree before asking the parent to stop.
+    try:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _gone, alive = psutil.wait_procs(descendants, timeout=min(grace, 5.0))
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5.0)
+
+
+class _Stop(Exception):
+    """Raised from a signal handler to leave the wait loop."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo until Ctrl-C or a stop signal; return the exit status."""
+    args = parse_args(argv)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
+    demo = Demo(args)
+    try:
+        demo.start()
+        print(f"{READY_PREFIX} {demo.lab_url}", flush=True)
+        if not args.headless:
+            print(
+                f"Open {demo.lab_url}?token={demo.lab_token} if no browser window opened."
+                " Press Ctrl-C to stop.",
+                flush=True,
+            )
+        while True:
+            for name, process in (("JupyterLab", demo.lab), ("sandbox", demo.sandbox)):
+                if process is not None and process.poll() is not None:
+                    print(f"The {name} exited ({process.returncode}); stopping.", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except _Stop as stop:
+        print(f"\nStopping ({stop}).", flush=True)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except DemoError as err:
+        print(f"dr-notebook demo: {err}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C must not interrupt the cleanup half-way.
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        demo.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

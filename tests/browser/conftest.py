@@ -1,0 +1,276 @@
+"""Browser tests: the demo launcher's sandbox + JupyterLab, driven by Playwright in Chromium.
+
+One launcher (so one sandbox and one JupyterLab) serves the whole session, on copies of the
+notebooks in a temporary folder. Each test gets a fresh page whose ``alert``/``confirm``/``prompt``
+are hooked and whose requests are recorded (see ``Tripwire``). Screenshots go to
+``artifacts/browser/``.
+
+Chromium is the system one (Debian package ``chromium``). Without it the tests skip with one
+line, unless ``DR_NOTEBOOK_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from dr_notebook.demo import READY_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# Runs in every frame before any page script: record instead of showing a dialog.
+TRIPWIRE_SCRIPT = """
+(() => {
+  const log = [];
+  Object.defineProperty(window, '__drnTripwire', {value: log});
+  const record = (kind, args) => {
+    const entry = kind + ':' + Array.from(args).map(String).join(',');
+    log.push(entry);
+    try { if (window.top !== window) window.top.__drnTripwire.push(entry); } catch (e) {}
+  };
+  for (const name of ['alert', 'confirm', 'prompt', 'print']) {
+    window[name] = function () {
+      record(name, arguments);
+      return name === 'confirm' ? false : null;
+    };
+  }
+})();
+"""
+
+
+def chromium_path() -> str | None:
+    """The system Chromium, if installed."""
+    for candidate in ("chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@dataclass
+class Lab:
+    """The running demo launcher: JupyterLab's URL and the folder it serves."""
+
+    base_url: str
+    notebook_dir: Path
+    process: subprocess.Popen[str]
+
+    def write_notebook(self, name: str, cells: list[tuple[str, str]]) -> str:
+        """Write a notebook of ``(kind, source)`` cells into the served folder; return its name."""
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        for kind, source in cells:
+            maker = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
+            nb.cells.append(maker(source))
+        nbformat.write(nb, self.notebook_dir / name)
+        return name
+
+
+def _pump(stream: Any, log_path: Path, lines: queue.Queue[str]) -> None:
+    with open(log_path, "w", encoding="utf-8") as log:
+        for line in stream:
+            log.write(line)
+            log.flush()
+            lines.put(line)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless system Chromium (skips, or fails under DR_NOTEBOOK_REQUIRE_BROWSER=1)."""
+    executable = chromium_path()
+    if executable is None:
+        message = "Chromium not found (apt-get install chromium): browser tests not run"
+        if os.environ.get("DR_NOTEBOOK_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " although DR_NOTEBOOK_REQUIRE_BROWSER=1", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """``python -m dr_notebook.demo --headless`` on copies of the notebooks; Ctrl-C at the end."""
+    work = tmp_path_factory.mktemp("demo")
+    notebook_dir = work / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebook_dir)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "dr_notebook.demo",
+        "--headless",
+        "--db",
+        str(work / "sandbox" / "demo.db"),
+        "--notebook-dir",
+        str(notebook_dir),
+        "--settings-dir",
+        str(work / "lab-settings"),
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=_pump, args=(process.stdout, ARTIFACTS / "demo.log", lines), daemon=True
+    ).start()
+    url = None
+    deadline = time.monotonic() + 180
+    while url is None and time.monotonic() < deadline and process.poll() is None:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        if line.startswith(READY_PREFIX):
+            url = line[len(READY_PREFIX) :].strip()
+    if url is None:
+        process.kill()
+        pytest.fail(f"the demo launcher did not get ready; see {ARTIFACTS / 'demo.log'}")
+    base_url = url.split("/lab/", 1)[0]
+    yield Lab(base_url=base_url, notebook_dir=notebook_dir, process=process)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
+class Tripwire:
+    """What a page did that a sanitized README must never make it do."""
+
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def hooked_calls(self, page: Any) -> list[str]:
+        """Calls to the hooked ``alert``/``confirm``/``prompt``/``print`` in any frame."""
+        calls: list[str] = []
+        for frame in page.frames:
+            try:
+                calls += frame.evaluate("() => Array.from(window.__drnTripwire || [])")
+            except Exception:  # a frame that went away or forbids scripts
+                continue
+        return sorted(set(calls))
+
+    def requests_matching(self, marker: str) -> list[str]:
+        """Requested URLs containing ``marker`` that were not https."""
+        return [u for u in self.requests if marker in u and not u.startswith("https://")]
+
+
+class LabPage:
+    """A JupyterLab page in Chromium, with helpers to open and run notebooks."""
+
+    def __init__(self, page: Any, lab: Lab, tripwire: Tripwire) -> None:
+        self.page = page
+        self.lab = lab
+        self.tripwire = tripwire
+
+    def open(self, notebook: str) -> None:
+        """Open ``notebook`` and wait until its kernel is ready."""
+        self.page.goto(f"{self.lab.base_url}/lab/tree/{notebook}")
+        self.page.wait_for_function(
+            """(name) => {
+                const app = window.jupyterapp;
+                const w = app && app.shell.currentWidget;
+                return !!(w && w.context && w.context.path.endsWith(name) && w.sessionContext
+                          && w.sessionContext.session && w.sessionContext.session.kernel
+                          && w.sessionContext.session.kernel.status === 'idle');
+            }""",
+            arg=notebook,
+            timeout=90_000,
+        )
+
+    def run_all(self, timeout: float = 180) -> None:
+        """Run every cell and wait until each code cell has run and the kernel is idle."""
+        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        self.page.wait_for_function(
+            """() => {
+                const w = window.jupyterapp.shell.currentWidget;
+                const cells = w.content.widgets.filter(c => c.model.type === 'code');
+                const kernel = w.sessionContext.session.kernel;
+                const failed = cells.some(
+                    c => c.model.outputs.toJSON().some(o => o.output_type === 'error'));
+                return kernel.status === 'idle'
+                       && (failed || cells.every(c => c.model.executionCount !== null));
+            }""",
+            timeout=timeout * 1000,
+            polling=250,
+        )
+
+    def outputs(self) -> list[dict[str, Any]]:
+        """The current notebook's outputs, as nbformat JSON."""
+        return self.page.evaluate(
+            """() => window.jupyterapp.shell.currentWidget.content.widgets
+                  .filter(c => c.model.type === 'code')
+                  .flatMap(c => c.model.outputs.toJSON())"""
+        )
+
+    def errors(self) -> list[str]:
+        """One line per error output (``ename: evalue``) in the current notebook."""
+        return [
+            f"{o.get('ename')}: {o.get('evalue')}"
+            for o in self.outputs()
+            if o.get("output_type") == "error"
+        ]
+
+    def screenshot(self, name: str, **kwargs: Any) -> Path:
+        """Save a PNG under ``artifacts/browser/``."""
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), **kwargs)
+        return path
+
+    def settle(self, seconds: float = 2.0) -> None:
+        """Give images, iframes and handlers time to load or fire."""
+        self.page.wait_for_timeout(seconds * 1000)
+
+
+@pytest.fixture
+def lab_page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[LabPage]:
+    """A fresh page on the session's JupyterLab, tripwires armed; kernels shut down after."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(TRIPWIRE_SCRIPT)
+    page = context.new_page()
+    tripwire = Tripwire()
+
+    def on_dialog(dialog: Any) -> None:
+        tripwire.dialogs.append(f"{dialog.type}:{dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on("request", lambda req: tripwire.requests.append(req.url))
+    yield LabPage(page, lab, tripwire)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"))
+        page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
+    finally:
+        context.close()

@@ -1,0 +1,131 @@
+"""The ``make demo`` launcher: both servers come up, and a stop signal leaves no process behind."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from dr_notebook.demo import READY_PREFIX, parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dr_notebook.demo",
+            "--headless",
+            "--db",
+            str(tmp_path / "sandbox" / "demo.db"),
+            "--notebook-dir",
+            str(notebooks),
+            "--settings-dir",
+            str(tmp_path / "lab-settings"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith(READY_PREFIX):
+            return process, lines
+    process.wait()
+    pytest.fail("the launcher exited before it was ready:\n" + "".join(lines))
+
+
+def _start_kernel(lab_base: str) -> str:
+    session = requests.Session()
+    session.get(f"{lab_base}/lab", timeout=10)  # sets the _xsrf cookie
+    response = session.post(
+        f"{lab_base}/api/kernels",
+        json={"name": "python3"},
+        headers={"X-XSRFToken": session.cookies.get("_xsrf", "")},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def test_defaults_keep_the_database_in_the_project() -> None:
+    args = parse_args([])
+    assert args.db == Path(".sandbox/demo.db")
+    assert args.notebook_dir == Path("notebooks")
+    assert args.notebook == "quickstart.ipynb"
+    assert not args.headless
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_stop_signal_ends_sandbox_lab_and_kernels(tmp_path: Path, stop_signal: int) -> None:
+    process, lines = _start(tmp_path)
+    try:
+        output = "".join(lines)
+        endpoint = re.search(r"Sandbox: (http://\S+/api/v2)", output)
+        assert endpoint, output
+        lab_url = lines[-1][len(READY_PREFIX) :].strip()
+        lab_base = lab_url.split("/lab/", 1)[0]
+        assert lab_url.endswith("/lab/tree/quickstart.ipynb")
+
+        # Both answer: the sandbox wants a token, JupyterLab (headless) does not.
+        assert requests.get(f"{endpoint[1]}/version/", timeout=5).status_code == 401
+        assert requests.get(f"{lab_base}/api/status", timeout=5).status_code == 200
+        kernel_id = _start_kernel(lab_base)
+
+        tree = psutil.Process(process.pid).children(recursive=True)
+        commands = [" ".join(p.cmdline()) for p in tree]
+        assert any("dr_notebook.sandbox" in c for c in commands), commands
+        assert any("jupyterlab" in c for c in commands), commands
+        assert any("ipykernel" in c and kernel_id in c for c in commands), commands
+    except BaseException:
+        process.kill()
+        raise
+
+    process.send_signal(stop_signal)
+    assert process.wait(timeout=60) == 0
+    _gone, alive = psutil.wait_procs(tree, timeout=10)
+    assert alive == [], [p.pid for p in alive]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{lab_base}/api/status", timeout=5)
+    # The database survives for the next run; the generated tokens were never printed.
+    assert (tmp_path / "sandbox" / "demo.db").is_file()
+    rest = process.stdout.read() if process.stdout else ""
+    assert "DATAROBOT_API_TOKEN" not in output + rest
+    assert not re.search(r"\b[0-9a-f]{40}\b", output + rest)
+
+
+def test_missing_notebook_is_a_one_line_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dr_notebook.demo",
+            "--headless",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "--notebook-dir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "no notebook" in result.stderr
+    assert "Traceback" not in result.stderr
