@@ -74,6 +74,8 @@ class _Model:
             if nested is not None:
                 if isinstance(raw, list):
                     values[f.name] = [nested.from_api(x) for x in raw if isinstance(x, Mapping)]
+                elif f.default_factory is list:
+                    values[f.name] = []
                 else:
                     values[f.name] = nested.from_api(raw if isinstance(raw, Mapping) else None)
             elif convert is not None:

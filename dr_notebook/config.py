@@ -1,0 +1,279 @@
+"""Where the endpoint, the token and the connection settings come from.
+
+Each setting is taken from the first place that gives it: an explicit argument, then the
+``DATAROBOT_ENDPOINT`` / ``DATAROBOT_API_TOKEN`` / ``DATAROBOT_SSL_VERIFY`` environment variables,
+then the YAML file named by ``DATAROBOT_CONFIG_FILE``, then ``~/.config/datarobot/drconfig.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from dr_notebook.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "Secret",
+    "Settings",
+    "normalize_endpoint",
+    "resolve_settings",
+]
+
+DEFAULT_CONFIG_PATH = Path("~/.config/datarobot/drconfig.yaml")
+DEFAULT_CONNECT_TIMEOUT = 6.05
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_UPLOAD_TIMEOUT = 600.0
+DEFAULT_MAX_RETRIES = 5
+
+ENV_ENDPOINT = "DATAROBOT_ENDPOINT"
+ENV_TOKEN = "DATAROBOT_API_TOKEN"
+ENV_SSL_VERIFY = "DATAROBOT_SSL_VERIFY"
+ENV_CONFIG_FILE = "DATAROBOT_CONFIG_FILE"
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+HOW_TO_CONFIGURE = (
+    "pass endpoint= and token= to Client(), or set DATAROBOT_ENDPOINT and "
+    "DATAROBOT_API_TOKEN, or write them to ~/.config/datarobot/drconfig.yaml "
+    "(or the file DATAROBOT_CONFIG_FILE names)"
+)
+
+
+class Secret:
+    """A string that does not show itself: ``repr`` and ``str`` are redacted.
+
+    Read the value with :meth:`get_secret_value`, only where it is sent.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.get_secret_value()
+        self._value = str(value)
+
+    def get_secret_value(self) -> str:
+        """The secret itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved connection settings; ``source`` says where endpoint and token came from."""
+
+    endpoint: str
+    token: Secret = field(repr=False)
+    ssl_verify: bool | str = True
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    source: str = "arguments"
+
+
+def normalize_endpoint(endpoint: str) -> str:
+    """``https://host``, ``https://host/`` or ``https://host/api/v2/`` as ``https://host/api/v2``.
+
+    A bare host name gets ``https://``. The result never ends with a slash.
+    """
+    text = str(endpoint).strip()
+    if not text:
+        raise ConfigurationError(f"The endpoint is empty: {HOW_TO_CONFIGURE}.")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"The endpoint {endpoint!r} is not an http(s) URL; give one like "
+            "'https://app.datarobot.com/api/v2'."
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "The endpoint must not carry credentials in the URL; pass token= instead."
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api"):
+        path += "/v2"
+    elif not path.endswith("/api/v2"):
+        path += "/api/v2"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _parse_ssl_verify(value: Any, where: str) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ConfigurationError(
+            f"{where} is {text!r}: not true/false and no CA bundle at that path; "
+            "give true, false or the path of a CA bundle file."
+        )
+    return str(path)
+
+
+def _parse_number(value: Any, where: str, kind: type) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{where} must be a number, not {value!r}.") from None
+    if number < 0:
+        raise ConfigurationError(f"{where} must not be negative, not {value!r}.")
+    return number
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read the config file {path}: {exc.strerror}.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigurationError(
+            f"The config file {path} is not valid YAML{where}; fix it or remove it."
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            f"The config file {path} must hold a YAML mapping with keys endpoint and token."
+        )
+    return dict(data)
+
+
+def _sources(environ: Mapping[str, str], home: Path | None) -> list[tuple[str, dict[str, Any]]]:
+    """The non-argument places settings may come from, first one wins."""
+    sources: list[tuple[str, dict[str, Any]]] = []
+    env: dict[str, Any] = {}
+    if environ.get(ENV_ENDPOINT):
+        env["endpoint"] = environ[ENV_ENDPOINT]
+    if environ.get(ENV_TOKEN):
+        env["token"] = environ[ENV_TOKEN]
+    if environ.get(ENV_SSL_VERIFY):
+        env["ssl_verify"] = environ[ENV_SSL_VERIFY]
+    sources.append(("the environment", env))
+
+    named = environ.get(ENV_CONFIG_FILE)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(
+                f"{ENV_CONFIG_FILE} names {path}, which does not exist; fix or unset it."
+            )
+        sources.append((str(path), _read_config_file(path)))
+
+    default = (home / ".config/datarobot/drconfig.yaml") if home else None
+    if default is None:
+        default = DEFAULT_CONFIG_PATH.expanduser()
+    if default.is_file():
+        sources.append((str(default), _read_config_file(default)))
+    return sources
+
+
+def resolve_settings(
+    endpoint: str | None = None,
+    token: str | Secret | None = None,
+    *,
+    ssl_verify: bool | str | None = None,
+    timeout: float | tuple[float, float] | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> Settings:
+    """Resolve the settings (arguments > environment > config files).
+
+    ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair.
+    ``environ`` and ``home`` default to ``os.environ`` and the user's home directory.
+    """
+    environ = os.environ if environ is None else environ
+    sources = _sources(environ, home)
+
+    def pick(key: str, given: Any) -> tuple[Any, str]:
+        if given is not None:
+            return given, "arguments"
+        for name, values in sources:
+            value = values.get(key)
+            if value is not None and value != "":
+                return value, name
+        return None, ""
+
+    raw_endpoint, endpoint_from = pick("endpoint", endpoint)
+    raw_token, token_from = pick("token", token)
+    if raw_endpoint is None or raw_token is None:
+        missing = " and ".join(
+            name
+            for name, value in (("endpoint", raw_endpoint), ("token", raw_token))
+            if value is None
+        )
+        raise ConfigurationError(f"No DataRobot {missing} found: {HOW_TO_CONFIGURE}.")
+
+    raw_ssl, ssl_from = pick("ssl_verify", ssl_verify)
+    verify = True if raw_ssl is None else _parse_ssl_verify(raw_ssl, f"ssl_verify ({ssl_from})")
+
+    connect_timeout = DEFAULT_CONNECT_TIMEOUT
+    raw_connect, connect_from = pick("connect_timeout", None)
+    if raw_connect is not None:
+        connect_timeout = _parse_number(raw_connect, f"connect_timeout ({connect_from})", float)
+    read_timeout = DEFAULT_READ_TIMEOUT
+    if isinstance(timeout, (tuple, list)):
+        if len(timeout) != 2:
+            raise ConfigurationError("timeout must be seconds or a (connect, read) pair.")
+        connect_timeout = _parse_number(timeout[0], "timeout[0]", float)
+        read_timeout = _parse_number(timeout[1], "timeout[1]", float)
+    elif timeout is not None:
+        read_timeout = _parse_number(timeout, "timeout", float)
+
+    max_retries = DEFAULT_MAX_RETRIES
+    raw_retries, retries_from = pick("max_retries", None)
+    if raw_retries is not None:
+        max_retries = _parse_number(raw_retries, f"max_retries ({retries_from})", int)
+
+    secret = Secret(Secret(raw_token).get_secret_value().strip())
+    if not secret:
+        raise ConfigurationError(f"The DataRobot token is empty: {HOW_TO_CONFIGURE}.")
+    source = endpoint_from if endpoint_from == token_from else f"{endpoint_from}, {token_from}"
+    return Settings(
+        endpoint=normalize_endpoint(raw_endpoint),
+        token=secret,
+        ssl_verify=verify,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        upload_timeout=max(DEFAULT_UPLOAD_TIMEOUT, read_timeout),
+        max_retries=max_retries,
+        source=source,
+    )

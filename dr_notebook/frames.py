@@ -1,0 +1,108 @@
+"""Entities as pandas DataFrames, with documented columns and dtypes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from dr_notebook.models import Template
+
+__all__ = ["CATEGORY_COLUMNS", "LIST_COLUMNS", "TEMPLATE_COLUMNS", "templates_frame"]
+
+TEMPLATE_COLUMNS = [
+    "id",
+    "name",
+    "description",
+    "template_type",
+    "template_sub_type",
+    "enabled",
+    "default_resource_bundle_id",
+    "environment_id",
+    "environment_version_id",
+    "tags",
+    "resource_bundle_ids",
+    "class_labels",
+    "files",
+    "file_count",
+    "readme",
+    "publisher",
+    "category",
+]
+CATEGORY_COLUMNS = [
+    "template_type",
+    "template_sub_type",
+    "default_resource_bundle_id",
+    "publisher",
+    "category",
+]
+LIST_COLUMNS = ["tags", "resource_bundle_ids", "class_labels", "files"]
+TEXT_COLUMNS = ["id", "name", "description", "environment_id", "environment_version_id", "readme"]
+# The dtype this pandas gives a column of strings (``str`` in pandas 3, ``object`` before).
+TEXT_DTYPE = pd.Series(["text"]).dtype
+TIMESTAMP_FIELDS = {"createdAt", "updatedAt"}
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub(r"_\1", name).lower()
+
+
+def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
+    """One row per template, columns ``TEMPLATE_COLUMNS`` then any extra fields the server sent.
+
+    ``enabled`` is bool, ``file_count`` an integer, the ``CATEGORY_COLUMNS`` are categorical,
+    the ``LIST_COLUMNS`` hold Python lists, and ``createdAt``/``updatedAt`` become UTC datetimes
+    (``created_at``, ``updated_at``). Extra fields are named in snake_case. An empty input gives
+    an empty frame with the same columns.
+    """
+    templates = list(templates)
+    columns: dict[str, Any] = {
+        "id": [t.id for t in templates],
+        "name": [t.name for t in templates],
+        "description": [t.description for t in templates],
+        "template_type": [t.template_type or None for t in templates],
+        "template_sub_type": [t.template_sub_type for t in templates],
+        "enabled": [bool(t.enabled) for t in templates],
+        "default_resource_bundle_id": [t.default_resource_bundle_id for t in templates],
+        "environment_id": [t.default_environment.environment_id for t in templates],
+        "environment_version_id": [t.default_environment.environment_version_id for t in templates],
+        "tags": [list(t.metadata.tags) for t in templates],
+        "resource_bundle_ids": [list(t.metadata.resource_bundle_ids) for t in templates],
+        "class_labels": [list(t.metadata.class_labels) for t in templates],
+        "files": [[f.name for f in t.files] for t in templates],
+        "file_count": [len(t.files) for t in templates],
+        "readme": [t.metadata.readme for t in templates],
+        "publisher": [t.publisher for t in templates],
+        "category": [t.category for t in templates],
+    }
+    extra_keys: dict[str, None] = {}
+    for t in templates:
+        for key in t.extra:
+            if key not in ("publisher", "category"):
+                extra_keys.setdefault(key, None)
+    for key in extra_keys:
+        name = _snake(key)
+        if name in columns:
+            name = f"extra_{name}"
+        values = [t.extra.get(key) for t in templates]
+        if key in TIMESTAMP_FIELDS:
+            columns[name] = pd.to_datetime(
+                pd.Series(values, dtype=object), utc=True, errors="coerce"
+            ).array
+        else:
+            columns[name] = values
+
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(templates)))
+    for name in LIST_COLUMNS:
+        # A column of empty lists must still hold lists, whatever pandas infers.
+        frame[name] = pd.Series(columns[name], dtype=object)
+    for name in TEXT_COLUMNS:
+        frame[name] = frame[name].astype(TEXT_DTYPE)
+    frame["enabled"] = frame["enabled"].astype(bool)
+    frame["file_count"] = frame["file_count"].astype("int64")
+    for name in CATEGORY_COLUMNS:
+        frame[name] = frame[name].astype("category")
+    return frame
