@@ -1,0 +1,60 @@
+"""The OpenAPI document: hand-written form bodies and the bearer security scheme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from dr_notebook.sandbox.validation import RESOURCE_BUNDLE_IDS
+
+
+def TEMPLATE_FORM_BODY(required: tuple[str, ...]) -> dict[str, Any]:
+    """The request body of template create/update: multipart form fields."""
+    text = {"type": "string"}
+    properties: dict[str, Any] = {
+        "name": {**text, "maxLength": 255},
+        "description": {**text, "maxLength": 10000},
+        "templateType": {**text, "maxLength": 255},
+        "templateSubType": {**text, "maxLength": 255},
+        "defaultEnvironment": {
+            **text,
+            "description": "JSON: {environmentId, environmentVersionId}",
+        },
+        "defaultResourceBundleId": {"type": "string", "enum": RESOURCE_BUNDLE_IDS},
+        "enabled": {"type": "string", "enum": ["true", "false"]},
+        "templateMetadata": {**text, "description": "JSON: readme, tags, resourceBundleIds, ..."},
+        "publisher": {**text, "maxLength": 255},
+        "category": {**text, "maxLength": 255},
+        "file": {"type": "string", "format": "binary", "description": "zip, tar.gz or one file"},
+    }
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    return {
+        "required": bool(required),
+        "content": {
+            "multipart/form-data": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": schema},
+        },
+    }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Describe the bearer-token security every endpoint uses."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "BearerAuth": {"type": "http", "scheme": "bearer"}
+            }
+            doc["security"] = [{"BearerAuth": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]

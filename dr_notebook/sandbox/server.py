@@ -1,0 +1,201 @@
+"""Run the sandbox: command-line options, database set-up, socket binding and uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dr_notebook.sandbox.settings import (
+    FAULT_KINDS,
+    ROLES,
+    RuntimeConfig,
+    ServerSettings,
+    default_db_path,
+)
+
+TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options (shared by ``dr-notebook sandbox`` and ``python -m``)."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help=f"SQLite file (default {default_db_path()})"
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        metavar="ROLE=TOKEN",
+        help=f"accept TOKEN for ROLE ({', '.join(ROLES)}); repeatable. "
+        f"Also read from ${TOKENS_ENV} (comma-separated). Default: one generated admin token.",
+    )
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalogue")
+    parser.add_argument(
+        "--generate",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="add N synthetic templates at start",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=_non_negative,
+        default=0,
+        metavar="N",
+        help="delay every API response by N ms",
+    )
+    parser.add_argument(
+        "--async-sources",
+        action="store_true",
+        help="create application sources asynchronously (202 + polling)",
+    )
+    parser.add_argument(
+        "--async-delay-ms",
+        type=_non_negative,
+        default=300,
+        metavar="N",
+        help="how long an async source creation runs (default 300)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="F",
+        help="answer this fraction of API requests with 503 or 429",
+    )
+    parser.add_argument(
+        "--fault-kind",
+        choices=FAULT_KINDS,
+        default="mixed",
+        help="which faults to inject (default mixed)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """Turn parsed options into server settings (tokens resolved later, with the db)."""
+    tokens: dict[str, str] = {}
+    for spec in [*_split_env(os.environ.get(TOKENS_ENV, "")), *args.token]:
+        role, _, token = spec.partition("=")
+        role, token = role.strip().lower(), token.strip()
+        if role not in ROLES or not token:
+            raise SystemExit(f"--token expects ROLE=TOKEN with ROLE in {', '.join(ROLES)}")
+        tokens[token] = role
+    return ServerSettings(
+        host=args.host,
+        port=args.port,
+        db_path=args.db or default_db_path(),
+        tokens=tokens,
+        demo=not args.no_demo,
+        generate=args.generate,
+        seed=args.seed,
+        runtime=RuntimeConfig(
+            latency_ms=args.latency_ms,
+            fault_rate=args.fault_rate,
+            fault_kind=args.fault_kind,
+            async_sources=args.async_sources,
+            async_delay_ms=args.async_delay_ms,
+        ),
+    )
+
+
+def serve(settings: ServerSettings) -> int:
+    """Prepare the database, bind the socket, print the endpoint and token, serve until Ctrl-C."""
+    import uvicorn
+
+    from dr_notebook.sandbox.app import create_app
+    from dr_notebook.sandbox.demo import generate, load_catalogue
+    from dr_notebook.sandbox.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        if store.get_meta("initialized") is None:
+            if settings.demo and store.count_templates() == 0:
+                store.insert_templates(load_catalogue())
+            store.set_meta("initialized", "1")
+        if settings.generate:
+            store.insert_templates(generate(settings.generate, settings.seed))
+        tokens = settings.tokens or {_default_admin_token(store): "admin"}
+        app = create_app(store, tokens, settings.runtime, settings.seed)
+        sock = _bind(settings.host, settings.port)
+        host, port = sock.getsockname()[:2]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
+        print(f"DATAROBOT_ENDPOINT=http://{shown}:{port}/api/v2", flush=True)
+        print(f"DATAROBOT_API_TOKEN={admin}", flush=True)
+        roles = ", ".join(sorted(set(tokens.values())))
+        print(
+            f"dr-notebook sandbox: {store.count_templates()} templates in {settings.db_path} "
+            f"(roles: {roles}). Press Ctrl-C to stop.",
+            file=sys.stderr,
+            flush=True,
+        )
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sock.close()
+    finally:
+        store.close()
+    print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dr_notebook.sandbox [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dr_notebook.sandbox",
+        description="A local DataRobot-compatible API server for custom templates.",
+    )
+    add_arguments(parser)
+    return serve(settings_from_args(parser.parse_args(argv)))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port} ({exc.strerror}); try --port 0") from None
+    sock.listen(2048)
+    return sock
+
+
+def _default_admin_token(store: object) -> str:
+    """The generated admin token, kept in the database so it survives restarts."""
+    token = store.get_meta("admin_token")  # type: ignore[attr-defined]
+    if token is None:
+        token = secrets.token_urlsafe(24)
+        store.set_meta("admin_token", token)  # type: ignore[attr-defined]
+    return token
+
+
+def _split_env(value: str) -> list[str]:
+    return [part for part in value.split(",") if part.strip()]
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value

@@ -1,0 +1,91 @@
+"""Runtime configuration of a sandbox: what the CLI sets at start and the control API changes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ROLES = ("admin", "user", "viewer")
+FAULT_KINDS = ("503", "429", "mixed")
+ASYNC_OUTCOMES = ("COMPLETED", "ERROR", "ABORTED", "EXPIRED")
+
+
+@dataclass
+class RuntimeConfig:
+    """Behaviour that can change while the server runs (``PUT /_sandbox/config``)."""
+
+    latency_ms: int = 0
+    fault_rate: float = 0.0
+    fault_kind: str = "mixed"
+    retry_after_s: int = 0
+    async_sources: bool = False
+    async_delay_ms: int = 300
+    async_outcome: str = "COMPLETED"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values."""
+        return asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> dict[str, str]:
+        """Apply ``changes`` (all or nothing); return field errors, empty when applied."""
+        errors: dict[str, str] = {}
+        known = {f.name for f in fields(self)}
+        clean: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key not in known:
+                errors[key] = f"unknown setting; known: {', '.join(sorted(known))}"
+                continue
+            problem = _check(key, value)
+            if problem:
+                errors[key] = problem
+            else:
+                clean[key] = float(value) if key == "fault_rate" else value
+        if not errors:
+            for key, value in clean.items():
+                setattr(self, key, value)
+        return errors
+
+
+def _check(key: str, value: Any) -> str | None:
+    """Why ``value`` is not acceptable for setting ``key``, or None."""
+    if key in ("latency_ms", "async_delay_ms", "retry_after_s"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 600_000
+        return None if ok else "must be an integer between 0 and 600000"
+    if key == "fault_rate":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        return None if ok else "must be a number between 0 and 1"
+    if key == "fault_kind":
+        return None if value in FAULT_KINDS else f"must be one of {', '.join(FAULT_KINDS)}"
+    if key == "async_sources":
+        return None if isinstance(value, bool) else "must be true or false"
+    if key == "async_outcome":
+        return None if value in ASYNC_OUTCOMES else f"must be one of {', '.join(ASYNC_OUTCOMES)}"
+    return None
+
+
+@dataclass
+class ServerSettings:
+    """Everything a sandbox process starts with."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_path: Path = field(default_factory=lambda: default_db_path())
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> role
+    demo: bool = True
+    generate: int = 0
+    seed: int | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+def default_db_path() -> Path:
+    """The per-user data file the sandbox uses when no ``--db`` is given."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "dr-notebook" / "sandbox.db"

@@ -1,0 +1,164 @@
+"""Application sources created from templates, and the async jobs that create them."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import time
+from typing import Any
+
+from dr_notebook.sandbox.store import Store, new_id, now_iso
+
+ORG_ID = "5f0c1e1f2a3b4c5d6e7f8091"
+PERMISSIONS = {
+    "admin": ["CAN_VIEW", "CAN_UPDATE", "CAN_DELETE", "CAN_SHARE", "CAN_PUBLISH_NEW_IMAGE"],
+    "user": ["CAN_VIEW", "CAN_UPDATE", "CAN_PUBLISH_NEW_IMAGE"],
+    "viewer": ["CAN_VIEW"],
+}
+_PEOPLE = {
+    "admin": ("Ada", "Admin"),
+    "user": ("Uma", "User"),
+    "viewer": ("Vic", "Viewer"),
+}
+APP_TEMPLATE_TYPE = "customApplicationTemplate"
+_FAILURES = {
+    "ERROR": "The application source could not be created from the template.",
+    "ABORTED": "The job was aborted before the application source was created.",
+    "EXPIRED": "The job expired before the application source was created.",
+}
+
+
+def user_of(role: str) -> dict[str, str]:
+    """The sandbox user behind a role: stable id, username, names and Gravatar-style hash."""
+    first, last = _PEOPLE.get(role, (role.title(), "User"))
+    username = f"{role}@sandbox.local"
+    return {
+        "userId": hashlib.sha1(role.encode()).hexdigest()[:24],
+        "createdBy": username,
+        "creatorFirstName": first,
+        "creatorLastName": last,
+        "creatorUserhash": hashlib.md5(username.encode()).hexdigest(),
+    }
+
+
+def why_not_creatable(template: dict[str, Any]) -> str | None:
+    """Why no application source can be created from ``template``, or None."""
+    if template["templateType"] != APP_TEMPLATE_TYPE:
+        return (
+            f"Template {template['id']} is a {template['templateType']}; application sources "
+            f"can only be created from templates of type {APP_TEMPLATE_TYPE}."
+        )
+    if not template["enabled"]:
+        return f"Template {template['id']} is disabled; enable it before creating a source from it."
+    return None
+
+
+def create_source(store: Store, template: dict[str, Any], role: str) -> dict[str, Any]:
+    """Create and store a source whose first version holds copies of the template's files."""
+    created = now_iso()
+    person = user_of(role)
+    items = [
+        {
+            "id": new_id(),
+            "fileName": posixpath.basename(f["name"]),
+            "filePath": f["name"],
+            "fileSource": "local",
+            "created": created,
+            "commitSha": None,
+            "ref": None,
+            "repositoryFilePath": None,
+            "repositoryLocation": None,
+            "repositoryName": None,
+        }
+        for f in store.template_files(template["id"])
+    ]
+    environment = template.get("defaultEnvironment") or {}
+    source = {
+        "id": new_id(),
+        "name": template["name"][:255],
+        "createdAt": created,
+        "updatedAt": created,
+        **person,
+        "orgId": ORG_ID,
+        "latestVersion": {
+            "id": new_id(),
+            "label": "v1",
+            "isFrozen": False,
+            "baseEnvironmentId": environment.get("environmentId"),
+            "baseEnvironmentVersionId": environment.get("environmentVersionId"),
+            "createdAt": created,
+            "updatedAt": created,
+            **person,
+            "items": items,
+        },
+    }
+    store.insert_source(source, template["id"])
+    return source
+
+
+def with_permissions(source: dict[str, Any], role: str) -> dict[str, Any]:
+    """The source as ``role`` sees it: with the actions that role may take."""
+    return {**source, "permissions": list(PERMISSIONS.get(role, ["CAN_VIEW"]))}
+
+
+def new_job(template_id: str, role: str, delay_ms: int, outcome: str) -> dict[str, Any]:
+    """An async source-creation job, started now."""
+    return {
+        "id": new_id(),
+        "template_id": template_id,
+        "role": role,
+        "created": now_iso(),
+        "created_ts": time.time(),
+        "delay_ms": delay_ms,
+        "outcome": outcome,
+        "source_id": None,
+        "message": None,
+    }
+
+
+def job_state(job: dict[str, Any]) -> str:
+    """INITIALIZED, RUNNING, or the job's final outcome once its delay has passed."""
+    elapsed_ms = (time.time() - job["created_ts"]) * 1000
+    if job["message"]:
+        return "ERROR" if job["outcome"] == "COMPLETED" else job["outcome"]
+    if elapsed_ms < job["delay_ms"] * 0.25:
+        return "INITIALIZED"
+    if elapsed_ms < job["delay_ms"]:
+        return "RUNNING"
+    return job["outcome"]
+
+
+def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
+    """Finish a due job (create its source, or record its failure); the job as it is now."""
+    state = job_state(job)
+    if job["source_id"] or job["message"] or state in ("INITIALIZED", "RUNNING"):
+        return job
+    if state in _FAILURES:
+        job["message"] = _FAILURES[state]
+        store.finish_job(job["id"], None, job["message"])
+        return job
+    template = store.get_template(job["template_id"])
+    problem = "The template was deleted while the job ran." if template is None else None
+    problem = problem or why_not_creatable(template)  # type: ignore[arg-type]
+    if problem:
+        job["message"] = problem
+        store.finish_job(job["id"], None, problem)
+        return job
+    source = create_source(store, template, job["role"])  # type: ignore[arg-type]
+    job["source_id"] = source["id"]
+    store.finish_job(job["id"], source["id"], None)
+    return job
+
+
+def status_body(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``GET status/{id}/`` body for a job."""
+    state = "COMPLETED" if job["source_id"] else job_state(job)
+    return {
+        "statusId": job["id"],
+        "status": state,
+        "message": job["message"] or ("" if state != "COMPLETED" else "Source created."),
+        "code": 1 if job["message"] else 0,
+        "created": job["created"],
+        "description": f"Create a custom application source from template {job['template_id']}",
+        "statusType": "customApplicationSource",
+    }

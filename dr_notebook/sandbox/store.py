@@ -1,0 +1,427 @@
+"""SQLite storage of templates, their files, application sources and async jobs (one WAL file)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS templates (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    template_type TEXT NOT NULL,
+    template_sub_type TEXT,
+    enabled INTEGER NOT NULL,
+    default_resource_bundle_id TEXT,
+    default_environment TEXT NOT NULL,
+    template_metadata TEXT NOT NULL,
+    publisher TEXT,
+    category TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS templates_type ON templates (template_type, template_sub_type);
+CREATE INDEX IF NOT EXISTS templates_created ON templates (created_at);
+CREATE TABLE IF NOT EXISTS template_files (
+    id TEXT PRIMARY KEY,
+    template_id TEXT NOT NULL REFERENCES templates (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS template_files_owner ON template_files (template_id, position);
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    template_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    template_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created TEXT NOT NULL,
+    created_ts REAL NOT NULL,
+    delay_ms INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    source_id TEXT,
+    message TEXT
+);
+"""
+
+TEMPLATE_ORDER = {
+    "name": "t.name COLLATE NOCASE",
+    "createdAt": "t.created_at",
+    "templateType": "t.template_type",
+    "templateSubType": "t.template_sub_type",
+}
+SOURCE_ORDER = {"name": "name COLLATE NOCASE", "createdAt": "created_at", "updatedAt": "updated_at"}
+
+
+def new_id() -> str:
+    """A 24-character lowercase hex id, shaped like DataRobot's (Mongo ObjectId) ids."""
+    return secrets.token_hex(12)
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with a ``Z`` suffix."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class NewTemplate:
+    """A template ready to be stored: API-shaped values plus its files as (name, bytes)."""
+
+    name: str
+    description: str
+    template_type: str
+    template_sub_type: str | None
+    enabled: bool = True
+    default_resource_bundle_id: str | None = None
+    default_environment: dict[str, Any] = field(default_factory=dict)
+    template_metadata: dict[str, Any] = field(default_factory=dict)
+    publisher: str | None = None
+    category: str | None = None
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    id: str = field(default_factory=new_id)
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class TemplateQuery:
+    """Filters, order and page of a template listing."""
+
+    search: str | None = None
+    tag: str | None = None
+    template_type: str | None = None
+    template_sub_type: str | None = None
+    publisher: str | None = None
+    category: str | None = None
+    order_by: str | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+class Store:
+    """All persistent state of one sandbox, in a single SQLite file in WAL mode."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+
+    # -- meta ---------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row["value"]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- templates ----------------------------------------------------------------------------
+    def insert_templates(self, templates: Iterable[NewTemplate]) -> list[str]:
+        """Store many templates (and their files) in one transaction; return their ids."""
+        rows, file_rows = [], []
+        for t in templates:
+            rows.append(
+                (
+                    t.id,
+                    t.name,
+                    t.description,
+                    t.template_type,
+                    t.template_sub_type,
+                    int(t.enabled),
+                    t.default_resource_bundle_id,
+                    json.dumps(t.default_environment),
+                    json.dumps(t.template_metadata),
+                    t.publisher,
+                    t.category,
+                    t.created_at,
+                    t.created_at,
+                )
+            )
+            file_rows.extend(_file_rows(t.id, t.files, t.created_at))
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            self._db.executemany("INSERT INTO template_files VALUES (?, ?, ?, ?, ?, ?)", file_rows)
+        return [r[0] for r in rows]
+
+    def count_templates(self) -> int:
+        """How many templates are stored."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM templates").fetchone()[0]
+
+    def get_template(self, template_id: str) -> dict[str, Any] | None:
+        """One template as the API shows it, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM templates WHERE id = ?", (template_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            return self._entities([row])[0]
+
+    def list_templates(self, q: TemplateQuery) -> tuple[list[dict[str, Any]], int]:
+        """One page of templates matching the query, and the total number matching."""
+        where, params = [], []
+        if q.search:
+            where.append("(instr(lower(t.name), ?) > 0 OR instr(lower(t.description), ?) > 0)")
+            params += [q.search.lower(), q.search.lower()]
+        if q.tag:
+            where.append(
+                "EXISTS (SELECT 1 FROM json_each(t.template_metadata, '$.tags') j"
+                " WHERE lower(j.value) = ?)"
+            )
+            params.append(q.tag.lower())
+        for column, value in (
+            ("template_type", q.template_type),
+            ("template_sub_type", q.template_sub_type),
+            ("publisher", q.publisher),
+            ("category", q.category),
+        ):
+            if value is not None:
+                where.append(f"t.{column} = ?")
+                params.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = _order_clause(q.order_by, TEMPLATE_ORDER, "t.created_at", prefix="t.")
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM templates t {clause}", params)
+            total = total.fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT t.* FROM templates t {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, q.limit, q.offset],
+            ).fetchall()
+            return self._entities(rows), total
+
+    def update_template(
+        self, template_id: str, changes: dict[str, Any], files: list[tuple[str, bytes]] | None
+    ) -> dict[str, Any] | None:
+        """Apply column changes (and replace files when given); the updated entity or None."""
+        columns = {
+            "name": "name",
+            "description": "description",
+            "templateType": "template_type",
+            "templateSubType": "template_sub_type",
+            "enabled": "enabled",
+            "defaultResourceBundleId": "default_resource_bundle_id",
+            "defaultEnvironment": "default_environment",
+            "templateMetadata": "template_metadata",
+            "publisher": "publisher",
+            "category": "category",
+        }
+        sets, params = ["updated_at = ?"], [now_iso()]
+        for key, value in changes.items():
+            column = columns[key]
+            if isinstance(value, (dict, list)):
+                value = json.dumps(value)
+            elif isinstance(value, bool):
+                value = int(value)
+            sets.append(f"{column} = ?")
+            params.append(value)
+        with self._lock, self._transaction():
+            cur = self._db.execute(
+                f"UPDATE templates SET {', '.join(sets)} WHERE id = ?", [*params, template_id]
+            )
+            if cur.rowcount == 0:
+                return None
+            if files is not None:
+                self._db.execute("DELETE FROM template_files WHERE template_id = ?", (template_id,))
+                self._db.executemany(
+                    "INSERT INTO template_files VALUES (?, ?, ?, ?, ?, ?)",
+                    _file_rows(template_id, files, now_iso()),
+                )
+        return self.get_template(template_id)
+
+    def delete_template(self, template_id: str) -> bool:
+        """Delete a template and its files; False when there was none."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM template_files WHERE template_id = ?", (template_id,))
+            cur = self._db.execute("DELETE FROM templates WHERE id = ?", (template_id,))
+            return cur.rowcount > 0
+
+    def get_file(self, template_id: str, file_id: str) -> dict[str, Any] | None:
+        """A template file as ``{id, filename, content}``, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, name, content FROM template_files WHERE template_id = ? AND id = ?",
+                (template_id, file_id),
+            ).fetchone()
+        if row is None:
+            return None
+        return {"id": row["id"], "filename": row["name"], "content": _text(row["content"])}
+
+    def template_files(self, template_id: str) -> list[dict[str, Any]]:
+        """A template's files with their ids, names and creation times, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, name, created_at FROM template_files WHERE template_id = ?"
+                " ORDER BY position",
+                (template_id,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def _entities(self, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+        ids = [r["id"] for r in rows]
+        items: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+        if ids:
+            marks = ",".join("?" * len(ids))
+            for f in self._db.execute(
+                f"SELECT id, template_id, name FROM template_files WHERE template_id IN ({marks})"
+                " ORDER BY template_id, position",
+                ids,
+            ):
+                items[f["template_id"]].append({"id": f["id"], "name": f["name"]})
+        return [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "templateType": r["template_type"],
+                "templateSubType": r["template_sub_type"],
+                "enabled": bool(r["enabled"]),
+                "defaultResourceBundleId": r["default_resource_bundle_id"],
+                "defaultEnvironment": json.loads(r["default_environment"]),
+                "templateMetadata": json.loads(r["template_metadata"]),
+                "items": items[r["id"]],
+                "publisher": r["publisher"],
+                "category": r["category"],
+                "createdAt": r["created_at"],
+                "updatedAt": r["updated_at"],
+            }
+            for r in rows
+        ]
+
+    # -- application sources ------------------------------------------------------------------
+    def insert_source(self, source: dict[str, Any], template_id: str | None) -> None:
+        """Store an application source entity (without caller-specific permissions)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    source["id"],
+                    source["name"],
+                    template_id,
+                    source["createdAt"],
+                    source["updatedAt"],
+                    json.dumps(source),
+                ),
+            )
+
+    def get_source(self, source_id: str) -> dict[str, Any] | None:
+        """One application source, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM sources WHERE id = ?", (source_id,)).fetchone()
+        return None if row is None else json.loads(row["body"])
+
+    def list_sources(
+        self, name: str | None, order_by: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of application sources, optionally filtered by (part of) their name."""
+        clause, params = "", []
+        if name:
+            clause, params = "WHERE instr(lower(name), ?) > 0", [name.lower()]
+        order = _order_clause(order_by, SOURCE_ORDER, "created_at")
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM sources {clause}", params).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT body FROM sources {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+        return [json.loads(r["body"]) for r in rows], total
+
+    # -- async jobs ---------------------------------------------------------------------------
+    def insert_job(self, job: dict[str, Any]) -> None:
+        """Store an async job (source creation in progress)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs VALUES (:id, :template_id, :role, :created, :created_ts,"
+                " :delay_ms, :outcome, :source_id, :message)",
+                job,
+            )
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        """An async job, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def finish_job(self, job_id: str, source_id: str | None, message: str | None) -> None:
+        """Record a job's result."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET source_id = ?, message = ? WHERE id = ?",
+                (source_id, message, job_id),
+            )
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _file_rows(template_id: str, files: list[tuple[str, bytes]], created: str) -> list[tuple]:
+    return [
+        (new_id(), template_id, position, name, content, created)
+        for position, (name, content) in enumerate(files)
+    ]
+
+
+def _order_clause(
+    order_by: str | None, columns: dict[str, str], default: str, prefix: str = ""
+) -> str:
+    tiebreak = f"{prefix}rowid"
+    if not order_by:
+        return f"{default}, {tiebreak}"
+    descending = order_by.startswith("-")
+    column = columns[order_by.lstrip("-")]
+    direction = "DESC" if descending else "ASC"
+    return f"{column} {direction}, {tiebreak} {direction}"
+
+
+def _text(content: bytes | str) -> str:
+    if isinstance(content, str):
+        return content
+    return content.decode("utf-8", errors="replace")
