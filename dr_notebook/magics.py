@@ -1,0 +1,346 @@
+"""The ``%dr_*`` IPython magics: thin faces over :class:`dr_notebook.Client`.
+
+Load with ``%load_ext dr_notebook``; configure with ``%config DataRobotMagics.<name> = ...`` or
+in ``ipython_config.py``. The magics parse arguments and call the client; errors a user can fix
+are shown as one line (``short_errors``), bugs still raise with their traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import html
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core.error import TryNext, UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets.config.configurable import Configurable
+
+from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dr_notebook.client import Client
+    from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+
+__all__ = ["DataRobotMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app")
+_NAMES_TTL = 60.0
+
+
+def _one_line_error(err: DataRobotError) -> DataRobotError:
+    """Make IPython show ``err`` as one line instead of a traceback (IPython's own hook)."""
+    line = f"{type(err).__name__}: {err}"
+    if isinstance(err, (AuthenticationError, ConfigurationError)) and "%dr_connect" not in line:
+        line += " (run %dr_connect to enter an endpoint and token)"
+    err._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+    return err
+
+
+def _user_errors(method: F) -> F:
+    """Errors a user can fix become one line (unless ``short_errors`` is off)."""
+
+    @functools.wraps(method)
+    def wrapper(self: DataRobotMagics, line: str = "", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, line, *args, **kwargs)
+        except DataRobotError as err:
+            if self.short_errors:
+                raise _one_line_error(err) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _words(values: list[str] | None) -> str:
+    return " ".join(values or []).strip()
+
+
+@magics_class
+class DataRobotMagics(Magics, Configurable):
+    """``%dr_templates``, ``%dr_template``, ``%dr_new_app``, ``%dr_gallery``, ``%dr_connect``."""
+
+    endpoint = Unicode(
+        "",
+        help="API endpoint, e.g. https://app.datarobot.com/api/v2; empty: DATAROBOT_ENDPOINT "
+        "or the drconfig.yaml file.",
+    ).tag(config=True)
+    max_workers = Int(8, help="Parallel requests when reading many pages.").tag(config=True)
+    timeout = Float(
+        None, allow_none=True, help="Seconds to wait for each request; None: the client default."
+    ).tag(config=True)
+    short_errors = Bool(
+        True, help="Show errors a user can fix as one line; False shows the full traceback."
+    ).tag(config=True)
+    progress = Bool(True, help="Show progress while loading many pages or creating a source.").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        Configurable.__init__(self, config=shell.config if shell is not None else None)
+        Magics.__init__(self, shell=shell, **kwargs)
+        self._client: Client | None = None
+        self._connected = False  # the client came from %dr_connect (token typed in)
+        self._names: list[tuple[str, str]] | None = None
+        self._names_at = 0.0
+
+    @observe("endpoint", "max_workers", "timeout", "progress")
+    def _settings_changed(self, change: dict[str, Any]) -> None:
+        # A client typed in with %dr_connect is kept unless the endpoint changes: its token
+        # exists nowhere else.
+        if change["name"] == "endpoint" or not self._connected:
+            self._drop_client()
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        self._connected = False
+        self._names = None
+
+    @property
+    def client(self) -> Client:
+        """The session's client: from ``%dr_connect``, else built from the settings and env."""
+        if self._client is None:
+            from dr_notebook.client import Client
+
+            self._client = Client(
+                endpoint=self.endpoint or None,
+                timeout=self.timeout,
+                max_workers=self.max_workers,
+                progress=self.progress,
+            )
+        return self._client
+
+    def template_names(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every template, cached for a minute (for completion)."""
+        if self._names is None or time.monotonic() - self._names_at > _NAMES_TTL:
+            self._names = self.client.templates.names()
+            self._names_at = time.monotonic()
+        return self._names
+
+    def _store(self, name: str | None, value: Any) -> None:
+        if name:
+            if not name.isidentifier():
+                raise UsageError(f"-o needs a Python variable name, not {name!r}.")
+            self.shell.user_ns[name] = value
+
+    def _resolve(self, words: list[str], magic: str) -> Template:
+        text = _words(words)
+        if not text:
+            raise UsageError(f"{magic} needs a template id or name, e.g. {magic} 'Churn app'.")
+        return self.client.templates.resolve(text)
+
+    @line_magic
+    @magic_arguments()
+    @argument("--search", metavar="TEXT", help="Text to look for in names and descriptions.")
+    @argument("--tag", metavar="TAG", help="Only templates with this tag.")
+    @argument("--type", dest="template_type", metavar="TYPE", help="Template type.")
+    @argument("--subtype", dest="template_sub_type", metavar="SUB", help="Template sub-type.")
+    @argument("--publisher", metavar="P", help="Only templates from this publisher.")
+    @argument("--category", metavar="C", help="Only templates of this category.")
+    @argument("--order-by", dest="order_by", metavar="FIELD", help="Sort field (-FIELD: desc).")
+    @argument("--limit", type=int, metavar="N", help="At most N templates.")
+    @argument("--readme", action="store_true", help="Keep the (long) readme column.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the full DataFrame in VAR.")
+    @_user_errors
+    def dr_templates(self, line: str = "") -> pd.DataFrame:
+        """The template catalogue as a DataFrame (one row per template)."""
+        args = parse_argstring(self.dr_templates, line)
+        frame = self.client.templates.frame(
+            search=args.search,
+            tag=args.tag,
+            template_type=args.template_type,
+            template_sub_type=args.template_sub_type,
+            publisher=args.publisher,
+            category=args.category,
+            order_by=args.order_by,
+            limit=args.limit,
+        )
+        self._store(args.output, frame)
+        if args.readme or "readme" not in frame.columns:
+            return frame
+        return frame.drop(columns="readme")
+
+    @line_magic
+    @magic_arguments()
+    @argument("template", nargs="*", metavar="ID_OR_NAME", help="Template id or exact name.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the Template in VAR.")
+    @_user_errors
+    def dr_template(self, line: str = "") -> Template:
+        """One template: its card with the README rendered inline."""
+        args = parse_argstring(self.dr_template, line)
+        template = self._resolve(args.template, "%dr_template")
+        self._store(args.output, template)
+        return template
+
+    @line_magic
+    @magic_arguments()
+    @argument("template", nargs="*", metavar="ID_OR_NAME", help="Template id or exact name.")
+    @argument("--no-wait", dest="wait", action="store_false", help="Return the job status.")
+    @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
+    @_user_errors
+    def dr_new_app(self, line: str = "") -> ApplicationSource | AsyncStatus:
+        """Create a custom application source from a template; show progress, then its card."""
+        args = parse_argstring(self.dr_new_app, line)
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds.")
+        template = self._resolve(args.template, "%dr_new_app")
+        progress = _ProgressLine(template) if self.progress else None
+        try:
+            result = self.client.app_sources.create_from_template(
+                template.id,
+                wait=args.wait,
+                timeout=args.timeout,
+                on_status=progress.update if progress else None,
+            )
+        except DataRobotError as err:
+            if progress:
+                progress.finish(f"failed: {err}")
+            raise
+        if progress:
+            progress.finish("done" if args.wait else "started")
+        self._store(args.output, result)
+        return result
+
+    @line_magic
+    @magic_arguments()
+    @argument("--type", dest="template_type", metavar="TYPE", help="Show only this type.")
+    @_user_errors
+    def dr_gallery(self, line: str = "") -> Any:
+        """The template gallery widget."""
+        args = parse_argstring(self.dr_gallery, line)
+        from dr_notebook.gallery import TemplateGallery
+
+        return TemplateGallery(self.client, template_type=args.template_type)
+
+    @line_magic
+    @magic_arguments()
+    @argument("endpoint", nargs="?", help="API endpoint; default: the configured one.")
+    @_user_errors
+    def dr_connect(self, line: str = "") -> None:
+        """Ask for the API token (hidden), check it with one request, keep it for this session."""
+        args = parse_argstring(self.dr_connect, line)
+        endpoint = args.endpoint or self.endpoint or os.environ.get("DATAROBOT_ENDPOINT")
+        if not endpoint:
+            raise UsageError(
+                "%dr_connect needs an endpoint, e.g. %dr_connect https://app.datarobot.com/api/v2"
+            )
+        token = getpass.getpass("DataRobot API token: ").strip()
+        if not token:
+            raise UsageError("No token given; nothing changed.")
+        from dr_notebook.client import Client
+
+        client = Client(
+            endpoint=endpoint,
+            token=token,
+            timeout=self.timeout,
+            max_workers=self.max_workers,
+            progress=self.progress,
+        )
+        del token
+        info = client.check_connection()
+        self._drop_client()
+        self._client = client
+        self._connected = True
+        count = info.get("template_count")
+        seen = "" if count is None else f" ({count} templates)"
+        print(f"Connected to {client.endpoint}{seen}; the token is kept for this session only.")
+
+    def complete(self, event: Any) -> list[str]:
+        """Template ids and names for the ``complete_command`` hook (remainders from the token)."""
+        _, _, typed = event.text_until_cursor.partition(event.command)
+        typed = typed.lstrip()
+        token = event.symbol or ""
+        if typed.startswith("-") or not typed.endswith(token):
+            raise TryNext
+        try:
+            names = self.template_names()
+        except Exception:  # completion must never break typing
+            raise TryNext from None
+        start = len(typed) - len(token)
+        lowered = typed.casefold()
+        found = []
+        for template_id, name in names:
+            if template_id.startswith(typed):
+                found.append(template_id)
+            if name.casefold().startswith(lowered):
+                found.append(name[start:])
+        if not found:
+            raise TryNext
+        return sorted(set(found), key=str.casefold)
+
+
+class _ProgressLine:
+    """One output line updated in place while a source is being created."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.started = time.monotonic()
+        self.handle: Any = None
+
+    def _show(self, text: str) -> None:
+        line = f"{self.template.name or self.template.id}: {text}"
+        bundle = {
+            "text/plain": line,
+            "text/html": f'<div style="font-family:var(--jp-code-font-family, monospace)">'
+            f"{html.escape(line)}</div>",
+        }
+        if self.handle is None:
+            self.handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+    def update(self, status: AsyncStatus) -> None:
+        elapsed = time.monotonic() - self.started
+        self._show(f"creating application source… {status.status or 'waiting'} ({elapsed:.1f} s)")
+
+    def finish(self, outcome: str) -> None:
+        if self.handle is None:
+            return  # the server answered at once: nothing was shown, nothing to update
+        elapsed = time.monotonic() - self.started
+        self._show(f"application source {outcome} ({elapsed:.1f} s)")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and the completion of template names and ids."""
+    magics = DataRobotMagics(ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)
+    if not getattr(ipython, "_dr_notebook_completer", False):
+
+        def complete(_self: Any, event: Any) -> list[str]:
+            current = ipython.magics_manager.registry.get("DataRobotMagics")
+            if current is None:
+                raise TryNext
+            return current.complete(event)
+
+        for command in _COMPLETED_COMMANDS:
+            ipython.set_hook("complete_command", complete, str_key=command)
+        ipython._dr_notebook_completer = True
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics (completion stops answering too)."""
+    magics = ipython.magics_manager.registry.pop("DataRobotMagics", None)
+    if magics is None:
+        return
+    for kind, names in magics.magics.items():
+        table = ipython.magics_manager.magics[kind]
+        for name in names:
+            table.pop(name, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
+    magics._drop_client()
