@@ -1,0 +1,119 @@
+"""Tolerant parsing of the API's entities."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from dr_notebook.models import (
+    ApplicationSource,
+    AsyncStatus,
+    Template,
+    TemplateFile,
+    parse_timestamp,
+)
+
+FULL_TEMPLATE = {
+    "id": "65f0c0ffee0123456789abcd",
+    "name": "Flask App Base",
+    "description": "A minimal Flask app",
+    "templateType": "customApplicationTemplate",
+    "templateSubType": None,
+    "enabled": False,
+    "defaultResourceBundleId": "cpu.small",
+    "defaultEnvironment": {"environmentId": "env1", "environmentVersionId": "ver1"},
+    "items": [{"id": "f1", "name": "app.py"}, {"id": "f2", "name": "README.md"}],
+    "templateMetadata": {
+        "readme": "# Flask",
+        "tags": ["python", "flask"],
+        "resourceBundleIds": ["cpu.small"],
+        "classLabels": None,
+        "source": {"repo": "x"},
+        "templateTypeSpecificResources": {"serviceWebRequestsOnRootPath": True},
+        "futureKey": 1,
+    },
+    "publisher": "DataRobot",
+    "category": "Web apps",
+    "createdAt": "2025-03-25T10:00:00Z",
+    "updatedAt": "garbage",
+    "somethingNew": {"a": 1},
+}
+
+
+def test_full_template_parses() -> None:
+    t = Template.from_api(FULL_TEMPLATE)
+    assert t.id == "65f0c0ffee0123456789abcd"
+    assert t.enabled is False
+    assert t.default_environment.environment_version_id == "ver1"
+    assert [f.name for f in t.files] == ["app.py", "README.md"]
+    assert t.readme == "# Flask" and t.tags == ["python", "flask"]
+    assert t.metadata.class_labels == []
+    assert t.metadata.extra == {"futureKey": 1}
+    assert t.publisher == "DataRobot" and t.category == "Web apps"
+    assert t.created_at == datetime(2025, 3, 25, 10, tzinfo=timezone.utc)
+    assert t.updated_at is None
+    assert t.extra["somethingNew"] == {"a": 1}
+    assert t.can_create_application is False
+
+
+@pytest.mark.parametrize("missing", [None, {}, {"id": "x"}])
+def test_nulls_and_missing_fields_get_defaults(missing: dict | None) -> None:
+    t = Template.from_api(missing)
+    assert t.files == []
+    assert t.tags == [] and t.readme is None
+    assert t.enabled is True
+    assert t.default_environment.environment_id is None
+    assert t.publisher is None
+
+
+def test_all_nullable_fields_null() -> None:
+    data = {key: None for key in FULL_TEMPLATE}
+    t = Template.from_api(data)
+    assert t.files == [] and t.metadata.tags == [] and t.name == ""
+
+
+def test_template_repr_is_short() -> None:
+    text = repr(Template.from_api(FULL_TEMPLATE))
+    assert text == (
+        "Template(id='65f0c0ffee0123456789abcd', name='Flask App Base', "
+        "type=customApplicationTemplate, disabled)"
+    )
+
+
+def test_template_file_accepts_both_shapes() -> None:
+    assert TemplateFile.from_api({"id": "1", "name": "a.py"}).name == "a.py"
+    body = TemplateFile.from_api({"id": "1", "filename": "a.py", "content": "print(1)"})
+    assert (body.name, body.content) == ("a.py", "print(1)")
+
+
+def test_application_source_without_version_items() -> None:
+    source = ApplicationSource.from_api(
+        {
+            "id": "s1",
+            "name": "App",
+            "latestVersion": {"id": "v1", "label": "v1"},
+            "createdAt": "2025-01-01T00:00:00+00:00",
+            "permissions": None,
+        }
+    )
+    assert source.files == []
+    assert source.permissions == []
+    assert source.created_at is not None and source.created_at.year == 2025
+    assert repr(source) == "ApplicationSource(id='s1', name='App', version='v1', files=0)"
+
+
+def test_async_status_states() -> None:
+    running = AsyncStatus.from_api({"statusId": "j", "status": "running"})
+    assert running.status == "RUNNING" and not running.failed and not running.completed
+    for state in ("ERROR", "ABORTED", "EXPIRED"):
+        assert AsyncStatus.from_api({"status": state}).failed
+
+
+def test_parse_timestamp_tolerates_rubbish() -> None:
+    assert parse_timestamp("2025-01-02T03:04:05Z") == datetime(
+        2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc
+    )
+    assert (
+        parse_timestamp("") is None and parse_timestamp(5) is None and parse_timestamp("x") is None
+    )
