@@ -1,0 +1,57 @@
+"""Churn Risk Explorer: customers ranked by churn probability, with reasons."""
+
+import os
+
+import dash
+import datarobot as dr
+import pandas as pd
+import plotly.express as px
+from dash import Input, Output, dash_table, dcc, html
+from datarobot_predict.deployment import predict
+
+HIGH = float(os.environ.get("HIGH_RISK", "0.6"))
+MEDIUM = float(os.environ.get("MEDIUM_RISK", "0.3"))
+
+dr.Client()
+customers = dr.Dataset.get(os.environ["CUSTOMERS_DATASET_ID"]).get_as_dataframe()
+scored = predict(
+    dr.Deployment.get(os.environ["DEPLOYMENT_ID"]), customers, max_explanations=3
+).dataframe
+probability = next(c for c in scored.columns if c.endswith("_1_PREDICTION"))
+customers["churn_probability"] = scored[probability].round(3)
+customers["reasons"] = scored[[f"EXPLANATION_{i}_FEATURE_NAME" for i in (1, 2, 3)]].agg(
+    ", ".join, axis=1
+)
+customers["tier"] = pd.cut(
+    customers["churn_probability"], [-0.01, MEDIUM, HIGH, 1.0], labels=["low", "medium", "high"]
+)
+
+app = dash.Dash(__name__, title="Churn Risk Explorer")
+server = app.server
+app.layout = html.Div(
+    [
+        html.H1("Churn Risk Explorer"),
+        dcc.Dropdown(["plan", "region", "tenure_band"], "plan", id="segment", clearable=False),
+        dcc.Graph(id="tiers"),
+        dash_table.DataTable(
+            customers.sort_values("churn_probability", ascending=False).to_dict("records"),
+            [{"name": c, "id": c} for c in ["customer_id", "churn_probability", "tier", "reasons"]],
+            sort_action="native",
+            filter_action="native",
+            page_size=20,
+        ),
+    ]
+)
+
+
+@app.callback(Output("tiers", "figure"), Input("segment", "value"))
+def tiers(segment: str):
+    counts = customers.groupby([segment, "tier"], observed=True).size().reset_index(name="n")
+    return px.bar(
+        counts,
+        x=segment,
+        y="n",
+        color="tier",
+        barmode="stack",
+        color_discrete_map={"low": "#4caf50", "medium": "#ffb300", "high": "#e53935"},
+    )

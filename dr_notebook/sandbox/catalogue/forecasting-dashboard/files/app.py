@@ -1,0 +1,51 @@
+"""Forecasting dashboard for a DataRobot time series deployment."""
+
+import os
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+from forecast import load_history, request_forecast
+
+DATE = os.environ.get("DATE_COLUMN", "date")
+SERIES = os.environ.get("SERIES_COLUMN", "store")
+TARGET = os.environ.get("TARGET_COLUMN", "sales")
+
+history = load_history(os.environ["HISTORY_DATASET_ID"])
+app = dash.Dash(__name__, title="Forecasting Dashboard")
+server = app.server
+
+app.layout = html.Div(
+    [
+        html.H1("Forecasting Dashboard"),
+        dcc.Dropdown(
+            sorted(history[SERIES].unique()),
+            id="series",
+            clearable=False,
+            value=sorted(history[SERIES].unique())[0],
+        ),
+        dcc.Slider(1, 28, 1, value=14, id="horizon", marks={1: "1", 7: "7", 14: "14", 28: "28"}),
+        dcc.Graph(id="chart"),
+    ]
+)
+
+
+@app.callback(Output("chart", "figure"), Input("series", "value"), Input("horizon", "value"))
+def update_chart(series: str, horizon: int) -> go.Figure:
+    past = history[history[SERIES] == series]
+    forecast = request_forecast(os.environ["DEPLOYMENT_ID"], past, horizon)
+    figure = go.Figure()
+    figure.add_scatter(x=past[DATE], y=past[TARGET], name="Actuals")
+    figure.add_scatter(
+        x=forecast["timestamp"], y=forecast["prediction_high"], line={"width": 0}, showlegend=False
+    )
+    figure.add_scatter(
+        x=forecast["timestamp"],
+        y=forecast["prediction_low"],
+        fill="tonexty",
+        line={"width": 0},
+        name="80% interval",
+    )
+    figure.add_scatter(x=forecast["timestamp"], y=forecast["prediction"], name="Forecast")
+    figure.update_layout(margin={"t": 20}, hovermode="x unified")
+    return figure

@@ -1,0 +1,43 @@
+"""Gradio front end for a DataRobot Visual AI deployment."""
+
+import base64
+import io
+import os
+
+import datarobot as dr
+import gradio as gr
+import pandas as pd
+from datarobot_predict.deployment import predict
+from PIL import Image
+
+IMAGE_COLUMN = os.environ.get("IMAGE_COLUMN", "image")
+dr.Client()
+deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"])
+
+
+def classify(image: Image.Image) -> dict[str, float]:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG")
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    result = predict(deployment, pd.DataFrame({IMAGE_COLUMN: [encoded]})).dataframe.iloc[0]
+    prefix = f"{deployment.model['target_name']}_"
+    return {
+        column.removeprefix(prefix).removesuffix("_PREDICTION"): float(value)
+        for column, value in result.items()
+        if column.endswith("_PREDICTION") and column != f"{prefix}PREDICTION"
+    }
+
+
+demo = gr.Interface(
+    fn=classify,
+    inputs=gr.Image(type="pil", label="Image"),
+    outputs=gr.Label(num_top_classes=5, label="Class probabilities"),
+    examples=[os.path.join("examples", name) for name in sorted(os.listdir("examples"))]
+    if os.path.isdir("examples")
+    else None,
+    title="Gradio Image Classifier",
+    allow_flagging="never",
+)
+
+if __name__ == "__main__":
+    demo.launch(server_name="0.0.0.0", server_port=8080)

@@ -1,0 +1,70 @@
+"""Model Monitoring Dashboard: health, drift and accuracy of every deployment."""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import dash
+import datarobot as dr
+import pandas as pd
+import plotly.express as px
+from dash import Input, Output, dash_table, dcc, html
+
+dr.Client()
+REFRESH_MS = int(os.environ.get("REFRESH_SECONDS", "300")) * 1000
+PERIODS = {"24 hours": 1, "7 days": 7, "30 days": 30}
+
+app = dash.Dash(__name__, title="Model Monitoring")
+server = app.server
+app.layout = html.Div(
+    [
+        html.H1("Model Monitoring Dashboard"),
+        dcc.RadioItems(list(PERIODS), "7 days", id="period", inline=True),
+        dcc.Interval(id="tick", interval=REFRESH_MS),
+        dash_table.DataTable(id="grid", row_selectable="single", page_size=15),
+        dcc.Graph(id="drift"),
+    ]
+)
+
+
+def status_frame() -> pd.DataFrame:
+    rows = []
+    for deployment in dr.Deployment.list():
+        health = deployment.service_health or {}
+        drift = deployment.model_health or {}
+        accuracy = deployment.accuracy_health or {}
+        rows.append(
+            {
+                "id": deployment.id,
+                "label": deployment.label,
+                "service": health.get("status", "unknown"),
+                "drift": drift.get("status", "unknown"),
+                "accuracy": accuracy.get("status", "unknown"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@app.callback(Output("grid", "data"), Output("grid", "columns"), Input("tick", "n_intervals"))
+def refresh(_):
+    frame = status_frame()
+    return frame.to_dict("records"), [{"name": c, "id": c} for c in frame.columns if c != "id"]
+
+
+@app.callback(
+    Output("drift", "figure"),
+    Input("grid", "selected_rows"),
+    Input("grid", "data"),
+    Input("period", "value"),
+)
+def drift_chart(selected, data, period):
+    if not selected:
+        return px.bar(title="Select a deployment to see feature drift")
+    deployment = dr.Deployment.get(data[selected[0]]["id"])
+    end = datetime.now(timezone.utc)
+    drift = deployment.get_feature_drift(
+        start_time=end - timedelta(days=PERIODS[period]), end_time=end
+    )
+    frame = pd.DataFrame(
+        {"feature": [d.name for d in drift], "drift": [d.drift_score for d in drift]}
+    )
+    return px.bar(frame.sort_values("drift", ascending=False).head(15), x="feature", y="drift")

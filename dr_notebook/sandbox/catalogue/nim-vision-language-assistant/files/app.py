@@ -1,0 +1,54 @@
+"""Ask questions about an image with a vision-language NIM."""
+
+import base64
+import io
+import os
+
+import gradio as gr
+from openai import OpenAI
+from PIL import Image
+
+nim = OpenAI(base_url=os.environ["NIM_BASE_URL"], api_key=os.environ["NIM_API_KEY"])
+MAX_TOKENS = int(os.environ.get("MAX_TOKENS", "512"))
+PRESETS = [
+    "Describe this image.",
+    "What does this chart show?",
+    "Extract the total and the date from this receipt.",
+]
+
+
+def ask(image: Image.Image, question: str) -> str:
+    if image is None:
+        return "Upload an image first."
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=90)
+    data_url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    reply = nim.chat.completions.create(
+        model=nim.models.list().data[0].id,
+        max_tokens=MAX_TOKENS,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": question or PRESETS[0]},
+                    {"type": "image_url", "image_url": {"url": data_url}},
+                ],
+            }
+        ],
+    )
+    return reply.choices[0].message.content or ""
+
+
+demo = gr.Interface(
+    fn=ask,
+    inputs=[
+        gr.Image(type="pil", label="Image"),
+        gr.Dropdown(PRESETS, value=PRESETS[0], allow_custom_value=True, label="Question"),
+    ],
+    outputs=gr.Markdown(label="Answer"),
+    title="NIM Vision Language Assistant",
+    allow_flagging="never",
+)
+
+if __name__ == "__main__":
+    demo.launch(server_name="0.0.0.0", server_port=8080)

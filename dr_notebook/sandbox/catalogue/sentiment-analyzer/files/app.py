@@ -1,0 +1,48 @@
+"""Sentiment Analyzer: single text or a whole CSV, scored by a DataRobot deployment."""
+
+import os
+
+import datarobot as dr
+import gradio as gr
+import pandas as pd
+from datarobot_predict.deployment import predict
+
+TEXT = os.environ.get("TEXT_COLUMN", "review_text")
+dr.Client()
+deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"])
+
+
+def class_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.endswith("_PREDICTION") and c.count("_") > 1]
+
+
+def score_text(text: str) -> dict[str, float]:
+    result = predict(deployment, pd.DataFrame({TEXT: [text]})).dataframe
+    row = result.iloc[0]
+    return {c.split("_")[-2]: float(row[c]) for c in class_columns(result)}
+
+
+def score_file(path: str) -> str:
+    frame = pd.read_csv(path)
+    result = predict(deployment, frame[[TEXT]]).dataframe
+    probabilities = result[class_columns(result)]
+    frame["sentiment"] = probabilities.idxmax(axis=1).str.split("_").str[-2]
+    frame["confidence"] = probabilities.max(axis=1).round(3)
+    out = "scored_reviews.csv"
+    frame.to_csv(out, index=False)
+    return out
+
+
+with gr.Blocks(title="Sentiment Analyzer") as demo:
+    gr.Markdown("# Sentiment Analyzer")
+    with gr.Tab("One text"):
+        text = gr.Textbox(label="Review", lines=4)
+        label = gr.Label(label="Sentiment")
+        gr.Button("Score").click(score_text, text, label)
+    with gr.Tab("CSV file"):
+        upload = gr.File(label="CSV with a text column", file_types=[".csv"])
+        scored = gr.File(label="Scored file")
+        gr.Button("Score file").click(score_file, upload, scored)
+
+if __name__ == "__main__":
+    demo.launch(server_name="0.0.0.0", server_port=8080)
