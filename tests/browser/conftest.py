@@ -60,6 +60,36 @@ TRIPWIRE_SCRIPT = """
 })();
 """
 
+# Where README markup ends up: rich HTML outputs and ipywidgets HTML widgets.
+README_CONTAINERS = ".jp-OutputArea-output .jp-RenderedHTMLCommon, .widget-html-content"
+
+# Pokes every element of the rendered READMEs (mouse and focus events, clicks on non-links),
+# then lists what could run script: dangerous elements, on* attributes, script URLs.
+INSPECT_SCRIPT = """
+(selector) => {
+  const bad = /^\\s*(javascript|vbscript|data):/i;
+  const dangerous = new Set(['SCRIPT', 'IFRAME', 'FRAME', 'OBJECT', 'EMBED', 'SVG', 'MATH',
+                             'FORM', 'BASE', 'META', 'LINK', 'svg', 'math']);
+  const found = [];
+  for (const root of document.querySelectorAll(selector)) {
+    for (const el of root.querySelectorAll('*')) {
+      for (const type of ['mouseover', 'mouseenter', 'focus', 'animationstart']) {
+        el.dispatchEvent(new Event(type, {bubbles: true}));
+      }
+      if (el.tagName !== 'A' && el.tagName !== 'BUTTON') { try { el.click(); } catch (e) {} }
+      if (dangerous.has(el.tagName)) found.push('element ' + el.tagName.toLowerCase());
+      for (const attr of el.attributes) {
+        const name = attr.name.toLowerCase();
+        if (name.startsWith('on') || name === 'srcdoc') found.push('attribute ' + name);
+        if (['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster']
+              .includes(name) && bad.test(attr.value)) found.push(name + '=' + attr.value);
+      }
+    }
+  }
+  return found;
+}
+"""
+
 
 def chromium_path() -> str | None:
     """The system Chromium, if installed."""
@@ -75,6 +105,7 @@ class Lab:
     """The running demo launcher: JupyterLab's URL and the folder it serves."""
 
     base_url: str
+    start_url: str
     notebook_dir: Path
     process: subprocess.Popen[str]
 
@@ -157,7 +188,7 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         process.kill()
         pytest.fail(f"the demo launcher did not get ready; see {ARTIFACTS / 'demo.log'}")
     base_url = url.split("/lab/", 1)[0]
-    yield Lab(base_url=base_url, notebook_dir=notebook_dir, process=process)
+    yield Lab(base_url=base_url, start_url=url, notebook_dir=notebook_dir, process=process)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=60)
@@ -186,6 +217,17 @@ class Tripwire:
         """Requested URLs containing ``marker`` that were not https."""
         return [u for u in self.requests if marker in u and not u.startswith("https://")]
 
+    def report(self, page: Any, marker: str) -> dict[str, list[str]]:
+        """Poke the rendered READMEs, then list all that was caught (empty lists: harmless)."""
+        dom = page.evaluate(INSPECT_SCRIPT, README_CONTAINERS)
+        page.wait_for_timeout(1000)  # handlers fired by the poking, and their requests
+        return {
+            "hooked": self.hooked_calls(page),
+            "dialogs": list(self.dialogs),
+            "requests": self.requests_matching(marker),
+            "dom": dom,
+        }
+
 
 class LabPage:
     """A JupyterLab page in Chromium, with helpers to open and run notebooks."""
@@ -195,9 +237,9 @@ class LabPage:
         self.lab = lab
         self.tripwire = tripwire
 
-    def open(self, notebook: str) -> None:
-        """Open ``notebook`` and wait until its kernel is ready."""
-        self.page.goto(f"{self.lab.base_url}/lab/tree/{notebook}")
+    def open(self, notebook: str, url: str | None = None) -> None:
+        """Open ``notebook`` (at ``url`` if given) and wait until its kernel is ready."""
+        self.page.goto(url or f"{self.lab.base_url}/lab/tree/{notebook}")
         self.page.wait_for_function(
             """(name) => {
                 const app = window.jupyterapp;
@@ -242,6 +284,10 @@ class LabPage:
             for o in self.outputs()
             if o.get("output_type") == "error"
         ]
+
+    def hide_sidebar(self) -> None:
+        """Collapse the file browser so outputs get the page's width."""
+        self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
 
     def screenshot(self, name: str, **kwargs: Any) -> Path:
         """Save a PNG under ``artifacts/browser/``."""

@@ -1,0 +1,69 @@
+"""The gallery notebook in JupyterLab: cards, search as you type, README, one-click source."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SOURCE_ID = re.compile(r"\b[0-9a-f]{24}\b")
+
+
+def visible_cards(gallery) -> list[str]:
+    """Titles of the cards on show (hidden cards are kept for reuse, with display: none)."""
+    return gallery.evaluate(
+        """(root) => Array.from(root.querySelectorAll('button'))
+              .filter(b => b.textContent.trim() === 'Details' && b.offsetParent !== null)
+              .map(b => b.closest('.widget-vbox').querySelector('.widget-label').textContent)"""
+    )
+
+
+def test_gallery_search_readme_and_create(lab_page) -> None:
+    lab_page.open("gallery.ipynb")
+    lab_page.run_all()
+    assert lab_page.errors() == []
+    lab_page.hide_sidebar()
+    page = lab_page.page
+
+    gallery = page.locator(".dr-notebook-gallery").first
+    gallery.get_by_role("button", name="Details").first.wait_for(timeout=60_000)
+    gallery.scroll_into_view_if_needed()
+    before = visible_cards(gallery)
+    assert len(before) >= 6, before
+    lab_page.screenshot("gallery-cards")
+
+    search = gallery.get_by_placeholder("Search names and descriptions")
+    search.fill("")
+    search.press_sequentially("stream", delay=40)
+    page.wait_for_function(
+        """([root, n]) => Array.from(root.querySelectorAll('button'))
+              .filter(b => b.textContent.trim() === 'Details' && b.offsetParent !== null)
+              .length < n""",
+        arg=[gallery.element_handle(), len(before)],
+        timeout=30_000,
+    )
+    after = visible_cards(gallery)
+    assert 0 < len(after) < len(before), (before, after)
+    lab_page.screenshot("gallery-search")
+
+    # Open the first application template found, read its README.
+    gallery.get_by_role("button", name="Details").first.click()
+    readme = gallery.locator(".widget-html-content h1, .widget-html-content h2")
+    readme.first.wait_for(timeout=30_000)
+    headings = readme.all_inner_texts()
+    assert len(headings) >= 2, headings
+    create = gallery.get_by_role("button", name="Create application source")
+    assert create.is_enabled()
+    gallery.scroll_into_view_if_needed()
+    lab_page.screenshot("gallery-readme")
+
+    create.click()
+    card = gallery.locator(".dr-notebook-source")
+    card.wait_for(timeout=60_000)
+    source_id = SOURCE_ID.search(card.inner_text())
+    assert source_id, card.inner_text()
+    card.scroll_into_view_if_needed()
+    lab_page.screenshot("gallery-created")
+    assert lab_page.tripwire.dialogs == []

@@ -1,0 +1,26 @@
+"""``make demo`` verified headless: the launcher's JupyterLab runs the quickstart notebook."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_quickstart_runs_clean_in_the_demo(lab_page) -> None:
+    # The URL the launcher announces, as a person following `make demo` would open it.
+    assert lab_page.lab.start_url.endswith("/lab/tree/quickstart.ipynb")
+    lab_page.open("quickstart.ipynb", url=lab_page.lab.start_url)
+    lab_page.run_all()
+    assert lab_page.errors() == []
+    stderr = [
+        o.get("text", "")
+        for o in lab_page.outputs()
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    assert not any("Error" in text for text in stderr), stderr
+    table = lab_page.page.locator(".jp-OutputArea-output table.dataframe").first
+    table.wait_for()
+    assert table.locator("tbody tr").count() >= 5
+    lab_page.hide_sidebar()
+    lab_page.screenshot("quickstart", full_page=True)
