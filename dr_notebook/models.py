@@ -135,7 +135,7 @@ class TemplateFile(_Model):
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any] | None) -> TemplateFile:
-        """Accept both the list item ``{id, name}`` and the file body ``{id, filename, content}``."""
+        """Accept the list item ``{id, name}`` and the file body ``{id, filename, content}``."""
         data = dict(data or {})
         if "name" not in data and "filename" in data:
             data["name"] = data.pop("filename")
@@ -209,7 +209,9 @@ class Template(_Model):
     def __repr__(self) -> str:
         sub = f"/{self.template_sub_type}" if self.template_sub_type else ""
         state = "" if self.enabled else ", disabled"
-        return f"Template(id={self.id!r}, name={self.name!r}, type={self.template_type}{sub}{state})"
+        return (
+            f"Template(id={self.id!r}, name={self.name!r}, type={self.template_type}{sub}{state})"
+        )
 
     def _repr_html_(self) -> str:
         from dr_notebook.render import template_html
