@@ -110,6 +110,15 @@ class SandboxServer:
         """``DATAROBOT_ENDPOINT`` and ``DATAROBOT_API_TOKEN`` for this sandbox and role."""
         return {"DATAROBOT_ENDPOINT": self.endpoint, "DATAROBOT_API_TOKEN": self.tokens[role]}
 
+    def api(self, method: str, path: str, role: str | None = "admin", **kwargs: Any) -> Any:
+        """A ``requests`` call to ``endpoint/path`` as ``role`` (None: no Authorization header)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if role is not None:
+            headers.update(self.auth_headers(role))
+        kwargs.setdefault("timeout", 30)
+        url = path if path.startswith("http") else f"{self.endpoint}/{path.lstrip('/')}"
+        return self._session.request(method, url, headers=headers, **kwargs)
+
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> SandboxServer:
         """Start the subprocess and wait until it listens."""
