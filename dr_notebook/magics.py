@@ -62,8 +62,15 @@ def _user_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _unquote(value: str | None) -> str | None:
+    """IPython's argument splitter keeps quotes: ``'My app'`` arrives with them."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
 def _words(values: list[str] | None) -> str:
-    return " ".join(values or []).strip()
+    return " ".join(_unquote(v) or "" for v in values or []).strip()
 
 
 @magics_class
@@ -149,7 +156,7 @@ class DataRobotMagics(Magics, Configurable):
     @argument("--subtype", dest="template_sub_type", metavar="SUB", help="Template sub-type.")
     @argument("--publisher", metavar="P", help="Only templates from this publisher.")
     @argument("--category", metavar="C", help="Only templates of this category.")
-    @argument("--order-by", dest="order_by", metavar="FIELD", help="Sort field (-FIELD: desc).")
+    @argument("--order-by", dest="order_by", metavar="FIELD", help="Sort field (=-FIELD: desc).")
     @argument("--limit", type=int, metavar="N", help="At most N templates.")
     @argument("--readme", action="store_true", help="Keep the (long) readme column.")
     @argument("-o", "--output", metavar="VAR", help="Also store the full DataFrame in VAR.")
@@ -158,13 +165,13 @@ class DataRobotMagics(Magics, Configurable):
         """The template catalogue as a DataFrame (one row per template)."""
         args = parse_argstring(self.dr_templates, line)
         frame = self.client.templates.frame(
-            search=args.search,
-            tag=args.tag,
-            template_type=args.template_type,
-            template_sub_type=args.template_sub_type,
-            publisher=args.publisher,
-            category=args.category,
-            order_by=args.order_by,
+            search=_unquote(args.search),
+            tag=_unquote(args.tag),
+            template_type=_unquote(args.template_type),
+            template_sub_type=_unquote(args.template_sub_type),
+            publisher=_unquote(args.publisher),
+            category=_unquote(args.category),
+            order_by=_unquote(args.order_by),
             limit=args.limit,
         )
         self._store(args.output, frame)
@@ -232,7 +239,7 @@ class DataRobotMagics(Magics, Configurable):
     def dr_connect(self, line: str = "") -> None:
         """Ask for the API token (hidden), check it with one request, keep it for this session."""
         args = parse_argstring(self.dr_connect, line)
-        endpoint = args.endpoint or self.endpoint or os.environ.get("DATAROBOT_ENDPOINT")
+        endpoint = _unquote(args.endpoint) or self.endpoint or os.environ.get("DATAROBOT_ENDPOINT")
         if not endpoint:
             raise UsageError(
                 "%dr_connect needs an endpoint, e.g. %dr_connect https://app.datarobot.com/api/v2"

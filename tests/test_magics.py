@@ -1,0 +1,500 @@
+"""The %dr_* magics in a real IPython shell, against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import getpass
+import html
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.testing import globalipapp
+from IPython.utils.capture import capture_output
+
+import dr_notebook as drn
+from dr_notebook import errors
+from dr_notebook.magics import DataRobotMagics
+from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+
+README = """# Churn predictor
+
+| metric | value |
+|:-------|------:|
+| AUC    | 0.91  |
+
+<script>alert('readme')</script><img src=x onerror=alert(1)>
+"""
+
+_RUN = uuid.uuid4().hex[:8]
+TAG = f"magics-{_RUN}"
+
+
+@dataclass
+class Cell:
+    """What one cell produced."""
+
+    result: Any
+    error: BaseException | None
+    stdout: str
+    stderr: str
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        shown = [str(out.get("data", {})) for out in self.outputs]
+        return "\n".join([self.stdout, self.stderr, *shown])
+
+
+@pytest.fixture(scope="module")
+def admin(sandbox: Any) -> drn.Client:
+    return drn.Client(sandbox.endpoint, sandbox.token)
+
+
+@pytest.fixture(scope="module")
+def catalogue(admin: drn.Client, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Templates this module owns (unique names and tag), deleted afterwards."""
+    env = {"environmentId": "65f000000000000000000001", "environmentVersionId": "65f0000000000002"}
+    app_file = tmp_path_factory.mktemp("tpl") / "app.py"
+    app_file.write_text("print('hello')\n")
+
+    def make(name: str, template_type: str = "customApplicationTemplate", **kw: Any) -> Template:
+        return admin.templates.create(
+            name=name,
+            description=f"{name} for the magics tests",
+            template_type=template_type,
+            template_sub_type=kw.pop("template_sub_type", "streamlit"),
+            default_environment=env,
+            file=app_file,
+            tags=[TAG, *kw.pop("tags", [])],
+            **kw,
+        )
+
+    made = {
+        "churn": make(
+            f"Churn Predictor {_RUN}",
+            readme=README,
+            tags=["churn"],
+            publisher=f"Pub-{_RUN}",
+            category="Churn",
+            default_resource_bundle_id="cpu.small",
+        ),
+        "metric": make(
+            f"Drift Metric {_RUN}",
+            "customMetricTemplate",
+            template_sub_type="python",
+            category="Monitoring",
+        ),
+        "twin1": make(f"Twin App {_RUN}"),
+        "twin2": make(f"twin app {_RUN}"),
+    }
+    yield made
+    for template in made.values():
+        admin.templates.delete(template.id)
+
+
+@pytest.fixture
+def shell(
+    sandbox: Any, catalogue: dict, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InteractiveShell]:
+    """A real IPython shell with the extension loaded, pointed at the sandbox through env."""
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", sandbox.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.token)
+    monkeypatch.delenv("DATAROBOT_CONFIG_FILE", raising=False)
+    globalipapp.start_ipython()  # once per process; later calls do nothing
+    ip = globalipapp.get_ipython()
+    ip.run_line_magic("load_ext", "dr_notebook")
+    yield ip
+    ip.run_line_magic("unload_ext", "dr_notebook")
+    ip.config.DataRobotMagics.clear()  # %config writes here too
+    for name in ("tpl", "frame", "src", "status"):
+        ip.user_ns.pop(name, None)
+
+
+def run(ip: InteractiveShell, source: str) -> Cell:
+    with capture_output() as captured:
+        result = ip.run_cell(source, store_history=True)
+    return Cell(
+        result.result,
+        result.error_in_exec or result.error_before_exec,
+        captured.stdout,
+        captured.stderr,
+        [dict(data=o.data, transient=o.transient, update=o.update) for o in captured.outputs],
+    )
+
+
+def magics(ip: InteractiveShell) -> DataRobotMagics:
+    return ip.magics_manager.registry["DataRobotMagics"]
+
+
+def assert_one_line(cell: Cell, kind: type[BaseException], *parts: str) -> None:
+    assert isinstance(cell.error, kind), cell.error
+    lines = [line for line in (cell.stdout + cell.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{kind.__name__}: ")
+    for part in parts:
+        assert part in lines[0], (part, lines[0])
+    assert "Traceback" not in cell.text and "---->" not in cell.text
+
+
+# %dr_templates
+
+
+def test_templates_returns_the_frame_without_readme(shell: InteractiveShell, admin) -> None:
+    cell = run(shell, f"%dr_templates --tag {TAG} -o frame")
+    assert cell.error is None
+    assert isinstance(cell.result, pd.DataFrame)
+    assert "readme" not in cell.result.columns
+    assert "name" in cell.result.columns
+    expected = admin.templates.frame(tag=TAG)
+    assert sorted(cell.result["id"]) == sorted(expected["id"]) and len(expected) == 4
+    stored = shell.user_ns["frame"]
+    assert "readme" in stored.columns
+    assert list(stored["id"]) == list(cell.result["id"])
+    assert any("Churn predictor" in (text or "") for text in stored["readme"])
+
+
+def test_templates_readme_option_keeps_the_column(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_templates --tag {TAG} --readme")
+    assert "readme" in cell.result.columns
+
+
+@pytest.mark.parametrize(
+    ("option", "filters"),
+    [
+        ("--search 'Churn Predictor {run}'", {"search": "Churn Predictor {run}"}),
+        ("--tag churn", {"tag": "churn"}),
+        ("--type customMetricTemplate", {"template_type": "customMetricTemplate"}),
+        ("--subtype python", {"template_sub_type": "python"}),
+        ("--publisher Pub-{run}", {"publisher": "Pub-{run}"}),
+        ("--category Monitoring", {"category": "Monitoring"}),
+        ("--order-by=-name --limit 3", {"order_by": "-name", "limit": 3}),
+        ('--search "Drift Metric {run}"', {"search": "Drift Metric {run}"}),
+        ("--limit 2", {"limit": 2}),
+    ],
+)
+def test_templates_options_reach_the_client(
+    shell: InteractiveShell, admin, catalogue, option: str, filters: dict[str, Any]
+) -> None:
+    filters = {k: v.format(run=_RUN) if isinstance(v, str) else v for k, v in filters.items()}
+    cell = run(shell, "%dr_templates " + option.format(run=_RUN))
+    assert cell.error is None, cell.text
+    expected = admin.templates.frame(**filters)
+    assert list(cell.result["id"]) == list(expected["id"])
+    assert 0 < len(expected) < len(admin.templates.frame())
+
+
+def test_templates_filters_select_our_templates(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_templates --publisher Pub-{_RUN}")
+    assert list(cell.result["id"]) == [catalogue["churn"].id]
+    cell = run(shell, f"%dr_templates --tag {TAG} --type customMetricTemplate")
+    assert list(cell.result["id"]) == [catalogue["metric"].id]
+
+
+# %dr_template
+
+
+def test_template_by_id(shell: InteractiveShell, catalogue) -> None:
+    churn = catalogue["churn"]
+    cell = run(shell, f"%dr_template {churn.id} -o tpl")
+    assert cell.error is None
+    assert isinstance(cell.result, Template) and cell.result.id == churn.id
+    assert shell.user_ns["tpl"].id == churn.id
+    card = cell.result._repr_html_()
+    assert "<table>" in card and "Churn predictor</h1>" in card
+    assert "<script" not in card and "onerror" not in card
+
+
+@pytest.mark.parametrize(
+    "spelling", ["Churn Predictor {run}", "churn predictor {run}", "'CHURN PREDICTOR {run}'"]
+)
+def test_template_by_name(shell: InteractiveShell, catalogue, spelling: str) -> None:
+    cell = run(shell, "%dr_template " + spelling.format(run=_RUN))
+    assert cell.error is None, cell.text
+    assert cell.result.id == catalogue["churn"].id
+
+
+def test_ambiguous_name_lists_candidates(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_template Twin App {_RUN}")
+    assert_one_line(cell, errors.AmbiguousNameError, catalogue["twin1"].id, catalogue["twin2"].id)
+
+
+def test_unknown_name_and_id_are_one_line(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_template No Such Template {_RUN}")
+    assert_one_line(cell, errors.NotFoundError, f"No Such Template {_RUN}")
+    cell = run(shell, "%dr_template 0123456789abcdef01234567")
+    assert_one_line(cell, errors.NotFoundError, "0123456789abcdef01234567")
+
+
+def test_missing_argument_and_bad_option_are_usage_errors(shell: InteractiveShell) -> None:
+    for source, words in [
+        ("%dr_template", "needs a template id or name"),
+        ("%dr_templates --bogus", "unrecognized arguments: --bogus"),
+        ("%dr_templates --limit many", "invalid int value"),
+        ("%dr_new_app x --timeout -1", "--timeout must be a positive number"),
+        ("%dr_templates -o 1bad", "-o needs a Python variable name"),
+    ]:
+        cell = run(shell, source)
+        assert isinstance(cell.error, UsageError), source
+        assert cell.stderr.strip().startswith("UsageError: ") and words in cell.stderr, cell.text
+        assert len(cell.stderr.strip().splitlines()) == 1 and "Traceback" not in cell.text
+
+
+# errors from the server
+
+
+def test_bad_token_is_one_line_with_the_fix(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", "not-a-valid-token-0000")
+    cell = run(shell, "%dr_templates")
+    assert_one_line(cell, errors.AuthenticationError, "401", "%dr_connect")
+    assert "not-a-valid-token-0000" not in cell.text
+
+
+def test_viewer_cannot_create_a_source(
+    shell: InteractiveShell, sandbox, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.tokens["viewer"])
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id}")
+    assert_one_line(cell, errors.PermissionDeniedError, "403")
+
+
+def test_short_errors_off_shows_the_traceback(shell: InteractiveShell) -> None:
+    run(shell, "%config DataRobotMagics.short_errors = False")
+    cell = run(shell, "%dr_template 0123456789abcdef01234567")
+    assert isinstance(cell.error, errors.NotFoundError)
+    assert "Traceback" in cell.text or "---->" in cell.text or "File " in cell.text
+    assert len(cell.text.splitlines()) > 5
+
+
+def test_bugs_still_raise_with_traceback(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug in the client")
+
+    monkeypatch.setattr(type(magics(shell).client.templates), "frame", broken)
+    cell = run(shell, "%dr_templates")
+    assert isinstance(cell.error, RuntimeError)
+    assert "a bug in the client" in cell.text and len(cell.text.splitlines()) > 5
+
+
+# %dr_new_app
+
+
+def test_new_app_creates_a_source(shell: InteractiveShell, admin, catalogue) -> None:
+    cell = run(shell, f"%dr_new_app Churn Predictor {_RUN} -o src")
+    assert cell.error is None, cell.text
+    source = cell.result
+    assert isinstance(source, ApplicationSource) and source.id
+    assert shell.user_ns["src"] is source
+    assert admin.app_sources.get(source.id).id == source.id
+    assert source.id in source._repr_html_()
+
+
+def test_new_app_refuses_a_metric_template(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_new_app {catalogue['metric'].id}")
+    assert isinstance(cell.error, errors.DataRobotError)
+    lines = [line for line in (cell.stdout + cell.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in cell.text
+
+
+def test_new_app_async_shows_one_updating_line(
+    shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=1800)
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id}")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, ApplicationSource)
+    progress = [o for o in cell.outputs if "text/plain" in o["data"]]
+    assert len(progress) >= 3, progress
+    display_ids = {o["transient"]["display_id"] for o in progress}
+    assert len(display_ids) == 1  # one line, updated in place
+    assert not progress[0]["update"] and all(o["update"] for o in progress[1:])
+    texts = [o["data"]["text/plain"] for o in progress]
+    assert any("RUNNING" in t or "INITIALIZED" in t for t in texts)
+    assert all(t.endswith(" s)") for t in texts)
+    assert "application source done" in texts[-1]
+    assert all(html.escape(o["data"]["text/plain"]) in o["data"]["text/html"] for o in progress)
+
+
+def test_new_app_no_wait_returns_the_job(
+    shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=1500)
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --no-wait -o status")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, AsyncStatus)
+    assert cell.result.status in ("INITIALIZED", "RUNNING")
+    assert shell.user_ns["status"] is cell.result
+
+
+def test_new_app_timeout_is_one_line(
+    shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=5000)
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --timeout 0.6")
+    assert isinstance(cell.error, errors.AsyncTimeoutError)
+    assert "Traceback" not in cell.text
+
+
+# completion
+
+
+def complete(ip: InteractiveShell, line: str) -> list[str]:
+    """The lines a front end would show after accepting each completion (Jupyter's API)."""
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():
+        completions = list(ip.Completer.completions(line, len(line)))
+    return [line[: c.start] + c.text + line[c.end :] for c in completions]
+
+
+def test_completion_of_names_and_ids(shell: InteractiveShell, catalogue) -> None:
+    churn = catalogue["churn"]
+    assert complete(shell, "%dr_template Churn Pre") == [f"%dr_template Churn Predictor {_RUN}"]
+    # names match case-insensitively, as %dr_template resolves them
+    assert complete(shell, "%dr_template churn pre") == [f"%dr_template churn Predictor {_RUN}"]
+    assert complete(shell, f"%dr_new_app {churn.id[:10]}") == [f"%dr_new_app {churn.id}"]
+    assert complete(shell, f"%dr_new_app twin app {_RUN[:4]}") == [f"%dr_new_app twin app {_RUN}"]
+    assert complete(shell, "%dr_template zzzz-nothing-like-this") == []
+    cell = run(shell, complete(shell, "%dr_template churn pre")[0])
+    assert cell.result.id == churn.id
+
+
+def test_completion_stops_after_unload(shell: InteractiveShell, catalogue) -> None:
+    shell.run_line_magic("unload_ext", "dr_notebook")
+    try:
+        assert f"Churn Predictor {_RUN}" not in complete(shell, "%dr_template Churn Pre")
+    finally:
+        shell.run_line_magic("load_ext", "dr_notebook")
+
+
+# %config and the client settings
+
+
+def test_config_options_reach_the_client(
+    shell: InteractiveShell, sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", "http://127.0.0.1:9/api/v2")
+    run(shell, f"%config DataRobotMagics.endpoint = '{sandbox.endpoint}'")
+    run(shell, "%config DataRobotMagics.max_workers = 3")
+    run(shell, "%config DataRobotMagics.progress = False")
+    client = magics(shell).client
+    assert client.endpoint == sandbox.endpoint
+    assert client.max_workers == 3 and client.progress is False
+    cell = run(shell, "%dr_templates --limit 1")
+    assert cell.error is None and len(cell.result) == 1
+    listing = run(shell, "%config DataRobotMagics").stdout
+    for name in ("endpoint", "max_workers", "timeout", "short_errors", "progress"):
+        assert f"DataRobotMagics.{name}" in listing
+
+
+def test_ipython_config_is_read_at_load(shell: InteractiveShell) -> None:
+    shell.run_line_magic("unload_ext", "dr_notebook")
+    shell.config.DataRobotMagics.short_errors = False
+    try:
+        shell.run_line_magic("load_ext", "dr_notebook")
+        assert magics(shell).short_errors is False
+    finally:
+        del shell.config.DataRobotMagics["short_errors"]
+
+
+# %dr_connect and the token
+
+
+def test_connect_asks_checks_and_keeps_the_token(
+    shell: InteractiveShell, sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.delenv("DATAROBOT_API_TOKEN")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/datarobot/drconfig.yaml
+    token = sandbox.tokens["user"]
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return token
+
+    before = run(shell, "%dr_templates --limit 1")
+    assert isinstance(before.error, errors.ConfigurationError)
+    sandbox.reset_stats()
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    cell = run(shell, f"%dr_connect {sandbox.endpoint}")
+    assert cell.error is None, cell.text
+    assert prompts == ["DataRobot API token: "]
+    assert f"Connected to {sandbox.endpoint}" in cell.stdout
+    assert sum(1 for _ in _requests(sandbox.stats())) == 1  # one check request
+    after = run(shell, "%dr_templates --limit 1")
+    assert after.error is None and len(after.result) == 1
+    config = run(shell, "%config DataRobotMagics")
+    history = "\n".join(shell.history_manager.input_hist_raw)
+    namespace = repr({k: v for k, v in shell.user_ns.items() if not k.startswith("_i")})
+    for text in (
+        cell.text,
+        after.text,
+        config.text,
+        history,
+        namespace,
+        repr(magics(shell).client),
+    ):
+        assert token not in text
+
+
+def test_connect_with_a_bad_token_keeps_the_old_client(
+    shell: InteractiveShell, sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = magics(shell).client
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "wrong-token-123456789")
+    cell = run(shell, "%dr_connect")
+    assert_one_line(cell, errors.AuthenticationError, "401")
+    assert "wrong-token-123456789" not in cell.text
+    assert magics(shell).client is old
+
+
+def test_connect_needs_an_endpoint(shell: InteractiveShell, monkeypatch) -> None:
+    monkeypatch.delenv("DATAROBOT_ENDPOINT")
+    cell = run(shell, "%dr_connect")
+    assert isinstance(cell.error, UsageError) and "%dr_connect https://" in cell.stderr
+
+
+def test_no_output_of_a_whole_session_contains_the_token(
+    shell: InteractiveShell, sandbox, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = sandbox.tokens["admin"]
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": token)
+    cells = [
+        run(shell, f"%dr_connect {sandbox.endpoint}"),
+        run(shell, f"%dr_templates --tag {TAG} --readme"),
+        run(shell, f"%dr_template Churn Predictor {_RUN}"),
+        run(shell, f"%dr_template Twin App {_RUN}"),
+        run(shell, "%dr_template 0123456789abcdef01234567"),
+        run(shell, f"%dr_new_app {catalogue['churn'].id}"),
+        run(shell, "%config DataRobotMagics"),
+        run(shell, "%dr_templates --bogus"),
+    ]
+    shown = [c.text for c in cells]
+    shown += [c.result._repr_html_() for c in cells if hasattr(c.result, "_repr_html_")]
+    shown += [c.result.to_string() for c in cells if isinstance(c.result, pd.DataFrame)]
+    shown += [repr(c.result) for c in cells]
+    assert all(token not in text for text in shown)
+
+
+def test_gallery_magic(shell: InteractiveShell, catalogue) -> None:
+    from dr_notebook.gallery import TemplateGallery
+
+    cell = run(shell, "%dr_gallery --type customMetricTemplate")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, TemplateGallery)
+    assert cell.result.template_type == "customMetricTemplate"
+
+
+def _requests(stats: dict[str, Any]) -> list[Any]:
+    requests = stats.get("requests", [])
+    if isinstance(requests, dict):
+        return [k for k, n in requests.items() for _ in range(int(n))]
+    return list(requests)
