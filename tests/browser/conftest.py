@@ -61,7 +61,10 @@ TRIPWIRE_SCRIPT = """
 """
 
 # Where README markup ends up: rich HTML outputs and ipywidgets HTML widgets.
-README_CONTAINERS = ".jp-OutputArea-output .jp-RenderedHTMLCommon, .widget-html-content"
+README_CONTAINERS = (
+    ".jp-OutputArea-output.jp-RenderedHTMLCommon, .jp-OutputArea-output .jp-RenderedHTMLCommon,"
+    " .jp-OutputArea-output .widget-html-content"
+)
 
 # Pokes every element of the rendered READMEs (mouse and focus events, clicks on non-links),
 # then lists what could run script: dangerous elements, on* attributes, script URLs.
@@ -239,7 +242,8 @@ class LabPage:
 
     def open(self, notebook: str, url: str | None = None) -> None:
         """Open ``notebook`` (at ``url`` if given) and wait until its kernel is ready."""
-        self.page.goto(url or f"{self.lab.base_url}/lab/tree/{notebook}")
+        # ?reset: start from an empty workspace, not with the tabs an earlier test left open.
+        self.page.goto((url or f"{self.lab.base_url}/lab/tree/{notebook}") + "?reset")
         self.page.wait_for_function(
             """(name) => {
                 const app = window.jupyterapp;
@@ -289,10 +293,10 @@ class LabPage:
         """Collapse the file browser so outputs get the page's width."""
         self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
 
-    def screenshot(self, name: str, **kwargs: Any) -> Path:
-        """Save a PNG under ``artifacts/browser/``."""
+    def screenshot(self, name: str, element: Any = None) -> Path:
+        """Save a PNG of the page (or of one element) under ``artifacts/browser/``."""
         path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), **kwargs)
+        (element or self.page).screenshot(path=str(path))
         return path
 
     def settle(self, seconds: float = 2.0) -> None:

@@ -56,14 +56,12 @@ def test_gallery_search_readme_and_create(lab_page) -> None:
     assert len(headings) >= 2, headings
     create = gallery.get_by_role("button", name="Create application source")
     assert create.is_enabled()
-    gallery.scroll_into_view_if_needed()
-    lab_page.screenshot("gallery-readme")
+    lab_page.screenshot("gallery-readme", gallery)
 
     create.click()
     card = gallery.locator(".dr-notebook-source")
     card.wait_for(timeout=60_000)
     source_id = SOURCE_ID.search(card.inner_text())
     assert source_id, card.inner_text()
-    card.scroll_into_view_if_needed()
-    lab_page.screenshot("gallery-created")
+    lab_page.screenshot("gallery-created", gallery)
     assert lab_page.tripwire.dialogs == []

@@ -95,7 +95,7 @@ def test_hostile_readme_is_inert_in_dr_template_and_gallery(lab_page) -> None:
     lab_page.settle()
     report = lab_page.tripwire.report(page, marker)
     lab_page.hide_sidebar()
-    lab_page.screenshot("hostile-readme", full_page=True)
+    lab_page.screenshot("hostile-readme")
     assert report == {"hooked": [], "dialogs": [], "requests": [], "dom": []}
     # The README did render images: the https one was requested (and only that one).
     assert any(f"{marker}-https.png" in url for url in lab_page.tripwire.requests)

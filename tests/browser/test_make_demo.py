@@ -23,4 +23,4 @@ def test_quickstart_runs_clean_in_the_demo(lab_page) -> None:
     table.wait_for()
     assert table.locator("tbody tr").count() >= 5
     lab_page.hide_sidebar()
-    lab_page.screenshot("quickstart", full_page=True)
+    lab_page.screenshot("quickstart")
