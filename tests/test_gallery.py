@@ -1,0 +1,476 @@
+"""The gallery against the sandbox over HTTP: search, filters, paging, sort, details, creation.
+
+Expected results are computed independently, in plain Python over ``client.templates.list()``,
+and compared with the gallery's ``matches`` and the values of its card widgets.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ipywidgets as widgets
+import pytest
+
+import dr_notebook as drn
+from dr_notebook import errors
+from dr_notebook.client import Client
+from dr_notebook.gallery import TemplateGallery
+from dr_notebook.gallery.widget import _walk
+from dr_notebook.models import Template
+
+APP = "customApplicationTemplate"
+WAIT = 30
+
+
+@pytest.fixture(scope="module")
+def client(sandbox: Any) -> Client:
+    return Client(endpoint=sandbox.endpoint, token=sandbox.token, progress=False)
+
+
+@pytest.fixture(scope="module")
+def templates(client: Client) -> list[Template]:
+    return client.templates.list()
+
+
+@pytest.fixture
+def gallery(client: Client) -> Iterator[TemplateGallery]:
+    g = TemplateGallery(client, page_size=4)
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def restore(sandbox: Any) -> Iterator[Any]:
+    """The session sandbox, put back to synchronous creation after the test."""
+    yield sandbox
+    sandbox.configure(async_sources=False, async_delay_ms=300, async_outcome="COMPLETED")
+
+
+def _by_name(items: list[Template]) -> list[str]:
+    return [t.name for t in sorted(items, key=lambda t: t.name.lower())]
+
+
+def _titles(g: TemplateGallery) -> list[str]:
+    return [card.title.value for card in g.visible_cards]
+
+
+def _first_page(g: TemplateGallery, names: list[str]) -> None:
+    assert g.matches == len(names)
+    assert _titles(g) == names[: g.page_size]
+
+
+def _value(t: Template, field: str) -> list[str]:
+    if field == "tag":
+        return t.tags
+    value = {
+        "template_type": t.template_type,
+        "template_sub_type": t.template_sub_type,
+        "publisher": t.publisher,
+        "category": t.category,
+    }[field]
+    return [value] if value else []
+
+
+def _all_state(g: TemplateGallery) -> str:
+    return repr([w.get_state() for w in _walk(g)])
+
+
+def _creatable(templates: list[Template]) -> Template:
+    return next(t for t in templates if t.enabled and t.template_type == APP)
+
+
+def test_demo_catalogue_fits_these_tests(templates: list[Template]) -> None:
+    assert len(templates) > 8
+    assert any(t.can_create_application for t in templates)
+    assert any(t.template_type != APP for t in templates)
+    assert any(not t.enabled and t.template_type == APP for t in templates)
+    assert any((t.readme or "").lstrip().startswith("#") for t in templates)
+
+
+def test_builds_with_the_first_page(gallery: TemplateGallery, templates: list[Template]) -> None:
+    _first_page(gallery, _by_name(templates))
+    assert len(gallery.visible_cards) == 4
+    assert gallery.page == 1
+    assert gallery.page_label.value == f"Page 1 of {-(-len(templates) // 4)}"
+    assert f"<b>{len(templates)}</b> templates" in gallery.matches_label.value
+    assert gallery.message.value == ""
+    assert gallery.detail.layout.display == "none"
+    assert isinstance(gallery, widgets.VBox)
+    assert len(gallery.frame) == len(templates)
+
+
+def test_client_from_the_environment(
+    sandbox: Any, templates: list[Template], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", sandbox.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.token)
+    g = drn.TemplateGallery(template_type=APP)
+    assert g.client is not None
+    assert g.template_type == APP
+    assert g.filters["template_type"].value == APP
+    assert g.matches == sum(t.template_type == APP for t in templates)
+    g.close()
+
+
+def test_search_as_you_type(gallery: TemplateGallery, templates: list[Template]) -> None:
+    word = templates[0].name.split()[0].lower()
+    for prefix in (word[:1], word[:3], word):
+        gallery.search_box.value = prefix  # what typing does
+        assert gallery.search == prefix
+        expected = [t for t in templates if prefix in f"{t.name}\n{t.description or ''}".lower()]
+        _first_page(gallery, _by_name(expected))
+    gallery.search = word.upper()
+    assert gallery.search_box.value == word.upper()
+    assert gallery.matches == len(expected)
+    gallery.search = "no template says this 1234"
+    assert gallery.matches == 0
+    assert gallery.visible_cards == []
+    assert "No template matches" in gallery.message.value
+    gallery.search = ""
+    assert gallery.matches == len(templates)
+
+
+def test_search_matches_descriptions(gallery: TemplateGallery, templates: list[Template]) -> None:
+    target = next(t for t in templates if t.description and len(t.description.split()) > 3)
+    words = [w for w in target.description.split() if len(w) > 4 and w.isalpha()]
+    phrase = words[-1].lower()
+    gallery.search = phrase
+    expected = [t for t in templates if phrase in f"{t.name}\n{t.description}".lower()]
+    assert target.name in _by_name(expected)
+    assert gallery.matches == len(expected)
+
+
+@pytest.mark.parametrize(
+    "field", ["template_type", "template_sub_type", "tag", "publisher", "category"]
+)
+def test_each_filter(gallery: TemplateGallery, templates: list[Template], field: str) -> None:
+    dropdown = gallery.filters[field]
+    values = [v for _, v in dropdown.options if v]
+    catalogue_values = sorted({v for t in templates for v in _value(t, field)}, key=str.lower)
+    assert sorted(values, key=str.lower) == catalogue_values
+    assert dropdown.options[0] == ("All", "")
+    value = values[0]
+    dropdown.value = value  # the widget path
+    assert getattr(gallery, field) == value
+    expected = [t for t in templates if value in _value(t, field)]
+    assert 0 < len(expected) < len(templates)
+    _first_page(gallery, _by_name(expected))
+    dropdown.value = ""
+    assert getattr(gallery, field) is None
+    assert gallery.matches == len(templates)
+    setattr(gallery, field, values[-1])  # the code path
+    assert dropdown.value == values[-1]
+    assert gallery.matches == sum(values[-1] in _value(t, field) for t in templates)
+
+
+def test_filters_and_search_combine(gallery: TemplateGallery, templates: list[Template]) -> None:
+    gallery.template_type = APP
+    gallery.search = "app"
+    expected = [
+        t
+        for t in templates
+        if t.template_type == APP and "app" in f"{t.name}\n{t.description}".lower()
+    ]
+    assert gallery.matches == len(expected)
+    gallery.template_type = "customNoSuchTemplate"
+    assert gallery.matches == 0
+    assert gallery.filters["template_type"].value == "customNoSuchTemplate"
+
+
+def test_paging(gallery: TemplateGallery, templates: list[Template]) -> None:
+    names = _by_name(templates)
+    pages = -(-len(names) // 4)
+    cards_before = list(gallery.cards)
+    gallery.next_button.click()
+    assert gallery.page == 2
+    assert _titles(gallery) == names[4:8]
+    assert gallery.page_label.value == f"Page 2 of {pages}"
+    assert not gallery.prev_button.disabled
+    gallery.prev_button.click()
+    assert gallery.page == 1
+    assert gallery.prev_button.disabled
+    gallery.page = 999  # clamped
+    assert gallery.page == pages
+    assert _titles(gallery) == names[(pages - 1) * 4 :]
+    assert gallery.next_button.disabled
+    assert [c.visible for c in gallery.cards].count(True) == len(names) - (pages - 1) * 4
+    gallery.search = "a"  # a new search starts again at page 1
+    assert gallery.page == 1
+    assert gallery.cards == cards_before
+
+
+def test_sort_orders(gallery: TemplateGallery, templates: list[Template]) -> None:
+    names = _by_name(templates)
+    gallery.sort.value = "-name"
+    assert gallery.order_by == "-name"
+    assert _titles(gallery) == names[::-1][:4]
+    gallery.order_by = "templateType"
+    assert gallery.sort.value == "templateType"
+    by_type = sorted(templates, key=lambda t: (t.template_type, t.name.lower()))
+    assert _titles(gallery) == [t.name for t in by_type[:4]]
+    gallery.order_by = "-createdAt"
+    newest = sorted(templates, key=lambda t: t.created_at, reverse=True)  # type: ignore[arg-type]
+    assert _titles(gallery)[0] == newest[0].name
+    assert list(gallery.matching["name"]) == [t.name for t in newest]
+
+
+def test_card_widgets_are_reused(gallery: TemplateGallery) -> None:
+    cards = list(gallery.cards)
+    parts = [(c.title, c.badges, c.excerpt, c.open_button, c.layout) for c in cards]
+    grid_children = gallery.grid.children
+    for text in ("s", "st", "", "a"):
+        gallery.search = text
+    gallery.page = 2
+    gallery.order_by = "-name"
+    gallery.tag = gallery.filters["tag"].options[1][1]
+    assert gallery.cards == cards
+    assert gallery.grid.children == grid_children
+    assert [(c.title, c.badges, c.excerpt, c.open_button, c.layout) for c in cards] == parts
+
+
+def test_cards_show_badges_tags_and_disabled_state(
+    gallery: TemplateGallery, templates: list[Template]
+) -> None:
+    disabled = next(t for t in templates if not t.enabled)
+    gallery.search = disabled.name
+    card = next(c for c in gallery.visible_cards if c.template_id == disabled.id)
+    assert "disabled" in card.badges.value
+    for tag in disabled.tags[:4]:
+        assert f">{tag}<" in card.badges.value
+    enabled = next(t for t in templates if t.enabled and t.tags)
+    gallery.search = enabled.name
+    card = next(c for c in gallery.visible_cards if c.template_id == enabled.id)
+    assert "disabled" not in card.badges.value
+    assert "var(--jp-" in card.badges.value
+
+
+def test_selecting_a_card_shows_the_readme(
+    gallery: TemplateGallery, templates: list[Template]
+) -> None:
+    template = next(t for t in templates if (t.readme or "").lstrip().startswith("# "))
+    heading = template.readme.lstrip().splitlines()[0][2:].strip()  # type: ignore[union-attr]
+    gallery.search = template.name
+    card = next(c for c in gallery.visible_cards if c.template_id == template.id)
+    card.open_button.click()
+    assert gallery.selected_id == template.id
+    assert gallery.detail.layout.display is None
+    assert re.search(r"<h1[^>]*>\s*" + re.escape(heading), gallery.readme.value)
+    assert card.layout.border == "2px solid var(--jp-brand-color1, #1976d2)"
+    info = gallery.detail_info.value
+    for file in template.files[:3]:
+        assert file.name in info
+    if template.default_environment.environment_id:
+        assert template.default_environment.environment_id in info
+    if template.default_resource_bundle_id:
+        assert template.default_resource_bundle_id in info
+    gallery.close_button.click()
+    assert gallery.selected_id is None
+    assert gallery.detail.layout.display == "none"
+
+
+def test_create_button_disabled_with_a_reason(
+    gallery: TemplateGallery, templates: list[Template]
+) -> None:
+    other = next(t for t in templates if t.template_type != APP)
+    gallery.selected_id = other.id
+    assert gallery.create_button.disabled
+    assert other.template_type in gallery.create_button.tooltip
+    assert other.template_type in gallery.create_reason.value
+    off = next(t for t in templates if t.template_type == APP and not t.enabled)
+    gallery.selected_id = off.id
+    assert gallery.create_button.disabled
+    assert "disabled" in gallery.create_button.tooltip
+    assert "disabled" in gallery.create_reason.value
+    with pytest.raises(errors.InvalidArgumentError, match="disabled"):
+        gallery.create_app()
+    good = _creatable(templates)
+    gallery.selected_id = good.id
+    assert not gallery.create_button.disabled
+    assert gallery.create_reason.value == ""
+
+
+def test_create_app_needs_a_template(gallery: TemplateGallery) -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="template_id="):
+        gallery.create_app()
+
+
+def _check_source_shown(g: TemplateGallery, client: Client, source: Any) -> None:
+    assert g.last_source is source
+    assert source.id in g.result.value
+    assert "Created application source" in g.progress.value
+    assert client.app_sources.get(source.id).id == source.id
+
+
+@pytest.mark.parametrize("async_mode", [False, True], ids=["sync", "async"])
+def test_create_app(
+    restore: Any,
+    client: Client,
+    templates: list[Template],
+    async_mode: bool,
+) -> None:
+    restore.configure(async_sources=async_mode, async_delay_ms=200)
+    g = TemplateGallery(client)
+    template = _creatable(templates)
+    restore.reset_stats()
+    source = g.create_app(template.id)
+    assert g.selected_id == template.id
+    _check_source_shown(g, client, source)
+    posts = [
+        r
+        for r in restore.stats()["requests"]
+        if r["method"] == "POST" and "fromCustomTemplate" in r["path"]
+    ]
+    assert len(posts) == 1
+    assert not g.create_button.disabled
+    g.close()
+
+
+def _recorder(widget: widgets.Widget) -> tuple[list[str], list[str]]:
+    values: list[str] = []
+    threads: list[str] = []
+
+    def seen(change: dict[str, Any]) -> None:
+        values.append(change["new"])
+        threads.append(threading.current_thread().name)
+
+    widget.observe(seen, names="value")
+    return values, threads
+
+
+@pytest.mark.parametrize("async_mode", [False, True], ids=["sync", "async"])
+def test_button_creates_in_a_worker_thread(
+    restore: Any, client: Client, templates: list[Template], async_mode: bool
+) -> None:
+    restore.configure(async_sources=async_mode, async_delay_ms=600)
+    g = TemplateGallery(client)
+    template = _creatable(templates)
+    g.selected_id = template.id
+    values, threads = _recorder(g.progress)
+    g.create_button.click()
+    future = g.creation
+    assert future is not None
+    if async_mode:
+        assert not future.done()  # the click returned while the server is still working
+        assert g.create_button.disabled
+    source = future.result(timeout=WAIT)
+    _check_source_shown(g, client, source)
+    assert threading.current_thread().name not in threads[1:]
+    assert all(name.startswith("dr-gallery") for name in threads[1:])
+    if async_mode:
+        statuses = [v for v in values if "Creating the application source:" in v]
+        assert statuses, values
+        assert any(s in " ".join(statuses) for s in ("INITIALIZED", "RUNNING"))
+    assert not g.create_button.disabled
+    g.close()
+
+
+def test_failed_async_job_shows_its_message(
+    restore: Any, client: Client, templates: list[Template]
+) -> None:
+    restore.configure(async_sources=True, async_delay_ms=100, async_outcome="ERROR")
+    g = TemplateGallery(client)
+    g.selected_id = _creatable(templates).id
+    g.create_button.click()
+    assert g.creation is not None
+    assert g.creation.result(timeout=WAIT) is None
+    assert g.last_source is None
+    assert "ERROR" in g.result.value
+    assert "Traceback" not in g.result.value
+    g.close()
+
+
+def test_viewer_sees_the_403_message(sandbox: Any, templates: list[Template]) -> None:
+    viewer = Client(endpoint=sandbox.endpoint, token=sandbox.tokens["viewer"], progress=False)
+    g = TemplateGallery(viewer)
+    template = _creatable(templates)
+    with pytest.raises(errors.PermissionDeniedError) as caught:
+        g.create_app(template.id)
+    assert str(caught.value) in g.result.value.replace("&#x27;", "'").replace("&quot;", '"')
+    assert "403" in g.result.value
+    g.result.value = ""
+    g.create_button.click()
+    assert g.creation is not None
+    assert g.creation.result(timeout=WAIT) is None
+    assert "403" in g.result.value
+    assert g.last_source is None
+    assert sandbox.tokens["viewer"] not in _all_state(g)
+    g.close()
+
+
+def test_token_is_in_no_widget_state(
+    sandbox: Any, client: Client, templates: list[Template]
+) -> None:
+    g = TemplateGallery(client)
+    g.selected_id = _creatable(templates).id
+    g.create_button.click()
+    assert g.creation is not None
+    g.creation.result(timeout=WAIT)
+    walked = list(_walk(g))
+    assert len(walked) > 60  # cards, their parts, layouts and styles are all visited
+    assert sandbox.token not in _all_state(g)
+    assert sandbox.token not in repr(g)
+    g.close()
+
+
+def test_empty_catalogue_shows_a_message(sandbox_factory: Callable[..., Any]) -> None:
+    empty = sandbox_factory(demo=False)
+    g = TemplateGallery(Client(endpoint=empty.endpoint, token=empty.token, progress=False))
+    assert g.matches == 0
+    assert g.visible_cards == []
+    assert "catalogue is empty" in g.message.value
+    assert g.filters["tag"].options == (("All", ""),)
+    g.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_shows_a_message() -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}/api/v2"
+    client = Client(endpoint=endpoint, token="t0ken-never-shown-123456", progress=False)
+    g = TemplateGallery(client)
+    assert g.matches == 0
+    assert "Could not load the templates" in g.message.value
+    assert "Traceback" not in g.message.value
+    assert "t0ken-never-shown-123456" not in _all_state(g)
+    g.close()
+
+
+def test_bad_token_shows_a_message(sandbox: Any) -> None:
+    token = "wrong-token-0123456789abcdef"
+    g = TemplateGallery(Client(endpoint=sandbox.endpoint, token=token, progress=False))
+    assert "Could not load the templates" in g.message.value
+    assert "401" in g.message.value
+    assert token not in _all_state(g)
+    g.close()
+
+
+def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> None:
+    sb = sandbox_factory(demo=False)
+    client = Client(endpoint=sb.endpoint, token=sb.token, progress=False)
+    g = TemplateGallery(client)
+    g.search = "zebra"
+    assert g.matches == 0
+    client.templates.create(
+        name="Zebra Stripes App",
+        description="Striped dashboards",
+        template_type=APP,
+        template_sub_type="streamlit",
+        default_environment={"environmentId": "0" * 24, "environmentVersionId": "1" * 24},
+        file=b"print('zebra')\n",
+        tags=["zebra"],
+    )
+    g.refresh_button.click()
+    assert g.search == "zebra"
+    assert g.matches == 1
+    assert _titles(g) == ["Zebra Stripes App"]
+    assert g.message.value == ""
+    assert g.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
+    g.close()
