@@ -6,6 +6,7 @@ creation validates its input before anything is sent; asynchronous jobs are poll
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import logging
@@ -560,7 +561,15 @@ class Templates:
             )
         hint = ""
         if candidates:
-            hint = "; did you mean " + " or ".join(repr(t.name) for t in candidates[:3]) + "?"
+            # Names containing the text first, then the most similar ones.
+            ranked = sorted(
+                candidates,
+                key=lambda t: (
+                    wanted not in t.name.casefold(),
+                    -difflib.SequenceMatcher(None, wanted, t.name.casefold()).ratio(),
+                ),
+            )
+            hint = "; did you mean " + " or ".join(repr(t.name) for t in ranked[:3]) + "?"
         raise NotFoundError(f"No template has the id or name {text!r}{hint}")
 
     def names(self) -> list[tuple[str, str]]:
