@@ -23,7 +23,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed-lab
-	$(PY) -m dr_notebook.demo
+	$(PY) -m dr_notebook.demo $(DEMO_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

@@ -24,3 +24,11 @@ def test_quickstart_runs_clean_in_the_demo(lab_page) -> None:
     assert table.locator("tbody tr").count() >= 5
     lab_page.hide_sidebar()
     lab_page.screenshot("quickstart")
+    # %dr_template's card, README rendered inline.
+    card = lab_page.page.locator(".dr-notebook-template").first
+    assert card.get_by_role("heading", name="Streamlit App Base").count() >= 1
+    card.evaluate(
+        """(e) => { e.scrollIntoView({block: 'start'});
+                    e.closest('.jp-WindowedPanel-outer')?.scrollBy(0, -16); }"""
+    )
+    lab_page.screenshot("readme")
