@@ -1,0 +1,108 @@
+"""Source creation against an asynchronous server: 202, polling, 303, failures, timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import dr_notebook as drn
+from dr_notebook import errors
+from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+from dr_notebook.sandbox.testing import SandboxServer
+
+CREATE = "POST customApplicationSources/fromCustomTemplate/"
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[drn.Client]:
+    with drn.Client(sandbox.endpoint, sandbox.token, progress=False) as c:
+        yield c
+
+
+@pytest.fixture
+def app_template(client: drn.Client) -> Template:
+    return client.templates.resolve("Streamlit App Base")
+
+
+def test_waits_through_statuses_to_the_source(
+    client: drn.Client, app_template: Template, sandbox_settings: Callable[..., SandboxServer]
+) -> None:
+    sb = sandbox_settings(async_sources=True, async_delay_ms=1200)
+    sb.reset_stats()
+    seen: list[AsyncStatus] = []
+    source = client.app_sources.create_from_template(app_template.id, on_status=seen.append)
+    assert isinstance(source, ApplicationSource)
+    assert sorted(i.file_path for i in source.files) == sorted(f.name for f in app_template.files)
+    states = [s.status for s in seen]
+    assert states[-1] == "COMPLETED"
+    assert set(states[:-1]) <= {"INITIALIZED", "RUNNING"} and len(states) >= 2
+    assert seen[-1].location is not None and source.id in seen[-1].location
+    counts = sb.stats()["counts"]
+    assert counts[CREATE] == 1
+    polls = sum(n for key, n in counts.items() if key.startswith("GET status/"))
+    assert polls == len(seen)
+    # Back-off from 0.5 s: a 1.2 s job takes a handful of polls, not dozens.
+    assert polls <= 6
+
+
+def test_wait_false_returns_the_status_and_wait_finishes_it(
+    client: drn.Client, app_template: Template, sandbox_settings: Callable[..., SandboxServer]
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=400)
+    status = client.app_sources.create_from_template(app_template, wait=False)
+    assert isinstance(status, AsyncStatus)
+    assert status.status in {"INITIALIZED", "RUNNING"} and status.status_id
+    source = client.app_sources.wait(status, timeout=30)
+    assert isinstance(source, ApplicationSource)
+    assert client.app_sources.get(source.id).name == source.name
+
+
+@pytest.mark.parametrize("outcome", ["ERROR", "ABORTED", "EXPIRED"])
+def test_failed_jobs_raise_with_the_job_message(
+    client: drn.Client,
+    app_template: Template,
+    sandbox_settings: Callable[..., SandboxServer],
+    outcome: str,
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=0, async_outcome=outcome)
+    seen: list[AsyncStatus] = []
+    with pytest.raises(errors.AsyncOperationError) as info:
+        client.app_sources.create_from_template(app_template.id, on_status=seen.append)
+    err = info.value
+    assert err.status is not None and err.status.status == outcome
+    assert str(err).startswith(f"Creating the application source from template {app_template.id}")
+    assert f"ended {outcome}" in str(err)
+    assert err.status.message and err.status.message in str(err)
+    assert seen[-1].status == outcome
+
+
+def test_timeout(
+    client: drn.Client, app_template: Template, sandbox_settings: Callable[..., SandboxServer]
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=60_000)
+    with pytest.raises(errors.AsyncTimeoutError) as info:
+        client.app_sources.create_from_template(app_template.id, timeout=1)
+    assert "did not finish within 1 s" in str(info.value)
+    assert "client.app_sources.wait('http" in str(info.value)
+    assert info.value.status is not None and info.value.status.status in {"INITIALIZED", "RUNNING"}
+
+
+def test_bad_timeout_is_rejected(client: drn.Client, app_template: Template) -> None:
+    with pytest.raises(errors.InvalidArgumentError):
+        client.app_sources.create_from_template(app_template.id, timeout=0)
+
+
+def test_progress_bar_shows_the_wait(
+    sandbox: SandboxServer,
+    app_template: Template,
+    sandbox_settings: Callable[..., SandboxServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=1500)
+    noisy = drn.Client(sandbox.endpoint, sandbox.token)
+    noisy.app_sources.create_from_template(app_template.id)
+    assert "Creating application source" in capsys.readouterr().err
+    quiet = drn.Client(sandbox.endpoint, sandbox.token, progress=False)
+    quiet.app_sources.create_from_template(app_template.id)
+    assert capsys.readouterr().err == ""
