@@ -5,8 +5,9 @@ notebooks in a temporary folder. Each test gets a fresh page whose ``alert``/``c
 are hooked and whose requests are recorded (see ``Tripwire``). Screenshots go to
 ``artifacts/browser/``.
 
-Chromium is the system one (Debian package ``chromium``). Without it the tests skip with one
-line, unless ``DR_NOTEBOOK_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+Chromium is the system one (Debian package ``chromium``; ``DR_NOTEBOOK_CHROMIUM`` names another).
+Without it the tests skip with one line, unless ``DR_NOTEBOOK_REQUIRE_BROWSER=1`` (set by
+``.ci/run``) makes that a failure.
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ INSPECT_SCRIPT = """
 
 
 def chromium_path() -> str | None:
-    """The system Chromium, if installed."""
+    """The system Chromium (or ``DR_NOTEBOOK_CHROMIUM``, a path to a Chromium), if installed."""
+    chosen = os.environ.get("DR_NOTEBOOK_CHROMIUM")
+    if chosen is not None:
+        return chosen if Path(chosen).is_file() else None
     for candidate in ("chromium", "chromium-browser"):
         found = shutil.which(candidate)
         if found:
@@ -131,15 +135,35 @@ def _pump(stream: Any, log_path: Path, lines: queue.Queue[str]) -> None:
             lines.put(line)
 
 
+NO_CHROMIUM = "Chromium not found (apt-get install chromium)"
+_NOTICE = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium (and not required), leave the browser tests out with one notice."""
+    if chromium_path() is not None or os.environ.get("DR_NOTEBOOK_REQUIRE_BROWSER") == "1":
+        return
+    here = Path(__file__).parent
+    left_out = [item for item in items if here in item.path.parents]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+        config.stash[_NOTICE] = f"{len(left_out)} browser tests not run: {NO_CHROMIUM}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The one-line notice about browser tests left out."""
+    notice = config.stash.get(_NOTICE, None)
+    if notice:
+        terminalreporter.write_line(notice, yellow=True)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless system Chromium (skips, or fails under DR_NOTEBOOK_REQUIRE_BROWSER=1)."""
     executable = chromium_path()
-    if executable is None:
-        message = "Chromium not found (apt-get install chromium): browser tests not run"
-        if os.environ.get("DR_NOTEBOOK_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " although DR_NOTEBOOK_REQUIRE_BROWSER=1", pytrace=False)
-        pytest.skip(message)
+    if executable is None:  # only when required: otherwise these tests were deselected
+        pytest.fail(f"{NO_CHROMIUM}, and DR_NOTEBOOK_REQUIRE_BROWSER=1", pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
