@@ -7,6 +7,7 @@ could not be opened at all, never once the request may have reached the server.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import random
 import re
@@ -23,6 +24,7 @@ from urllib3.exceptions import (
     InvalidHeader,
     MaxRetryError,
     NewConnectionError,
+    ReadTimeoutError,
     ResponseError,
 )
 from urllib3.util.retry import Retry
@@ -119,7 +121,7 @@ class RetryPolicy(Retry):
         now = time.monotonic()
         if retry.deadline is None:
             retry.deadline = now + self.max_time
-        wait = self.get_retry_after(response) if response is not None else None
+        wait = _raw_retry_after(response)
         if now + (wait or 0.0) >= retry.deadline:
             reason = error or ResponseError(f"retry time budget of {self.max_time:g} s spent")
             raise MaxRetryError(_pool, url or "", reason) from reason  # type: ignore[arg-type]
@@ -137,14 +139,33 @@ class RetryPolicy(Retry):
             time.sleep(wait)
 
 
+def _raw_retry_after(response: Any) -> float | None:
+    """The server's ``Retry-After`` in seconds, uncapped (None when absent or unreadable)."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_tz(value)
+        return None if when is None else max(0.0, email.utils.mktime_tz(when) - time.time())
+
+
+def _cause(exc: BaseException) -> Any:
+    """The urllib3 error behind a requests exception (unwrapping MaxRetryError)."""
+    reason: Any = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return reason
+
+
 def _never_sent(exc: BaseException) -> bool:
     """Whether a requests exception happened before the request could reach the server."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    reason: Any = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return isinstance(_cause(exc), (NewConnectionError, ConnectTimeoutError))
 
 
 def _reason(exc: BaseException) -> str:
@@ -184,7 +205,8 @@ class Transport:
         session.verify = settings.ssl_verify
         self.retry_policy = RetryPolicy(
             total=settings.max_retries,
-            connect=settings.max_retries,
+            # A refused connection is rarely transient: a few quick tries, not the full count.
+            connect=min(settings.max_retries, 3),
             read=settings.max_retries,
             status=settings.max_retries,
             other=0,
@@ -243,6 +265,9 @@ class Transport:
         path = self._relative(url)
         reason = redact(_reason(exc), [self._secret.get_secret_value()])
         where = f"{method} {path}"
+        timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+            _cause(exc), ReadTimeoutError
+        )
         if isinstance(exc, requests.exceptions.SSLError):
             message = (
                 f"TLS/SSL error on {where} ({reason}); set ssl_verify (or DATAROBOT_SSL_VERIFY) "
@@ -253,12 +278,12 @@ class Transport:
                 f"Cannot connect to {self.endpoint} ({reason}) on {where}; check the endpoint "
                 "and that the server is reachable"
             )
-        elif isinstance(exc, requests.exceptions.ReadTimeout) and method == "POST":
+        elif timed_out and method == "POST":
             message = (
                 f"No answer to {where} in time; it may have reached the server, so it was not "
                 "retried: check whether it took effect before trying again"
             )
-        elif isinstance(exc, requests.exceptions.ReadTimeout):
+        elif timed_out:
             message = f"{where} timed out ({reason}); pass a longer timeout= to Client()"
         elif method == "POST":
             message = (
