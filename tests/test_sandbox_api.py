@@ -42,21 +42,52 @@ def create(sb, files=None, role="admin", path="customTemplates/", **fields) -> r
 
 # Five templates with distinct attributes; the module's own sandbox holds nothing else.
 SEED = [
-    dict(name="Alpha Chat", description="Q&A chat over documents", templateType="customApplicationTemplate",
-         templateSubType="streamlit", publisher="DataRobot", category="Generative AI",
-         templateMetadata=json.dumps({"tags": ["llm", "Chat"]})),
-    dict(name="beta Forecast", description="Demand forecasting dashboard", templateType="customApplicationTemplate",
-         templateSubType="dash", publisher="Community", category="Forecasting",
-         templateMetadata=json.dumps({"tags": ["forecasting"]})),
-    dict(name="Gamma Metric", description="An LLM toxicity CHAT metric", templateType="customMetricTemplate",
-         templateSubType="llm", publisher="DataRobot", category="Monitoring",
-         templateMetadata=json.dumps({"tags": ["llm", "monitoring"]})),
-    dict(name="Delta Job", description="Nightly retraining", templateType="customJobTemplate",
-         templateSubType="retraining", publisher="Acme", category="MLOps"),
-    dict(name="epsilon Slack", description="Slack bot", templateType="customApplicationTemplate",
-         templateSubType="flask", publisher="Community", category="Integrations", enabled="false",
-         templateMetadata=json.dumps({"tags": ["slack", "chat"]})),
-]  # fmt: skip
+    dict(
+        name="Alpha Chat",
+        description="Q&A chat over documents",
+        templateType="customApplicationTemplate",
+        templateSubType="streamlit",
+        publisher="DataRobot",
+        category="Generative AI",
+        templateMetadata=json.dumps({"tags": ["llm", "Chat"]}),
+    ),
+    dict(
+        name="beta Forecast",
+        description="Demand forecasting dashboard",
+        templateType="customApplicationTemplate",
+        templateSubType="dash",
+        publisher="Community",
+        category="Forecasting",
+        templateMetadata=json.dumps({"tags": ["forecasting"]}),
+    ),
+    dict(
+        name="Gamma Metric",
+        description="An LLM toxicity CHAT metric",
+        templateType="customMetricTemplate",
+        templateSubType="llm",
+        publisher="DataRobot",
+        category="Monitoring",
+        templateMetadata=json.dumps({"tags": ["llm", "monitoring"]}),
+    ),
+    dict(
+        name="Delta Job",
+        description="Nightly retraining",
+        templateType="customJobTemplate",
+        templateSubType="retraining",
+        publisher="Acme",
+        category="MLOps",
+    ),
+    dict(
+        name="epsilon Slack",
+        description="Slack bot",
+        templateType="customApplicationTemplate",
+        templateSubType="flask",
+        publisher="Community",
+        category="Integrations",
+        enabled="false",
+        templateMetadata=json.dumps({"tags": ["slack", "chat"]}),
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -141,10 +141,10 @@ def serve(settings: ServerSettings) -> int:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         try:
             uvicorn.Server(config).run(sockets=[sock])
-        except KeyboardInterrupt:
-            pass
         finally:
             sock.close()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before uvicorn took over the signal, or re-raised by it after shutdown
     finally:
         store.close()
     print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)

@@ -1,0 +1,100 @@
+"""The demo catalogue loader and the synthetic template generator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dr_notebook.sandbox.demo import CATALOGUE_DIR, CatalogueError, generate, load_catalogue
+
+TEMPLATE_YAML = """\
+name: Streamlit App Base
+description: A minimal Streamlit application.
+templateType: customApplicationTemplate
+templateSubType: streamlit
+enabled: true
+defaultResourceBundleId: cpu.small
+defaultEnvironment:
+  environmentId: 6543210fedcba98765432100
+  environmentVersionId: 6543210fedcba98765432101
+templateMetadata:
+  tags: [streamlit, python]
+  resourceBundleIds: [cpu.small, cpu.medium]
+  classLabels: []
+  templateTypeSpecificResources:
+    serviceWebRequestsOnRootPath: false
+  source:
+    repo: https://example.com/streamlit
+publisher: DataRobot
+category: Data Apps
+"""
+
+
+def write_entry(root: Path, slug: str, spec: str = TEMPLATE_YAML) -> Path:
+    folder = root / slug
+    (folder / "files" / "pages").mkdir(parents=True)
+    (folder / "template.yaml").write_text(spec)
+    (folder / "README.md").write_text("# Streamlit App Base\n\nRun it.\n")
+    (folder / "files" / "app.py").write_text("import streamlit as st\n")
+    (folder / "files" / "pages" / "about.py").write_text("st.write('about')\n")
+    return folder
+
+
+def test_catalogue_entry_becomes_a_template_with_readme_and_files(tmp_path):
+    write_entry(tmp_path, "streamlit-base")
+    [template] = load_catalogue(tmp_path)
+    assert template.name == "Streamlit App Base"
+    assert template.template_type == "customApplicationTemplate"
+    assert template.template_sub_type == "streamlit"
+    assert template.default_resource_bundle_id == "cpu.small"
+    assert template.default_environment["environmentVersionId"] == "6543210fedcba98765432101"
+    assert template.publisher == "DataRobot" and template.category == "Data Apps"
+    meta = template.template_metadata
+    assert meta["readme"].startswith("# Streamlit App Base")
+    assert meta["tags"] == ["streamlit", "python"]
+    assert meta["source"] == {"repo": "https://example.com/streamlit"}
+    assert [name for name, _ in template.files] == ["README.md", "app.py", "pages/about.py"]
+
+
+def test_entries_load_in_slug_order_and_missing_folder_is_empty(tmp_path):
+    write_entry(tmp_path, "b-second")
+    write_entry(tmp_path, "a-first", TEMPLATE_YAML.replace("Streamlit App Base", "First"))
+    assert [t.name for t in load_catalogue(tmp_path)] == ["First", "Streamlit App Base"]
+    assert load_catalogue(tmp_path / "absent") == []
+
+
+@pytest.mark.parametrize("spec", ["name: [unclosed", "- a list", "description: no name\n"])
+def test_broken_entries_name_their_file(tmp_path, spec):
+    write_entry(tmp_path, "broken", spec)
+    with pytest.raises(CatalogueError, match=r"template\.yaml"):
+        load_catalogue(tmp_path)
+
+
+def test_packaged_catalogue_loads_and_is_what_the_sandbox_serves(sandbox):
+    entries = load_catalogue(CATALOGUE_DIR)
+    body = sandbox.api("GET", "customTemplates/", role="viewer").json()
+    assert body["totalCount"] == len(entries)
+    assert sorted(t["name"] for t in body["data"]) == sorted(t.name for t in entries)[:100]
+    for entry in entries:
+        assert entry.template_sub_type, f"{entry.name}: the official client needs a sub-type"
+        assert entry.default_environment["environmentId"], entry.name
+
+
+def test_generated_templates_are_varied_and_reproducible():
+    templates = generate(2000, seed=11)
+    assert [t.name for t in generate(50, seed=11)] == [t.name for t in templates[:50]]
+    types = Counter(t.template_type for t in templates)
+    assert set(types) == {"customApplicationTemplate", "customMetricTemplate", "customJobTemplate"}
+    assert types.most_common(1)[0][0] == "customApplicationTemplate"
+    assert len({t.template_sub_type for t in templates}) >= 10
+    assert len({t.publisher for t in templates}) >= 4 and len({t.category for t in templates}) >= 5
+    assert len({t.name for t in templates}) == 2000
+    tags = Counter(tag for t in templates for tag in t.template_metadata["tags"])
+    assert len(tags) >= 15 and max(tags.values()) < 2000
+    assert any(not t.enabled for t in templates) and sum(t.enabled for t in templates) > 1800
+    for t in templates[:20]:
+        assert t.template_metadata["readme"].startswith("# ")
+        assert t.files and t.files[0][0] == "README.md"
+    assert len({t.created_at for t in templates}) > 1900
