@@ -942,6 +942,8 @@ class Client:
         max_workers: int = 8,
         progress: bool = True,
     ) -> None:
+        if token is not None:
+            token = Secret(token)  # from here on, no frame holds the token in clear
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidArgumentError(
                 f"max_workers must be a whole number >= 1, not {max_workers!r}."
@@ -959,7 +961,8 @@ class Client:
         return self._transport.endpoint
 
     def __repr__(self) -> str:
-        return f"Client(endpoint={self.endpoint!r})"
+        transport = getattr(self, "_transport", None)
+        return f"Client(endpoint={transport.endpoint if transport else None!r})"
 
     def check_connection(self) -> dict[str, Any]:
         """Make one authenticated request; the endpoint and the template count on success."""

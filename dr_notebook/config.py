@@ -156,40 +156,50 @@ def _parse_number(value: Any, where: str, kind: type) -> Any:
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path``, its token wrapped in :class:`Secret`."""
+    problem = None
+    data: Any = None
     try:
-        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigurationError(f"Cannot read the config file {path}: {exc.strerror}.") from None
-    try:
-        data = yaml.safe_load(text)
+        problem = f"Cannot read the config file {path}: {exc.strerror}."
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigurationError(
-            f"The config file {path} is not valid YAML{where}; fix it or remove it."
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigurationError(
-            f"The config file {path} must hold a YAML mapping with keys endpoint and token."
-        )
-    return dict(data)
+        problem = f"The config file {path} is not valid YAML{where}; fix it or remove it."
+    if problem is None and data is not None and not isinstance(data, Mapping):
+        data = None
+        problem = f"The config file {path} must hold a YAML mapping with keys endpoint and token."
+    if problem is not None:
+        # Raised outside the except blocks: the file's text stays out of any traceback.
+        raise ConfigurationError(problem)
+    values = dict(data or {})
+    if values.get("token") is not None:
+        values["token"] = Secret(str(values["token"]))
+    return values
 
 
-def _sources(environ: Mapping[str, str], home: Path | None) -> list[tuple[str, dict[str, Any]]]:
-    """The non-argument places settings may come from, first one wins."""
-    sources: list[tuple[str, dict[str, Any]]] = []
+def _environment(environ: Mapping[str, str]) -> tuple[dict[str, Any], str | None]:
+    """The settings the environment gives (the token already wrapped), and the named file."""
     env: dict[str, Any] = {}
     if environ.get(ENV_ENDPOINT):
         env["endpoint"] = environ[ENV_ENDPOINT]
     if environ.get(ENV_TOKEN):
-        env["token"] = environ[ENV_TOKEN]
+        env["token"] = Secret(environ[ENV_TOKEN])
     if environ.get(ENV_SSL_VERIFY):
         env["ssl_verify"] = environ[ENV_SSL_VERIFY]
-    sources.append(("the environment", env))
+    return env, environ.get(ENV_CONFIG_FILE) or None
 
-    named = environ.get(ENV_CONFIG_FILE)
+
+def _sources(
+    env: dict[str, Any], named: str | None, home: Path | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The non-argument places settings may come from, first one wins.
+
+    Tokens are wrapped in :class:`Secret` as soon as they are read, so no frame of a traceback
+    raised from here on holds one in clear.
+    """
+    sources: list[tuple[str, dict[str, Any]]] = [("the environment", env)]
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
@@ -220,8 +230,10 @@ def resolve_settings(
     ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair.
     ``environ`` and ``home`` default to ``os.environ`` and the user's home directory.
     """
-    environ = os.environ if environ is None else environ
-    sources = _sources(environ, home)
+    if token is not None:
+        token = Secret(token)
+    # os.environ is never bound to a local here: a traceback with locals would print it.
+    sources = _sources(*_environment(os.environ if environ is None else environ), home)
 
     def pick(key: str, given: Any) -> tuple[Any, str]:
         if given is not None:
