@@ -27,6 +27,8 @@ from pathlib import Path
 import psutil
 import requests
 
+from dr_notebook.sandbox.server import TOKENS_ENV
+
 READY_PREFIX = "dr-notebook demo ready:"
 """The line printed once the sandbox and JupyterLab both answer (tests wait for it)."""
 
@@ -109,6 +111,7 @@ class Demo:
     lab_token: str = field(default_factory=lambda: secrets.token_hex(24))
     sandbox: subprocess.Popen[bytes] | None = None
     lab: subprocess.Popen[bytes] | None = None
+    _scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -145,13 +148,15 @@ class Demo:
             "--db",
             str(args.db),
         ]
-        for role, token in self.tokens.items():
-            command += ["--token", f"{role}={token}"]
+        # Tokens through the environment: a command line is visible to every local user.
+        env = dict(os.environ)
+        env[TOKENS_ENV] = ",".join(f"{role}={token}" for role, token in self.tokens.items())
         log_path = args.db.with_suffix(".log")
         with open(log_path, "ab") as log:
             # stdout carries the token lines meant for a terminal user: not wanted here.
             self.sandbox = subprocess.Popen(
                 command,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -181,8 +186,6 @@ class Demo:
             command.append("--allow-root")  # containers often run as root
         if args.no_browser or args.headless:
             command.append("--no-browser")
-        if args.headless:
-            self._write_headless_settings()
         if args.settings_dir is not None:
             command += [
                 f"--LabApp.user_settings_dir={args.settings_dir / 'user-settings'}",
@@ -201,7 +204,8 @@ class Demo:
     def _write_headless_settings(self) -> None:
         """A settings folder of its own in which JupyterLab asks nothing (news, updates)."""
         if self.args.settings_dir is None:
-            self.args.settings_dir = Path(tempfile.mkdtemp(prefix="dr-notebook-lab-"))
+            self._scratch = tempfile.TemporaryDirectory(prefix="dr-notebook-lab-")
+            self.args.settings_dir = Path(self._scratch.name)
         notification = (
             self.args.settings_dir
             / "user-settings"
@@ -224,6 +228,8 @@ class Demo:
 
     def _start_lab(self) -> None:
         args = self.args
+        if args.headless:
+            self._write_headless_settings()
         self.lab = subprocess.Popen(
             self._lab_command(),
             env=self._lab_environment(),
@@ -246,6 +252,9 @@ class Demo:
         if self.sandbox is not None:
             _stop_tree(self.sandbox, grace=5.0)
             self.sandbox = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
 def _stop_tree(process: subprocess.Popen[bytes], grace: float) -> None:

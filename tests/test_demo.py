@@ -97,6 +97,7 @@ def test_stop_signal_ends_sandbox_lab_and_kernels(tmp_path: Path, stop_signal: i
         tree = psutil.Process(process.pid).children(recursive=True)
         commands = [_command_line(p) for p in tree]
         assert any("dr_notebook.sandbox" in c for c in commands), commands
+        assert not any("--token" in c for c in commands), "tokens belong in the environment"
         assert any("jupyterlab" in c for c in commands), commands
         assert any("ipykernel" in c and kernel_id in c for c in commands), commands
     except BaseException:
