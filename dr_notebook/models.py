@@ -44,12 +44,18 @@ def parse_timestamp(value: Any) -> datetime | None:
 def _str_list(value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)):
         return []
-    return [str(item) for item in value if item is not None]
+    for item in value:
+        if type(item) is not str:
+            return [str(item) for item in value if item is not None]
+    return list(value)  # the usual case: strings only, copied without a str() call each
 
 
 def _api(name: str, convert: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
     """A dataclass field read from the API key ``name``, optionally converted."""
     return field(metadata={"api": name, "convert": convert}, **kwargs)
+
+
+_SPECS: dict[type, list[tuple[str, str, Any, Any, bool]]] = {}
 
 
 class _Model:
@@ -60,28 +66,42 @@ class _Model:
     extra: dict[str, Any]
 
     @classmethod
+    def _fields_spec(cls) -> list[tuple[str, str, Any, Any, bool]]:
+        """``(name, api key, nested model, converter, is a list)`` per API field, computed once."""
+        spec = _SPECS.get(cls)
+        if spec is None:
+            spec = [
+                (
+                    f.name,
+                    f.metadata["api"],
+                    cls._nested.get(f.name),
+                    f.metadata.get("convert"),
+                    f.default_factory is list,
+                )
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                if f.metadata.get("api") is not None
+            ]
+            _SPECS[cls] = spec
+        return spec
+
+    @classmethod
     def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
         """Build the model from a JSON object; missing or null fields get their defaults."""
         data = dict(data or {})
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            key = f.metadata.get("api")
-            if key is None:
-                continue
+        for name, key, nested, convert, is_list in cls._fields_spec():
             raw = data.pop(key, None)
-            nested = cls._nested.get(f.name)
-            convert = f.metadata.get("convert")
             if nested is not None:
                 if isinstance(raw, list):
-                    values[f.name] = [nested.from_api(x) for x in raw if isinstance(x, Mapping)]
-                elif f.default_factory is list:
-                    values[f.name] = []
+                    values[name] = [nested.from_api(x) for x in raw if isinstance(x, Mapping)]
+                elif is_list:
+                    values[name] = []
                 else:
-                    values[f.name] = nested.from_api(raw if isinstance(raw, Mapping) else None)
+                    values[name] = nested.from_api(raw if isinstance(raw, Mapping) else None)
             elif convert is not None:
-                values[f.name] = convert(raw)
+                values[name] = convert(raw)
             elif raw is not None:
-                values[f.name] = raw
+                values[name] = raw
         values["extra"] = data
         return cls(**values)
 
