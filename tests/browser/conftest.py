@@ -160,7 +160,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """A headless system Chromium (skips, or fails under DR_NOTEBOOK_REQUIRE_BROWSER=1)."""
+    """A headless system Chromium (missing: a failure, as the tests were not deselected)."""
     executable = chromium_path()
     if executable is None:  # only when required: otherwise these tests were deselected
         pytest.fail(f"{NO_CHROMIUM}, and DR_NOTEBOOK_REQUIRE_BROWSER=1", pytrace=False)
@@ -212,7 +212,8 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         if line.startswith(READY_PREFIX):
             url = line[len(READY_PREFIX) :].strip()
     if url is None:
-        process.kill()
+        process.terminate()  # the launcher stops whatever it started
+        process.wait(timeout=60)
         pytest.fail(f"the demo launcher did not get ready; see {ARTIFACTS / 'demo.log'}")
     base_url = url.split("/lab/", 1)[0]
     yield Lab(base_url=base_url, start_url=url, notebook_dir=notebook_dir, process=process)
