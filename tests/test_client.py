@@ -6,6 +6,7 @@ import io
 import uuid
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,33 @@ def test_frame(big_client: drn.Client) -> None:
     assert isinstance(frame["template_type"].dtype, pd.CategoricalDtype)
     empty = big_client.templates.frame(search="no such template anywhere")
     assert list(empty.columns) == TEMPLATE_COLUMNS and len(empty) == 0
+
+
+def test_listing_progress_bar_only_when_slow(
+    big: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    noisy = drn.Client(big.endpoint, big.token)
+    quiet = drn.Client(big.endpoint, big.token, progress=False)
+    noisy.templates.list()  # fast: finished before the bar's delay
+    assert "Listing templates" not in capsys.readouterr().err
+    big.configure(latency_ms=700)
+    try:
+        assert len(noisy.templates.list()) == 250
+        assert "Listing templates" in capsys.readouterr().err
+        assert len(quiet.templates.list()) == 250
+        assert capsys.readouterr().err == ""
+    finally:
+        big.configure(latency_ms=0)
+
+
+def test_one_client_shared_by_threads(big_client: drn.Client, big: SandboxServer) -> None:
+    expected = [t["id"] for t in raw_pages(big)]
+    some = expected[:20]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        lists = [pool.submit(big_client.templates.list) for _ in range(3)]
+        gets = [pool.submit(big_client.templates.get, i) for i in some]
+        assert [[t.id for t in f.result()] for f in lists] == [expected] * 3
+        assert [f.result().id for f in gets] == some
 
 
 # -- single templates ---------------------------------------------------------------------------
