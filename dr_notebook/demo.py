@@ -32,7 +32,9 @@ from dr_notebook.sandbox.server import TOKENS_ENV
 READY_PREFIX = "dr-notebook demo ready:"
 """The line printed once the sandbox and JupyterLab both answer (tests wait for it)."""
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class DemoError(RuntimeError):
