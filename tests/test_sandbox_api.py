@@ -468,3 +468,24 @@ def sb_many():
 
     with start_sandbox(demo=False, generate=150, seed=7) as server:
         yield server
+
+
+def test_search_and_tags_fold_case_beyond_ascii(sb):
+    meta = json.dumps({"tags": ["Ünicode"]})
+    tid = create(sb, name="Überblick Análisis", templateMetadata=meta).json()["customTemplateId"]
+    try:
+        assert names(sb.api("GET", "customTemplates/?search=ÜBERBLICK")) == ["Überblick Análisis"]
+        assert names(sb.api("GET", "customTemplates/?tag=ünicode")) == ["Überblick Análisis"]
+    finally:
+        sb.api("DELETE", f"customTemplates/{tid}/")
+
+
+def test_patch_with_blank_publisher_clears_it(sb, scratch):
+    response = sb.api("PATCH", f"customTemplates/{scratch}/", data={"publisher": ""})
+    assert response.status_code == 200 and response.json()["publisher"] is None
+
+    def ids(query: str) -> list[str]:
+        return [t["id"] for t in sb.api("GET", f"customTemplates/?{query}").json()["data"]]
+
+    assert scratch not in ids("publisher=Before")
+    assert scratch in ids("publisher=")  # an empty filter filters nothing

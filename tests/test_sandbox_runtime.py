@@ -151,3 +151,11 @@ def test_session_sandbox_fixture_serves_the_demo_catalogue(sandbox, sandbox_sett
     assert sandbox.config()["async_sources"] is False and sandbox.config()["latency_ms"] == 0
     configured = sandbox_settings(latency_ms=1, fault_rate=0.0)
     assert configured is sandbox and sandbox.config()["latency_ms"] == 1
+
+
+def test_keep_alive_requests_are_not_held_back_by_nagle(fresh):
+    # With Nagle's algorithm on, each small response waits for a delayed ACK (~40 ms).
+    start = time.monotonic()
+    for _ in range(100):
+        assert fresh.api("GET", "version/").status_code == 200
+    assert time.monotonic() - start < 2.5

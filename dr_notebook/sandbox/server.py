@@ -138,7 +138,11 @@ def serve(settings: ServerSettings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        # Idle keep-alive connections stay open longer than clients' pools keep them, so a
+        # client never sends on a connection the server is closing (a reset, not an answer).
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=75
+        )
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
@@ -163,8 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says TCP, and without it every response waits ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -123,6 +123,8 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        # SQLite's lower() folds ASCII only; searches and tags are case-insensitive in Unicode.
+        self._db.create_function("py_lower", 1, _lower, deterministic=True)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -198,12 +200,14 @@ class Store:
         """One page of templates matching the query, and the total number matching."""
         where, params = [], []
         if q.search:
-            where.append("(instr(lower(t.name), ?) > 0 OR instr(lower(t.description), ?) > 0)")
+            where.append(
+                "(instr(py_lower(t.name), ?) > 0 OR instr(py_lower(t.description), ?) > 0)"
+            )
             params += [q.search.lower(), q.search.lower()]
         if q.tag:
             where.append(
                 "EXISTS (SELECT 1 FROM json_each(t.template_metadata, '$.tags') j"
-                " WHERE lower(j.value) = ?)"
+                " WHERE py_lower(j.value) = ?)"
             )
             params.append(q.tag.lower())
         for column, value in (
@@ -212,7 +216,7 @@ class Store:
             ("publisher", q.publisher),
             ("category", q.category),
         ):
-            if value is not None:
+            if value:  # an empty filter value filters nothing
                 where.append(f"t.{column} = ?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -352,7 +356,7 @@ class Store:
         """One page of application sources, optionally filtered by (part of) their name."""
         clause, params = "", []
         if name:
-            clause, params = "WHERE instr(lower(name), ?) > 0", [name.lower()]
+            clause, params = "WHERE instr(py_lower(name), ?) > 0", [name.lower()]
         order = _order_clause(order_by, SOURCE_ORDER, "created_at")
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM sources {clause}", params).fetchone()[0]
@@ -419,6 +423,10 @@ def _order_clause(
     column = columns[order_by.lstrip("-")]
     direction = "DESC" if descending else "ASC"
     return f"{column} {direction}, {tiebreak} {direction}"
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _text(content: bytes | str) -> str:

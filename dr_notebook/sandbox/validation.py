@@ -85,8 +85,10 @@ def validate_template_fields(
             errors[name] = f"must be at most {limit} characters long"
         elif not raw.strip() and name not in ("publisher", "category"):
             errors[name] = "must not be blank"
+        elif name in ("publisher", "category"):
+            values[name] = raw.strip() or None  # blank clears it
         else:
-            values[name] = raw if name in ("description",) else raw.strip()
+            values[name] = raw if name == "description" else raw.strip()
     if "enabled" in fields and fields["enabled"] is not None:
         parsed = _parse_bool(fields["enabled"])
         if parsed is None:
