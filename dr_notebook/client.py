@@ -882,7 +882,7 @@ class AppSources:
         bar = _progress(
             self._client.progress,
             desc="Creating application source",
-            bar_format="{desc}: {postfix} [{elapsed}]",
+            bar_format="{desc} [{elapsed}]",
         )
         try:
             while True:
@@ -890,7 +890,7 @@ class AppSources:
                 if on_status is not None:
                     on_status(status)
                 if bar is not None:
-                    bar.set_postfix_str(status.status or "?")
+                    bar.set_description_str(f"Creating application source: {status.status}")
                 if status.completed and status.location:
                     return self._fetch_result(status.location)
                 if status.failed:

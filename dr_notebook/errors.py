@@ -235,8 +235,13 @@ def _body_message(response: requests.Response) -> tuple[str, dict[str, Any]]:
         if isinstance(message, (list, Mapping)):
             errors, message = errors or message, ""
         field_errors = dict(errors) if isinstance(errors, Mapping) else {}
-        detail = _format_field_errors(errors)
         message = str(message)
+        if field_errors:
+            # Field errors the message already says are not repeated.
+            errors = {
+                k: v for k, v in field_errors.items() if _format_field_errors([v]) not in message
+            }
+        detail = _format_field_errors(errors)
         if detail and detail not in message:
             message = f"{message} ({detail})" if message else detail
         return message, field_errors
