@@ -220,7 +220,7 @@ def test_sort_orders(gallery: TemplateGallery, templates: list[Template]) -> Non
 
 def test_card_widgets_are_reused(gallery: TemplateGallery) -> None:
     cards = list(gallery.cards)
-    parts = [(c.title, c.badges, c.excerpt, c.open_button, c.layout) for c in cards]
+    parts = [(c.title, c.body, c.open_button, c.layout) for c in cards]
     grid_children = gallery.grid.children
     for text in ("s", "st", "", "a"):
         gallery.search = text
@@ -229,7 +229,7 @@ def test_card_widgets_are_reused(gallery: TemplateGallery) -> None:
     gallery.tag = gallery.filters["tag"].options[1][1]
     assert gallery.cards == cards
     assert gallery.grid.children == grid_children
-    assert [(c.title, c.badges, c.excerpt, c.open_button, c.layout) for c in cards] == parts
+    assert [(c.title, c.body, c.open_button, c.layout) for c in cards] == parts
 
 
 def test_cards_show_badges_tags_and_disabled_state(
@@ -238,14 +238,14 @@ def test_cards_show_badges_tags_and_disabled_state(
     disabled = next(t for t in templates if not t.enabled)
     gallery.search = disabled.name
     card = next(c for c in gallery.visible_cards if c.template_id == disabled.id)
-    assert "disabled" in card.badges.value
+    assert "disabled" in card.body.value
     for tag in disabled.tags[:4]:
-        assert f">{tag}<" in card.badges.value
+        assert f">{tag}<" in card.body.value
     enabled = next(t for t in templates if t.enabled and t.tags)
     gallery.search = enabled.name
     card = next(c for c in gallery.visible_cards if c.template_id == enabled.id)
-    assert "disabled" not in card.badges.value
-    assert "var(--jp-" in card.badges.value
+    assert "disabled" not in card.body.value
+    assert "var(--jp-" in card.body.value
 
 
 def test_selecting_a_card_shows_the_readme(

@@ -237,3 +237,18 @@ def test_excerpt_cuts_at_a_word() -> None:
     assert cut.endswith("…")
     assert len(cut) <= 31
     assert html.excerpt("short\n text") == "short text"
+
+
+def test_typing_and_backspacing_match_a_fresh_search() -> None:
+    """Narrowing from earlier results gives the same rows as scanning everything."""
+    words = ["stream", "app", "drift", "chat", "base", "q&a", "<gen", "monitor", "what", "bonita"]
+    rows = [
+        {**ROWS[i % len(ROWS)], "id": f"{i:024x}", "name": f"{words[i % 10]} {words[i * 3 % 10]}"}
+        for i in range(60)
+    ]
+    typed = Catalogue(_frame(rows))
+    texts = ["s", "st", "str", "stre", "str", "st", "a", "ap", "app", "pp", "app b", "apps", ""]
+    texts += ["t", "at", "chat", "hat", "cha", "<", "<g", "q&", "mon", "monitor", "onit"]
+    for text in texts:
+        fresh = Catalogue(_frame(rows))
+        assert list(typed.select(Query(search=text))) == list(fresh.select(Query(search=text)))

@@ -7,11 +7,15 @@ permutations) so that a search keystroke costs about the same on 100 or 10,000 t
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dr_notebook.gallery.search import SearchIndex
 
 __all__ = [
     "FILTER_FIELDS",
@@ -71,6 +75,7 @@ _COLUMNS = (
 )
 
 _LIST_COLUMNS = ("tags", "resource_bundle_ids", "class_labels", "files")
+_SEARCH_CACHE = 64  # recent search texts whose masks are kept
 
 
 @dataclass(frozen=True)
@@ -137,11 +142,13 @@ class Catalogue:
         # Lower-cased "name + description", computed once; each keystroke is one str.contains.
         name = frame["name"].astype("string").fillna("")
         description = frame["description"].astype("string").fillna("")
-        self._haystack = (name + "\n" + description).str.lower()
+        self._haystack = (name + "\n" + description).str.lower().str.replace("\0", " ")
+        self._index = SearchIndex(self._haystack)
         self._ids = frame["id"].map(_text).to_numpy(dtype=object)
         self._position = {tid: i for i, tid in enumerate(self._ids)}
         self._tag_rows = self._index_tags(frame["tags"])
         self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._orders: dict[str, np.ndarray] = {}
         # Plain object arrays make reading the dozen rows of a page cheap (no iloc per card).
         self._cells = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
@@ -189,13 +196,31 @@ class Catalogue:
             self._masks[key] = mask
         return mask
 
+    def _search_mask(self, needle: str) -> np.ndarray:
+        """Rows whose name or description contains ``needle`` (lower case).
+
+        A character-pair bitmap narrows the rows to check (see ``SearchIndex``). Typing extends
+        the text, and a row containing the longer text also contains any part of it: so only
+        the rows matching a recent search that is part of ``needle`` are checked again. Recent
+        results are kept, which also makes backspacing free.
+        """
+        cached = self._searches.get(needle)
+        if cached is not None:
+            self._searches.move_to_end(needle)
+            return cached
+        base = next((m for text, m in reversed(self._searches.items()) if text in needle), None)
+        mask = self._index.contains(needle, within=base)
+        self._searches[needle] = mask
+        if len(self._searches) > _SEARCH_CACHE:
+            self._searches.popitem(last=False)
+        return mask
+
     def mask(self, query: Query) -> np.ndarray:
         """A boolean array: which rows match the search text and every filter."""
         mask = self._all
         needle = query.search.strip().lower()
         if needle:
-            found = self._haystack.str.contains(needle, regex=False)
-            mask = mask & found.to_numpy(dtype=bool, na_value=False)
+            mask = mask & self._search_mask(needle)
         for field in FILTER_FIELDS:
             value = getattr(query, field)
             if value is not None and value != "":
@@ -248,11 +273,14 @@ class Catalogue:
             return None
         return self._position.get(template_id)
 
-    def record(self, position: int) -> dict[str, Any]:
-        """One row as plain Python values: text cells as str ("" when missing), lists as lists."""
+    def record(self, position: int, columns: Iterable[str] | None = None) -> dict[str, Any]:
+        """One row (or some of its ``columns``) as plain Python values.
+
+        Text cells become str ("" when missing), list cells lists, ``enabled`` a bool.
+        """
         out: dict[str, Any] = {}
-        for column, cells in self._cells.items():
-            value = cells[position]
+        for column in self._cells if columns is None else columns:
+            value = self._cells[column][position]
             if column in _LIST_COLUMNS:
                 out[column] = _as_list(value)
             elif column == "enabled":

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "APPLICATION_TYPE",
+    "CARD_COLUMNS",
+    "CardView",
     "badges_html",
+    "card_view",
     "create_blocker",
     "description_html",
     "detail_header_html",
@@ -102,6 +105,35 @@ def description_html(row: Mapping[str, Any]) -> str:
     text = excerpt(row.get("description") or "")
     body = _e(text) if text else "<em>No description.</em>"
     return f'<div style="{_FONT};{_MUTED};font-size:.9em">{body}</div>'
+
+
+class CardView(NamedTuple):
+    """What one card shows for a template: its id, its name, and badges over the excerpt."""
+
+    id: str
+    name: str
+    body: str
+
+
+#: The catalogue columns a card shows.
+CARD_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "template_type",
+    "template_sub_type",
+    "enabled",
+    "tags",
+)
+
+
+def card_view(row: Mapping[str, Any]) -> CardView:
+    """The card values of a catalogue row (see ``Catalogue.record``)."""
+    return CardView(
+        id=row["id"],
+        name=row.get("name") or row["id"],
+        body=badges_html(row) + description_html(row),
+    )
 
 
 def message_html(text: str, kind: str = "info") -> str:

@@ -65,16 +65,17 @@ class TemplateCard(widgets.VBox):
         self.title = widgets.Label(
             value="", style={"font_weight": "bold"}, layout=widgets.Layout(width="100%")
         )
-        self.badges = widgets.HTML(value="")
-        self.excerpt = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
+        # Badges, tags and the description excerpt in one HTML widget: one update per card.
+        self.body = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
         self.open_button = widgets.Button(
             description="Details",
             icon="book",
             tooltip="Show this template's README, files and the create button",
             layout=widgets.Layout(width="auto", align_self="flex-end"),
         )
+        self._selected = False
         super().__init__(
-            children=[self.title, self.badges, self.excerpt, self.open_button],
+            children=[self.title, self.body, self.open_button],
             layout=widgets.Layout(
                 border=_BORDER, padding="6px 8px", min_height="150px", display="none"
             ),
@@ -85,26 +86,27 @@ class TemplateCard(widgets.VBox):
         """Whether the card currently shows a template."""
         return self.layout.display != "none"
 
-    def show(self, row: dict[str, Any], selected: bool) -> None:
+    def show(self, view: html.CardView, selected: bool) -> None:
         """Fill the card with one template's values (only changed values reach the frontend)."""
-        self.template_id = row["id"]
-        name = row["name"] or row["id"]
-        self.title.value = name
-        self.title.tooltip = name
-        self.badges.value = html.badges_html(row)
-        self.excerpt.value = html.description_html(row)
-        self.open_button.tooltip = f"Show the README, files and create button of {name}"
+        if self.template_id != view.id:
+            self.template_id = view.id
+            self.title.value = view.name
+            self.title.tooltip = view.name
+            self.body.value = view.body
+        if not self.visible:
+            self.layout.display = None
         self.mark(selected)
-        self.layout.display = None
 
     def hide(self) -> None:
-        """Hide the card (a page with fewer templates than cards)."""
-        self.template_id = None
-        self.layout.display = "none"
+        """Hide the card (a page with fewer templates than cards); its values stay for reuse."""
+        if self.visible:
+            self.layout.display = "none"
 
     def mark(self, selected: bool) -> None:
         """Highlight the card when its template is the selected one."""
-        self.layout.border = _SELECTED_BORDER if selected else _BORDER
+        if selected != self._selected:
+            self._selected = selected
+            self.layout.border = _SELECTED_BORDER if selected else _BORDER
 
 
 class TemplateGallery(widgets.VBox):
@@ -146,6 +148,7 @@ class TemplateGallery(widgets.VBox):
         self._client = client
         self._page_size = page_size
         self._catalogue = Catalogue()
+        self._views: dict[int, html.CardView] = {}
         self._rows: np.ndarray = np.empty(0, dtype=np.int64)
         self._load_error = ""
         self._ready = False
@@ -384,6 +387,7 @@ class TemplateGallery(widgets.VBox):
         finally:
             self.refresh_button.disabled = False
         self._catalogue = Catalogue(frame)
+        self._views.clear()
         self._update_options()
         self._apply_query(keep_page=True)
         self._show_detail()
@@ -472,8 +476,8 @@ class TemplateGallery(widgets.VBox):
         rows = page_rows(self._rows, self.page, self._page_size)
         for i, card in enumerate(self.cards):
             if i < len(rows):
-                row = self._catalogue.record(int(rows[i]))
-                card.show(row, selected=row["id"] == self.selected_id)
+                view = self._card_view(int(rows[i]))
+                card.show(view, selected=view.id == self.selected_id)
             else:
                 card.hide()
         pages = self.page_count
@@ -489,6 +493,13 @@ class TemplateGallery(widgets.VBox):
             else f"<b>{total}</b> {noun}"
         )
         self.message.value = self._notice()
+
+    def _card_view(self, position: int) -> html.CardView:
+        view = self._views.get(position)
+        if view is None:
+            row = self._catalogue.record(position, html.CARD_COLUMNS)
+            view = self._views[position] = html.card_view(row)
+        return view
 
     def _notice(self) -> str:
         if self._load_error:
