@@ -437,3 +437,28 @@ def test_source_from_a_disabled_or_non_app_template(client: drn.Client) -> None:
 def test_source_not_found(client: drn.Client) -> None:
     with pytest.raises(errors.NotFoundError):
         client.app_sources.get("f" * 24)
+
+
+def test_create_reads_the_id_from_location_when_the_body_has_none(
+    client: drn.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real 201 responses, with the body emptied: the id must come from ``Location``."""
+    transport = client._transport
+    real = transport.request
+    emptied: list[str] = []
+
+    def without_body(method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = real(method, path, **kwargs)
+        if method == "POST" and path == "customTemplates/":
+            assert response.headers.get("Location")
+            emptied.append(response.headers["Location"])
+            response._content = b""
+        return response
+
+    monkeypatch.setattr(transport, "request", without_body)
+    template = new_template(client, tmp_path)
+    try:
+        assert emptied and emptied[0].rstrip("/").endswith(template.id)
+        assert template.name.startswith("Test app")
+    finally:
+        client.templates.delete(template.id)
