@@ -203,3 +203,19 @@ def test_generate_ten_thousand_quickly_and_filter_them(sandbox_factory):
     assert 1000 < metric < 5000 and 0 < tagged < 1000
     last = sb.api("GET", "customTemplates/?offset=9990&limit=100&orderBy=-name").json()
     assert last["count"] == 10 and last["next"] is None
+
+
+def test_sandbox_imports_nothing_from_the_client_side():
+    code = (
+        "import sys, dr_notebook.sandbox.server, dr_notebook.sandbox.app, "
+        "dr_notebook.sandbox.testing, dr_notebook.sandbox.pytest_plugin, dr_notebook.sandbox.demo;"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('dr_notebook'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    allowed = ("dr_notebook", "dr_notebook._version")
+    outside = [
+        m
+        for m in out.stdout.split()
+        if not m.startswith("dr_notebook.sandbox") and m not in allowed
+    ]
+    assert outside == []
