@@ -55,6 +55,7 @@ def test_openapi_document_describes_every_endpoint(fuzzed):
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
+    database=None,
 )
 def test_no_input_makes_the_sandbox_fail(case, fuzzed):
     response = case.call(headers=fuzzed.auth_headers(), timeout=30)
