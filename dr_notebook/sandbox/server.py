@@ -24,7 +24,9 @@ TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The sandbox's options (shared by ``dr-notebook sandbox`` and ``python -m``)."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"
+    )
     parser.add_argument(
         "--db", type=Path, default=None, help=f"SQLite file (default {default_db_path()})"
     )
