@@ -8,11 +8,12 @@ Everything else the server sends (names, descriptions, tags, ids, file names) is
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import markdown
@@ -29,6 +30,7 @@ __all__ = [
     "LINK_REL",
     "LINK_URL_SCHEMES",
     "MAX_README_BYTES",
+    "RENDER_TIMEOUT",
     "render_markdown",
     "safe_url",
     "source_html",
@@ -37,6 +39,14 @@ __all__ = [
 
 MAX_README_BYTES = 1024 * 1024
 """READMEs longer than this (UTF-8 bytes) are cut, with a visible note."""
+
+RENDER_TIMEOUT = 5.0
+"""Seconds a README may take to format; slower ones are shown as plain text, with a note."""
+
+# Python-Markdown's inline patterns are super-linear on some hostile input (2,000 "[" take a
+# second, 5,000 take several). Text up to this many characters is converted in-process; longer
+# text in a helper process that is killed when it runs past the timeout.
+_IN_PROCESS_CHARS = 1024
 
 _TABLE_TAGS = {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"}
 ALLOWED_TAGS: frozenset[str] = frozenset(
@@ -155,12 +165,79 @@ def _sanitize(html: str) -> str:
     return _CLEANER.clean(html)
 
 
-def render_markdown(text: str | None, *, max_bytes: int = MAX_README_BYTES) -> str:
+def _convert(text: str) -> str | None:
+    """Python-Markdown's HTML for ``text`` (unsanitized); None when the input nests too deeply."""
+    md = _markdown()
+    try:
+        return md.reset().convert(text)
+    except RecursionError:
+        return None
+    finally:
+        md.reset()
+
+
+def _serve(conn: Any) -> None:
+    """The helper process: convert each text received until the pipe closes."""
+    while True:
+        try:
+            text = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_convert(text))
+
+
+class _Converter:
+    """A helper process for long texts, restarted after it is killed for running too long."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Any = None
+
+    def convert(self, text: str, timeout: float) -> str | None:
+        with self._lock:
+            try:
+                if self._process is None or not self._process.is_alive():
+                    self._start()
+                self._conn.send(text)
+                if self._conn.poll(timeout):
+                    return self._conn.recv()
+            except (EOFError, OSError):
+                pass
+            self.stop()
+            return None
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child,), name="dr-notebook-markdown", daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+
+    def stop(self) -> None:
+        """Kill the helper process (a new one starts on the next long text)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._conn.close()
+        self._process = self._conn = None
+
+
+_converter = _Converter()
+
+
+def render_markdown(
+    text: str | None, *, max_bytes: int = MAX_README_BYTES, timeout: float = RENDER_TIMEOUT
+) -> str:
     """Markdown as sanitized HTML that is safe to display in a notebook.
 
     Only the elements in ``ALLOWED_TAGS`` survive; links keep http/https/mailto URLs, images
     https URLs; relative URLs, scripts, event handlers, styles, ids and classes (other than
-    ``language-*`` on code) are removed. Text over ``max_bytes`` is cut, with a note saying so.
+    ``language-*`` on code) are removed. Text over ``max_bytes`` is cut, and text that takes
+    longer than ``timeout`` seconds to format is shown as plain text, each with a note.
     """
     if not text:
         return ""
@@ -170,11 +247,13 @@ def render_markdown(text: str | None, *, max_bytes: int = MAX_README_BYTES) -> s
     if size > max_bytes:
         text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
         note = f"<p><em>README cut: showing the first {_size(max_bytes)} of {_size(size)}.</em></p>"
-    md = _markdown()
-    try:
-        html = md.reset().convert(text)
-    finally:
-        md.reset()
+    html = _convert(text) if len(text) <= _IN_PROCESS_CHARS else _converter.convert(text, timeout)
+    if html is None:
+        html = f"<pre>{escape(text, quote=False)}</pre>"
+        note += (
+            "<p><em>README shown as plain text: formatting it took over "
+            f"{timeout:g} s or nested too deeply.</em></p>"
+        )
     return _sanitize(html) + note
 
 

@@ -281,3 +281,31 @@ def test_source_card() -> None:
     ):
         assert text in html, text
     assert source.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_long_readme_is_formatted_like_a_short_one() -> None:
+    """Long text is converted in a helper process; the HTML is the same."""
+    section = (
+        "## Part\n\nSome *text* with [a link](https://example.com/x).\n\n| a |\n|---|\n| 1 |\n\n"
+    )
+    long_text = section * 40
+    assert len(long_text) > render._IN_PROCESS_CHARS
+    assert render_markdown(long_text) == render._sanitize(render._convert(long_text))
+    assert render_markdown(long_text).count("<h2>") == 40
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[" * 40_000,  # Python-Markdown's link scanning is super-linear on unmatched brackets
+        "[a](b " * 10_000,
+        "- " * 5_000 + "x",  # nests lists past the recursion limit
+    ],
+    ids=["brackets", "open-links", "deep-lists"],
+)
+def test_slow_or_deep_markdown_falls_back_to_plain_text(hostile: str) -> None:
+    html = render_markdown(hostile + "\n<script>alert(1)</script>", timeout=0.5)
+    assert "README shown as plain text" in html
+    assert html.startswith("<pre>") and "&lt;script&gt;" in html and "<script" not in html
+    # the helper process comes back for the next long README
+    assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
