@@ -122,7 +122,16 @@ def test_unsuitable_templates_are_422_saying_why(sb, attr, words):
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[]", b'{"customTemplateId": 5}', b"{}", b'{"customTemplateId": ""}', b""],
+    [
+        b"{not json",
+        b"[]",
+        b'{"customTemplateId": 5}',
+        b"{}",
+        b'{"customTemplateId": ""}',
+        b"",
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
 )
 def test_malformed_bodies_are_422(sb, body):
     response = sb.api(
@@ -131,6 +140,7 @@ def test_malformed_bodies_are_422(sb, body):
     )  # fmt: skip
     assert response.status_code == 422
     assert response.json()["errors"]
+    assert all(not key.isdigit() for key in response.json()["errors"])
 
 
 def test_source_listing_paginates_orders_and_filters(sb):

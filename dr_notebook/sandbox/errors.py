@@ -53,13 +53,16 @@ def install_handlers(app: FastAPI) -> None:
         errors: dict[str, str] = {}
         for item in exc.errors():
             loc = [str(p) for p in item.get("loc", ()) if p not in ("query", "path", "body")]
-            key = ".".join(loc) or "body"
+            key = "body" if item.get("type") == "json_invalid" else ".".join(loc) or "body"
             errors.setdefault(key, str(item.get("msg", "invalid value")))
         return error_response(422, f"Invalid request: {', '.join(errors)}", errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 400 and "parsing the body" in message:
+            # FastAPI's answer to a body it cannot decode (e.g. JSON nested too deeply)
+            return error_response(422, "Malformed request body.", {"body": message})
         if exc.status_code == 404 and message == "Not Found":
             message = "Not found: no such API path."
         return error_response(exc.status_code, message, None, getattr(exc, "headers", None))
