@@ -150,6 +150,7 @@ class Catalogue:
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._searches: OrderedDict[str, np.ndarray] = OrderedDict()
         self._orders: dict[str, np.ndarray] = {}
+        self._ranks: dict[str, np.ndarray] = {}
         # Plain object arrays make reading the dozen rows of a page cheap (no iloc per card).
         self._cells = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
 
@@ -199,20 +200,16 @@ class Catalogue:
     def _search_mask(self, needle: str) -> np.ndarray:
         """Rows whose name or description contains ``needle`` (lower case).
 
-        A character-pair bitmap narrows the rows to check (see ``SearchIndex``). Typing extends
-        the text, and a row containing the longer text also contains any part of it: so only
-        the rows matching a recent search that is part of ``needle`` are checked again. Recent
-        results are kept, which also makes backspacing free.
+        ``SearchIndex`` finds the rows from where the text occurs; recent results are kept,
+        which makes backspacing free.
         """
-        cached = self._searches.get(needle)
-        if cached is not None:
+        mask = self._searches.get(needle)
+        if mask is None:
+            mask = self._searches[needle] = self._index.contains(needle)
+            if len(self._searches) > _SEARCH_CACHE:
+                self._searches.popitem(last=False)
+        else:
             self._searches.move_to_end(needle)
-            return cached
-        base = next((m for text, m in reversed(self._searches.items()) if text in needle), None)
-        mask = self._index.contains(needle, within=base)
-        self._searches[needle] = mask
-        if len(self._searches) > _SEARCH_CACHE:
-            self._searches.popitem(last=False)
         return mask
 
     def mask(self, query: Query) -> np.ndarray:
@@ -265,7 +262,21 @@ class Catalogue:
     def select(self, query: Query) -> np.ndarray:
         """Row positions matching ``query``, in its sort order."""
         order = self.order(query.order_by)
-        return order[self.mask(query)[order]]
+        mask = self.mask(query)
+        rows = np.flatnonzero(mask)
+        if len(rows) * 16 > len(order):
+            return order[mask[order]]
+        # Few matches: sorting them by rank is cheaper than walking the whole order.
+        return rows[np.argsort(self._rank(query.order_by)[rows], kind="stable")]
+
+    def _rank(self, order_by: str) -> np.ndarray:
+        """Each row's place in ``order_by`` order (the inverse of ``order``)."""
+        rank = self._ranks.get(order_by)
+        if rank is None:
+            order = self.order(order_by)
+            rank = self._ranks[order_by] = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+        return rank
 
     def position(self, template_id: str | None) -> int | None:
         """The row position of a template id, or None when it is not in the catalogue."""

@@ -1,109 +1,123 @@
-"""Substring search over many short texts, vectorised with a character-pair bitmap.
+"""Substring search over many short texts, vectorised over where the search text occurs.
 
-For each character pair (bigram) the index keeps one bit per text: "this text contains the
-pair". Any text containing the search string contains all of its pairs, so AND-ing a few bitmap
-rows (microseconds, whatever the catalogue size) leaves the candidates; only those are checked
-with ``Series.str.contains(regex=False)``. One- and two-character searches made of letters,
-digits and spaces are answered by the bitmap alone.
+All texts are laid end to end (NUL-separated) as one array of code points. For every pair of
+adjacent characters the index lists where it occurs (a sorted array of positions, grouped by
+pair): the occurrences of a search text are found from those of its rarest pair by comparing the
+remaining characters with numpy, one character at a time over the shrinking set of positions.
+
+Typing extends the search text, so the occurrences of the text typed so far are kept and each
+new character only filters them (one gather and compare over the current matches): a keystroke
+costs about the number of matches, not the size of the catalogue. One-character searches use a
+per-character bitmap of the texts.
 """
 
 from __future__ import annotations
 
-import itertools
 import string
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["SearchIndex"]
 
-# Character classes: each letter, digit and the space is its own class (exact); every other
-# character shares the OTHER class, so pairs with it only narrow the candidates.
+# Character classes: each letter, digit and the space is its own class; every other character
+# shares the OTHER class (its positions are then checked against the real code point).
 _EXACT = string.ascii_lowercase + string.digits + " "
 _OTHER = len(_EXACT)
 _CLASSES = _OTHER + 1
+_PAIRS = _CLASSES * _CLASSES
 _SEPARATOR = -1
-_SMALL = 1000  # candidates checked with `in` one by one up to this count
-_CHUNK = 8192  # rows per block while building (a multiple of 8: blocks fill whole bytes)
 _TABLE = np.full(129, _OTHER, dtype=np.int16)  # code points >= 128 use the last slot
 _TABLE[0] = _SEPARATOR
 for _i, _ch in enumerate(_EXACT):
     _TABLE[ord(_ch)] = _i
+_CACHE = 64  # search texts whose occurrences are kept
 
 
 def _classes(codepoints: np.ndarray) -> np.ndarray:
-    return _TABLE[np.minimum(codepoints, 128)]
+    return _TABLE[np.minimum(codepoints, 128)].astype(np.int64)
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 class SearchIndex:
-    """Which of ``texts`` contain a string; ``texts`` must already be lower case, without NULs."""
+    """Which of ``texts`` contain a string; ``texts`` must already be lower case."""
 
     def __init__(self, texts: pd.Series) -> None:
-        self._texts = texts.reset_index(drop=True)
-        self._values: list[str] = []
-        n = self._n = len(self._texts)
-        self._bytes = max(1, (n + 7) // 8)
-        self._unigrams = np.zeros((_CLASSES, self._bytes), dtype=np.uint8)
-        self._bigrams = np.zeros((_CLASSES * _CLASSES, self._bytes), dtype=np.uint8)
-        if n == 0:
-            return
-        values = self._texts.tolist()
-        self._values = values
-        # One UTF-32 buffer for all texts, NUL-separated: code points and their text numbers.
-        codepoints = np.frombuffer("\0".join(values).encode("utf-32-le"), dtype=np.uint32)
+        self._texts = texts.reset_index(drop=True).fillna("")
+        values = [str(v) for v in self._texts.tolist()]
+        n = self._n = len(values)
+        # All texts end to end, NUL after each; a trailing NUL keeps look-ahead in bounds.
+        self._cps = _codepoints("".join(v + "\0" for v in values) + "\0")
         lengths = np.fromiter((len(v) + 1 for v in values), dtype=np.int64, count=n)
-        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)[: len(codepoints)]
-        cls = _classes(codepoints).astype(np.int64)
-        keep = cls != _SEPARATOR
-        self._set_bits(self._unigrams, cls[keep], rows[keep])
-        pair = (cls[:-1] != _SEPARATOR) & (cls[1:] != _SEPARATOR)
-        self._set_bits(self._bigrams, cls[:-1][pair] * _CLASSES + cls[1:][pair], rows[:-1][pair])
-
-    def _set_bits(self, bitmap: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> None:
-        # rows ascend: fill a boolean (key, row) block per chunk of rows, then pack it to bits.
-        starts = np.searchsorted(rows, np.arange(0, self._n + _CHUNK, _CHUNK))
-        for chunk, (a, b) in enumerate(itertools.pairwise(starts)):
-            if a == b:
-                continue
-            first = chunk * _CHUNK
-            width = min(_CHUNK, self._n - first)
-            block = np.zeros((bitmap.shape[0], width), dtype=bool)
-            block[keys[a:b], rows[a:b] - first] = True
-            bitmap[:, first // 8 : first // 8 + (width + 7) // 8] = np.packbits(block, axis=1)
+        self._row_of = np.repeat(np.arange(n, dtype=np.int32), lengths)
+        cls = _classes(self._cps)
+        # Which texts hold each character class: answers one-character searches.
+        self._has = np.zeros((_CLASSES, n), dtype=bool)
+        keep = cls[:-1] != _SEPARATOR
+        self._has[cls[:-1][keep], self._row_of[keep]] = True
+        # Positions of every character pair, grouped by pair (a CSR layout).
+        first, second = cls[:-2], cls[1:-1]
+        valid = (first != _SEPARATOR) & (second != _SEPARATOR)
+        codes = (first * _CLASSES + second)[valid]
+        order = np.argsort(codes, kind="stable")
+        self._positions = np.flatnonzero(valid).astype(np.int32)[order]
+        self._starts = np.zeros(_PAIRS + 1, dtype=np.int64)
+        np.cumsum(np.bincount(codes, minlength=_PAIRS), out=self._starts[1:])
+        self._found: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return self._n
 
-    def _unpack(self, packed: np.ndarray) -> np.ndarray:
-        return np.unpackbits(packed, count=self._n).astype(bool)
+    def _filter(self, occ: np.ndarray, needle: np.ndarray, offsets: range) -> np.ndarray:
+        """Keep the start positions whose characters at ``offsets`` equal the needle's."""
+        last = len(self._cps) - 1
+        for k in offsets:
+            if not len(occ):
+                break
+            occ = occ[self._cps[np.minimum(occ + k, last)] == needle[k]]
+        return occ
 
-    def candidates(self, needle: str) -> tuple[np.ndarray, bool]:
-        """Rows that may contain ``needle`` and whether that answer is already exact."""
-        if not needle:
-            return np.ones(self._n, dtype=bool), True
-        cls = _classes(np.frombuffer(needle.encode("utf-32-le"), dtype=np.uint32))
-        cls = cls.astype(np.int64)
-        exact = len(needle) <= 2 and bool((cls < _OTHER).all()) and "\0" not in needle
-        if len(cls) == 1:
-            return self._unpack(self._unigrams[cls[0]]), exact
-        keys = np.unique(cls[:-1] * _CLASSES + cls[1:])
-        packed = np.bitwise_and.reduce(self._bigrams[keys], axis=0)
-        return self._unpack(packed), exact
+    def occurrences(self, needle: str) -> np.ndarray:
+        """Start positions of ``needle`` (two or more characters, no NUL) in the joined texts."""
+        found = self._found.get(needle)
+        if found is not None:
+            self._found.move_to_end(needle)
+            return found
+        cps = _codepoints(needle)
+        # The longest earlier search this one extends: only its next characters need checking.
+        prefix = max((t for t in self._found if needle.startswith(t)), key=len, default="")
+        if prefix:
+            occ = self._filter(self._found[prefix], cps, range(len(prefix), len(cps)))
+        else:
+            cls = _classes(cps)
+            pairs = cls[:-1] * _CLASSES + cls[1:]
+            counts = self._starts[pairs + 1] - self._starts[pairs]
+            j = int(np.argmin(counts))
+            occ = self._positions[self._starts[pairs[j]] : self._starts[pairs[j] + 1]] - j
+            occ = occ[occ >= 0]
+            occ = self._filter(occ, cps, range(len(cps)))
+        self._found[needle] = occ
+        if len(self._found) > _CACHE:
+            self._found.popitem(last=False)
+        return occ
 
     def contains(self, needle: str, within: np.ndarray | None = None) -> np.ndarray:
-        """A boolean array: which texts contain ``needle``, looked for only ``within`` if given."""
-        mask, exact = self.candidates(needle)
+        """A boolean array: which texts contain ``needle`` (and are ``within``, when given)."""
+        if not needle:
+            mask = np.ones(self._n, dtype=bool)
+        elif "\0" in needle or (len(needle) == 1 and _classes(_codepoints(needle))[0] == _OTHER):
+            # Rare cases the index does not cover: pandas checks every text.
+            found = self._texts.str.contains(needle, regex=False)
+            mask = found.to_numpy(dtype=bool, na_value=False)
+        elif len(needle) == 1:
+            mask = self._has[_classes(_codepoints(needle))[0]].copy()
+        else:
+            mask = np.zeros(self._n, dtype=bool)
+            mask[self._row_of[self.occurrences(needle)]] = True
         if within is not None:
             mask &= within
-        if exact:
-            return mask
-        rows = np.flatnonzero(mask)
-        if len(rows) > _SMALL:
-            found = self._texts.take(rows).str.contains(needle, regex=False)
-            mask[rows] = found.to_numpy(dtype=bool, na_value=False)
-        elif len(rows):
-            # Up to about a thousand candidates, a plain `in` per text beats the pandas call
-            # (its fixed cost, and a Python-level loop itself without pyarrow strings).
-            values = self._values
-            mask[rows] = [needle in values[i] for i in rows.tolist()]
         return mask
