@@ -15,7 +15,7 @@ from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
 from dr_notebook.sandbox.forms import read_template_body
 from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
-from dr_notebook.sandbox.openapi import TEMPLATE_FORM_BODY, install_openapi
+from dr_notebook.sandbox.openapi import install_openapi, template_form_body
 from dr_notebook.sandbox.settings import RuntimeConfig
 from dr_notebook.sandbox.store import NewTemplate, Store, TemplateQuery
 from dr_notebook.sandbox.uploads import UploadError, unpack
@@ -117,7 +117,7 @@ def create_app(
         f"{API}/customTemplates/",
         status_code=201,
         tags=["customTemplates"],
-        openapi_extra={"requestBody": TEMPLATE_FORM_BODY(required=("name", "description",
+        openapi_extra={"requestBody": template_form_body(required=("name", "description",
                        "templateType", "templateSubType", "defaultEnvironment", "file"))},
         dependencies=[allow("admin")],
     )  # fmt: skip
@@ -167,7 +167,7 @@ def create_app(
     @app.patch(
         f"{API}/customTemplates/{{customTemplateId}}/",
         tags=["customTemplates"],
-        openapi_extra={"requestBody": TEMPLATE_FORM_BODY(required=())},
+        openapi_extra={"requestBody": template_form_body(required=())},
         dependencies=[allow("admin")],
     )
     async def update_template(request: Request, customTemplateId: str) -> dict[str, Any]:
@@ -305,7 +305,6 @@ def create_app(
     wrapped = SandboxMiddleware(
         app, tokens=tokens, runtime=runtime, stats=stats, rng=random.Random(seed)
     )
-    wrapped.fastapi = app  # type: ignore[attr-defined]
     return wrapped
 
 

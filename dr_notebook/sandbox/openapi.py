@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from dr_notebook.sandbox.validation import RESOURCE_BUNDLE_IDS
 
 
-def TEMPLATE_FORM_BODY(required: tuple[str, ...]) -> dict[str, Any]:
+def template_form_body(required: tuple[str, ...]) -> dict[str, Any]:
     """The request body of template create/update: multipart form fields."""
     text = {"type": "string"}
     properties: dict[str, Any] = {

@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
@@ -17,6 +18,9 @@ from dr_notebook.sandbox.settings import (
     ServerSettings,
     default_db_path,
 )
+
+if TYPE_CHECKING:
+    from dr_notebook.sandbox.store import Store
 
 TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
 
@@ -183,12 +187,12 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _default_admin_token(store: object) -> str:
+def _default_admin_token(store: Store) -> str:
     """The generated admin token, kept in the database so it survives restarts."""
-    token = store.get_meta("admin_token")  # type: ignore[attr-defined]
+    token = store.get_meta("admin_token")
     if token is None:
         token = secrets.token_urlsafe(24)
-        store.set_meta("admin_token", token)  # type: ignore[attr-defined]
+        store.set_meta("admin_token", token)
     return token
 
 

@@ -138,13 +138,15 @@ def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
         store.finish_job(job["id"], None, job["message"])
         return job
     template = store.get_template(job["template_id"])
-    problem = "The template was deleted while the job ran." if template is None else None
-    problem = problem or why_not_creatable(template)  # type: ignore[arg-type]
-    if problem:
+    if template is None:
+        problem: str | None = "The template was deleted while the job ran."
+    else:
+        problem = why_not_creatable(template)
+    if template is None or problem:
         job["message"] = problem
         store.finish_job(job["id"], None, problem)
         return job
-    source = create_source(store, template, job["role"])  # type: ignore[arg-type]
+    source = create_source(store, template, job["role"])
     job["source_id"] = source["id"]
     store.finish_job(job["id"], source["id"], None)
     return job
