@@ -317,15 +317,22 @@ class _Paginator:
         self._parse = parse
         self._label = label
 
-    def _page(
-        self, params: Mapping[str, Any], offset: int, size: int
-    ) -> tuple[list[Any], dict[str, Any]]:
+    def _body(self, params: Mapping[str, Any], offset: int, size: int) -> dict[str, Any]:
         body = self._client._transport.get_json(
             self._path, {**params, "offset": offset, "limit": size}
         )
         if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
             raise DataRobotError(f"Unexpected list response from GET {self._path}: no 'data' list.")
-        return [self._parse(item) for item in body["data"] if isinstance(item, Mapping)], dict(body)
+        return dict(body)
+
+    def _items(self, body: Mapping[str, Any]) -> list[Any]:
+        return [self._parse(item) for item in body["data"] if isinstance(item, Mapping)]
+
+    def _page(
+        self, params: Mapping[str, Any], offset: int, size: int
+    ) -> tuple[list[Any], dict[str, Any]]:
+        body = self._body(params, offset, size)
+        return self._items(body), body
 
     def all(self, params: Mapping[str, Any], limit: int | None) -> list[Any]:
         if limit == 0:
@@ -356,12 +363,14 @@ class _Paginator:
         workers = max(1, min(self._client.max_workers, len(offsets)))
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dr-notebook-page")
         try:
+            # Workers only fetch and decode; models are built here, in order, while the
+            # workers' next requests are already on the wire.
             futures = [
-                executor.submit(self._page, params, offset, min(stride, target - offset))
+                executor.submit(self._body, params, offset, min(stride, target - offset))
                 for offset in offsets
             ]
             for future in futures:
-                pages.append(future.result()[0])
+                pages.append(self._items(future.result()))
                 if bar is not None:
                     bar.update(1)
         finally:
