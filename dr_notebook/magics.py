@@ -205,8 +205,10 @@ class DataRobotMagics(Magics, Configurable):
             raise UsageError("--timeout must be a positive number of seconds.")
         template = self._resolve(args.template, "%dr_new_app")
         progress = _ProgressLine(template) if self.progress else None
+        client = self.client
+        client_progress, client.progress = client.progress, False  # this line replaces its bar
         try:
-            result = self.client.app_sources.create_from_template(
+            result = client.app_sources.create_from_template(
                 template.id,
                 wait=args.wait,
                 timeout=args.timeout,
@@ -216,6 +218,8 @@ class DataRobotMagics(Magics, Configurable):
             if progress:
                 progress.finish(f"failed: {err}")
             raise
+        finally:
+            client.progress = client_progress
         if progress:
             progress.finish("done" if args.wait else "started")
         self._store(args.output, result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import signal
 import threading
 from collections.abc import Iterable, Mapping
 from html import escape
@@ -178,6 +179,9 @@ def _convert(text: str) -> str | None:
 
 def _serve(conn: Any) -> None:
     """The helper process: convert each text received until the pipe closes."""
+    # Interrupting the kernel (or shutting it down) signals the whole process group; the
+    # parent decides when this process ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             text = conn.recv()
@@ -204,6 +208,9 @@ class _Converter:
                     return self._conn.recv()
             except (EOFError, OSError):
                 pass
+            except BaseException:  # e.g. KeyboardInterrupt: never leave a stale answer behind
+                self.stop()
+                raise
             self.stop()
             return None
 

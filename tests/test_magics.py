@@ -320,6 +320,8 @@ def test_new_app_async_shows_one_updating_line(
     assert any("RUNNING" in t or "INITIALIZED" in t for t in texts)
     assert all(t.endswith(" s)") for t in texts)
     assert "application source done" in texts[-1]
+    assert "Creating application source" not in cell.stderr  # no second (tqdm) line
+    assert magics(shell).client.progress is True
     assert all(html.escape(o["data"]["text/plain"]) in o["data"]["text/html"] for o in progress)
 
 
