@@ -415,7 +415,8 @@ class _Paginator:
                     return
             offset += len(items)
             total = body.get("totalCount")
-            if not items or not body.get("next") or (isinstance(total, int) and offset >= total):
+            more = (offset < total) if isinstance(total, int) else bool(body.get("next"))
+            if not items or not more:
                 return
 
 
