@@ -326,6 +326,7 @@ class _ProgressLine:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics and the completion of template names and ids."""
+    unload_ipython_extension(ipython)  # %reload_ext: replace, don't stack
     magics = DataRobotMagics(ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:

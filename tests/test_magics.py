@@ -299,9 +299,7 @@ def test_new_app_creates_a_source(shell: InteractiveShell, admin, catalogue) -> 
 
 def test_new_app_refuses_a_metric_template(shell: InteractiveShell, catalogue) -> None:
     cell = run(shell, f"%dr_new_app {catalogue['metric'].id}")
-    assert isinstance(cell.error, errors.DataRobotError)
-    lines = [line for line in (cell.stdout + cell.stderr).splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in cell.text
+    assert_one_line(cell, errors.ValidationError, "422")
 
 
 def test_new_app_async_shows_one_updating_line(
