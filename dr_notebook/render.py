@@ -200,9 +200,12 @@ class _Converter:
 
     def convert(self, text: str, timeout: float) -> str | None:
         with self._lock:
-            try:
-                if self._process is None or not self._process.is_alive():
+            if self._process is None or not self._process.is_alive():
+                try:
                     self._start()
+                except Exception:  # no child processes allowed here (e.g. a daemon process)
+                    return _convert(text)
+            try:
                 self._conn.send(text)
                 if self._conn.poll(timeout):
                     return self._conn.recv()

@@ -309,3 +309,15 @@ def test_slow_or_deep_markdown_falls_back_to_plain_text(hostile: str) -> None:
     assert html.startswith("<pre>") and "&lt;script&gt;" in html and "<script" not in html
     # the helper process comes back for the next long README
     assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
+
+
+def test_long_readme_without_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no helper process may start (a daemon process), long text is converted in place."""
+
+    def refuse(self: object) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    converter = render._Converter()
+    monkeypatch.setattr(render._Converter, "_start", refuse)
+    monkeypatch.setattr(render, "_converter", converter)
+    assert "<h1>Title</h1>" in render_markdown("# Title\n\n" + "word " * 400)
