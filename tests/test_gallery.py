@@ -474,3 +474,13 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
     assert g.message.value == ""
     assert g.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
     g.close()
+
+
+def test_unknown_selection_and_bad_page_size(client: Client) -> None:
+    g = TemplateGallery(client, page_size=3)
+    g.selected_id = "f" * 24
+    assert "not in the loaded catalogue" in g.detail_header.value
+    assert g.readme_box.layout.display == "none"
+    g.close()
+    with pytest.raises(errors.InvalidArgumentError, match="page_size"):
+        TemplateGallery(client, page_size=0)

@@ -23,6 +23,7 @@ __all__ = [
     "detail_info_html",
     "message_html",
     "progress_html",
+    "readme_html",
 ]
 
 APPLICATION_TYPE = "customApplicationTemplate"
@@ -40,9 +41,9 @@ _BADGE = (
 )
 _TYPE_BADGE = (
     "display:inline-block;padding:0 6px;margin:1px 3px 1px 0;border-radius:3px;font-size:.85em;"
-    "background:var(--jp-brand-color3, rgba(33,150,243,.15));"
-    "color:var(--jp-ui-font-color0, inherit);"
-    "border:1px solid var(--jp-brand-color2, rgba(33,150,243,.5))"
+    # Blue 700 in both JupyterLab themes: white text reads on it in light and dark alike.
+    "background:var(--jp-brand-color1, #1976d2);color:#fff;"
+    "border:1px solid var(--jp-brand-color1, #1976d2)"
 )
 _TAG = (
     "display:inline-block;padding:0 6px;margin:1px 3px 1px 0;border-radius:9px;font-size:.8em;"
@@ -160,6 +161,13 @@ def create_blocker(row: Mapping[str, Any]) -> str:
     if not row.get("enabled", True):
         return "This template is disabled, so no application source can be created from it."
     return ""
+
+
+def readme_html(rendered: str) -> str:
+    """The README pane: ``rendered`` is ``render_markdown`` output (already sanitized)."""
+    # Widget HTML inherits a 28px line height from ipywidgets; READMEs read better at 1.5.
+    body = rendered or "<p><em>This template has no README.</em></p>"
+    return f'<div class="dr-notebook-readme" style="{_FONT};line-height:1.5">{body}</div>'
 
 
 def detail_header_html(row: Mapping[str, Any]) -> str:

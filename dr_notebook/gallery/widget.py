@@ -141,6 +141,7 @@ class TemplateGallery(widgets.VBox):
         page_size: int = 12,
         **kwargs: Any,
     ) -> None:
+        self._executor: ThreadPoolExecutor | None = None
         if not isinstance(page_size, int) or page_size < 1:
             raise errors.InvalidArgumentError(
                 f"page_size must be a positive integer, not {page_size!r}"
@@ -155,7 +156,6 @@ class TemplateGallery(widgets.VBox):
         self._quiet = False
         self._busy = threading.Lock()
         self._started = time.monotonic()
-        self._executor: ThreadPoolExecutor | None = None
         #: The Future of the last creation started by the button (None before the first).
         self.creation: Future[ApplicationSource | None] | None = None
 
@@ -542,7 +542,7 @@ class TemplateGallery(widgets.VBox):
         else:
             self.detail_header.value = html.detail_header_html(row)
             readme = render_markdown(row.get("readme") or "")
-            self.readme.value = readme or "<p><em>This template has no README.</em></p>"
+            self.readme.value = html.readme_html(readme)
             self.readme_box.layout.display = None
             self.detail_info.value = html.detail_info_html(row)
             blocker = html.create_blocker(row)
