@@ -20,6 +20,7 @@ import math
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 
 import requests
@@ -50,6 +51,7 @@ def official_client(endpoint: str, token: str) -> Callable[[], int]:
     """``datarobot.CustomTemplate.list()`` with a client set up for the sandbox."""
     import datarobot as dr
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="datarobot")
     dr.Client(endpoint=endpoint, token=token)
     return lambda: len(dr.CustomTemplate.list())
 
