@@ -484,3 +484,15 @@ def test_unknown_selection_and_bad_page_size(client: Client) -> None:
     g.close()
     with pytest.raises(errors.InvalidArgumentError, match="page_size"):
         TemplateGallery(client, page_size=0)
+
+
+def test_a_filter_value_from_code_leaves_the_options_when_cleared(
+    gallery: TemplateGallery,
+) -> None:
+    options = gallery.filters["category"].options
+    gallery.category = "No Such Category"
+    assert gallery.filters["category"].options == (*options, ("No Such Category",) * 2)
+    assert gallery.matches == 0
+    gallery.category = None
+    assert gallery.filters["category"].options == options
+    assert gallery.filters["category"].value == ""

@@ -150,6 +150,9 @@ class TemplateGallery(widgets.VBox):
         self._page_size = page_size
         self._catalogue = Catalogue()
         self._views: dict[int, html.CardView] = {}
+        self._options: dict[str, list[tuple[str, str]]] = {
+            f: [("All", _ALL)] for f in FILTER_FIELDS
+        }
         self._rows: np.ndarray = np.empty(0, dtype=np.int64)
         self._load_error = ""
         self._ready = False
@@ -398,6 +401,7 @@ class TemplateGallery(widgets.VBox):
                 values = self._catalogue.options(field)
                 labels = html.TYPE_LABELS if field == "template_type" else {}
                 options = [("All", _ALL)] + [(labels.get(v, v), v) for v in values]
+                self._options[field] = options
                 self._set_dropdown(dropdown, options, getattr(self, field))
 
     @staticmethod
@@ -433,7 +437,7 @@ class TemplateGallery(widgets.VBox):
             return
         dropdown = self.filters[field]
         with self._quietly():
-            self._set_dropdown(dropdown, list(dropdown.options), change["new"])
+            self._set_dropdown(dropdown, self._options[field], change["new"])
         if self._ready:
             self._apply_query(keep_page=False)
 
