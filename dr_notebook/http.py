@@ -11,7 +11,6 @@ import email.utils
 import logging
 import random
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -198,7 +197,6 @@ class Transport:
         self.max_workers = max_workers
         self._secret = settings.token
         self._origin = _origin(settings.endpoint)
-        self._lock = threading.Lock()
         session = requests.Session()
         session.auth = BearerAuth(settings.token, settings.endpoint)
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
