@@ -473,6 +473,9 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
     assert _titles(g) == ["Zebra Stripes App"]
     assert g.message.value == ""
     assert g.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
+    client.templates.update(g.visible_cards[0].template_id, name="Zebra Stripes App 2")
+    g.refresh()
+    assert _titles(g) == ["Zebra Stripes App 2"]
     g.close()
 
 

@@ -391,6 +391,8 @@ class TemplateGallery(widgets.VBox):
             self.refresh_button.disabled = False
         self._catalogue = Catalogue(frame)
         self._views.clear()
+        for card in self.cards:
+            card.template_id = None  # same ids may now have new values
         self._update_options()
         self._apply_query(keep_page=True)
         self._show_detail()
