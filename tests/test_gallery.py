@@ -499,3 +499,15 @@ def test_a_filter_value_from_code_leaves_the_options_when_cleared(
     gallery.category = None
     assert gallery.filters["category"].options == options
     assert gallery.filters["category"].value == ""
+
+
+def test_no_configuration_shows_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    for name in ("DATAROBOT_ENDPOINT", "DATAROBOT_API_TOKEN", "DATAROBOT_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    g = TemplateGallery()
+    assert g.client is None
+    assert g.matches == 0
+    assert "Could not load the templates" in g.message.value
+    assert "DATAROBOT_ENDPOINT" in g.message.value  # the message names the fix
+    g.close()
