@@ -139,7 +139,7 @@ class Catalogue:
         self.frame: pd.DataFrame = frame
         n = len(frame)
         self._all = np.ones(n, dtype=bool)
-        # Lower-cased "name + description", computed once; each keystroke is one str.contains.
+        # Lower-cased "name + description", computed and indexed once (see SearchIndex).
         name = frame["name"].astype("string").fillna("")
         description = frame["description"].astype("string").fillna("")
         self._haystack = (name + "\n" + description).str.lower().str.replace("\0", " ")
