@@ -8,17 +8,15 @@ Everything else the server sends (names, descriptions, tags, ids, file names) is
 
 from __future__ import annotations
 
-import multiprocessing
 import re
-import signal
-import threading
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import markdown
 import nh3
+
+from dr_notebook.markdown_process import IN_PROCESS_CHARS, Converter, convert
 
 if TYPE_CHECKING:
     from dr_notebook.models import ApplicationSource, Template
@@ -43,11 +41,6 @@ MAX_README_BYTES = 1024 * 1024
 
 RENDER_TIMEOUT = 5.0
 """Seconds a README may take to format; slower ones are shown as plain text, with a note."""
-
-# Python-Markdown's inline patterns are super-linear on some hostile input (2,000 "[" take a
-# second, 5,000 take several). Text up to this many characters is converted in-process; longer
-# text in a helper process that is killed when it runs past the timeout.
-_IN_PROCESS_CHARS = 1024
 
 _TABLE_TAGS = {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"}
 ALLOWED_TAGS: frozenset[str] = frozenset(
@@ -147,96 +140,12 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
 )
 
-_local = threading.local()
-
-
-def _markdown() -> markdown.Markdown:
-    md = getattr(_local, "md", None)
-    if md is None:
-        md = markdown.Markdown(
-            extensions=["fenced_code", "tables"],
-            extension_configs={"tables": {"use_align_attribute": True}},
-            output_format="html",
-        )
-        _local.md = md
-    return md
-
 
 def _sanitize(html: str) -> str:
     return _CLEANER.clean(html)
 
 
-def _convert(text: str) -> str | None:
-    """Python-Markdown's HTML for ``text`` (unsanitized); None when the input nests too deeply."""
-    md = _markdown()
-    try:
-        return md.reset().convert(text)
-    except RecursionError:
-        return None
-    finally:
-        md.reset()
-
-
-def _serve(conn: Any) -> None:
-    """The helper process: convert each text received until the pipe closes."""
-    # Interrupting the kernel (or shutting it down) signals the whole process group; the
-    # parent decides when this process ends.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            text = conn.recv()
-        except (EOFError, OSError):
-            return
-        conn.send(_convert(text))
-
-
-class _Converter:
-    """A helper process for long texts, restarted after it is killed for running too long."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Any = None
-
-    def convert(self, text: str, timeout: float) -> str | None:
-        with self._lock:
-            if self._process is None or not self._process.is_alive():
-                try:
-                    self._start()
-                except Exception:  # no child processes allowed here (e.g. a daemon process)
-                    return _convert(text)
-            try:
-                self._conn.send(text)
-                if self._conn.poll(timeout):
-                    return self._conn.recv()
-            except (EOFError, OSError):
-                pass
-            except BaseException:  # e.g. KeyboardInterrupt: never leave a stale answer behind
-                self.stop()
-                raise
-            self.stop()
-            return None
-
-    def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_serve, args=(child,), name="dr-notebook-markdown", daemon=True
-        )
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
-
-    def stop(self) -> None:
-        """Kill the helper process (a new one starts on the next long text)."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.join()
-            self._conn.close()
-        self._process = self._conn = None
-
-
-_converter = _Converter()
+_converter = Converter()
 
 
 def render_markdown(
@@ -257,7 +166,7 @@ def render_markdown(
     if size > max_bytes:
         text = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
         note = f"<p><em>README cut: showing the first {_size(max_bytes)} of {_size(size)}.</em></p>"
-    html = _convert(text) if len(text) <= _IN_PROCESS_CHARS else _converter.convert(text, timeout)
+    html = convert(text) if len(text) <= IN_PROCESS_CHARS else _converter.convert(text, timeout)
     if html is None:
         html = f"<pre>{escape(text, quote=False)}</pre>"
         note += (

@@ -9,6 +9,7 @@ import pytest
 
 import dr_notebook as drn
 from dr_notebook import render
+from dr_notebook.markdown_process import IN_PROCESS_CHARS, Converter, convert
 from dr_notebook.models import ApplicationSource, Template
 from dr_notebook.render import render_markdown, safe_url, source_html, template_html
 
@@ -289,8 +290,8 @@ def test_long_readme_is_formatted_like_a_short_one() -> None:
         "## Part\n\nSome *text* with [a link](https://example.com/x).\n\n| a |\n|---|\n| 1 |\n\n"
     )
     long_text = section * 40
-    assert len(long_text) > render._IN_PROCESS_CHARS
-    assert render_markdown(long_text) == render._sanitize(render._convert(long_text))
+    assert len(long_text) > IN_PROCESS_CHARS
+    assert render_markdown(long_text) == render._sanitize(convert(long_text))
     assert render_markdown(long_text).count("<h2>") == 40
 
 
@@ -315,9 +316,26 @@ def test_long_readme_without_child_processes(monkeypatch: pytest.MonkeyPatch) ->
     """Where no helper process may start (a daemon process), long text is converted in place."""
 
     def refuse(self: object) -> None:
-        raise AssertionError("daemonic processes are not allowed to have children")
+        raise OSError("cannot start a process here")
 
-    converter = render._Converter()
-    monkeypatch.setattr(render._Converter, "_start", refuse)
+    converter = Converter()
+    monkeypatch.setattr(Converter, "_start", refuse)
     monkeypatch.setattr(render, "_converter", converter)
     assert "<h1>Title</h1>" in render_markdown("# Title\n\n" + "word " * 400)
+
+
+def test_long_readme_in_a_script_does_not_rerun_the_script(tmp_path) -> None:
+    """The helper process is a plain subprocess: a script without a main guard runs once."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from dr_notebook import render_markdown\n"
+        f"open({str(marker)!r}, 'a').write('run\\n')\n"
+        "html = render_markdown('# Title\\n\\n' + 'word ' * 400)\n"
+        "assert '<h1>Title</h1>' in html\n"
+    )
+    subprocess.run([sys.executable, str(script)], check=True, timeout=60)
+    assert marker.read_text().splitlines() == ["run"]

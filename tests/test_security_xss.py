@@ -1,7 +1,7 @@
 """Hostile README text cannot execute: the XSS corpus through ``render_markdown``.
 
-Every line of ``shared/security/xss-payloads/*.txt`` (beside the repository), alone and inside
-markdown contexts, is rendered and the HTML is parsed the way a browser does (html5lib, a
+Every line of ``tests/data/xss-payloads/*.txt`` (a public XSS corpus, MIT licensed), alone
+and inside markdown contexts, is rendered and the HTML is parsed the way a browser does (html5lib, a
 spec-compliant parser). ``executable_findings`` then looks for anything a browser could run.
 A positive control runs the same check over unsanitized Python-Markdown output.
 """
@@ -21,7 +21,7 @@ import pytest
 from dr_notebook.models import ApplicationSource, Template
 from dr_notebook.render import render_markdown, source_html, template_html
 
-PAYLOAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "security" / "xss-payloads"
+PAYLOAD_DIR = Path(__file__).resolve().parent / "data" / "xss-payloads"
 
 # Elements that run script, load active content, submit, or change the page's base/meta.
 EXECUTABLE_ELEMENTS = frozenset(
@@ -123,10 +123,7 @@ def executable_findings(html: str) -> tuple[str, ...]:
 def load_payloads() -> list[tuple[str, str]]:
     """(file:line, payload) for every non-blank line of every payload file."""
     if not PAYLOAD_DIR.is_dir():
-        raise RuntimeError(
-            f"XSS payload corpus not found at {PAYLOAD_DIR}: the shared/ folder must sit beside "
-            "the repository (../shared)."
-        )
+        raise RuntimeError(f"XSS payload corpus not found at {PAYLOAD_DIR}")
     payloads = []
     files = sorted(PAYLOAD_DIR.glob("*.txt"))
     if not files:
