@@ -7,16 +7,19 @@ creation validates its input before anything is sent; asynchronous jobs are poll
 from __future__ import annotations
 
 import difflib
+import gc
 import io
 import json
 import logging
 import math
 import os
 import re
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
@@ -143,6 +146,35 @@ UPDATABLE = frozenset(
     {*_FORM_NAMES, *_METADATA_NAMES, "default_environment", "enabled", "template_metadata"}
     | {"file", "filename"}
 )
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large listing is decoded and parsed.
+
+    Listing 10,000 templates allocates some 400,000 acyclic containers (JSON dicts, models);
+    the collector would rescan them again and again for nothing (about 15% of the time).
+    Reference counting still frees everything; concurrent listings share one pause, and the
+    collector is re-enabled only if it was enabled before.
+    """
+    global _gc_users, _gc_was_enabled
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _progress(enabled: bool, **kwargs: Any) -> Any:
@@ -362,24 +394,25 @@ class _Paginator:
         )
         workers = max(1, min(self._client.max_workers, len(offsets)))
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dr-notebook-page")
-        try:
-            # Workers only fetch and decode; models are built here, in order, while the
-            # workers' next requests are already on the wire.
-            futures = [
-                executor.submit(self._body, params, offset, min(stride, target - offset))
-                for offset in offsets
-            ]
-            for future in futures:
-                pages.append(self._items(future.result()))
+        with _gc_paused():
+            try:
+                # Workers only fetch and decode; models are built here, in order, while the
+                # workers' next requests are already on the wire.
+                futures = [
+                    executor.submit(self._body, params, offset, min(stride, target - offset))
+                    for offset in offsets
+                ]
+                for future in futures:
+                    pages.append(self._items(future.result()))
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                executor.shutdown(wait=True, cancel_futures=True)
                 if bar is not None:
-                    bar.update(1)
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            if bar is not None:
-                bar.close()
-        for page in pages:
-            items.extend(page)
-        return _unique(items)[: None if limit is None else limit]
+                    bar.close()
+            for page in pages:
+                items.extend(page)
+            return _unique(items)[: None if limit is None else limit]
 
     def _follow_next(self, body: Mapping[str, Any], want: float) -> Iterator[Any]:
         got = 0

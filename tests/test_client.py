@@ -462,3 +462,17 @@ def test_create_reads_the_id_from_location_when_the_body_has_none(
         assert template.name.startswith("Test app")
     finally:
         client.templates.delete(template.id)
+
+
+def test_listing_leaves_the_garbage_collector_as_it_found_it(big_client: drn.Client) -> None:
+    import gc
+
+    assert gc.isenabled()
+    assert len(big_client.templates.list()) == 250
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert len(big_client.templates.list()) == 250
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
