@@ -260,6 +260,7 @@ BAD_FIELDS = [
     ("templateMetadata", {"templateMetadata": json.dumps({"tags": [1, 2]})}),
     ("templateMetadata", {"templateMetadata": json.dumps({"classLabels": "a"})}),
     ("templateMetadata", {"templateMetadata": json.dumps({"source": "git"})}),
+    ("templateMetadata", {"templateMetadata": '{"source": {"score": NaN}}'}),
     ("templateMetadata", {"templateMetadata": json.dumps(
         {"templateTypeSpecificResources": {"serviceWebRequestsOnRootPath": "yes"}})}),
 ]  # fmt: skip
@@ -332,6 +333,16 @@ def test_patch_with_file_replaces_items(sb, scratch):
     response = sb.api("PATCH", f"customTemplates/{scratch}/", files=upload)
     assert response.status_code == 200
     assert sorted(i["name"] for i in response.json()["items"]) == ["main.js", "package.json"]
+
+
+def test_listing_shows_a_template_as_patched(sb, scratch):
+    upload = {"file": ("n.zip", zip_bytes({"main.js": "1"}))}
+    patched = sb.api(
+        "PATCH", f"customTemplates/{scratch}/", files={**upload, "name": (None, "Relisted")}
+    ).json()
+    listed = sb.api("GET", "customTemplates/?search=Relisted").json()["data"]
+    assert listed == [patched] == [sb.api("GET", f"customTemplates/{scratch}/").json()]
+    assert [i["name"] for i in listed[0]["items"]] == ["main.js"]
 
 
 def test_patch_errors(sb, scratch):
@@ -489,3 +500,30 @@ def test_patch_with_blank_publisher_clears_it(sb, scratch):
 
     assert scratch not in ids("publisher=Before")
     assert scratch in ids("publisher=")  # an empty filter filters nothing
+
+
+def test_json_body_with_nan_is_422(sb, scratch):
+    response = sb.api(
+        "PATCH",
+        f"customTemplates/{scratch}/",
+        data='{"name": "x", "score": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422 and "body" in response.json()["errors"]
+
+
+def test_database_of_an_older_sandbox_is_upgraded(tmp_path):
+    """Databases written before templates kept their API JSON still list and read the same."""
+    import sqlite3
+
+    from dr_notebook.sandbox.testing import start_sandbox
+
+    db = tmp_path / "old.db"
+    with start_sandbox(db_path=db, demo=False, generate=30, seed=3) as server:
+        before = server.api("GET", "customTemplates/?orderBy=name").json()
+    with sqlite3.connect(db) as old:
+        old.execute("ALTER TABLE templates DROP COLUMN body")
+    with start_sandbox(db_path=db, demo=False) as server:
+        after = server.api("GET", "customTemplates/?orderBy=name").json()
+        one = server.api("GET", f"customTemplates/{before['data'][0]['id']}/").json()
+    assert after == before and one == before["data"][0]

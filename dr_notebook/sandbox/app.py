@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -109,9 +110,11 @@ def create_app(
             offset=offset,
             limit=limit,
         )
-        data, total = store.list_templates(query)
-        # Already JSON-ready: skipping jsonable_encoder halves the CPU time of a page.
-        return JSONResponse(_page(request, data, total, offset, limit))
+        bodies, total = store.list_template_bodies(query)
+        # The templates are stored as JSON text: the page is spliced, not decoded and re-encoded.
+        page = _page(request, [], total, offset, limit, count=len(bodies))
+        head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))[: -len("[]}")]
+        return Response(f"{head}[{','.join(bodies)}]}}", media_type="application/json")
 
     @app.post(
         f"{API}/customTemplates/",
@@ -313,8 +316,16 @@ def _base(request: Request) -> str:
 
 
 def _page(
-    request: Request, data: list[dict[str, Any]], total: int, offset: int, limit: int
+    request: Request,
+    data: list[dict[str, Any]],
+    total: int,
+    offset: int,
+    limit: int,
+    count: int | None = None,
 ) -> dict[str, Any]:
+    """A list response; ``count`` stands for ``len(data)`` when the items are added later."""
+    if count is None:
+        count = len(data)
     params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
 
     def link(new_offset: int) -> str:
@@ -322,9 +333,9 @@ def _page(
         return str(request.url.replace(query=query))
 
     return {
-        "count": len(data),
+        "count": count,
         "totalCount": total,
-        "next": link(offset + limit) if offset + len(data) < total and data else None,
+        "next": link(offset + limit) if offset + count < total and count else None,
         "previous": link(max(0, offset - limit)) if offset > 0 else None,
         "data": data,
     }

@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from dr_notebook.sandbox.errors import ApiError
 from dr_notebook.sandbox.uploads import MAX_UPLOAD_BYTES
+from dr_notebook.sandbox.validation import reject_constant
 
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 8 * 1024 * 1024
 MAX_FIELD_BYTES = 4 * 1024 * 1024
@@ -69,7 +70,7 @@ def _read_json(body: bytes) -> tuple[dict[str, Any], Upload | None]:
     if not body.strip():
         return {}, None
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(422, "Malformed JSON body.", {"body": "must be valid JSON"}) from None
     if not isinstance(data, dict):

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS templates (
     publisher TEXT,
     category TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    body TEXT  -- the template as the API shows it (JSON, items included), rewritten on every change
 );
 CREATE INDEX IF NOT EXISTS templates_type ON templates (template_type, template_sub_type);
 CREATE INDEX IF NOT EXISTS templates_created ON templates (created_at);
@@ -130,6 +131,26 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database written by an older sandbox up to date."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(templates)")}
+        if (
+            "body" in columns
+            and not self._db.execute(
+                "SELECT 1 FROM templates WHERE body IS NULL LIMIT 1"
+            ).fetchone()
+        ):
+            return
+        with self._lock, self._transaction():
+            if "body" not in columns:
+                self._db.execute("ALTER TABLE templates ADD COLUMN body TEXT")
+            stale = self._db.execute("SELECT * FROM templates WHERE body IS NULL").fetchall()
+            self._db.executemany(
+                "UPDATE templates SET body = ? WHERE id = ?",
+                [(_dumps(e), e["id"]) for e in self._entities(stale)],
+            )
 
     def close(self) -> None:
         """Checkpoint and close the database."""
@@ -156,6 +177,23 @@ class Store:
         """Store many templates (and their files) in one transaction; return their ids."""
         rows, file_rows = [], []
         for t in templates:
+            files = _file_rows(t.id, t.files, t.created_at)
+            entity = {
+                "id": t.id,
+                "name": t.name,
+                "description": t.description,
+                "templateType": t.template_type,
+                "templateSubType": t.template_sub_type,
+                "enabled": bool(t.enabled),
+                "defaultResourceBundleId": t.default_resource_bundle_id,
+                "defaultEnvironment": t.default_environment,
+                "templateMetadata": t.template_metadata,
+                "items": [{"id": f[0], "name": f[3]} for f in files],
+                "publisher": t.publisher,
+                "category": t.category,
+                "createdAt": t.created_at,
+                "updatedAt": t.created_at,
+            }
             rows.append(
                 (
                     t.id,
@@ -171,12 +209,13 @@ class Store:
                     t.category,
                     t.created_at,
                     t.created_at,
+                    _dumps(entity),
                 )
             )
-            file_rows.extend(_file_rows(t.id, t.files, t.created_at))
+            file_rows.extend(files)
         with self._lock, self._transaction():
             self._db.executemany(
-                "INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
             self._db.executemany("INSERT INTO template_files VALUES (?, ?, ?, ?, ?, ?)", file_rows)
         return [r[0] for r in rows]
@@ -190,14 +229,17 @@ class Store:
         """One template as the API shows it, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM templates WHERE id = ?", (template_id,)
+                "SELECT body FROM templates WHERE id = ?", (template_id,)
             ).fetchone()
-            if row is None:
-                return None
-            return self._entities([row])[0]
+        return None if row is None else json.loads(row["body"])
 
     def list_templates(self, q: TemplateQuery) -> tuple[list[dict[str, Any]], int]:
         """One page of templates matching the query, and the total number matching."""
+        bodies, total = self.list_template_bodies(q)
+        return [json.loads(b) for b in bodies], total
+
+    def list_template_bodies(self, q: TemplateQuery) -> tuple[list[str], int]:
+        """Like :meth:`list_templates`, each template as its stored JSON text."""
         where, params = [], []
         if q.search:
             where.append(
@@ -225,10 +267,10 @@ class Store:
             total = self._db.execute(f"SELECT count(*) FROM templates t {clause}", params)
             total = total.fetchone()[0]
             rows = self._db.execute(
-                f"SELECT t.* FROM templates t {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT t.body FROM templates t {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, q.limit, q.offset],
             ).fetchall()
-            return self._entities(rows), total
+        return [r[0] for r in rows], total
 
     def update_template(
         self, template_id: str, changes: dict[str, Any], files: list[tuple[str, bytes]] | None
@@ -267,7 +309,12 @@ class Store:
                     "INSERT INTO template_files VALUES (?, ?, ?, ?, ?, ?)",
                     _file_rows(template_id, files, now_iso()),
                 )
-        return self.get_template(template_id)
+            row = self._db.execute("SELECT * FROM templates WHERE id = ?", (template_id,))
+            entity = self._entities([row.fetchone()])[0]
+            self._db.execute(
+                "UPDATE templates SET body = ? WHERE id = ?", (_dumps(entity), template_id)
+            )
+        return entity
 
     def delete_template(self, template_id: str) -> bool:
         """Delete a template and its files; False when there was none."""
@@ -423,6 +470,11 @@ def _order_clause(
     column = columns[order_by.lstrip("-")]
     direction = "DESC" if descending else "ASC"
     return f"{column} {direction}, {tiebreak} {direction}"
+
+
+def _dumps(entity: dict[str, Any]) -> str:
+    """An entity as compact JSON text, as the API sends it."""
+    return json.dumps(entity, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _lower(value: object) -> object:

@@ -131,9 +131,14 @@ def _load_json(raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, str):
         return None, "must be a JSON string"
     try:
-        return json.loads(raw), None
+        return json.loads(raw, parse_constant=reject_constant), None
     except (ValueError, RecursionError):
         return None, "must be valid JSON"
+
+
+def reject_constant(name: str) -> Any:
+    """For ``json.loads``: ``NaN`` and ``Infinity`` are not JSON (they could not be sent back)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _parse_environment(raw: Any) -> tuple[dict[str, str], str | None]:
