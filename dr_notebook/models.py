@@ -55,7 +55,51 @@ def _api(name: str, convert: Callable[[Any], Any] | None = None, **kwargs: Any) 
     return field(metadata={"api": name, "convert": convert}, **kwargs)
 
 
-_SPECS: dict[type, list[tuple[str, str, Any, Any, bool]]] = {}
+_PARSERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _compile_parser(cls: type[_Model]) -> Callable[[Mapping[str, Any] | None], Any]:
+    """The body of ``cls.from_api``, generated once per model as ``dataclasses`` does for
+    ``__init__``: one dict pop and one attribute store per field, no loop over field specs.
+    Listings build tens of thousands of models; this is several times cheaper per field.
+    """
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "is_mapping": _is_mapping}
+    lines = ["extra = dict(data) if data else {}", "pop = extra.pop", "m = new(cls)"]
+    for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
+        if f.name == "extra":
+            continue
+        if f.default_factory is not dataclasses.MISSING:
+            env[f"default{i}"] = f.default_factory
+            default = f"default{i}()"
+        else:
+            env[f"default{i}"] = f.default
+            default = f"default{i}"
+        key = f.metadata.get("api")
+        if key is None:
+            lines.append(f"m.{f.name} = {default}")
+            continue
+        nested = cls._nested.get(f.name)
+        convert = f.metadata.get("convert")
+        if nested is not None and f.default_factory is list:
+            env[f"parse{i}"] = nested.from_api
+            value = f"[parse{i}(x) for x in v if is_mapping(x)] if type(v) is list else []"
+        elif nested is not None:
+            env[f"parse{i}"] = nested.from_api
+            value = f"parse{i}(v if is_mapping(v) else None)"
+        elif convert is not None:
+            env[f"parse{i}"] = convert
+            value = f"parse{i}(v)"
+        else:
+            value = "v"
+        lines += [f"v = pop({key!r}, None)", f"m.{f.name} = {default} if v is None else {value}"]
+    lines += ["m.extra = extra", "return m"]
+    source = "def from_api(data):\n" + "".join(f"    {line}\n" for line in lines)
+    exec(source, env)
+    return env["from_api"]
 
 
 class _Model:
@@ -66,44 +110,15 @@ class _Model:
     extra: dict[str, Any]
 
     @classmethod
-    def _fields_spec(cls) -> list[tuple[str, str, Any, Any, bool]]:
-        """``(name, api key, nested model, converter, is a list)`` per API field, computed once."""
-        spec = _SPECS.get(cls)
-        if spec is None:
-            spec = [
-                (
-                    f.name,
-                    f.metadata["api"],
-                    cls._nested.get(f.name),
-                    f.metadata.get("convert"),
-                    f.default_factory is list,
-                )
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-                if f.metadata.get("api") is not None
-            ]
-            _SPECS[cls] = spec
-        return spec
-
-    @classmethod
     def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
-        """Build the model from a JSON object; missing or null fields get their defaults."""
-        data = dict(data or {})
-        values: dict[str, Any] = {}
-        for name, key, nested, convert, is_list in cls._fields_spec():
-            raw = data.pop(key, None)
-            if nested is not None:
-                if isinstance(raw, list):
-                    values[name] = [nested.from_api(x) for x in raw if isinstance(x, Mapping)]
-                elif is_list:
-                    values[name] = []
-                else:
-                    values[name] = nested.from_api(raw if isinstance(raw, Mapping) else None)
-            elif convert is not None:
-                values[name] = convert(raw)
-            elif raw is not None:
-                values[name] = raw
-        values["extra"] = data
-        return cls(**values)
+        """Build the model from a JSON object; missing or null fields get their defaults.
+
+        Keys the model does not name are kept in ``extra``.
+        """
+        parse = _PARSERS.get(cls)
+        if parse is None:
+            parse = _PARSERS[cls] = _compile_parser(cls)
+        return parse(data)
 
 
 @dataclass(repr=False)
@@ -156,8 +171,8 @@ class TemplateFile(_Model):
     @classmethod
     def from_api(cls, data: Mapping[str, Any] | None) -> TemplateFile:
         """Accept the list item ``{id, name}`` and the file body ``{id, filename, content}``."""
-        data = dict(data or {})
-        if "name" not in data and "filename" in data:
+        if data and "name" not in data and "filename" in data:
+            data = dict(data)
             data["name"] = data.pop("filename")
         return super().from_api(data)
 

@@ -117,3 +117,23 @@ def test_parse_timestamp_tolerates_rubbish() -> None:
     assert (
         parse_timestamp("") is None and parse_timestamp(5) is None and parse_timestamp("x") is None
     )
+
+
+def test_missing_fields_equal_the_constructor_defaults() -> None:
+    assert Template.from_api({}) == Template() == Template.from_api({"id": None})
+    assert Template.from_api({}).id == ""  # not the text "None"
+    assert AsyncStatus.from_api(None) == AsyncStatus()
+
+
+def test_wrongly_shaped_nested_values_are_tolerated() -> None:
+    from types import MappingProxyType
+
+    t = Template.from_api(
+        MappingProxyType(
+            {"id": 7, "items": "oops", "defaultEnvironment": ["x"], "templateMetadata": 3}
+        )
+    )
+    assert t.id == "7" and t.files == [] and t.default_environment.environment_id is None
+    assert t.metadata.tags == [] and t.extra == {}
+    files = Template.from_api({"items": [{"id": "a", "name": "x"}, "junk", None]}).files
+    assert [f.name for f in files] == ["x"]
