@@ -175,15 +175,17 @@ def test_list_follows_next_without_total_count(
 ) -> None:
     """A server that sends no totalCount is walked through ``next`` (real responses, trimmed)."""
     transport = big_client._transport
-    real = transport.get_json
+    real = transport.json
+    seen: list[Any] = []
 
-    def without_total(path: str, params: Any = None) -> Any:
-        body = real(path, params)
-        body.pop("totalCount", None)
+    def without_total(response: Any) -> Any:
+        body = real(response)
+        seen.append(body.pop("totalCount", None))
         return body
 
-    monkeypatch.setattr(transport, "get_json", without_total)
+    monkeypatch.setattr(transport, "json", without_total)
     assert [t.id for t in big_client.templates.list()] == [t["id"] for t in raw_pages(big)]
+    assert len(seen) == 3 and set(seen) == {250}  # every page went through the trimming
     assert len(big_client.templates.list(limit=120)) == 120
 
 
@@ -192,14 +194,15 @@ def test_duplicates_across_pages_are_dropped(
 ) -> None:
     """When a page overlaps the previous one (catalogue changed meanwhile), ids appear once."""
     transport = big_client._transport
-    real = transport.get_json
+    real = transport.request
 
-    def shifted(path: str, params: Any = None) -> Any:
+    def shifted(method: str, path: str, **kwargs: Any) -> Any:
+        params = kwargs.get("params")
         if params and params.get("offset"):
-            params = {**params, "offset": params["offset"] - 10}
-        return real(path, params)
+            kwargs["params"] = {**params, "offset": params["offset"] - 10}
+        return real(method, path, **kwargs)
 
-    monkeypatch.setattr(transport, "get_json", shifted)
+    monkeypatch.setattr(transport, "request", shifted)
     ids = [t.id for t in big_client.templates.list()]
     assert len(ids) == len(set(ids)) == 240
 
@@ -476,3 +479,15 @@ def test_listing_leaves_the_garbage_collector_as_it_found_it(big_client: drn.Cli
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_listing_leaves_what_the_program_froze_frozen(big_client: drn.Client) -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert len(big_client.templates.list()) == 250
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
