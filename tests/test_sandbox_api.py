@@ -414,6 +414,33 @@ def test_list_filters(sb, query, expected):
 
 
 @pytest.mark.parametrize(
+    "order",
+    [
+        None,
+        "name",
+        "-name",
+        "-createdAt",
+        "templateType",
+        "-templateType",
+        "templateSubType",
+        "-templateSubType",
+    ],
+)
+def test_every_order_reads_an_index_instead_of_sorting(tmp_path, order):
+    from dr_notebook.sandbox.store import Store, TemplateQuery
+
+    store = Store(tmp_path / "plan.db")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.list_template_bodies(TemplateQuery(order_by=order, offset=50, limit=10))
+    store._db.set_trace_callback(None)
+    (page,) = [s for s in statements if "ORDER BY" in s]
+    plan = " ".join(row[3] for row in store._db.execute(f"EXPLAIN QUERY PLAN {page}"))
+    store.close()
+    assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize(
     ("order", "key", "reverse"),
     [
         ("name", lambda t: t["name"].lower(), False),

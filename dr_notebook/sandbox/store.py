@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS templates (
 );
 CREATE INDEX IF NOT EXISTS templates_type ON templates (template_type, template_sub_type);
 CREATE INDEX IF NOT EXISTS templates_created ON templates (created_at);
+-- One index per orderBy key (rowid, the tie-break, is in every index): a page is read in
+-- index order instead of sorting the whole catalogue (~150 ms a page at 10,000 templates).
+CREATE INDEX IF NOT EXISTS templates_by_name ON templates (name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS templates_by_type ON templates (template_type);
+CREATE INDEX IF NOT EXISTS templates_by_sub_type ON templates (template_sub_type);
 CREATE TABLE IF NOT EXISTS template_files (
     id TEXT PRIMARY KEY,
     template_id TEXT NOT NULL REFERENCES templates (id) ON DELETE CASCADE,
