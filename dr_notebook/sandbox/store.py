@@ -141,22 +141,16 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Bring a database written by an older sandbox up to date."""
+        """Bring a database written by an older sandbox up to date (in one transaction)."""
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(templates)")}
-        if (
-            "body" in columns
-            and not self._db.execute(
-                "SELECT 1 FROM templates WHERE body IS NULL LIMIT 1"
-            ).fetchone()
-        ):
+        if "body" in columns:
             return
         with self._lock, self._transaction():
-            if "body" not in columns:
-                self._db.execute("ALTER TABLE templates ADD COLUMN body TEXT")
-            stale = self._db.execute("SELECT * FROM templates WHERE body IS NULL").fetchall()
+            self._db.execute("ALTER TABLE templates ADD COLUMN body TEXT")
+            rows = self._db.execute("SELECT * FROM templates").fetchall()
             self._db.executemany(
                 "UPDATE templates SET body = ? WHERE id = ?",
-                [(_dumps(e), e["id"]) for e in self._entities(stale)],
+                [(_dumps(e), e["id"]) for e in self._entities(rows)],
             )
 
     def close(self) -> None:
