@@ -113,6 +113,7 @@ def create_app(
         bodies, total = store.list_template_bodies(query)
         # The templates are stored as JSON text: the page is spliced, not decoded and re-encoded.
         page = _page(request, [], total, offset, limit, count=len(bodies))
+        # "data" is the last key: the encoded page ends with "[]}", where the bodies go.
         head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))[: -len("[]}")]
         return Response(f"{head}[{','.join(bodies)}]}}", media_type="application/json")
 

@@ -179,6 +179,7 @@ class Store:
         rows, file_rows = [], []
         for t in templates:
             files = _file_rows(t.id, t.files, t.created_at)
+            # The shape _entities() gives a stored row (the upgrade test holds them equal).
             entity = {
                 "id": t.id,
                 "name": t.name,
