@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dr_notebook.frames import LIST_COLUMNS, TEMPLATE_COLUMNS
 from dr_notebook.gallery.search import SearchIndex
 
 __all__ = [
@@ -54,27 +55,7 @@ _SORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "templateSubType": ("template_sub_type",),
 }
 
-_COLUMNS = (
-    "id",
-    "name",
-    "description",
-    "template_type",
-    "template_sub_type",
-    "enabled",
-    "default_resource_bundle_id",
-    "environment_id",
-    "environment_version_id",
-    "tags",
-    "resource_bundle_ids",
-    "class_labels",
-    "files",
-    "file_count",
-    "readme",
-    "publisher",
-    "category",
-)
 
-_LIST_COLUMNS = ("tags", "resource_bundle_ids", "class_labels", "files")
 _SEARCH_CACHE = 64  # recent search texts whose masks are kept
 
 
@@ -131,11 +112,11 @@ class Catalogue:
     """
 
     def __init__(self, frame: pd.DataFrame | None = None) -> None:
-        frame = pd.DataFrame(columns=list(_COLUMNS)) if frame is None else frame
+        frame = pd.DataFrame(columns=list(TEMPLATE_COLUMNS)) if frame is None else frame
         frame = frame.reset_index(drop=True)
-        for column in _COLUMNS:
+        for column in TEMPLATE_COLUMNS:
             if column not in frame.columns:
-                frame[column] = [[] for _ in range(len(frame))] if column in _LIST_COLUMNS else None
+                frame[column] = [[] for _ in range(len(frame))] if column in LIST_COLUMNS else None
         self.frame: pd.DataFrame = frame
         n = len(frame)
         self._all = np.ones(n, dtype=bool)
@@ -292,7 +273,7 @@ class Catalogue:
         out: dict[str, Any] = {}
         for column in self._cells if columns is None else columns:
             value = self._cells[column][position]
-            if column in _LIST_COLUMNS:
+            if column in LIST_COLUMNS:
                 out[column] = _as_list(value)
             elif column == "enabled":
                 out[column] = True if _is_missing(value) else bool(value)
