@@ -7,22 +7,13 @@ creation validates its input before anything is sent; asynchronous jobs are poll
 from __future__ import annotations
 
 import difflib
-import gc
-import io
 import json
 import logging
-import math
 import os
 import re
-import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import fields as dataclass_fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from typing import TYPE_CHECKING, Any
 
 from dr_notebook.config import Secret, resolve_settings
 from dr_notebook.errors import (
@@ -42,10 +33,24 @@ from dr_notebook.models import (
     TemplateFile,
     TemplateMetadata,
 )
+from dr_notebook.pagination import Paginator, progress_bar
+from dr_notebook.payloads import (
+    FORM_NAMES,
+    METADATA_NAMES,
+    RESOURCE_BUNDLE_IDS,
+    UPDATABLE,
+    FileContent,
+    check_id,
+    check_metadata,
+    check_text,
+    content_type,
+    environment_to_api,
+    metadata_to_api,
+    read_content,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-    import requests
 
 __all__ = [
     "RESOURCE_BUNDLE_IDS",
@@ -59,8 +64,6 @@ __all__ = [
 
 log = logging.getLogger("dr_notebook.client")
 
-PAGE_SIZE = 100
-PROGRESS_DELAY = 0.5
 TEMPLATE_ORDER_BY = [
     "name",
     "-name",
@@ -72,416 +75,9 @@ TEMPLATE_ORDER_BY = [
     "-templateSubType",
 ]
 SOURCE_ORDER_BY = ["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
-RESOURCE_BUNDLE_IDS = [
-    "cpu.nano",
-    "cpu.micro",
-    "cpu.small",
-    "cpu.medium",
-    "cpu.large",
-    "cpu.xlarge",
-    "cpu.2xlarge",
-    "cpu.3xlarge",
-    "cpu.4xlarge",
-    "cpu.5xlarge",
-    "cpu.6xlarge",
-    "cpu.7xlarge",
-    "cpu.8xlarge",
-    "cpu.16xlarge",
-    "DRAWSG4dn.xlargeFrac1Regular",
-    "DRAWSG4dn.2xlargeFrac1Regular",
-    "DRAWSG5.2xlargeFrac1Regular",
-    "DRAWSG5.12xlargeFrac1Regular",
-    "DRAWSG5.48xlargeFrac1Regular",
-    "DRAWSG6e.xlargeFrac1Regular",
-    "DRAWSG6e.12xlargeFrac1Regular",
-    "DRAWSG6e.48xlargeFrac1Regular",
-    "gpu.small",
-    "gpu.medium",
-    "gpu.large",
-    "gpu.xlarge",
-    "gpu.2xlarge",
-    "gpu.3xlarge",
-    "gpu.5xlarge",
-    "gpu.7xlarge",
-    "starter",
-    "basic",
-    "basic.8x",
-    "train.l",
-    "infer.s",
-    "infer.m",
-    "infer.l",
-]
-TEXT_LIMITS = {
-    "name": 255,
-    "description": 10_000,
-    "template_type": 255,
-    "template_sub_type": 255,
-    "publisher": 255,
-    "category": 255,
-}
-MAX_README = 1_048_576
-MAX_LIST_ITEMS = 1000
-MAX_FILES = 1000
-SKIPPED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".venv"})
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
-FileContent = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]  # noqa: UP007
 StatusCallback = Callable[[AsyncStatus], Any]
-
-_FORM_NAMES = {
-    "name": "name",
-    "description": "description",
-    "template_type": "templateType",
-    "template_sub_type": "templateSubType",
-    "default_resource_bundle_id": "defaultResourceBundleId",
-    "publisher": "publisher",
-    "category": "category",
-}
-_METADATA_NAMES = {
-    "readme": "readme",
-    "tags": "tags",
-    "resource_bundle_ids": "resourceBundleIds",
-    "class_labels": "classLabels",
-}
-UPDATABLE = frozenset(
-    {*_FORM_NAMES, *_METADATA_NAMES, "default_environment", "enabled", "template_metadata"}
-    | {"file", "filename"}
-)
-
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large listing is decoded and parsed.
-
-    Listing 10,000 templates allocates some 400,000 acyclic containers (JSON dicts, models);
-    the collector would rescan them again and again for nothing (about 15% of the time).
-    Reference counting still frees everything; concurrent listings share one pause, and the
-    collector is re-enabled only if it was enabled before. Cyclic garbage other threads make
-    meanwhile is collected later, by the next full collection.
-    """
-    global _gc_users, _gc_was_enabled
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0 and _gc_was_enabled:
-                if gc.get_freeze_count() == 0:
-                    # What was built during the pause sits in the youngest generation, where the
-                    # collector's next pass would scan it all (~60 ms for 10,000 templates) to
-                    # find no cycles. Freezing and unfreezing moves it to the oldest generation
-                    # unscanned, as if it had survived the young collections. (Skipped when the
-                    # program froze objects itself: unfreezing would thaw those too.)
-                    gc.freeze()
-                    gc.unfreeze()
-                gc.enable()
-
-
-def _progress(enabled: bool, **kwargs: Any) -> Any:
-    """A tqdm.auto bar that only shows once the work lasts longer than a moment."""
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(delay=PROGRESS_DELAY, leave=False, **kwargs)
-
-
-def _check_text(name: str, value: Any, *, required: bool) -> str | None:
-    if value is None:
-        if required:
-            raise InvalidArgumentError(f"{name} is required: pass {name}='...'.")
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{name} must be a string, not {type(value).__name__}.")
-    if required and not value.strip():
-        raise InvalidArgumentError(f"{name} must not be empty.")
-    limit = TEXT_LIMITS.get(name)
-    if limit is not None and len(value) > limit:
-        raise InvalidArgumentError(
-            f"{name} is {len(value)} characters long; the limit is {limit}: shorten it."
-        )
-    return value
-
-
-def _check_id(name: str, value: Any) -> str:
-    if isinstance(value, (Template, ApplicationSource)):
-        value = value.id
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"{name} must be a non-empty id string, not {value!r}.")
-    return value.strip()
-
-
-def _check_str_list(name: str, value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidArgumentError(f"{name} must be a list of strings, e.g. {name}=['a', 'b'].")
-    items = list(value)
-    if not all(isinstance(item, str) for item in items):
-        raise InvalidArgumentError(f"{name} must be a list of strings.")
-    if len(items) > MAX_LIST_ITEMS:
-        raise InvalidArgumentError(f"{name} has {len(items)} items; the limit is {MAX_LIST_ITEMS}.")
-    return items
-
-
-def _environment(value: Any) -> dict[str, str]:
-    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``."""
-    if isinstance(value, DefaultEnvironment):
-        env = {
-            "environmentId": value.environment_id,
-            "environmentVersionId": value.environment_version_id,
-        }
-    elif isinstance(value, Mapping):
-        env = {
-            "environmentId": value.get("environmentId", value.get("environment_id")),
-            "environmentVersionId": value.get(
-                "environmentVersionId", value.get("environment_version_id")
-            ),
-        }
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        env = {"environmentId": value[0], "environmentVersionId": value[1]}
-    else:
-        env = {}
-    if not all(isinstance(v, str) and v.strip() for v in env.values()) or len(env) != 2:
-        raise InvalidArgumentError(
-            "default_environment needs an environment id and version id: pass "
-            "{'environment_id': '...', 'environment_version_id': '...'} or a pair (id, version_id)."
-        )
-    return env
-
-
-def _metadata_to_api(meta: TemplateMetadata | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(meta, TemplateMetadata):
-        data = dict(meta.extra)
-        for f in dataclass_fields(meta):
-            key = f.metadata.get("api")
-            if key is not None:
-                data[key] = getattr(meta, f.name)
-        return data
-    if isinstance(meta, Mapping):
-        snake_to_api = {**_METADATA_NAMES, "source": "source"}
-        snake_to_api["template_type_specific_resources"] = "templateTypeSpecificResources"
-        return {snake_to_api.get(k, k): v for k, v in meta.items()}
-    raise InvalidArgumentError("template_metadata must be a TemplateMetadata or a dict.")
-
-
-def _check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    readme = meta.get("readme")
-    if isinstance(readme, os.PathLike):
-        readme = meta["readme"] = Path(readme).read_text(encoding="utf-8")
-    if readme is not None and not isinstance(readme, str):
-        raise InvalidArgumentError("readme must be a string (the README's markdown).")
-    if readme is not None and len(readme) > MAX_README:
-        raise InvalidArgumentError(f"readme is longer than {MAX_README} characters: shorten it.")
-    for snake, key in _METADATA_NAMES.items():
-        if key != "readme" and meta.get(key) is not None:
-            meta[key] = _check_str_list(snake, meta[key])
-    bundles = [b for b in meta.get("resourceBundleIds") or [] if b not in RESOURCE_BUNDLE_IDS]
-    if bundles:
-        raise InvalidArgumentError(
-            f"resource_bundle_ids has unknown ids {bundles}; "
-            f"allowed: {', '.join(RESOURCE_BUNDLE_IDS)}."
-        )
-    return meta
-
-
-def _zip_folder(folder: Path) -> bytes:
-    """The folder's files as an in-memory zip (relative paths; ``.git`` and caches left out)."""
-    buffer = io.BytesIO()
-    count = 0
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for root, dirs, names in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
-            for name in sorted(names):
-                if name in SKIPPED_NAMES:
-                    continue
-                path = Path(root, name)
-                if not path.is_file():
-                    continue
-                count += 1
-                if count > MAX_FILES:
-                    raise InvalidArgumentError(
-                        f"{folder} holds more than {MAX_FILES} files; a template may have at most "
-                        f"{MAX_FILES}."
-                    )
-                archive.write(path, path.relative_to(folder).as_posix())
-    if count == 0:
-        raise InvalidArgumentError(f"The folder {folder} holds no files to upload.")
-    return buffer.getvalue()
-
-
-def read_content(file: FileContent, filename: str | None = None) -> tuple[str, bytes, Path | None]:
-    """Template content as ``(filename, bytes, folder)``: a file, a folder (zipped) or bytes."""
-    if isinstance(file, (bytes, bytearray, memoryview)):
-        content = bytes(file)
-        default = "template.zip" if content[:4] == b"PK\x03\x04" else "template"
-        name, folder = filename or default, None
-    elif isinstance(file, (str, os.PathLike)):
-        path = Path(file).expanduser()
-        if path.is_dir():
-            content, folder = _zip_folder(path), path
-            name = filename or f"{path.resolve().name or 'template'}.zip"
-        elif path.is_file():
-            content, folder, name = path.read_bytes(), None, filename or path.name
-        else:
-            raise InvalidArgumentError(f"file={str(file)!r}: no such file or folder.")
-    elif hasattr(file, "read"):
-        content = file.read()
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        name = filename or Path(getattr(file, "name", "") or "template").name
-        folder = None
-    else:
-        raise InvalidArgumentError(
-            "file must be a path to a file or folder, bytes, or a binary file object."
-        )
-    if not content:
-        raise InvalidArgumentError("The template content is empty: give a non-empty file.")
-    return name, content, folder
-
-
-class _Paginator:
-    """Reads a paginated list endpoint: all pages concurrently, or one page at a time."""
-
-    def __init__(
-        self, client: Client, path: str, parse: Callable[[Mapping[str, Any]], Any], label: str
-    ) -> None:
-        self._client = client
-        self._path = path
-        self._parse = parse
-        self._label = label
-
-    def _fetch(self, params: Mapping[str, Any], offset: int, size: int) -> requests.Response:
-        return self._client._transport.request(
-            "GET", self._path, params={**params, "offset": offset, "limit": size}
-        )
-
-    def _body(self, params: Mapping[str, Any], offset: int, size: int) -> dict[str, Any]:
-        return self._decode(self._fetch(params, offset, size))
-
-    def _decode(self, response: requests.Response) -> dict[str, Any]:
-        body = self._client._transport.json(response)
-        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
-            raise DataRobotError(f"Unexpected list response from GET {self._path}: no 'data' list.")
-        return dict(body)
-
-    def _items(self, body: Mapping[str, Any]) -> list[Any]:
-        return [self._parse(item) for item in body["data"] if isinstance(item, Mapping)]
-
-    def _page(
-        self, params: Mapping[str, Any], offset: int, size: int
-    ) -> tuple[list[Any], dict[str, Any]]:
-        body = self._body(params, offset, size)
-        return self._items(body), body
-
-    def all(self, params: Mapping[str, Any], limit: int | None) -> list[Any]:
-        if limit == 0:
-            return []
-        want = math.inf if limit is None else limit
-        first_size = int(min(PAGE_SIZE, want))
-        items, body = self._page(params, 0, first_size)
-        total = body.get("totalCount")
-        if len(items) >= want or not items:
-            return _unique(items)[: None if limit is None else limit]
-        if not isinstance(total, int) or isinstance(total, bool):
-            items.extend(self._follow_next(body, want - len(items)))
-            return _unique(items)[: None if limit is None else limit]
-        target = int(min(total, want))
-        # A server that caps pages below what was asked for sets the stride.
-        stride = len(items) if len(items) < first_size else first_size
-        offsets = list(range(len(items), target, stride))
-        if not offsets:
-            return _unique(items)
-        pages: list[list[Any]] = []
-        bar = _progress(
-            self._client.progress and len(offsets) > 1,
-            total=len(offsets) + 1,
-            initial=1,
-            unit="page",
-            desc=self._label,
-        )
-        workers = max(1, min(self._client.max_workers, len(offsets)))
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dr-notebook-page")
-        with _gc_paused():
-            try:
-                # Workers only fetch: pages are decoded and models built here, in order, while
-                # the workers' next requests are already on the wire (a worker that decoded
-                # would send its next request that much later).
-                futures = [
-                    executor.submit(self._fetch, params, offset, min(stride, target - offset))
-                    for offset in offsets
-                ]
-                for future in futures:
-                    pages.append(self._items(self._decode(future.result())))
-                    if bar is not None:
-                        bar.update(1)
-            finally:
-                executor.shutdown(wait=True, cancel_futures=True)
-                if bar is not None:
-                    bar.close()
-            for page in pages:
-                items.extend(page)
-            return _unique(items)[: None if limit is None else limit]
-
-    def _follow_next(self, body: Mapping[str, Any], want: float) -> Iterator[Any]:
-        got = 0
-        seen: set[str] = set()
-        while body.get("next") and got < want:
-            url = str(body["next"])
-            if url in seen:  # a server pointing back at itself would loop forever
-                break
-            seen.add(url)
-            body = self._client._transport.get_json(url)
-            for item in body.get("data") or []:
-                if isinstance(item, Mapping):
-                    got += 1
-                    yield self._parse(item)
-
-    def iter(self, params: Mapping[str, Any], limit: int | None) -> Iterator[Any]:
-        want = math.inf if limit is None else limit
-        seen: set[str] = set()
-        yielded = 0
-        offset = 0
-        while yielded < want:
-            size = int(min(PAGE_SIZE, want - yielded))
-            items, body = self._page(params, offset, size)
-            for item in items:
-                key = getattr(item, "id", None)
-                if key and key in seen:
-                    continue
-                if key:
-                    seen.add(key)
-                yield item
-                yielded += 1
-                if yielded >= want:
-                    return
-            offset += len(items)
-            total = body.get("totalCount")
-            more = (offset < total) if isinstance(total, int) else bool(body.get("next"))
-            if not items or not more:
-                return
-
-
-def _unique(items: list[Any]) -> list[Any]:
-    """Items in order, each id once (pages may overlap when the catalogue changes meanwhile)."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        key = getattr(item, "id", None)
-        if key:
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(item)
-    return out
 
 
 class Templates:
@@ -489,7 +85,7 @@ class Templates:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._pages = _Paginator(client, "customTemplates/", Template.from_api, "Listing templates")
+        self._pages = Paginator(client, "customTemplates/", Template.from_api, "Listing templates")
 
     def __repr__(self) -> str:
         return f"<Templates of {self._client.endpoint}>"
@@ -591,7 +187,7 @@ class Templates:
 
     def get(self, template_id: str) -> Template:
         """One template by id."""
-        template_id = _check_id("template_id", template_id)
+        template_id = check_id("template_id", template_id)
         body = self._client._transport.get_json(f"customTemplates/{quote_id(template_id)}/")
         return Template.from_api(body)
 
@@ -602,7 +198,7 @@ class Templates:
         """
         if isinstance(id_or_name, Template):
             return id_or_name
-        text = _check_id("id_or_name", id_or_name)
+        text = check_id("id_or_name", id_or_name)
         if _OBJECT_ID.match(text):
             try:
                 return self.get(text)
@@ -639,7 +235,7 @@ class Templates:
     def _form(self, values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         """Validated multipart fields (``files=`` form of requests) for create and update."""
         form: dict[str, Any] = {}
-        for snake, api_name in _FORM_NAMES.items():
+        for snake, api_name in FORM_NAMES.items():
             if snake not in values:
                 continue
             required = creating and snake in {
@@ -648,12 +244,12 @@ class Templates:
                 "template_type",
                 "template_sub_type",
             }
-            value = _check_text(snake, values[snake], required=required)
+            value = check_text(snake, values[snake], required=required)
             if value is not None:
                 form[api_name] = (None, value)
         if creating:
             for snake in ("name", "description", "template_type", "template_sub_type"):
-                _check_text(snake, values.get(snake), required=True)
+                check_text(snake, values.get(snake), required=True)
         bundle = values.get("default_resource_bundle_id")
         if bundle is not None and bundle not in RESOURCE_BUNDLE_IDS:
             raise InvalidArgumentError(
@@ -661,7 +257,7 @@ class Templates:
                 f"{', '.join(RESOURCE_BUNDLE_IDS)}."
             )
         if creating or values.get("default_environment") is not None:
-            env = _environment(values.get("default_environment"))
+            env = environment_to_api(values.get("default_environment"))
             form["defaultEnvironment"] = (None, json.dumps(env))
         enabled = values.get("enabled")
         if enabled is not None:
@@ -709,7 +305,7 @@ class Templates:
         }
         form = self._form(values, creating=True)
         upload_name, content, folder = read_content(file, filename)
-        meta = _metadata_to_api(template_metadata) if template_metadata is not None else {}
+        meta = metadata_to_api(template_metadata) if template_metadata is not None else {}
         extra = {
             "readme": readme,
             "tags": tags,
@@ -718,7 +314,7 @@ class Templates:
         }
         for snake, value in extra.items():
             if value is not None:
-                meta[_METADATA_NAMES[snake]] = value
+                meta[METADATA_NAMES[snake]] = value
         if meta.get("readme") is None and folder is not None:
             readme_path = next(
                 (
@@ -731,8 +327,8 @@ class Templates:
             if readme_path is not None:
                 meta["readme"] = readme_path.read_text(encoding="utf-8", errors="replace")
         if meta:
-            form["templateMetadata"] = (None, json.dumps(_check_metadata(meta)))
-        form["file"] = (upload_name, content, _content_type(content))
+            form["templateMetadata"] = (None, json.dumps(check_metadata(meta)))
+        form["file"] = (upload_name, content, content_type(content))
 
         response = self._client._transport.request(
             "POST", "customTemplates/", files=form, upload=True
@@ -760,7 +356,7 @@ class Templates:
         Takes the keyword arguments of :meth:`create`; metadata fields (``readme``, ``tags``,
         ...) are merged into the template's current metadata.
         """
-        template_id = _check_id("template_id", template_id)
+        template_id = check_id("template_id", template_id)
         unknown = sorted(set(changes) - UPDATABLE)
         if unknown:
             raise InvalidArgumentError(
@@ -772,18 +368,18 @@ class Templates:
                 "update() needs at least one field to change, e.g. name='...'."
             )
         form = self._form(changes, creating=False)
-        meta_changes = {k: changes[k] for k in _METADATA_NAMES if k in changes}
+        meta_changes = {k: changes[k] for k in METADATA_NAMES if k in changes}
         if "template_metadata" in changes or meta_changes:
             if "template_metadata" in changes:
-                meta = _metadata_to_api(changes["template_metadata"])
+                meta = metadata_to_api(changes["template_metadata"])
             else:
-                meta = _metadata_to_api(self.get(template_id).metadata)
+                meta = metadata_to_api(self.get(template_id).metadata)
             for snake, value in meta_changes.items():
-                meta[_METADATA_NAMES[snake]] = value
-            form["templateMetadata"] = (None, json.dumps(_check_metadata(meta)))
+                meta[METADATA_NAMES[snake]] = value
+            form["templateMetadata"] = (None, json.dumps(check_metadata(meta)))
         if "file" in changes:
             upload_name, content, _ = read_content(changes["file"], changes.get("filename"))
-            form["file"] = (upload_name, content, _content_type(content))
+            form["file"] = (upload_name, content, content_type(content))
         body = self._client._transport.json(
             self._client._transport.request(
                 "PATCH",
@@ -798,7 +394,7 @@ class Templates:
 
     def delete(self, template_id: str | Template) -> None:
         """Delete a template."""
-        template_id = _check_id("template_id", template_id)
+        template_id = check_id("template_id", template_id)
         try:
             self._client._transport.request("DELETE", f"customTemplates/{quote_id(template_id)}/")
         except NotFoundError as err:
@@ -808,22 +404,14 @@ class Templates:
 
     def file(self, template_id: str | Template, file_id: str | TemplateFile) -> TemplateFile:
         """One file of a template, with its ``content``."""
-        template_id = _check_id("template_id", template_id)
+        template_id = check_id("template_id", template_id)
         if isinstance(file_id, TemplateFile):
             file_id = file_id.id
-        file_id = _check_id("file_id", file_id)
+        file_id = check_id("file_id", file_id)
         body = self._client._transport.get_json(
             f"customTemplates/{quote_id(template_id)}/files/{quote_id(file_id)}/"
         )
         return TemplateFile.from_api(body)
-
-
-def _content_type(content: bytes) -> str:
-    if content[:4] == b"PK\x03\x04":
-        return "application/zip"
-    if content[:2] == b"\x1f\x8b":
-        return "application/gzip"
-    return "application/octet-stream"
 
 
 class AppSources:
@@ -831,7 +419,7 @@ class AppSources:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._pages = _Paginator(
+        self._pages = Paginator(
             client, "customApplicationSources/", ApplicationSource.from_api, "Listing sources"
         )
 
@@ -840,7 +428,7 @@ class AppSources:
 
     def get(self, source_id: str) -> ApplicationSource:
         """One application source by id."""
-        source_id = _check_id("source_id", source_id)
+        source_id = check_id("source_id", source_id)
         body = self._client._transport.get_json(f"customApplicationSources/{quote_id(source_id)}/")
         return ApplicationSource.from_api(body)
 
@@ -850,7 +438,7 @@ class AppSources:
         """Every application source the token can see (optionally filtered by name)."""
         params: dict[str, str] = {}
         if name is not None:
-            params["name"] = _check_text("name", name, required=False) or ""
+            params["name"] = check_text("name", name, required=False) or ""
         if order_by is not None:
             if order_by not in SOURCE_ORDER_BY:
                 raise InvalidArgumentError(
@@ -878,7 +466,7 @@ class AppSources:
         :class:`AsyncStatus` seen. ``wait=False`` returns the job's first status instead; pass it
         to :meth:`wait` later. The request is sent once, never retried.
         """
-        template_id = _check_id("template_id", template_id)
+        template_id = check_id("template_id", template_id)
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidArgumentError(
                 f"timeout must be a positive number of seconds, not {timeout!r}."
@@ -939,7 +527,7 @@ class AppSources:
         what = f" {_what}" if _what else ""
         deadline = time.monotonic() + timeout
         delay = 0.5
-        bar = _progress(
+        bar = progress_bar(
             self._client.progress,
             desc="Creating application source",
             bar_format="{desc} [{elapsed}]",

@@ -1,0 +1,257 @@
+"""What template create/update requests send: checks made before sending, and content packing.
+
+Everything here raises ``InvalidArgumentError`` with a message that names the fix, so nothing
+invalid reaches the server.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+
+from dr_notebook.errors import InvalidArgumentError
+from dr_notebook.models import ApplicationSource, DefaultEnvironment, Template, TemplateMetadata
+
+RESOURCE_BUNDLE_IDS = [
+    "cpu.nano",
+    "cpu.micro",
+    "cpu.small",
+    "cpu.medium",
+    "cpu.large",
+    "cpu.xlarge",
+    "cpu.2xlarge",
+    "cpu.3xlarge",
+    "cpu.4xlarge",
+    "cpu.5xlarge",
+    "cpu.6xlarge",
+    "cpu.7xlarge",
+    "cpu.8xlarge",
+    "cpu.16xlarge",
+    "DRAWSG4dn.xlargeFrac1Regular",
+    "DRAWSG4dn.2xlargeFrac1Regular",
+    "DRAWSG5.2xlargeFrac1Regular",
+    "DRAWSG5.12xlargeFrac1Regular",
+    "DRAWSG5.48xlargeFrac1Regular",
+    "DRAWSG6e.xlargeFrac1Regular",
+    "DRAWSG6e.12xlargeFrac1Regular",
+    "DRAWSG6e.48xlargeFrac1Regular",
+    "gpu.small",
+    "gpu.medium",
+    "gpu.large",
+    "gpu.xlarge",
+    "gpu.2xlarge",
+    "gpu.3xlarge",
+    "gpu.5xlarge",
+    "gpu.7xlarge",
+    "starter",
+    "basic",
+    "basic.8x",
+    "train.l",
+    "infer.s",
+    "infer.m",
+    "infer.l",
+]
+TEXT_LIMITS = {
+    "name": 255,
+    "description": 10_000,
+    "template_type": 255,
+    "template_sub_type": 255,
+    "publisher": 255,
+    "category": 255,
+}
+MAX_README = 1_048_576
+MAX_LIST_ITEMS = 1000
+MAX_FILES = 1000
+SKIPPED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".venv"})
+FileContent = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]  # noqa: UP007
+
+FORM_NAMES = {
+    "name": "name",
+    "description": "description",
+    "template_type": "templateType",
+    "template_sub_type": "templateSubType",
+    "default_resource_bundle_id": "defaultResourceBundleId",
+    "publisher": "publisher",
+    "category": "category",
+}
+METADATA_NAMES = {
+    "readme": "readme",
+    "tags": "tags",
+    "resource_bundle_ids": "resourceBundleIds",
+    "class_labels": "classLabels",
+}
+UPDATABLE = frozenset(
+    {*FORM_NAMES, *METADATA_NAMES, "default_environment", "enabled", "template_metadata"}
+    | {"file", "filename"}
+)
+
+
+def check_text(name: str, value: Any, *, required: bool) -> str | None:
+    """``value`` if it is a string within its length limit (and present when required)."""
+    if value is None:
+        if required:
+            raise InvalidArgumentError(f"{name} is required: pass {name}='...'.")
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a string, not {type(value).__name__}.")
+    if required and not value.strip():
+        raise InvalidArgumentError(f"{name} must not be empty.")
+    limit = TEXT_LIMITS.get(name)
+    if limit is not None and len(value) > limit:
+        raise InvalidArgumentError(
+            f"{name} is {len(value)} characters long; the limit is {limit}: shorten it."
+        )
+    return value
+
+
+def check_id(name: str, value: Any) -> str:
+    """The id string of ``value`` (an id, a ``Template`` or an ``ApplicationSource``)."""
+    if isinstance(value, (Template, ApplicationSource)):
+        value = value.id
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{name} must be a non-empty id string, not {value!r}.")
+    return value.strip()
+
+
+def check_str_list(name: str, value: Any) -> list[str]:
+    """``value`` as a list of at most ``MAX_LIST_ITEMS`` strings."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidArgumentError(f"{name} must be a list of strings, e.g. {name}=['a', 'b'].")
+    items = list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidArgumentError(f"{name} must be a list of strings.")
+    if len(items) > MAX_LIST_ITEMS:
+        raise InvalidArgumentError(f"{name} has {len(items)} items; the limit is {MAX_LIST_ITEMS}.")
+    return items
+
+
+def environment_to_api(value: Any) -> dict[str, str]:
+    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``."""
+    if isinstance(value, DefaultEnvironment):
+        env = {
+            "environmentId": value.environment_id,
+            "environmentVersionId": value.environment_version_id,
+        }
+    elif isinstance(value, Mapping):
+        env = {
+            "environmentId": value.get("environmentId", value.get("environment_id")),
+            "environmentVersionId": value.get(
+                "environmentVersionId", value.get("environment_version_id")
+            ),
+        }
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        env = {"environmentId": value[0], "environmentVersionId": value[1]}
+    else:
+        env = {}
+    if not all(isinstance(v, str) and v.strip() for v in env.values()) or len(env) != 2:
+        raise InvalidArgumentError(
+            "default_environment needs an environment id and version id: pass "
+            "{'environment_id': '...', 'environment_version_id': '...'} or a pair (id, version_id)."
+        )
+    return env
+
+
+def metadata_to_api(meta: TemplateMetadata | Mapping[str, Any]) -> dict[str, Any]:
+    """``templateMetadata`` in the API's camelCase, from a model or a (snake or camel) dict."""
+    if isinstance(meta, TemplateMetadata):
+        data = dict(meta.extra)
+        for f in dataclass_fields(meta):
+            key = f.metadata.get("api")
+            if key is not None:
+                data[key] = getattr(meta, f.name)
+        return data
+    if isinstance(meta, Mapping):
+        snake_to_api = {**METADATA_NAMES, "source": "source"}
+        snake_to_api["template_type_specific_resources"] = "templateTypeSpecificResources"
+        return {snake_to_api.get(k, k): v for k, v in meta.items()}
+    raise InvalidArgumentError("template_metadata must be a TemplateMetadata or a dict.")
+
+
+def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with its README read (when a path) and its lists and bundle ids checked."""
+    readme = meta.get("readme")
+    if isinstance(readme, os.PathLike):
+        readme = meta["readme"] = Path(readme).read_text(encoding="utf-8")
+    if readme is not None and not isinstance(readme, str):
+        raise InvalidArgumentError("readme must be a string (the README's markdown).")
+    if readme is not None and len(readme) > MAX_README:
+        raise InvalidArgumentError(f"readme is longer than {MAX_README} characters: shorten it.")
+    for snake, key in METADATA_NAMES.items():
+        if key != "readme" and meta.get(key) is not None:
+            meta[key] = check_str_list(snake, meta[key])
+    bundles = [b for b in meta.get("resourceBundleIds") or [] if b not in RESOURCE_BUNDLE_IDS]
+    if bundles:
+        raise InvalidArgumentError(
+            f"resource_bundle_ids has unknown ids {bundles}; "
+            f"allowed: {', '.join(RESOURCE_BUNDLE_IDS)}."
+        )
+    return meta
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The folder's files as an in-memory zip (relative paths; ``.git`` and caches left out)."""
+    buffer = io.BytesIO()
+    count = 0
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
+            for name in sorted(names):
+                if name in SKIPPED_NAMES:
+                    continue
+                path = Path(root, name)
+                if not path.is_file():
+                    continue
+                count += 1
+                if count > MAX_FILES:
+                    raise InvalidArgumentError(
+                        f"{folder} holds more than {MAX_FILES} files; a template may have at most "
+                        f"{MAX_FILES}."
+                    )
+                archive.write(path, path.relative_to(folder).as_posix())
+    if count == 0:
+        raise InvalidArgumentError(f"The folder {folder} holds no files to upload.")
+    return buffer.getvalue()
+
+
+def read_content(file: FileContent, filename: str | None = None) -> tuple[str, bytes, Path | None]:
+    """Template content as ``(filename, bytes, folder)``: a file, a folder (zipped) or bytes."""
+    if isinstance(file, (bytes, bytearray, memoryview)):
+        content = bytes(file)
+        default = "template.zip" if content[:4] == b"PK\x03\x04" else "template"
+        name, folder = filename or default, None
+    elif isinstance(file, (str, os.PathLike)):
+        path = Path(file).expanduser()
+        if path.is_dir():
+            content, folder = zip_folder(path), path
+            name = filename or f"{path.resolve().name or 'template'}.zip"
+        elif path.is_file():
+            content, folder, name = path.read_bytes(), None, filename or path.name
+        else:
+            raise InvalidArgumentError(f"file={str(file)!r}: no such file or folder.")
+    elif hasattr(file, "read"):
+        content = file.read()
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        name = filename or Path(getattr(file, "name", "") or "template").name
+        folder = None
+    else:
+        raise InvalidArgumentError(
+            "file must be a path to a file or folder, bytes, or a binary file object."
+        )
+    if not content:
+        raise InvalidArgumentError("The template content is empty: give a non-empty file.")
+    return name, content, folder
+
+
+def content_type(content: bytes) -> str:
+    """The upload's media type, from its first bytes (zip, gzip, else octet-stream)."""
+    if content[:4] == b"PK\x03\x04":
+        return "application/zip"
+    if content[:2] == b"\x1f\x8b":
+        return "application/gzip"
+    return "application/octet-stream"
