@@ -3,6 +3,8 @@
 Each setting is taken from the first place that gives it: an explicit argument, then the
 ``DATAROBOT_ENDPOINT`` / ``DATAROBOT_API_TOKEN`` / ``DATAROBOT_SSL_VERIFY`` environment variables,
 then the YAML file named by ``DATAROBOT_CONFIG_FILE``, then ``~/.config/datarobot/drconfig.yaml``.
+Endpoint and token are taken as a pair from one place (unless one is an explicit argument), so
+the token is never sent to an endpoint that was configured somewhere else.
 """
 
 from __future__ import annotations
@@ -216,6 +218,30 @@ def _sources(
     return sources
 
 
+def _pair(sources: list[tuple[str, dict[str, Any]]]) -> tuple[Any, str, Any, str]:
+    """Endpoint and token from the first source that gives either; it must give both.
+
+    A token is sent only to the endpoint configured next to it: an endpoint from one place with
+    a token from another could send the token to a host it was never meant for.
+    """
+    for name, values in sources:
+        endpoint, token = values.get("endpoint") or None, values.get("token") or None
+        if endpoint is None and token is None:
+            continue
+        if endpoint is not None and token is not None:
+            return endpoint, name, token, name
+        given, missing = ("endpoint", "token") if token is None else ("token", "endpoint")
+        elsewhere = [other for other, more in sources if more.get(missing)]
+        if not elsewhere:
+            return endpoint, name, token, name  # the caller names what is missing
+        raise ConfigurationError(
+            f"The DataRobot {given} comes from {name} but the {missing} only from "
+            f"{elsewhere[0]}; endpoint and token must come from the same place: set both "
+            f"there, or pass endpoint= and token= to Client()."
+        )
+    return None, "", None, ""
+
+
 def resolve_settings(
     endpoint: str | None = None,
     token: str | Secret | None = None,
@@ -226,6 +252,10 @@ def resolve_settings(
     home: Path | None = None,
 ) -> Settings:
     """Resolve the settings (arguments > environment > config files).
+
+    Endpoint and token come from the same place: both from the environment, or both from one
+    config file. Only an explicit ``endpoint`` or ``token`` argument may pair with the other
+    found elsewhere.
 
     ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair.
     ``environ`` and ``home`` default to ``os.environ`` and the user's home directory.
@@ -244,8 +274,11 @@ def resolve_settings(
                 return value, name
         return None, ""
 
-    raw_endpoint, endpoint_from = pick("endpoint", endpoint)
-    raw_token, token_from = pick("token", token)
+    if endpoint is None and token is None:
+        raw_endpoint, endpoint_from, raw_token, token_from = _pair(sources)
+    else:
+        raw_endpoint, endpoint_from = pick("endpoint", endpoint)
+        raw_token, token_from = pick("token", token)
     if raw_endpoint is None or raw_token is None:
         missing = " and ".join(
             name

@@ -176,3 +176,53 @@ def test_settings_repr_hides_the_token(home: Path) -> None:
     settings = resolve_settings("h", TOKEN, environ={}, home=home)
     assert TOKEN not in repr(settings)
     assert TOKEN not in str(settings)
+
+
+def test_endpoint_from_environment_never_pairs_with_a_file_token(home: Path) -> None:
+    write_config(
+        home / ".config/datarobot/drconfig.yaml", f"endpoint: https://file\ntoken: {TOKEN}\n"
+    )
+    env = {"DATAROBOT_ENDPOINT": "http://evil.example"}
+    with pytest.raises(ConfigurationError, match="same place") as info:
+        resolve_settings(environ=env, home=home)
+    text = str(info.value)
+    assert "the environment" in text and "drconfig.yaml" in text
+    assert "endpoint= and token=" in text and "\n" not in text
+    assert TOKEN not in text
+
+
+def test_token_from_environment_never_pairs_with_a_file_endpoint(
+    home: Path, tmp_path: Path
+) -> None:
+    named = write_config(tmp_path / "named.yaml", "endpoint: https://named\n")
+    env = {"DATAROBOT_API_TOKEN": TOKEN, "DATAROBOT_CONFIG_FILE": str(named)}
+    with pytest.raises(ConfigurationError, match="token comes from the environment"):
+        resolve_settings(environ=env, home=home)
+
+
+def test_named_file_endpoint_never_pairs_with_default_file_token(
+    home: Path, tmp_path: Path
+) -> None:
+    named = write_config(tmp_path / "named.yaml", "endpoint: https://named\nssl_verify: false\n")
+    write_config(home / ".config/datarobot/drconfig.yaml", "endpoint: https://file\ntoken: f\n")
+    with pytest.raises(ConfigurationError, match="same place"):
+        resolve_settings(environ={"DATAROBOT_CONFIG_FILE": str(named)}, home=home)
+
+
+def test_explicit_argument_pairs_with_the_other_from_anywhere(home: Path) -> None:
+    write_config(home / ".config/datarobot/drconfig.yaml", "endpoint: https://file\ntoken: f\n")
+    env = {"DATAROBOT_ENDPOINT": "https://env"}
+    settings = resolve_settings(token="a", environ=env, home=home)
+    assert settings.endpoint == "https://env/api/v2"
+    assert settings.source == "the environment, arguments"
+    settings = resolve_settings("https://arg", environ=env, home=home)
+    assert settings.endpoint == "https://arg/api/v2"
+    assert settings.token.get_secret_value() == "f"
+
+
+def test_other_settings_still_come_from_any_source(home: Path) -> None:
+    write_config(home / ".config/datarobot/drconfig.yaml", "ssl_verify: false\nmax_retries: 2\n")
+    env = {"DATAROBOT_ENDPOINT": "https://env", "DATAROBOT_API_TOKEN": "e"}
+    settings = resolve_settings(environ=env, home=home)
+    assert settings.source == "the environment"
+    assert settings.ssl_verify is False and settings.max_retries == 2
