@@ -193,18 +193,27 @@ def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
+def _skipped(name: str) -> bool:
+    """Caches and ``.env`` files (which often hold the API token) never go into an upload."""
+    return name in SKIPPED_NAMES or name == ".env" or name.startswith(".env.")
+
+
 def zip_folder(folder: Path) -> bytes:
-    """The folder's files as an in-memory zip (relative paths; ``.git`` and caches left out)."""
+    """The folder's files as an in-memory zip (relative paths).
+
+    Left out: ``.git``, caches, ``.env`` / ``.env.*`` files and symbolic links (a link could
+    pull a file from outside the folder, such as a credentials file, into a shared catalogue).
+    """
     buffer = io.BytesIO()
     count = 0
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for root, dirs, names in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
+            dirs[:] = sorted(d for d in dirs if not _skipped(d))
             for name in sorted(names):
-                if name in SKIPPED_NAMES:
+                if _skipped(name):
                     continue
                 path = Path(root, name)
-                if not path.is_file():
+                if path.is_symlink() or not path.is_file():
                     continue
                 count += 1
                 if count > MAX_FILES:

@@ -318,6 +318,34 @@ def test_folder_round_trips_through_file(client: drn.Client, tmp_path: Path) -> 
         client.templates.delete(template.id)
 
 
+def test_folder_upload_leaves_out_env_files_and_symlinks(
+    client: drn.Client, tmp_path: Path
+) -> None:
+    outside = tmp_path / "home"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("token: do-not-upload\n")
+    (outside / "private").mkdir()
+    (outside / "private" / "key.pem").write_text("KEY\n")
+    folder = make_folder(tmp_path)
+    (folder / ".env").write_text("DATAROBOT_API_TOKEN=do-not-upload\n")
+    (folder / ".env.local").write_text("DATAROBOT_API_TOKEN=do-not-upload\n")
+    (folder / "static" / ".env.production").write_text("X=1\n")
+    (folder / ".envrc.example").write_text("kept\n")
+    (folder / "config.yaml").symlink_to(outside / "secret.yaml")
+    (folder / "linked_app.py").symlink_to(folder / "app.py")
+    (folder / "keys").symlink_to(outside / "private", target_is_directory=True)
+    template = new_template(client, tmp_path, file=folder)
+    try:
+        assert sorted(f.name for f in template.files) == [
+            ".envrc.example",
+            "README.md",
+            "app.py",
+            "static/style.css",
+        ]
+    finally:
+        client.templates.delete(template.id)
+
+
 def test_create_from_bytes_and_single_file(client: drn.Client, tmp_path: Path) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
