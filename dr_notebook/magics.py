@@ -22,6 +22,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
+from dr_notebook.config import Secret
 from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
 
 if TYPE_CHECKING:
@@ -248,7 +249,8 @@ class DataRobotMagics(Magics, Configurable):
             raise UsageError(
                 "%dr_connect needs an endpoint, e.g. %dr_connect https://app.datarobot.com/api/v2"
             )
-        token = getpass.getpass("DataRobot API token: ").strip()
+        # Wrapped at once: a verbose traceback prints the locals of every frame.
+        token = Secret(getpass.getpass("DataRobot API token: ").strip())
         if not token:
             raise UsageError("No token given; nothing changed.")
         from dr_notebook.client import Client
@@ -261,7 +263,11 @@ class DataRobotMagics(Magics, Configurable):
             progress=self.progress,
         )
         del token
-        info = client.check_connection()
+        try:
+            info = client.check_connection()
+        except BaseException:
+            client.close()
+            raise
         self._drop_client()
         self._client = client
         self._connected = True

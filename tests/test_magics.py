@@ -456,6 +456,43 @@ def test_connect_with_a_bad_token_keeps_the_old_client(
     assert magics(shell).client is old
 
 
+def test_verbose_traceback_of_a_failing_connect_hides_the_token(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "typed-token-0123456789abcdef"
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": f" {token}\n")
+    shell.config.DataRobotMagics.short_errors = False
+    magics(shell).short_errors = False
+    shell.run_line_magic("xmode", "Verbose")
+    try:
+        cell = run(shell, "%dr_connect ftp://not-an-http-endpoint")
+    finally:
+        shell.run_line_magic("xmode", "Context")
+        del shell.config.DataRobotMagics["short_errors"]
+        magics(shell).short_errors = True
+    assert isinstance(cell.error, errors.ConfigurationError)
+    assert "token = " in cell.text  # the verbose traceback shows the frame's locals
+    assert token not in cell.text
+
+
+def test_connect_closes_the_client_it_could_not_check(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[drn.Client] = []
+    close = drn.Client.close
+
+    def spy(self: drn.Client) -> None:
+        closed.append(self)
+        close(self)
+
+    old = magics(shell).client
+    monkeypatch.setattr(drn.Client, "close", spy)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "wrong-token-123456789")
+    cell = run(shell, "%dr_connect")
+    assert isinstance(cell.error, errors.AuthenticationError)
+    assert len(closed) == 1 and closed[0] is not old
+
+
 def test_connect_needs_an_endpoint(shell: InteractiveShell, monkeypatch) -> None:
     monkeypatch.delenv("DATAROBOT_ENDPOINT")
     cell = run(shell, "%dr_connect")
@@ -494,7 +531,4 @@ def test_gallery_magic(shell: InteractiveShell, catalogue) -> None:
 
 
 def _requests(stats: dict[str, Any]) -> list[Any]:
-    requests = stats.get("requests", [])
-    if isinstance(requests, dict):
-        return [k for k, n in requests.items() for _ in range(int(n))]
-    return list(requests)
+    return list(stats.get("requests", []))
