@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import socket
 import struct
 import threading
@@ -11,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
+from packaging.requirements import Requirement
+from urllib3.util.retry import Retry
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -369,3 +374,16 @@ def test_connection_pool_sized_to_max_workers(tmp_path: Path) -> None:
     assert adapter._pool_maxsize == 13
     assert isinstance(adapter.max_retries, RetryPolicy)
     assert "POST" not in adapter.max_retries.allowed_methods
+
+
+def test_urllib3_floor_has_the_retry_options_the_policy_uses() -> None:
+    # Retry(retry_after_max=...) exists from urllib3 2.6.3; requests alone allows older ones.
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    # A line of the core dependencies list (tomllib needs Python 3.11; the project allows 3.10).
+    line = re.search(r'^\s*"(urllib3\b[^"]*)"', pyproject.read_text(encoding="utf-8"), re.M)
+    assert line is not None, "urllib3 is not a declared dependency"
+    urllib3_req = Requirement(line.group(1))
+    assert not urllib3_req.specifier.contains("2.6.2")
+    assert urllib3_req.specifier.contains("2.6.3")
+    assert urllib3_req.specifier.contains(urllib3.__version__)
+    assert "retry_after_max" in inspect.signature(Retry).parameters
