@@ -487,8 +487,6 @@ class AppSources:
             )
         if not wait:
             status = self._poll(location)
-            if isinstance(status, ApplicationSource):
-                return status
             if on_status is not None:
                 on_status(status)
             return status
@@ -496,7 +494,7 @@ class AppSources:
             location, timeout=timeout, on_status=on_status, _what=f"from template {template_id}"
         )
 
-    def _poll(self, location: str) -> AsyncStatus | ApplicationSource:
+    def _poll(self, location: str) -> AsyncStatus:
         transport = self._client._transport
         response = transport.request("GET", location, ok=(303,))
         if response.status_code == 303:
@@ -507,6 +505,15 @@ class AppSources:
         status = AsyncStatus.from_api(transport.json(response))
         if not status.status_id:
             status.status_id = _status_id(location)
+        if status.completed:
+            status.location = response.headers.get("Location") or None
+            if not status.location:
+                # Polling on would only wait for the timeout: the result has no address.
+                raise DataRobotError(
+                    f"The job {status.status_id} finished (COMPLETED) but the server sent no "
+                    "Location for the new source; look for it with client.app_sources.list().",
+                    status_code=response.status_code,
+                )
         return status
 
     def wait(
@@ -577,7 +584,8 @@ class Client:
 
     Endpoint and token come from the arguments, else ``DATAROBOT_ENDPOINT`` /
     ``DATAROBOT_API_TOKEN``, else ``DATAROBOT_CONFIG_FILE``, else
-    ``~/.config/datarobot/drconfig.yaml``. Safe to share between threads.
+    ``~/.config/datarobot/drconfig.yaml``; unless one is an argument, both come from the same
+    place. Safe to share between threads.
     """
 
     def __init__(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+import requests
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -86,6 +89,37 @@ def test_timeout(
     assert "did not finish within 1 s" in str(info.value)
     assert "client.app_sources.wait('http" in str(info.value)
     assert info.value.status is not None and info.value.status.status in {"INITIALIZED", "RUNNING"}
+
+
+def test_completed_status_without_location_is_an_error_not_a_wait(
+    client: drn.Client,
+    app_template: Template,
+    sandbox_settings: Callable[..., SandboxServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A server that answers 200 COMPLETED with no Location: the sandbox always sends its 303.
+    sandbox_settings(async_sources=True, async_delay_ms=0)
+    transport = client._transport
+    send = transport.request
+
+    def without_location(method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
+        response = send(method, path_or_url, **kwargs)
+        if response.status_code != 303:
+            return response
+        body = dict(response.json(), status="COMPLETED")
+        fake = requests.Response()
+        fake.status_code = 200
+        fake._content = json.dumps(body).encode()
+        fake.headers["Content-Type"] = "application/json"
+        fake.request = response.request
+        return fake
+
+    monkeypatch.setattr(transport, "request", without_location)
+    with pytest.raises(errors.DataRobotError) as info:
+        client.app_sources.create_from_template(app_template.id, timeout=3)
+    assert not isinstance(info.value, errors.AsyncTimeoutError)
+    assert "COMPLETED" in str(info.value) and "no Location" in str(info.value)
+    assert "client.app_sources.list()" in str(info.value)
 
 
 def test_bad_timeout_is_rejected(client: drn.Client, app_template: Template) -> None:
