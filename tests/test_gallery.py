@@ -116,6 +116,29 @@ def test_client_from_the_environment(
     g.close()
 
 
+def test_close_closes_only_a_client_the_gallery_built(
+    sandbox: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", sandbox.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.token)
+    closed: list[Client] = []
+    close = Client.close
+
+    def spy(self: Client) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Client, "close", spy)
+    built = drn.TemplateGallery(template_type=APP)
+    own = built.client
+    assert own is not None and own is not client
+    built.close()
+    assert closed == [own]
+    given = drn.TemplateGallery(client, template_type=APP)
+    given.close()
+    assert closed == [own]  # the caller's client stays theirs
+
+
 def test_search_as_you_type(gallery: TemplateGallery, templates: list[Template]) -> None:
     word = templates[0].name.split()[0].lower()
     for prefix in (word[:1], word[:3], word):

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-import requests
 import traitlets
 from traitlets import Enum, Instance, Int, Unicode, observe, validate
 
@@ -47,7 +46,8 @@ _FILTER_LABELS = {
 }
 _ALL = ""
 # Errors a user can act on, shown as one line instead of a traceback.
-_USER_ERRORS = (errors.DataRobotError, requests.RequestException)
+# (Transport turns every requests exception into a DataRobotError.)
+_USER_ERRORS = (errors.DataRobotError,)
 
 
 def _one_line(err: BaseException) -> str:
@@ -147,6 +147,7 @@ class TemplateGallery(widgets.VBox):
                 f"page_size must be a positive integer, not {page_size!r}"
             )
         self._client = client
+        self._owns_client = False  # True once the gallery builds a Client itself
         self._page_size = page_size
         self._catalogue = Catalogue()
         self._views: dict[int, html.CardView] = {}
@@ -350,6 +351,7 @@ class TemplateGallery(widgets.VBox):
             from dr_notebook.client import Client
 
             self._client = Client()
+            self._owns_client = True
         return self._client
 
     @property
@@ -679,9 +681,15 @@ class TemplateGallery(widgets.VBox):
             self._end()
 
     def close(self) -> None:
-        """Close the gallery and every widget in it, and stop its worker thread."""
+        """Close the gallery and every widget in it, and stop its worker thread.
+
+        A client the gallery built itself is closed too; one passed in stays open.
+        """
         if self._executor is not None:
             self._executor.shutdown(wait=False)
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._owns_client = False
         for widget in _walk(self):
             if widget is not self:
                 widget.close()
