@@ -5,12 +5,23 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+import threading
+import time
 import zipfile
+import zlib
+from collections.abc import Iterable
 
 import pytest
+import requests
 
 from dr_notebook.sandbox import uploads
 from dr_notebook.sandbox.uploads import UploadError, unpack
+
+ENV = '{"environmentId": "a", "environmentVersionId": "b"}'
+FIELDS = {
+    "name": "n", "description": "d", "templateType": "customApplicationTemplate",
+    "templateSubType": "s", "defaultEnvironment": ENV,
+}  # fmt: skip
 
 
 def zip_of(entries: dict[str, bytes]) -> bytes:
@@ -113,7 +124,7 @@ def test_total_expansion_and_entry_count_are_capped(monkeypatch):
     with pytest.raises(UploadError, match="expands"):
         unpack(zip_of({f"f{i}": b"\0" * 1000 for i in range(10)}), None)
     monkeypatch.setattr(uploads, "MAX_FILES", 5)
-    with pytest.raises(UploadError, match="more than 5 files"):
+    with pytest.raises(UploadError, match="more than 5 entries"):
         unpack(zip_of({f"f{i}": b"" for i in range(6)}), None)
 
 
@@ -136,3 +147,132 @@ def test_bad_uploads_over_http_are_422_naming_file(sandbox_factory):
     )
     assert good.status_code == 201
     assert sb.api("GET", "customTemplates/").json()["totalCount"] == 1
+
+
+def tar_gz_stream(blocks: Iterable[bytes]) -> bytes:
+    """A tar.gz of raw 512-byte-aligned blocks (headers and data), compressed as they come."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+    out = [packer.compress(block) for block in blocks]
+    out.append(packer.compress(b"\0" * 1024) + packer.flush())
+    return b"".join(out)
+
+
+def header(name: str, size: int = 0, kind: bytes = tarfile.REGTYPE) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.type = size, kind
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def test_tar_directories_and_skipped_names_count_against_the_entry_cap(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_FILES", 5)
+    dirs = tar_gz_stream([header(f"d{i}/", kind=tarfile.DIRTYPE) for i in range(6)])
+    with pytest.raises(UploadError, match="more than 5 entries"):
+        unpack(dirs, None)
+    junk = {f"__MACOSX/._{i}": b"j" for i in range(5)} | {".DS_Store": b"j", "app.py": b"1"}
+    with pytest.raises(UploadError, match="more than 5 entries"):
+        unpack(tar_of(junk), None)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for i in range(6):
+            archive.writestr(f"d{i}/", b"")
+    with pytest.raises(UploadError, match="more than 5 entries"):
+        unpack(buf.getvalue(), None)
+
+
+def test_tar_stops_reading_at_the_entry_cap():
+    """A small tar.gz of very many directory entries is refused after the first thousand."""
+    bomb = tar_gz_stream([header("d/", kind=tarfile.DIRTYPE) * 1000] * 200)
+    assert len(bomb) < 1_000_000  # 200,000 entries, 100 MB once decompressed
+    # Reading on past the cap would first hit the cap on decompressed bytes (about 66 MB).
+    with pytest.raises(UploadError, match="more than 1000 entries"):
+        unpack(bomb, None)
+
+
+def test_a_skipped_tar_member_is_still_size_checked(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_FILE_BYTES", 1000)
+    for name in ("__MACOSX/big", "sub/.DS_Store"):
+        with pytest.raises(UploadError, match="larger than 1000"):
+            unpack(tar_of({name: b"\0" * 5000, "app.py": b"1"}), None)
+
+
+def test_tar_decompression_is_capped_headers_included(monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_TOTAL_BYTES", 5000)
+    monkeypatch.setattr(uploads, "MAX_FILES", 5)
+    # Skipped members under the per-file cap, together far past the total.
+    skipped = {f"__MACOSX/{i}": b"\0" * 1_000_000 for i in range(4)} | {"app.py": b"1"}
+    with pytest.raises(UploadError, match="decompresses to more than"):
+        unpack(tar_of(skipped), None)
+    # A pax header is read whole before the member it describes.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo("app.py")
+        info.pax_headers = {"comment": "x" * 1_000_000}
+        archive.addfile(info, io.BytesIO(b""))
+    with pytest.raises(UploadError, match="decompresses to more than"):
+        unpack(buf.getvalue(), None)
+
+
+def test_tar_bomb_uploads_are_422_naming_file(sandbox_factory):
+    sb = sandbox_factory(demo=False)
+    bombs = {
+        "more than 1000 entries": [header(f"d{i}/", kind=tarfile.DIRTYPE) for i in range(5000)],
+        # A 300 MB member under a skipped name; the upload is a few hundred kilobytes.
+        "larger than": [header("__MACOSX/big", 300 << 20), *[b"\0" * (1 << 20)] * 300],
+    }
+    for problem, blocks in bombs.items():
+        content = tar_gz_stream(blocks)
+        assert len(content) < 400_000
+        upload = {"file": ("t.tar.gz", content)}
+        response = sb.api("POST", "customTemplates/", data=FIELDS, files=upload)
+        assert response.status_code == 422, response.text
+        assert problem in response.json()["errors"]["file"]
+    assert sb.api("GET", "customTemplates/").json()["totalCount"] == 0
+
+
+def encrypted_zip() -> bytes:
+    """A zip whose one entry is marked encrypted (flag bit 0), as a password-protected zip is."""
+    content = bytearray(zip_of({"app.py": b"print(1)"}))
+    content[6] |= 0x1  # the local header's flags
+    content[content.index(b"PK\x01\x02") + 8] |= 0x1  # the central directory's flags
+    return bytes(content)
+
+
+def test_encrypted_zip_entries_are_rejected(sandbox_factory):
+    with pytest.raises(UploadError, match="encrypted"):
+        unpack(encrypted_zip(), "t.zip")
+    sb = sandbox_factory(demo=False)
+    upload = {"file": ("t.zip", encrypted_zip())}
+    response = sb.api("POST", "customTemplates/", data=FIELDS, files=upload)
+    assert response.status_code == 422, response.text
+    assert "encrypted" in response.json()["errors"]["file"]
+
+
+def test_unpacking_a_big_upload_does_not_hold_up_other_requests(sandbox_factory):
+    sb = sandbox_factory(demo=False)
+    # 56 MiB once unpacked (just under the caps), 60 KB on the wire: the time is all unpacking.
+    big = zip_of({f"f{i}.bin": b"\0" * (uploads.MAX_FILE_BYTES - 1) for i in range(7)})
+    done: dict[str, float] = {}
+
+    def upload() -> None:
+        started = time.perf_counter()
+        response = requests.post(
+            f"{sb.endpoint}/customTemplates/", data=FIELDS, headers=sb.auth_headers(),
+            files={"file": ("big.zip", big)}, timeout=60,
+        )  # fmt: skip
+        done["status"] = response.status_code
+        done["seconds"] = time.perf_counter() - started
+
+    worker = threading.Thread(target=upload)
+    waits: list[float] = []
+    with requests.Session() as session:
+        worker.start()
+        while worker.is_alive():
+            started = time.perf_counter()
+            response = session.get(f"{sb.endpoint}/version/", headers=sb.auth_headers())
+            assert response.status_code == 200
+            waits.append(time.perf_counter() - started)
+    worker.join()
+    assert done["status"] == 201
+    assert len(waits) >= 3
+    # Unpacked on the event loop, a version request would wait for most of the upload.
+    assert max(waits) < done["seconds"] / 2, (max(waits), done["seconds"])

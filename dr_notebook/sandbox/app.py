@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from dr_notebook._version import __version__
 from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
-from dr_notebook.sandbox.forms import read_template_body
+from dr_notebook.sandbox.forms import Upload, read_template_body
 from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
 from dr_notebook.sandbox.openapi import install_openapi, template_form_body
 from dr_notebook.sandbox.settings import RuntimeConfig
@@ -134,7 +135,7 @@ def create_app(
             errors["file"] = "this field is required: the template content (zip, tar.gz or file)"
         else:
             try:
-                files = unpack(upload.content, upload.filename)
+                files = await _unpack(upload)
             except UploadError as exc:
                 errors["file"] = str(exc)
         if errors:
@@ -157,7 +158,7 @@ def create_app(
             category=values.get("category") or None,
             files=files,
         )
-        store.insert_templates([template])
+        await run_in_threadpool(store.insert_templates, [template])
         location = f"{_base(request)}{API}/customTemplates/{template.id}/"
         return JSONResponse(
             {"customTemplateId": template.id}, status_code=201, headers={"Location": location}
@@ -182,14 +183,14 @@ def create_app(
         files = None
         if upload is not None:
             try:
-                files = unpack(upload.content, upload.filename)
+                files = await _unpack(upload)
             except UploadError as exc:
                 errors["file"] = str(exc)
         if errors:
             raise field_errors(errors, "Invalid template")
         if not values and files is None:
             raise ApiError(422, "Nothing to update: send at least one field or a file.")
-        updated = store.update_template(customTemplateId, values, files)
+        updated = await run_in_threadpool(store.update_template, customTemplateId, values, files)
         if updated is None:
             raise _not_found("custom template", customTemplateId)
         return updated
@@ -310,6 +311,11 @@ def create_app(
         app, tokens=tokens, runtime=runtime, stats=stats, rng=random.Random(seed)
     )
     return wrapped
+
+
+async def _unpack(upload: Upload) -> list[tuple[str, bytes]]:
+    """The upload's files, unpacked on a worker thread: the event loop keeps serving."""
+    return await run_in_threadpool(unpack, upload.content, upload.filename)
 
 
 def _base(request: Request) -> str:

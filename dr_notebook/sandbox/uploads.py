@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import posixpath
 import tarfile
 import zipfile
+import zlib
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_FILES = 1000
 _IGNORED_PREFIXES = ("__MACOSX/",)
+# What reading a damaged zip entry raises (RuntimeError: an encrypted entry).
+_ZIP_READ_ERRORS = (
+    zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError,
+    RuntimeError, zlib.error,
+)  # fmt: skip
 
 
 class UploadError(ValueError):
@@ -44,16 +51,20 @@ def _unzip(content: bytes) -> list[tuple[str, bytes]]:
     files: list[tuple[str, bytes]] = []
     budget = _Budget()
     for info in infos:
+        budget.admit(info.filename, info.file_size)
         if info.is_dir():
             continue
         name = _safe_name(info.filename)
         if name is None:
             continue
-        budget.admit(name, info.file_size)
+        if info.flag_bits & 0x1:
+            raise UploadError(
+                f"archive entry {name!r} is encrypted: upload an archive without a password"
+            )
         try:
             with archive.open(info) as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+        except _ZIP_READ_ERRORS as exc:
             raise UploadError(f"cannot read {name!r} from the zip archive ({exc})") from None
         budget.check_read(name, data)
         files.append((name, data))
@@ -65,10 +76,15 @@ def _is_plain_tar(content: bytes) -> bool:
 
 
 def _untar(content: bytes, filename: str | None) -> list[tuple[str, bytes]]:
+    gzipped = content[:2] == b"\x1f\x8b"
+    raw = gzip.GzipFile(fileobj=io.BytesIO(content)) if gzipped else io.BytesIO(content)
+    # Stream mode reads forward only, and every decompressed byte (skipped members, long-name
+    # and pax headers included) goes through the cap.
+    stream = _CappedReader(raw, _tar_stream_limit())
     try:
-        archive = tarfile.open(fileobj=io.BytesIO(content), mode="r:*")  # noqa: SIM115
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        if content[:2] == b"\x1f\x8b":
+        archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        if gzipped:
             # gzip of something that is not a tar: keep it as one file.
             return [(_single_name(filename), content)]
         raise UploadError(f"not a readable tar archive ({exc})") from None
@@ -76,26 +92,61 @@ def _untar(content: bytes, filename: str | None) -> list[tuple[str, bytes]]:
         return _tar_members(archive)
 
 
+def _tar_stream_limit() -> int:
+    """Decompressed bytes a tar may hold: the files plus room for each entry's headers."""
+    return MAX_TOTAL_BYTES + (MAX_FILES + 1) * 2048 + 2 * tarfile.RECORDSIZE
+
+
+class _CappedReader:
+    """A file-like reader that refuses to deliver more than ``limit`` bytes in all."""
+
+    def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._seen = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._seen += len(data)
+        if self._seen > self._limit:
+            raise UploadError(f"the tar archive decompresses to more than {self._limit} bytes")
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+
 def _tar_members(archive: tarfile.TarFile) -> list[tuple[str, bytes]]:
     files: list[tuple[str, bytes]] = []
     budget = _Budget()
     try:
-        for member in archive:
-            if member.isdir():
-                continue
-            if not member.isfile():
-                raise UploadError(f"archive entry {member.name!r} is not a regular file")
-            name = _safe_name(member.name)
-            if name is None:
-                continue
-            budget.admit(name, member.size)
-            stream = archive.extractfile(member)
-            data = stream.read(MAX_FILE_BYTES + 1) if stream else b""
-            budget.check_read(name, data)
-            files.append((name, data))
-    except (tarfile.TarError, OSError, EOFError) as exc:
+        # Members one at a time: nothing past the entry cap is ever read.
+        member = archive.next()
+        while member is not None:
+            # Every entry counts, directories and skipped metadata too.
+            budget.admit(member.name, member.size)
+            if not member.isdir():
+                data = _tar_file(archive, member, budget)
+                if data is not None:
+                    files.append(data)
+            member = archive.next()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise UploadError(f"cannot read the tar archive ({exc})") from None
     return files
+
+
+def _tar_file(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, budget: _Budget
+) -> tuple[str, bytes] | None:
+    if not member.isfile():
+        raise UploadError(f"archive entry {member.name!r} is not a regular file")
+    name = _safe_name(member.name)
+    if name is None:
+        return None
+    stream = archive.extractfile(member)
+    data = stream.read(MAX_FILE_BYTES + 1) if stream else b""
+    budget.check_read(name, data)
+    return name, data
 
 
 class _Budget:
@@ -106,9 +157,12 @@ class _Budget:
         self.total = 0
 
     def admit(self, name: str, declared_size: int) -> None:
+        """Count one entry (of any kind, kept or skipped) and check its declared size."""
         self.count += 1
         if self.count > MAX_FILES:
-            raise UploadError(f"the archive holds more than {MAX_FILES} files")
+            raise UploadError(
+                f"the archive holds more than {MAX_FILES} entries (files and directories)"
+            )
         if declared_size > MAX_FILE_BYTES:
             raise UploadError(f"archive entry {name!r} is larger than {MAX_FILE_BYTES} bytes")
 
