@@ -142,12 +142,12 @@ class TemplateGallery(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
+        self._owns_client = False  # True once the gallery builds a Client itself
         if not isinstance(page_size, int) or page_size < 1:
             raise errors.InvalidArgumentError(
                 f"page_size must be a positive integer, not {page_size!r}"
             )
         self._client = client
-        self._owns_client = False  # True once the gallery builds a Client itself
         self._page_size = page_size
         self._catalogue = Catalogue()
         self._views: dict[int, html.CardView] = {}
