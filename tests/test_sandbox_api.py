@@ -261,6 +261,11 @@ BAD_FIELDS = [
     ("templateMetadata", {"templateMetadata": json.dumps({"classLabels": "a"})}),
     ("templateMetadata", {"templateMetadata": json.dumps({"source": "git"})}),
     ("templateMetadata", {"templateMetadata": '{"source": {"score": NaN}}'}),
+    ("templateMetadata", {"templateMetadata": '{"source": {"score": 1e999}}'}),
+    ("templateMetadata", {"templateMetadata": '{"source": {"x": "a\\ud800"}}'}),
+    ("templateMetadata", {"templateMetadata": '{"tags": ["\\udfff"]}'}),
+    ("defaultEnvironment", {"defaultEnvironment":
+        '{"environmentId": "\\ud800", "environmentVersionId": "v"}'}),
     ("templateMetadata", {"templateMetadata": json.dumps(
         {"templateTypeSpecificResources": {"serviceWebRequestsOnRootPath": "yes"}})}),
 ]  # fmt: skip
@@ -537,6 +542,57 @@ def test_json_body_with_nan_is_422(sb, scratch):
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422 and "body" in response.json()["errors"]
+
+
+# Values JSON can carry in but not back out: overflowing numbers and lone surrogates.
+UNSTORABLE = [
+    ("name", '{"name": "a\\ud800"}', "Unicode"),
+    ("publisher", '{"publisher": "\\udfff"}', "Unicode"),
+    ("templateMetadata", '{"templateMetadata": {"source": {"x": 1e999}}}', "source.x"),
+    ("templateMetadata", '{"templateMetadata": {"source": {"x": -1e999}}}', "finite"),
+    ("templateMetadata", '{"templateMetadata": "{\\"source\\": {\\"x\\": 1e999}}"}', "finite"),
+    ("templateMetadata", '{"templateMetadata": {"tags": ["ok", "a\\ud800"]}}', "tags[1]"),
+    ("templateMetadata", '{"templateMetadata": {"readme": "\\ud800"}}', "readme"),
+    ("templateMetadata", '{"templateMetadata": {"source": {"\\ud800": 1}}}', "keys"),
+    ("defaultEnvironment", '{"defaultEnvironment": {"environmentId": "\\ud800", '
+     '"environmentVersionId": "v"}}', "environmentId"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+@pytest.mark.parametrize(
+    ("field", "body", "problem"), UNSTORABLE, ids=[f"{f}-{p}" for f, _, p in UNSTORABLE]
+)
+def test_json_values_that_cannot_be_stored_are_422_naming_the_field(
+    sb, scratch, method, field, body, problem
+):
+    before = sb.api("GET", f"customTemplates/{scratch}/").json()
+    total = sb.api("GET", "customTemplates/").json()["totalCount"]
+    if method == "POST":
+        fields = {**form(), "file": "print(1)"}
+        # The bad value comes last, so it wins over a good one of the same name.
+        body, path = json.dumps(fields)[:-1] + ", " + body[1:], "customTemplates/"
+    else:
+        path = f"customTemplates/{scratch}/"
+    response = requests.request(
+        method, f"{sb.endpoint}/{path}", data=body, timeout=30,
+        headers={**sb.auth_headers(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert list(errors) == [field] and problem in errors[field]
+    assert sb.api("GET", f"customTemplates/{scratch}/").json() == before
+    assert sb.api("GET", "customTemplates/").json()["totalCount"] == total
+
+
+def test_json_file_content_that_is_not_unicode_is_422(sb):
+    body = json.dumps(form())[:-1] + ', "file": "a\\ud800"}'
+    response = requests.post(
+        f"{sb.endpoint}/customTemplates/", data=body, timeout=30,
+        headers={**sb.auth_headers(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert list(response.json()["errors"]) == ["file"]
 
 
 def test_database_of_an_older_sandbox_is_upgraded(tmp_path):

@@ -79,5 +79,9 @@ def _read_json(body: bytes) -> tuple[dict[str, Any], Upload | None]:
     for key in FILE_FIELDS:
         value = data.pop(key, None)
         if isinstance(value, str):
-            upload = Upload(None, value.encode("utf-8"))
+            try:
+                upload = Upload(None, value.encode("utf-8"))
+            except UnicodeEncodeError:
+                problem = "must be valid Unicode text (it holds a lone surrogate)"
+                raise ApiError(422, "Invalid template: file", {"file": problem}) from None
     return data, upload

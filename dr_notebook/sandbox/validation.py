@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 RESOURCE_BUNDLE_IDS = [
@@ -63,6 +64,13 @@ REQUIRED_ON_CREATE = (
 )
 # Fields a client may send that the sandbox accepts and ignores.
 IGNORED_FIELDS = ("isHidden",)
+_FIELDS = (
+    *_TEXT_LIMITS,
+    "enabled",
+    "defaultResourceBundleId",
+    "defaultEnvironment",
+    "templateMetadata",
+)
 
 
 def validate_template_fields(
@@ -70,10 +78,15 @@ def validate_template_fields(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Parsed values by API name and errors by field name (empty when all is well)."""
     values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    errors = {
+        name: problem
+        for name in _FIELDS
+        if name in fields and (problem := unstorable(fields[name])) is not None
+    }
+    fields = {k: v for k, v in fields.items() if k not in errors}
     if not partial:
         for name in REQUIRED_ON_CREATE:
-            if fields.get(name) in (None, ""):
+            if name not in errors and fields.get(name) in (None, ""):
                 errors[name] = "this field is required"
     for name, limit in _TEXT_LIMITS.items():
         raw = fields.get(name)
@@ -131,14 +144,63 @@ def _load_json(raw: Any) -> tuple[Any, str | None]:
     if not isinstance(raw, str):
         return None, "must be a JSON string"
     try:
-        return json.loads(raw, parse_constant=reject_constant), None
+        data = json.loads(raw, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         return None, "must be valid JSON"
+    return data, unstorable(data)
 
 
 def reject_constant(name: str) -> Any:
     """For ``json.loads``: ``NaN`` and ``Infinity`` are not JSON (they could not be sent back)."""
     raise ValueError(f"{name} is not valid JSON")
+
+
+def unstorable(value: Any) -> str | None:
+    """Why ``value``, or anything nested in it, could not be stored and sent back; or None.
+
+    A JSON number such as ``1e999`` parses to infinity, which JSON cannot carry back, and a JSON
+    escape such as ``"\\ud800"`` gives a string that is not valid Unicode (SQLite refuses it).
+    """
+    # Iterative, and the path is built only for the culprit: nesting may be deep.
+    stack: list[tuple[_Path, Any]] = [(None, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return _at(path, "must be a finite number (a JSON number such as 1e999 overflows)")
+        if isinstance(item, str) and not _is_unicode(item):
+            return _at(path, "must be valid Unicode text (it holds a lone surrogate)")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and not _is_unicode(key):
+                    return _at(path, "must have valid Unicode keys (one holds a lone surrogate)")
+                stack.append(((path, str(key)), child))
+        elif isinstance(item, list):
+            stack.extend(((path, index), child) for index, child in enumerate(item))
+    return None
+
+
+# A position inside a value: None at the top, else (parent position, key or list index).
+_Path = tuple[Any, str | int] | None
+
+
+def _at(path: _Path, problem: str) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, step = path
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    where = "".join(reversed(parts)).lstrip(".")
+    if not where:
+        return problem
+    shown = where if len(where) <= 80 else where[:77] + "..."
+    return f"{shown} {problem}"
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_environment(raw: Any) -> tuple[dict[str, str], str | None]:
