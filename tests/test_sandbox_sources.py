@@ -1,4 +1,4 @@
-"""Application sources from templates over real HTTP: sync, async (202 + status + 303), errors."""
+"""Application sources from templates: sync, async (202 + status + 303), errors; jobs end once."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import zipfile
 
 import pytest
 
+from dr_notebook.sandbox import sources
+from dr_notebook.sandbox.store import NewTemplate, Store
 from dr_notebook.sandbox.testing import start_sandbox
 
 ENV = {"environmentId": "env-9", "environmentVersionId": "ver-9"}
@@ -220,3 +222,26 @@ def test_template_deleted_while_the_job_runs_gives_error(async_mode):
 def test_async_errors_are_still_immediate(async_mode):
     assert from_template(async_mode, async_mode.disabled_id).status_code == 422
     assert async_mode.api("GET", f"status/{'0' * 24}/").status_code == 404
+
+
+@pytest.mark.parametrize("outcome", ["COMPLETED", "ERROR"])
+def test_two_polls_that_race_to_finish_a_job_finish_it_once(tmp_path, outcome):
+    """Both polls read the job before either finished it: one result, one source at most."""
+    store = Store(tmp_path / "race.db")
+    template = NewTemplate(
+        name="Racer", description="d", template_type=sources.APP_TEMPLATE_TYPE,
+        template_sub_type="streamlit", files=[("app.py", b"1")],
+    )  # fmt: skip
+    store.insert_templates([template])
+    job = sources.new_job(template.id, "admin", delay_ms=0, outcome=outcome)
+    store.insert_job(job)
+    first, second = store.get_job(job["id"]), store.get_job(job["id"])
+    done = [sources.advance_job(store, first), sources.advance_job(store, second)]
+    assert done[0] == done[1] == store.get_job(job["id"])
+    created = store.list_sources(None, None, 0, 100)
+    assert created[1] == (1 if outcome == "COMPLETED" else 0)
+    if outcome == "COMPLETED":
+        assert done[0]["source_id"] == created[0][0]["id"]
+    else:
+        assert done[0]["message"] and done[0]["source_id"] is None
+    store.close()

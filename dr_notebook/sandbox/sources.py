@@ -55,6 +55,12 @@ def why_not_creatable(template: dict[str, Any]) -> str | None:
 
 def create_source(store: Store, template: dict[str, Any], role: str) -> dict[str, Any]:
     """Create and store a source whose first version holds copies of the template's files."""
+    source = _new_source(store, template, role)
+    store.insert_source(source, template["id"])
+    return source
+
+
+def _new_source(store: Store, template: dict[str, Any], role: str) -> dict[str, Any]:
     created = now_iso()
     person = user_of(role)
     items = [
@@ -92,7 +98,6 @@ def create_source(store: Store, template: dict[str, Any], role: str) -> dict[str
             "items": items,
         },
     }
-    store.insert_source(source, template["id"])
     return source
 
 
@@ -134,22 +139,25 @@ def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
     if job["source_id"] or job["message"] or state in ("INITIALIZED", "RUNNING"):
         return job
     if state in _FAILURES:
-        job["message"] = _FAILURES[state]
-        store.finish_job(job["id"], None, job["message"])
-        return job
+        problem: str | None = _FAILURES[state]
+        done = store.finish_job(job["id"], None, problem)
+        return {**job, "message": problem} if done else _as_stored(store, job)
     template = store.get_template(job["template_id"])
     if template is None:
-        problem: str | None = "The template was deleted while the job ran."
+        problem = "The template was deleted while the job ran."
     else:
         problem = why_not_creatable(template)
     if template is None or problem:
-        job["message"] = problem
-        store.finish_job(job["id"], None, problem)
-        return job
-    source = create_source(store, template, job["role"])
-    job["source_id"] = source["id"]
-    store.finish_job(job["id"], source["id"], None)
-    return job
+        done = store.finish_job(job["id"], None, problem)
+        return {**job, "message": problem} if done else _as_stored(store, job)
+    source = _new_source(store, template, job["role"])
+    if not store.insert_source(source, template["id"], job_id=job["id"]):
+        return _as_stored(store, job)  # another poll finished the job first
+    return {**job, "source_id": source["id"]}
+
+
+def _as_stored(store: Store, job: dict[str, Any]) -> dict[str, Any]:
+    return store.get_job(job["id"]) or job
 
 
 def status_body(job: dict[str, Any]) -> dict[str, Any]:

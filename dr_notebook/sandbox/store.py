@@ -378,9 +378,17 @@ class Store:
         ]
 
     # -- application sources ------------------------------------------------------------------
-    def insert_source(self, source: dict[str, Any], template_id: str | None) -> None:
-        """Store an application source entity (without caller-specific permissions)."""
-        with self._lock:
+    def insert_source(
+        self, source: dict[str, Any], template_id: str | None, job_id: str | None = None
+    ) -> bool:
+        """Store an application source entity (without caller-specific permissions).
+
+        With ``job_id``, the source is the result of that async job: stored, and the job marked
+        done, only if the job is not finished yet (False, and nothing stored, otherwise).
+        """
+        with self._lock, self._transaction():
+            if job_id is not None and not self._claim_job(job_id, source["id"], None):
+                return False
             self._db.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -392,6 +400,7 @@ class Store:
                     json.dumps(source),
                 ),
             )
+        return True
 
     def get_source(self, source_id: str) -> dict[str, Any] | None:
         """One application source, or None."""
@@ -431,13 +440,19 @@ class Store:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else dict(row)
 
-    def finish_job(self, job_id: str, source_id: str | None, message: str | None) -> None:
-        """Record a job's result."""
+    def finish_job(self, job_id: str, source_id: str | None, message: str | None) -> bool:
+        """Record a job's result; False when the job had already finished (nothing changes)."""
         with self._lock:
-            self._db.execute(
-                "UPDATE jobs SET source_id = ?, message = ? WHERE id = ?",
-                (source_id, message, job_id),
-            )
+            return self._claim_job(job_id, source_id, message)
+
+    def _claim_job(self, job_id: str, source_id: str | None, message: str | None) -> bool:
+        # Only an unfinished job takes a result: two polls racing to finish it make one source.
+        cur = self._db.execute(
+            "UPDATE jobs SET source_id = ?, message = ?"
+            " WHERE id = ? AND source_id IS NULL AND message IS NULL",
+            (source_id, message, job_id),
+        )
+        return cur.rowcount > 0
 
     # -- helpers ------------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
