@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import email.utils
 import html
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -207,7 +209,7 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-def _api_path(url: str) -> str:
+def api_path(url: str) -> str:
     """The request's path relative to ``/api/v2/`` (the whole path if it has none)."""
     path = urlsplit(url).path
     marker = "/api/v2/"
@@ -252,13 +254,15 @@ def _body_message(response: requests.Response) -> tuple[str, dict[str, Any]]:
     return text, {}
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (seconds or an HTTP date) in seconds; None when absent or bad."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None
+        when = email.utils.parsedate_tz(value)
+        return None if when is None else max(0.0, email.utils.mktime_tz(when) - time.time())
 
 
 def error_from_response(
@@ -272,7 +276,7 @@ def error_from_response(
     status = int(response.status_code)
     request = response.request
     method = (getattr(request, "method", None) or "GET").upper()
-    path = _api_path(getattr(request, "url", None) or response.url or "")
+    path = api_path(getattr(request, "url", None) or response.url or "")
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -304,7 +308,7 @@ def error_from_response(
     if cls is ValidationError:
         error: DataRobotError = ValidationError(message, field_errors=field_errors, **kwargs)
     elif cls is RateLimitError:
-        retry_after = _retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         error = RateLimitError(message, retry_after=retry_after, **kwargs)
     else:
         error = cls(message, **kwargs)

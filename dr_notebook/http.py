@@ -7,7 +7,6 @@ could not be opened at all, never once the request may have reached the server.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import re
@@ -30,7 +29,13 @@ from urllib3.util.retry import Retry
 
 from dr_notebook._version import __version__
 from dr_notebook.config import Secret, Settings
-from dr_notebook.errors import DataRobotError, error_from_response, redact
+from dr_notebook.errors import (
+    DataRobotError,
+    api_path,
+    error_from_response,
+    redact,
+    retry_after_seconds,
+)
 
 __all__ = ["USER_AGENT", "BearerAuth", "RetryPolicy", "Transport", "quote_id"]
 
@@ -140,16 +145,7 @@ class RetryPolicy(Retry):
 
 def _raw_retry_after(response: Any) -> float | None:
     """The server's ``Retry-After`` in seconds, uncapped (None when absent or unreadable)."""
-    if response is None:
-        return None
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_tz(value)
-        return None if when is None else max(0.0, email.utils.mktime_tz(when) - time.time())
+    return None if response is None else retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def _cause(exc: BaseException) -> Any:
@@ -253,14 +249,8 @@ class Transport:
         rebased = f"{self.endpoint}/{parts.path[index + len(marker) :]}"
         return rebased + (f"?{parts.query}" if parts.query else "")
 
-    def _relative(self, url: str) -> str:
-        path = urlsplit(url).path
-        marker = "/api/v2/"
-        index = path.find(marker)
-        return path[index + len(marker) :] if index >= 0 else path
-
     def _transport_error(self, method: str, url: str, exc: BaseException) -> DataRobotError:
-        path = self._relative(url)
+        path = api_path(url)
         reason = redact(_reason(exc), [self._secret.get_secret_value()])
         where = f"{method} {path}"
         timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
@@ -337,7 +327,7 @@ class Transport:
         log.debug(
             "%s %s -> %s (%.3f s%s)",
             method,
-            self._relative(response.request.url or url),
+            api_path(response.request.url or url),
             response.status_code,
             time.perf_counter() - started,
             f", {attempts} attempts" if attempts > 1 else "",
@@ -347,11 +337,11 @@ class Transport:
             if 300 <= response.status_code < 400:
                 target = response.headers.get("Location", "?")
                 raise DataRobotError(
-                    f"{response.status_code} redirect on {method} {self._relative(url)} to "
+                    f"{response.status_code} redirect on {method} {api_path(url)} to "
                     f"{target}; check the endpoint (https?)",
                     status_code=response.status_code,
                     method=method,
-                    path=self._relative(url),
+                    path=api_path(url),
                 )
             raise error_from_response(
                 response, secrets=[self._secret.get_secret_value()], attempts=attempts
@@ -370,7 +360,7 @@ class Transport:
             start = " ".join(response.text[:120].split())
             raise DataRobotError(
                 f"Expected JSON from {response.request.method} "
-                f"{self._relative(response.request.url or '')}, got "
+                f"{api_path(response.request.url or '')}, got "
                 f"{response.headers.get('Content-Type', 'no content type')}: {start!r}",
                 status_code=response.status_code,
             ) from None

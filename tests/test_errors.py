@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import pickle
+import time
 
 import pytest
 import requests
@@ -91,6 +93,13 @@ def test_rate_limit_error_keeps_retry_after() -> None:
     assert isinstance(err, errors.RateLimitError)
     assert err.retry_after == 7.0
     assert str(err) == "429 Too Many Requests on GET customTemplates/abc/"
+
+
+def test_rate_limit_error_reads_an_http_date_retry_after() -> None:
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    err = error_from_response(make_response(429, "{}", headers={"Retry-After": when}))
+    assert isinstance(err, errors.RateLimitError)
+    assert err.retry_after is not None and 100 < err.retry_after <= 120
 
 
 def test_server_error_names_request_id_and_attempts() -> None:
