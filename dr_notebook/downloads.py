@@ -1,0 +1,103 @@
+"""Writing server-given files into a local folder, safely.
+
+File paths in a download come from the server, so they are untrusted: a path that is absolute,
+names a drive, climbs with ``..`` or passes through a symbolic link could write anywhere on the
+user's disk. Every path is checked before anything is written, and existing files are only
+replaced when the caller says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from dr_notebook.errors import DataRobotError
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class UnsafePathError(DataRobotError):
+    """The server named a file path that would land outside the download folder."""
+
+
+def _parts(server_path: str) -> list[str]:
+    if not isinstance(server_path, str) or not server_path.strip():
+        raise UnsafePathError(f"The server sent an empty file path ({server_path!r}).")
+    if "\x00" in server_path:
+        raise UnsafePathError(f"The server sent a file path with a NUL byte: {server_path!r}.")
+    text = server_path.replace("\\", "/")
+    if text.startswith("/") or _DRIVE.match(text):
+        raise UnsafePathError(f"Refusing the absolute file path {server_path!r} from the server.")
+    parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePathError(f"Refusing the file path {server_path!r}: it climbs out with '..'.")
+    if not parts:
+        raise UnsafePathError(f"The server sent an empty file path ({server_path!r}).")
+    return parts
+
+
+def target_path(folder: Path, server_path: str) -> Path:
+    """Where ``server_path`` lands inside ``folder``; raises :class:`UnsafePathError` otherwise.
+
+    Refused: empty and absolute paths, drive letters, ``..``, and any symbolic link between
+    ``folder`` and the file (the file itself included).
+    """
+    root = Path(folder)
+    target = root
+    for part in _parts(server_path):
+        target = target / part
+        if target.is_symlink():
+            raise UnsafePathError(
+                f"Refusing to write {server_path!r}: {target} is a symbolic link."
+            )
+    resolved_root = root.resolve()
+    if not target.resolve().is_relative_to(resolved_root):
+        raise UnsafePathError(f"Refusing to write {server_path!r}: it lands outside {root}.")
+    return target
+
+
+def plan_writes(
+    folder: str | os.PathLike[str], paths: Iterable[str], *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Check every path before anything is written: ``{server_path: local_path}``.
+
+    Raises :class:`UnsafePathError` for a path outside the folder, ``FileExistsError`` for an
+    existing file unless ``overwrite``, and ``NotADirectoryError`` if ``folder`` is a file.
+    """
+    root = Path(folder).expanduser()
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} exists and is not a folder; choose another folder.")
+    plan: dict[str, Path] = {}
+    seen: dict[Path, str] = {}
+    existing: list[str] = []
+    for server_path in paths:
+        local = target_path(root, server_path)
+        if local in seen:
+            raise UnsafePathError(
+                f"The server sent two files for one path: {seen[local]!r} and {server_path!r}."
+            )
+        seen[local] = server_path
+        if local.exists() and (not overwrite or local.is_dir()):
+            existing.append(str(local))
+        plan[server_path] = local
+    if existing:
+        shown = ", ".join(existing[:3]) + (
+            f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        )
+        raise FileExistsError(
+            f"{len(existing)} file(s) already exist ({shown}); pass overwrite=True to replace "
+            "them, or choose an empty folder."
+        )
+    return plan
+
+
+def write_file(local: Path, content: bytes, *, root: Path) -> None:
+    """Write one planned file, checking again that no link appeared on the way since planning."""
+    local.parent.mkdir(parents=True, exist_ok=True)
+    relative = local.relative_to(root)
+    target_path(root, relative.as_posix())
+    temporary = local.with_name(f".{local.name}.dr-notebook-partial")
+    temporary.write_bytes(content)
+    os.replace(temporary, local)
