@@ -8,7 +8,10 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dr-notebook <command> [options]``; today the command is ``sandbox``."""
-    parser = argparse.ArgumentParser(prog="dr-notebook", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dr-notebook",
+        description="DataRobot custom templates in Jupyter: tools for the command line.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     sandbox = commands.add_parser(
         "sandbox",

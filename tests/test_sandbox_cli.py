@@ -19,8 +19,8 @@ import requests
 
 from dr_notebook.sandbox.testing import start_sandbox
 
-ENDPOINT_LINE = re.compile(r"^DATAROBOT_ENDPOINT=http://127\.0\.0\.1:(\d+)/api/v2$")
-TOKEN_LINE = re.compile(r"^DATAROBOT_API_TOKEN=(\S+)$")
+ENDPOINT_LINE = re.compile(r"^export DATAROBOT_ENDPOINT=http://127\.0\.0\.1:(\d+)/api/v2$")
+TOKEN_LINE = re.compile(r"^export DATAROBOT_API_TOKEN=(\S+)$")
 
 
 class CliServer:
@@ -59,6 +59,15 @@ def test_cli_prints_the_two_export_lines_and_stops_cleanly_on_ctrl_c(tmp_path):
         "--port", "0", "--db", str(tmp_path / "s.db"), "--no-demo", "--generate", "3"
     )
     assert server.port > 0
+    exported = subprocess.run(
+        ["sh", "-c", f'{server.endpoint_line}\n{server.token_line}\n'
+         'env | grep "^DATAROBOT_" | sort'],
+        env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=10, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert exported == [
+        f"DATAROBOT_API_TOKEN={server.token}",
+        f"DATAROBOT_ENDPOINT={server.endpoint}",
+    ]
     response = server.get("customTemplates/")
     assert response.status_code == 200 and response.json()["totalCount"] == 3
     code, out, err = server.interrupt()
@@ -112,6 +121,15 @@ def test_bad_options_fail_with_a_message(args):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() or result.stdout.strip()
+
+
+@pytest.mark.parametrize("command", [[], ["sandbox"]])
+def test_help_is_plain_text_without_markup(command):
+    exe = Path(sys.executable).with_name("dr-notebook")
+    result = subprocess.run([str(exe), *command, "--help"], capture_output=True, text=True,
+                            timeout=30, check=True)  # fmt: skip
+    assert result.stdout.startswith("usage: dr-notebook")
+    assert not re.search(r"``|:\w+:`|\*\*", result.stdout), result.stdout
 
 
 def test_busy_port_is_a_one_line_error(sandbox):

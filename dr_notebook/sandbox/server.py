@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import socket
 import sys
 from collections.abc import Sequence
@@ -135,8 +136,9 @@ def serve(settings: ServerSettings) -> int:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
-        print(f"DATAROBOT_ENDPOINT=http://{shown}:{port}/api/v2", flush=True)
-        print(f"DATAROBOT_API_TOKEN={admin}", flush=True)
+        # Lines a user copies into a shell, so they are complete shell statements.
+        print(f"export DATAROBOT_ENDPOINT=http://{shown}:{port}/api/v2", flush=True)
+        print(f"export DATAROBOT_API_TOKEN={shlex.quote(admin)}", flush=True)
         roles = ", ".join(sorted(set(tokens.values())))
         print(
             f"dr-notebook sandbox: {store.count_templates()} templates in {settings.db_path} "

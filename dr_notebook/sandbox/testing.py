@@ -216,7 +216,7 @@ class SandboxServer:
     def _wait_for_port(self) -> int:
         assert self._proc is not None and self._proc.stdout is not None
         deadline = time.monotonic() + _START_TIMEOUT_S
-        prefix = "DATAROBOT_ENDPOINT="
+        prefix = "export DATAROBOT_ENDPOINT="
         while time.monotonic() < deadline:
             line = self._proc.stdout.readline()
             if not line:
@@ -224,7 +224,7 @@ class SandboxServer:
             if line.startswith(prefix):
                 port = line.strip().rsplit(":", 1)[1].split("/", 1)[0]
                 return int(port)
-            if not line.startswith("DATAROBOT_API_TOKEN="):
+            if not line.startswith("export DATAROBOT_API_TOKEN="):
                 self._output.append(line)
         self._stop_process()
         raise SandboxError(f"the sandbox did not start:\n{''.join(self._output)}")
@@ -234,7 +234,7 @@ class SandboxServer:
         if proc is None or proc.stdout is None:
             return
         for line in proc.stdout:
-            if not line.startswith("DATAROBOT_API_TOKEN="):
+            if not line.startswith("export DATAROBOT_API_TOKEN="):
                 self._output.append(line)
 
     def _stop_process(self) -> None:
