@@ -98,7 +98,7 @@ def create_app(
         templateSubType: Text = None,
         publisher: Text = None,
         category: Text = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """A page of custom templates, filtered and ordered."""
         query = TemplateQuery(
             search=search,

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 """
 
+SqlValue = str | bytes | int | float | None
 TEMPLATE_ORDER = {
     "name": "t.name COLLATE NOCASE",
     "createdAt": "t.created_at",
@@ -290,7 +291,8 @@ class Store:
             "publisher": "publisher",
             "category": "category",
         }
-        sets, params = ["updated_at = ?"], [now_iso()]
+        sets: list[str] = ["updated_at = ?"]
+        params: list[Any] = [now_iso()]
         for key, value in changes.items():
             column = columns[key]
             if isinstance(value, (dict, list)):
@@ -494,7 +496,7 @@ def _dumps(entity: dict[str, Any]) -> str:
     return json.dumps(entity, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _lower(value: object) -> object:
+def _lower(value: SqlValue) -> SqlValue:
     return value.lower() if isinstance(value, str) else value
 
 

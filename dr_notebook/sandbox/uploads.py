@@ -97,10 +97,11 @@ def _tar_stream_limit() -> int:
     return MAX_TOTAL_BYTES + (MAX_FILES + 1) * 2048 + 2 * tarfile.RECORDSIZE
 
 
-class _CappedReader:
+class _CappedReader(io.RawIOBase):
     """A file-like reader that refuses to deliver more than ``limit`` bytes in all."""
 
     def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
+        super().__init__()
         self._raw = raw
         self._limit = limit
         self._seen = 0
@@ -112,8 +113,12 @@ class _CappedReader:
             raise UploadError(f"the tar archive decompresses to more than {self._limit} bytes")
         return data
 
+    def readable(self) -> bool:
+        return True
+
     def close(self) -> None:
         self._raw.close()
+        super().close()
 
 
 def _tar_members(archive: tarfile.TarFile) -> list[tuple[str, bytes]]:
