@@ -8,7 +8,7 @@ import pytest
 
 from dr_notebook.sandbox.testing import start_sandbox
 
-START = b"#!/usr/bin/env bash\nexec python -m http.server \"$PORT\"\n"
+START = b'#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n'
 APP_FIELDS = {
     "id", "name", "envVersionId", "customApplicationSourceId", "customApplicationSourceVersionId",
     "lrsId", "status", "userId", "orgId", "createdBy", "creatorFirstName", "creatorLastName",
@@ -95,17 +95,24 @@ def test_a_version_without_a_usable_start_script_is_422(sb, files, words):
     for body in ({"applicationSourceId": sid}, {"applicationSourceVersionId": vid}):
         response = create(sb, name="x", **body)
         assert response.status_code == 422 and words in response.json()["message"]
-    assert sb.api("GET", f"customApplicationSources/{sid}/versions/{vid}/").json()["isFrozen"] is False  # noqa: E501
+    assert (
+        sb.api("GET", f"customApplicationSources/{sid}/versions/{vid}/").json()["isFrozen"] is False
+    )
 
 
 def test_unknown_sources_versions_and_apps_are_404(sb):
     assert create(sb, name="x", applicationSourceId="0" * 24).status_code == 404
     assert create(sb, name="x", applicationSourceVersionId="0" * 24).status_code == 404
     for method in ("GET", "PATCH", "DELETE"):
-        assert sb.api(method, f"customApplications/{'0' * 24}/", json={"name": "n"}).status_code == 404  # noqa: E501
+        assert (
+            sb.api(method, f"customApplications/{'0' * 24}/", json={"name": "n"}).status_code == 404
+        )
     for tail in ("logs/", "history/"):
         assert sb.api("GET", f"customApplications/{'0' * 24}/{tail}").status_code == 404
-    assert sb.api("GET", f"{sb.base_url}/custom_applications/{'0' * 24}/", role=None).status_code == 404  # noqa: E501
+    assert (
+        sb.api("GET", f"{sb.base_url}/custom_applications/{'0' * 24}/", role=None).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +120,10 @@ def test_unknown_sources_versions_and_apps_are_404(sb):
     [
         ({"name": "x"}, "applicationSourceId"),
         ({"name": "x", "environmentId": "e"}, "environmentId"),
-        ({"name": "x", "applicationSourceId": "a", "applicationSourceVersionId": "b"}, "applicationSourceId"),  # noqa: E501
+        (
+            {"name": "x", "applicationSourceId": "a", "applicationSourceVersionId": "b"},
+            "applicationSourceId",
+        ),
         ({"name": " ", "applicationSourceId": "a"}, "name"),
         ({"name": "x", "applicationSourceId": "a", "resources": {"replicas": "2"}}, "resources"),
     ],
@@ -131,7 +141,9 @@ def test_list_filters_and_paginates(sb):
     assert [a["id"] for a in page["data"]] == ids[:2]
     assert sb.api("GET", "customApplications/?name=LISTED-1").json()["totalCount"] == 1
     wait_for(sb, ids[0], "running")
-    running = sb.api("GET", f"customApplications/?status=running&customApplicationSourceId={sid}").json()  # noqa: E501
+    running = sb.api(
+        "GET", f"customApplications/?status=running&customApplicationSourceId={sid}"
+    ).json()
     assert running["totalCount"] == 3
     assert sb.api("GET", "customApplications/?status=nope").json()["totalCount"] == 0
     assert sb.api("GET", "customApplications/?orderBy=bogus").status_code == 422
@@ -149,19 +161,32 @@ def test_patch_settings_and_restart_on_a_new_version_keeps_id_and_url(sb):
         "name": "renamed", "externalAccessEnabled": True,
         "externalAccessRecipients": ["a@example.com"], "allowAutoStopping": True,
     }).json()  # fmt: skip
-    assert (changed["name"], changed["externalAccessEnabled"], changed["allowAutoStopping"]) == ("renamed", True, True)  # noqa: E501
+    assert (changed["name"], changed["externalAccessEnabled"], changed["allowAutoStopping"]) == (
+        "renamed",
+        True,
+        True,
+    )
     assert changed["externalAccessRecipients"] == ["a@example.com"]
-    v2 = sb.api("POST", f"customApplicationSources/{sid}/versions/", json={"baseVersion": v1}).json()  # noqa: E501
+    v2 = sb.api(
+        "POST", f"customApplicationSources/{sid}/versions/", json={"baseVersion": v1}
+    ).json()
     restarted = sb.api("PATCH", url, json={"customApplicationSourceVersionId": v2["id"]}).json()
     assert restarted["customApplicationSourceVersionId"] == v2["id"]
     assert restarted["status"] == "building"
     assert (restarted["id"], restarted["applicationUrl"]) == (app["id"], app["applicationUrl"])
-    assert sb.api("GET", f"customApplicationSources/{sid}/versions/{v2['id']}/").json()["isFrozen"]  # noqa: E501
+    assert sb.api("GET", f"customApplicationSources/{sid}/versions/{v2['id']}/").json()["isFrozen"]
     history = sb.api("GET", f"{url}history/").json()
     assert [h["customApplicationSourceVersionId"] for h in history["data"]] == [v2["id"], v1]
-    for bad in ({"externalAccessEnabled": "yes"}, {"externalAccessRecipients": "a"}, {}, {"name": ""}):  # noqa: E501
+    for bad in (
+        {"externalAccessEnabled": "yes"},
+        {"externalAccessRecipients": "a"},
+        {},
+        {"name": ""},
+    ):
         assert sb.api("PATCH", url, json=bad).status_code == 422
-    assert sb.api("PATCH", url, json={"customApplicationSourceVersionId": "0" * 24}).status_code == 404  # noqa: E501
+    assert (
+        sb.api("PATCH", url, json={"customApplicationSourceVersionId": "0" * 24}).status_code == 404
+    )
 
 
 def test_stop_and_start(sb):

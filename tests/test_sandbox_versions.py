@@ -12,7 +12,7 @@ import pytest
 
 from dr_notebook.sandbox.testing import start_sandbox
 
-START = b"#!/usr/bin/env bash\nexec python -m http.server \"$PORT\"\n"
+START = b'#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n'
 
 
 @pytest.fixture(scope="module")
@@ -74,22 +74,35 @@ def test_bad_source_fields_are_422_naming_them(sb, body, field):
 
 
 def test_roles(sb):
-    assert sb.api("POST", "customApplicationSources/", role="viewer", json={"name": "v"}).status_code == 403  # noqa: E501
+    assert (
+        sb.api("POST", "customApplicationSources/", role="viewer", json={"name": "v"}).status_code
+        == 403
+    )
     source = new_source(sb, role="user")
     assert "CAN_DELETE" not in source["permissions"]
     url = f"customApplicationSources/{source['id']}/"
     assert sb.api("DELETE", url, role="user").status_code == 403
     assert sb.api("PATCH", url, role="viewer", json={"name": "n"}).status_code == 403
-    assert upload(sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="viewer").status_code == 403  # noqa: E501
+    assert (
+        upload(
+            sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="viewer"
+        ).status_code
+        == 403
+    )
     assert sb.api("POST", f"{url}versions/", role="viewer", json={}).status_code == 403
     assert sb.api("GET", url, role="viewer").json()["permissions"] == ["CAN_VIEW"]
-    assert upload(sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="user").status_code == 200  # noqa: E501
+    assert (
+        upload(sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="user").status_code
+        == 200
+    )
 
 
 def test_files_are_uploaded_listed_read_replaced_and_deleted(sb):
     source = new_source(sb)
     vid = version_of(sb, source)
-    response = upload(sb, source["id"], vid, [("start-app.sh", START), ("web/index.html", b"<h1>hi</h1>")])  # noqa: E501
+    response = upload(
+        sb, source["id"], vid, [("start-app.sh", START), ("web/index.html", b"<h1>hi</h1>")]
+    )
     assert response.status_code == 200, response.text
     version = response.json()
     items = {i["filePath"]: i for i in version["items"]}
@@ -107,19 +120,29 @@ def test_files_are_uploaded_listed_read_replaced_and_deleted(sb):
     unknown = sb.api("PATCH", base, json={"filesToDelete": ["f" * 24]})
     assert unknown.status_code == 422 and "filesToDelete" in unknown.json()["errors"]
     assert sb.api("GET", f"{base}items/{'0' * 24}/").status_code == 404
-    assert sb.api("GET", f"customApplicationSources/{source['id']}/versions/{'0' * 24}/").status_code == 404  # noqa: E501
+    assert (
+        sb.api("GET", f"customApplicationSources/{source['id']}/versions/{'0' * 24}/").status_code
+        == 404
+    )
 
 
 def test_settings_and_runtime_parameters_both_as_json_text_and_as_values(sb):
     source = new_source(sb)
     base = f"customApplicationSources/{source['id']}/versions/{version_of(sb, source)}/"
-    metadata = b"runtimeParameterDefinitions:\n  - fieldName: APP_TITLE\n    type: string\n    defaultValue: Hello\n"  # noqa: E501
+    metadata = (
+        b"runtimeParameterDefinitions:\n"
+        b"  - fieldName: APP_TITLE\n    type: string\n    defaultValue: Hello\n"
+    )
     assert upload(sb, source["id"], version_of(sb, source), [("metadata.yaml", metadata)]).ok
     values = [{"fieldName": "APP_TITLE", "type": "string", "value": "Hi there"}]
     as_text = sb.api("PATCH", base, json={"runtimeParameterValues": json.dumps(values),
                                           "baseEnvironmentId": "env-1"}).json()  # fmt: skip
     param = as_text["runtimeParameters"][0]
-    assert (param["fieldName"], param["defaultValue"], param["currentValue"]) == ("APP_TITLE", "Hello", "Hi there")  # noqa: E501
+    assert (param["fieldName"], param["defaultValue"], param["currentValue"]) == (
+        "APP_TITLE",
+        "Hello",
+        "Hi there",
+    )
     assert as_text["baseEnvironmentId"] == "env-1"
     as_value = sb.api("PATCH", base, json={"runtimeParameterValues": [
         {"fieldName": "OTHER", "type": "numeric", "value": 3}]}).json()  # fmt: skip
@@ -139,29 +162,56 @@ def test_versions_list_newest_first_copy_their_base_and_delete(sb):
     source = new_source(sb)
     sid, v1 = source["id"], version_of(sb, source)
     upload(sb, sid, v1, [("start-app.sh", START), ("app.txt", b"one")])
-    sb.api("PATCH", f"customApplicationSources/{sid}/versions/{v1}/", json={"resources": {"replicas": 2}})  # noqa: E501
-    created = sb.api("POST", f"customApplicationSources/{sid}/versions/", json={"label": "second", "baseVersion": v1})  # noqa: E501
+    sb.api(
+        "PATCH",
+        f"customApplicationSources/{sid}/versions/{v1}/",
+        json={"resources": {"replicas": 2}},
+    )
+    created = sb.api(
+        "POST",
+        f"customApplicationSources/{sid}/versions/",
+        json={"label": "second", "baseVersion": v1},
+    )
     assert created.status_code == 201, created.text
     v2 = created.json()
     assert v2["label"] == "second" and v2["resources"] == {"replicas": 2}
     assert sorted(i["filePath"] for i in v2["items"]) == ["app.txt", "start-app.sh"]
-    assert {i["id"] for i in v2["items"]}.isdisjoint({i["id"] for i in sb.api("GET", f"customApplicationSources/{sid}/versions/{v1}/").json()["items"]})  # noqa: E501
+    assert {i["id"] for i in v2["items"]}.isdisjoint(
+        {
+            i["id"]
+            for i in sb.api("GET", f"customApplicationSources/{sid}/versions/{v1}/").json()["items"]
+        }
+    )
     empty = sb.api("POST", f"customApplicationSources/{sid}/versions/", json={}).json()
     assert empty["items"] == [] and empty["label"] == "v3"
     listing = sb.api("GET", f"customApplicationSources/{sid}/versions/?limit=2").json()
     assert [v["id"] for v in listing["data"]] == [empty["id"], v2["id"]]
     assert listing["totalCount"] == 3 and listing["next"]
-    assert sb.api("GET", f"customApplicationSources/{sid}/").json()["latestVersion"]["id"] == empty["id"]  # noqa: E501
-    assert sb.api("DELETE", f"customApplicationSources/{sid}/versions/{empty['id']}/").status_code == 204  # noqa: E501
-    assert sb.api("GET", f"customApplicationSources/{sid}/").json()["latestVersion"]["id"] == v2["id"]  # noqa: E501
-    missing = sb.api("POST", f"customApplicationSources/{sid}/versions/", json={"baseVersion": "0" * 24})  # noqa: E501
+    assert (
+        sb.api("GET", f"customApplicationSources/{sid}/").json()["latestVersion"]["id"]
+        == empty["id"]
+    )
+    assert (
+        sb.api("DELETE", f"customApplicationSources/{sid}/versions/{empty['id']}/").status_code
+        == 204
+    )
+    assert (
+        sb.api("GET", f"customApplicationSources/{sid}/").json()["latestVersion"]["id"] == v2["id"]
+    )
+    missing = sb.api(
+        "POST", f"customApplicationSources/{sid}/versions/", json={"baseVersion": "0" * 24}
+    )
     assert missing.status_code == 404
-    assert sb.api("POST", f"customApplicationSources/{'0' * 24}/versions/", json={}).status_code == 404  # noqa: E501
+    assert (
+        sb.api("POST", f"customApplicationSources/{'0' * 24}/versions/", json={}).status_code == 404
+    )
 
 
 def test_the_only_version_cannot_be_deleted(sb):
     source = new_source(sb)
-    response = sb.api("DELETE", f"customApplicationSources/{source['id']}/versions/{version_of(sb, source)}/")  # noqa: E501
+    response = sb.api(
+        "DELETE", f"customApplicationSources/{source['id']}/versions/{version_of(sb, source)}/"
+    )
     assert response.status_code == 422 and "only" in response.json()["message"]
 
 
@@ -169,7 +219,9 @@ def test_a_frozen_version_refuses_changes_and_says_to_make_a_new_one(sb):
     source = new_source(sb)
     sid, vid = source["id"], version_of(sb, source)
     upload(sb, sid, vid, [("start-app.sh", START)])
-    app = sb.api("POST", "customApplications/", json={"name": "freezer", "applicationSourceVersionId": vid})  # noqa: E501
+    app = sb.api(
+        "POST", "customApplications/", json={"name": "freezer", "applicationSourceVersionId": vid}
+    )
     assert app.status_code == 202, app.text
     base = f"customApplicationSources/{sid}/versions/{vid}/"
     assert sb.api("GET", base).json()["isFrozen"] is True
@@ -196,27 +248,37 @@ def test_twenty_concurrent_uploads_lose_nothing(sb):
         statuses = [r.status_code for r in pool.map(push, range(20))]
     assert statuses == [200] * 20
     items = sb.api("GET", f"customApplicationSources/{sid}/versions/{vid}/").json()["items"]
-    assert sorted(i["filePath"] for i in items) == sorted(f"dir{n}/f{k}.txt" for n in range(20) for k in range(5))  # noqa: E501
+    assert sorted(i["filePath"] for i in items) == sorted(
+        f"dir{n}/f{k}.txt" for n in range(20) for k in range(5)
+    )
     sample = next(i for i in items if i["filePath"] == "dir13/f4.txt")
-    content = sb.api("GET", f"customApplicationSources/{sid}/versions/{vid}/items/{sample['id']}/").json()  # noqa: E501
+    content = sb.api(
+        "GET", f"customApplicationSources/{sid}/versions/{vid}/items/{sample['id']}/"
+    ).json()
     assert content["content"] == "13-4"
 
 
 def test_a_3_mib_patch_with_200_files_works(sb):
     source = new_source(sb)
-    files = [(f"data/part{n:03d}.bin", bytes([n % 251]) * (3 * 1024 * 1024 // 200)) for n in range(200)]  # noqa: E501
+    files = [
+        (f"data/part{n:03d}.bin", bytes([n % 251]) * (3 * 1024 * 1024 // 200)) for n in range(200)
+    ]
     response = upload(sb, source["id"], version_of(sb, source), files)
     assert response.status_code == 200, response.text[:300]
     assert len(response.json()["items"]) == 200
 
 
-@pytest.mark.parametrize("path", ["../escape.txt", "/etc/passwd", "a/../../b", "C:/x", "a\x00b", ""])
+@pytest.mark.parametrize(
+    "path", ["../escape.txt", "/etc/passwd", "a/../../b", "C:/x", "a\x00b", ""]
+)
 def test_unsafe_file_paths_are_refused(sb, path):
     source = new_source(sb)
     response = upload(sb, source["id"], version_of(sb, source), [(path, b"x")])
     assert response.status_code == 422
     assert "filePath" in response.json()["errors"]
-    items = sb.api("GET", f"customApplicationSources/{source['id']}/").json()["latestVersion"]["items"]  # noqa: E501
+    items = sb.api("GET", f"customApplicationSources/{source['id']}/").json()["latestVersion"][
+        "items"
+    ]
     assert items == []
 
 
@@ -236,7 +298,7 @@ def zip_with(entries, link=None):
             archive.writestr(name, data)
         if link:
             info = zipfile.ZipInfo(link)
-            info.external_attr = (0o120777 << 16)  # a symbolic link, as zip -y stores it
+            info.external_attr = 0o120777 << 16  # a symbolic link, as zip -y stores it
             archive.writestr(info, "/etc/passwd")
     return buf.getvalue()
 
@@ -269,7 +331,10 @@ def test_archives_add_their_files_but_links_and_traversal_are_refused(sb, maker)
     assert sorted(i["filePath"] for i in ok.json()["items"]) == ["src/app.py", "start-app.sh"]
     linked = send(maker({"other.py": b"1"}, link="passwd"))
     assert linked.status_code == 422 and "archive" in linked.json()["errors"]
-    assert "link" in linked.json()["errors"]["archive"] or "regular file" in linked.json()["errors"]["archive"]  # noqa: E501
+    assert (
+        "link" in linked.json()["errors"]["archive"]
+        or "regular file" in linked.json()["errors"]["archive"]
+    )
     escaping = send(maker({"../../evil.py": b"1"}))
     assert escaping.status_code == 422 and "outside" in escaping.json()["errors"]["archive"]
     after = sb.api("GET", url).json()["items"]
