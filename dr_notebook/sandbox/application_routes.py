@@ -209,7 +209,12 @@ def application_router(applications: Applications) -> APIRouter:
         entries = history_entries(app_or_404(applicationId))
         return page(request, entries[offset : offset + limit], len(entries), offset, limit)
 
-    @router.get(f"{PAGE_PREFIX}/{{applicationId}}/{{rest:path}}", include_in_schema=False)
+    # Every method: a 307 keeps the method and body, so forms and API calls reach the app too.
+    @router.api_route(
+        f"{PAGE_PREFIX}/{{applicationId}}/{{rest:path}}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
     async def application_page(request: Request, applicationId: str, rest: str) -> Response:
         """``applicationUrl``: the running app itself, or the sandbox's page about it."""
         record = apps.get(applicationId)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -178,9 +179,13 @@ def serve(settings: ServerSettings) -> int:
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=75
         )
+        # uvicorn re-raises the stop signal once it has shut down: SIGTERM must then unwind
+        # like Ctrl-C, so that the finally blocks stop the applications' process groups.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
+            signal.signal(signal.SIGTERM, previous)
             sock.close()
             app.app.state.applications.stop_all()
     except KeyboardInterrupt:
@@ -235,6 +240,10 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _positive(text: str) -> int:

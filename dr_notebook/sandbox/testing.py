@@ -181,6 +181,11 @@ class SandboxServer:
             self.generate = generate
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (to signal it as a supervisor would)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def running(self) -> bool:
         """Whether the subprocess is alive."""
         return self._proc is not None and self._proc.poll() is None
