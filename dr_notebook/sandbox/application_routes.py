@@ -19,6 +19,7 @@ from dr_notebook.sandbox.applications import (
 )
 from dr_notebook.sandbox.errors import ApiError, field_errors
 from dr_notebook.sandbox.forms import read_template_body
+from dr_notebook.sandbox.openapi import APPLICATION_CREATE_BODY, APPLICATION_PATCH_BODY
 from dr_notebook.sandbox.routing import API, Limit, Offset, Text, allow, base_url, not_found, page
 from dr_notebook.sandbox.routing import role as role_of
 from dr_notebook.sandbox.validation import unstorable
@@ -68,6 +69,7 @@ def application_router(applications: Applications) -> APIRouter:
         f"{APPS}/",
         status_code=202,
         responses={202: {"description": "Building; poll the Location header."}},
+        openapi_extra={"requestBody": APPLICATION_CREATE_BODY},
     )
     async def create_application(request: Request, who: str = allow(*EDITORS)) -> JSONResponse:
         """Build an application from a source (its latest version) or a source version."""
@@ -147,7 +149,9 @@ def application_router(applications: Applications) -> APIRouter:
         """One application."""
         return with_permissions(app_or_404(applicationId), role_of(request))
 
-    @router.patch(f"{APPS}/{{applicationId}}/")
+    @router.patch(
+        f"{APPS}/{{applicationId}}/", openapi_extra={"requestBody": APPLICATION_PATCH_BODY}
+    )
     async def update_application(
         request: Request, applicationId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:

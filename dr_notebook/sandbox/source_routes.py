@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.errors import ApiError, field_errors
 from dr_notebook.sandbox.forms import read_template_body, read_version_body
+from dr_notebook.sandbox.openapi import SOURCE_BODY, VERSION_CREATE_BODY, VERSION_PATCH_BODY
 from dr_notebook.sandbox.routing import (
     API,
     Limit,
@@ -78,7 +79,7 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         created = await run_in_threadpool(src.create_source, sources, template, who)
         return src.with_permissions(created, who)
 
-    @router.post(f"{SOURCES}/", status_code=201)
+    @router.post(f"{SOURCES}/", status_code=201, openapi_extra={"requestBody": SOURCE_BODY})
     async def create_source(request: Request, who: str = allow(*EDITORS)) -> dict[str, Any]:
         """Create an empty application source (its first version holds no files)."""
         fields, _ = await read_template_body(request)
@@ -104,7 +105,7 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         """One application source, with the caller's permissions."""
         return src.with_permissions(source_or_404(sourceId), role(request))
 
-    @router.patch(f"{SOURCES}/{{sourceId}}/")
+    @router.patch(f"{SOURCES}/{{sourceId}}/", openapi_extra={"requestBody": SOURCE_BODY})
     async def update_source(
         request: Request, sourceId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
@@ -140,7 +141,11 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         data, total = sources.list_versions(sourceId, offset, limit)
         return page(request, data, total, offset, limit)
 
-    @router.post(f"{SOURCES}/{{sourceId}}/versions/", status_code=201)
+    @router.post(
+        f"{SOURCES}/{{sourceId}}/versions/",
+        status_code=201,
+        openapi_extra={"requestBody": VERSION_CREATE_BODY},
+    )
     async def create_version(
         request: Request, sourceId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
@@ -181,7 +186,11 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             raise not_found("version of this source", versionId)
         return version
 
-    @router.patch(VERSION, dependencies=[allow(*EDITORS)])
+    @router.patch(
+        VERSION,
+        dependencies=[allow(*EDITORS)],
+        openapi_extra={"requestBody": VERSION_PATCH_BODY},
+    )
     async def update_version(request: Request, sourceId: str, versionId: str) -> dict[str, Any]:
         """Add or replace files (multipart ``file`` + ``filePath``), delete items, settings."""
         source_or_404(sourceId)
