@@ -43,14 +43,20 @@ def check_requirements(text: str) -> RequirementsReport:
         except InvalidRequirement as exc:
             report.unreadable.append(f"line {number}: {str(exc)[:120]}")
             continue
-        _check(requirement, report, extra=None)
+        _check(requirement, report, extra=None, seen=set())
     return report
 
 
-def _check(requirement: Requirement, report: RequirementsReport, extra: str | None) -> None:
+def _check(
+    requirement: Requirement, report: RequirementsReport, extra: str | None, seen: set[str]
+) -> None:
     if requirement.marker is not None and not _applies(requirement.marker, extra):
         return
     name = requirement.name
+    key = f"{canonicalize_name(name)}{sorted(requirement.extras)}"
+    if key in seen:  # extras may name each other (pkg[all] -> pkg[a]): check each once
+        return
+    seen.add(key)
     try:
         installed = metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -66,7 +72,7 @@ def _check(requirement: Requirement, report: RequirementsReport, extra: str | No
             except InvalidRequirement:
                 continue
             if needed.marker is not None and "extra" in str(needed.marker):
-                _check(needed, report, extra=canonicalize_name(wanted))
+                _check(needed, report, extra=canonicalize_name(wanted), seen=seen)
 
 
 def _applies(marker: Marker, extra: str | None) -> bool:
