@@ -196,3 +196,24 @@ def test_stopping_the_sandbox_ends_its_apps(tmp_path, how):
     finally:
         server.stop()
     assert processes_in(tmp_path) == []
+
+
+def test_a_killed_sandbox_s_apps_are_ended_when_it_starts_again(tmp_path):
+    server = start_sandbox(demo=False, run_apps=True, db_path=tmp_path / "k.db")
+    try:
+        script = b'#!/usr/bin/env bash\nexec python -m http.server --bind 127.0.0.1 "$PORT"\n'
+        source = source_with(server, [("start-app.sh", script)], name="Orphan")
+        app = create(server, name="orphan", applicationSourceId=source["id"])
+        assert wait_until(server, app["id"], {"running", "failed"})["status"] == "running"
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)  # no chance to stop its applications
+        deadline = time.monotonic() + 10
+        while server.running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(processes_in(server.apps_dir)) == 1  # the orphan
+        server.restart()
+        assert processes_in(server.apps_dir) == []
+        assert server.api("GET", f"customApplications/{app['id']}/").json()["status"] == "stopped"
+    finally:
+        server.stop()
+    assert processes_in(tmp_path) == []

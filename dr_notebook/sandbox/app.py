@@ -74,6 +74,7 @@ def create_app(
         applications.runner = AppRunner(
             apps_dir, applications.report, lambda: runtime.app_start_timeout_s
         )
+        applications.runner.reap_orphans()  # left by a sandbox that could not stop them
     applications.apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
     app.state.store = store
     app.state.runtime = runtime

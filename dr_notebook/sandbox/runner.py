@@ -100,6 +100,20 @@ class AppRunner:
         for app_id in ids:
             self.stop(app_id)
 
+    def reap_orphans(self) -> int:
+        """End what a killed sandbox left running in the working folders; how many groups."""
+        root, own = str(self.root), os.getpgrp()
+        groups: set[int] = set()
+        for proc in psutil.process_iter(["cwd"]):
+            cwd = proc.info.get("cwd") or ""
+            if cwd == root or cwd.startswith(root + os.sep):
+                with contextlib.suppress(OSError):
+                    groups.add(os.getpgid(proc.pid))
+        groups.discard(own)
+        for group in groups:
+            _end_group_id(group)
+        return len(groups)
+
     def logs(self, app_id: str) -> tuple[list[str], str | None]:
         """The run's last output lines and its build log (None if it has not run here)."""
         with self._lock:
@@ -303,6 +317,20 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
                 return
             time.sleep(0.05)
     process.poll()
+
+
+def _end_group_id(group: int) -> None:
+    """Like :func:`_end_group` for a group whose leader is not our child."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and _group_alive(group):
+            time.sleep(0.05)
+        if not _group_alive(group):
+            return
 
 
 def _group_alive(group: int) -> bool:
