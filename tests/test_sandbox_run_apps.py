@@ -153,6 +153,8 @@ def test_a_crashing_app_fails_with_its_last_lines(sb):
     assert "code 3" in failed["buildError"] and "fatal: no config file" in failed["buildError"]
     logs = sb.api("GET", f"customApplications/{app['id']}/logs/").json()
     assert logs["logs"] == ["booting", "fatal: no config file"]
+    page = requests.get(failed["applicationUrl"], timeout=10)  # the sandbox's page says why
+    assert page.status_code == 200 and "fatal: no config file" in page.text
     sb.api("DELETE", f"customApplications/{app['id']}/")
 
 

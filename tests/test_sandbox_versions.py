@@ -91,6 +91,10 @@ def test_roles(sb):
     )
     assert sb.api("POST", f"{url}versions/", role="viewer", json={}).status_code == 403
     assert sb.api("GET", url, role="viewer").json()["permissions"] == ["CAN_VIEW"]
+    second = sb.api("POST", f"{url}versions/", role="user", json={}).json()
+    assert sb.api("DELETE", f"{url}versions/{second['id']}/", role="viewer").status_code == 403
+    assert sb.api("GET", f"{url}versions/{second['id']}/", role="viewer").status_code == 200
+    assert sb.api("DELETE", f"{url}?hardDelete=true", role="viewer").status_code == 403
     assert (
         upload(sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="user").status_code
         == 200

@@ -296,5 +296,3 @@ def _template_or_404(store: Store, template_id: str) -> dict[str, Any]:
     if template is None:
         raise not_found("custom template", template_id)
     return template
-
-

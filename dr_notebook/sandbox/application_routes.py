@@ -229,8 +229,7 @@ def application_router(applications: Applications) -> APIRouter:
         if not applications.simulated and record.status == "running" and record.port:
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"http://127.0.0.1:{record.port}/{rest}{query}", 307)
-        files = [path for path, _ in sources.files(record.version_id)]
-        body = status_page(record, files, applications.simulated)
+        body = status_page(record, sources.paths(record.version_id), applications.simulated)
         return HTMLResponse(body, headers=PAGE_HEADERS)
 
     return router

@@ -274,6 +274,14 @@ class SourceStore:
             ).fetchall()
         return [(r["path"], bytes(r["content"])) for r in rows]
 
+    def paths(self, version_id: str) -> list[str]:
+        """A version's file paths, in the order they were added (no contents read)."""
+        with self.store.lock:
+            rows = self.store.db.execute(
+                "SELECT path FROM version_files WHERE version_id = ? ORDER BY rowid", (version_id,)
+            ).fetchall()
+        return [r["path"] for r in rows]
+
     def file(self, version_id: str, path: str) -> bytes | None:
         """One file's bytes by path, or None."""
         with self.store.lock:

@@ -146,9 +146,7 @@ def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
     if template is None or problem:
         done = store.finish_job(job["id"], None, problem)
         return {**job, "message": problem} if done else _as_stored(store, job)
-    source, version = _new_source(
-        template["name"], job["role"], template.get("defaultEnvironment")
-    )
+    source, version = _new_source(template["name"], job["role"], template.get("defaultEnvironment"))
     if not SourceStore(store).insert_source(
         source, version, template_id=template["id"], job_id=job["id"]
     ):
