@@ -139,8 +139,9 @@ class AppRunner:
         if problem:
             self._fail(run, problem)
             return
+        if run.process is None:
+            return
         self._send(run, "running", None)
-        assert run.process is not None
         code = run.process.wait()
         if not run.stopping.is_set():
             self._fail(run, f"The application exited with code {code}.{_tail(run)}")
@@ -199,7 +200,8 @@ class AppRunner:
         return None
 
     def _wait_until_ready(self, run: _Run) -> str | None:
-        assert run.process is not None
+        if run.process is None:  # stopped before it started
+            return None
         port, timeout = run.spec.port, self._timeout()
         deadline = time.monotonic() + timeout
         while not run.stopping.is_set():
