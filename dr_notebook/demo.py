@@ -149,6 +149,7 @@ class Demo:
             str(args.port),
             "--db",
             str(args.db),
+            "--run-apps",  # applications built in the demo really run, on this machine
         ]
         # Tokens through the environment: a command line is visible to every local user.
         env = dict(os.environ)

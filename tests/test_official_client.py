@@ -130,3 +130,58 @@ def test_errors_reach_the_official_client_as_client_errors(sb, client):
     with pytest.raises(dr.errors.ClientError) as denied:
         CustomTemplate.get(CustomTemplate.list(limit=1, offset=0)[0].id).delete()
     assert denied.value.status_code == 403
+
+
+def test_official_client_drives_sources_and_applications(client, sb):
+    from datarobot.models.custom_application import CustomApplication
+    from datarobot.models.custom_application_source import CustomApplicationSource
+
+    created = CustomApplicationSource.create(name="From the official client")
+    assert (
+        created.name == "From the official client" and created.latest_version["is_frozen"] is False
+    )
+    version_id = created.latest_version["id"]
+    script = b'#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n'
+    upload = sb.api(
+        "PATCH", f"customApplicationSources/{created.id}/versions/{version_id}/",
+        files=[("file", ("start-app.sh", script)), ("file", ("app.py", b"print('hi')\n"))],
+        data=[("filePath", "start-app.sh"), ("filePath", "app.py")],
+    )  # fmt: skip
+    assert upload.status_code == 200
+
+    fetched = CustomApplicationSource.get(created.id)
+    assert fetched.id == created.id and fetched.permissions
+    assert created.id in [s.id for s in CustomApplicationSource.list()]
+    renamed = fetched.update(name="Renamed source")
+    assert renamed.name == "Renamed source" == CustomApplicationSource.get(created.id).name
+    with_resources = renamed.update_resources(resource_label="cpu.medium", replicas=2)
+    assert with_resources.get_resources()["replicas"] == 2
+
+    versions = renamed.get_versions()
+    assert [v["id"] for v in versions] == [version_id]
+    version = renamed.get_version(version_id)
+    items = {i["filePath"]: i for i in version["items"]}
+    assert set(items) == {"start-app.sh", "app.py"}
+    content = renamed.get_file(version_id, items["app.py"]["id"])
+    assert content["fileName"] == "app.py" and content["content"] == "print('hi')\n"
+
+    app = renamed.create_application("Official app")  # 202, then the status's 303
+    assert isinstance(app, CustomApplication) and app.name == "Official app"
+    assert app.custom_application_source_id == created.id
+    assert app.application_url.endswith(f"/custom_applications/{app.id}/")
+    assert app.get_resources()["replicas"] == 2
+    assert app.id in [a.id for a in CustomApplication.list()]
+    again = CustomApplication.get(app.id)
+    assert again.status in ("building", "running") and again.permissions
+    logs = again.get_logs()
+    assert set(logs) >= {"logs", "buildLog", "buildStatus"}
+    assert renamed.get_version(version_id)["isFrozen"] is True
+
+    again.delete()
+    with pytest.raises(dr.errors.ClientError) as gone:
+        CustomApplication.get(app.id)
+    assert gone.value.status_code == 404
+    renamed.delete(hard_delete=True)
+    with pytest.raises(dr.errors.ClientError) as deleted:
+        CustomApplicationSource.get(created.id)
+    assert deleted.value.status_code == 404

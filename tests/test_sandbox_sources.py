@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from dr_notebook.sandbox import sources
+from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import NewTemplate, Store
 from dr_notebook.sandbox.testing import start_sandbox
 
@@ -21,6 +22,7 @@ SOURCE_FIELDS = {
 VERSION_FIELDS = {
     "baseEnvironmentId", "baseEnvironmentVersionId", "createdAt", "createdBy", "creatorFirstName",
     "creatorLastName", "creatorUserhash", "id", "isFrozen", "items", "label", "updatedAt", "userId",
+    "resources", "runtimeParameters",
 }  # fmt: skip
 ITEM_FIELDS = {
     "commitSha", "created", "fileName", "filePath", "fileSource", "id", "ref",
@@ -238,7 +240,7 @@ def test_two_polls_that_race_to_finish_a_job_finish_it_once(tmp_path, outcome):
     first, second = store.get_job(job["id"]), store.get_job(job["id"])
     done = [sources.advance_job(store, first), sources.advance_job(store, second)]
     assert done[0] == done[1] == store.get_job(job["id"])
-    created = store.list_sources(None, None, 0, 100)
+    created = SourceStore(store).list_sources(None, None, 0, 100)
     assert created[1] == (1 if outcome == "COMPLETED" else 0)
     if outcome == "COMPLETED":
         assert done[0]["source_id"] == created[0][0]["id"]

@@ -1,64 +1,48 @@
-"""The FastAPI application: DataRobot's custom template and application source endpoints."""
+"""The FastAPI application: templates, status and control routes; the others from routers."""
 
 from __future__ import annotations
 
-import json
 import random
-from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from pathlib import Path
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from dr_notebook._version import __version__
 from dr_notebook.sandbox import sources as src
+from dr_notebook.sandbox.application_routes import application_router
+from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
+from dr_notebook.sandbox.applications import Applications
 from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
 from dr_notebook.sandbox.forms import Upload, read_template_body
 from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
 from dr_notebook.sandbox.openapi import install_openapi, template_form_body
+from dr_notebook.sandbox.routing import (
+    API,
+    Limit,
+    Offset,
+    Text,
+    allow,
+    base_url,
+    not_found,
+    page,
+    spliced_page,
+)
+from dr_notebook.sandbox.runner import AppRunner
 from dr_notebook.sandbox.settings import RuntimeConfig
+from dr_notebook.sandbox.source_routes import source_router
+from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import NewTemplate, Store, TemplateQuery
 from dr_notebook.sandbox.uploads import UploadError, unpack
 from dr_notebook.sandbox.validation import normalize_metadata, validate_template_fields
 
-API = "/api/v2"
 API_VERSION = {"major": 2, "minor": 49, "versionString": "2.49.0"}
 TemplateOrder = Literal[
     "name", "-name", "createdAt", "-createdAt",
     "templateType", "-templateType", "templateSubType", "-templateSubType",
 ]  # fmt: skip
-SourceOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Number of results to skip.")]
-Limit = Annotated[int, Query(ge=1, le=100, description="At most this many results (1..100).")]
-Text = Annotated[str | None, Query(max_length=10_000)]
-
-
-class FromTemplate(BaseModel):
-    """Body of ``POST customApplicationSources/fromCustomTemplate/``."""
-
-    model_config = ConfigDict(extra="allow")
-    customTemplateId: str = Field(min_length=1, max_length=255)
-
-
-def role(request: Request) -> str:
-    """The caller's role (set by the auth middleware)."""
-    return request.state.role
-
-
-def allow(*roles: str) -> Any:
-    """A dependency answering 403 unless the caller has one of ``roles``."""
-
-    def check(request: Request) -> str:
-        who = role(request)
-        if who not in roles:
-            raise ApiError(
-                403, f"Forbidden: the {who} role cannot do this (needs {' or '.join(roles)})."
-            )
-        return who
-
-    return Depends(check)
 
 
 def create_app(
@@ -66,17 +50,35 @@ def create_app(
     tokens: dict[str, str],
     runtime: RuntimeConfig | None = None,
     seed: int | None = None,
-) -> Any:
-    """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware)."""
+    apps_dir: Path | None = None,
+) -> SandboxMiddleware:
+    """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware).
+
+    With ``apps_dir``, applications really run (``--run-apps``), in working folders there;
+    without, they are simulated. ``.app.state.applications.stop_all()`` ends every run.
+    """
     runtime = runtime or RuntimeConfig()
     stats = Stats()
     app = FastAPI(
         title="dr-notebook sandbox",
         version=__version__,
-        description="A local DataRobot-compatible API: custom templates, application sources.",
+        description="A local DataRobot-compatible API: custom templates, application sources, "
+        "source versions and custom applications.",
     )
+    sources = SourceStore(store)
+    sources.migrate()
+    applications = Applications(
+        ApplicationStore(store, sources), sources, runtime, tokens, runner=None
+    )
+    if apps_dir is not None:
+        applications.runner = AppRunner(
+            apps_dir, applications.report, lambda: runtime.app_start_timeout_s
+        )
+        applications.runner.reap_orphans()  # left by a sandbox that could not stop them
+    applications.apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
     app.state.store = store
     app.state.runtime = runtime
+    app.state.applications = applications
     app.state.stats = stats
     install_handlers(app)
     install_openapi(app)
@@ -98,7 +100,7 @@ def create_app(
         templateSubType: Text = None,
         publisher: Text = None,
         category: Text = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """A page of custom templates, filtered and ordered."""
         query = TemplateQuery(
             search=search,
@@ -112,11 +114,9 @@ def create_app(
             limit=limit,
         )
         bodies, total = store.list_template_bodies(query)
-        # The templates are stored as JSON text: the page is spliced, not decoded and re-encoded.
-        page = _page(request, [], total, offset, limit, count=len(bodies))
-        # "data" is the last key: the encoded page ends with "[]}", where the bodies go.
-        head = json.dumps(page, ensure_ascii=False, separators=(",", ":"))[: -len("[]}")]
-        return Response(f"{head}[{','.join(bodies)}]}}", media_type="application/json")
+        envelope = page(request, [], total, offset, limit, count=len(bodies))
+        del envelope["data"]
+        return Response(spliced_page(envelope, bodies), media_type="application/json")
 
     @app.post(
         f"{API}/customTemplates/",
@@ -159,7 +159,7 @@ def create_app(
             files=files,
         )
         await run_in_threadpool(store.insert_templates, [template])
-        location = f"{_base(request)}{API}/customTemplates/{template.id}/"
+        location = f"{base_url(request)}{API}/customTemplates/{template.id}/"
         return JSONResponse(
             {"customTemplateId": template.id}, status_code=201, headers={"Location": location}
         )
@@ -192,7 +192,7 @@ def create_app(
             raise ApiError(422, "Nothing to update: send at least one field or a file.")
         updated = await run_in_threadpool(store.update_template, customTemplateId, values, files)
         if updated is None:
-            raise _not_found("custom template", customTemplateId)
+            raise not_found("custom template", customTemplateId)
         return updated
 
     @app.delete(
@@ -204,7 +204,7 @@ def create_app(
     async def delete_template(customTemplateId: str) -> Response:
         """Delete a template and its files."""
         if not store.delete_template(customTemplateId):
-            raise _not_found("custom template", customTemplateId)
+            raise not_found("custom template", customTemplateId)
         return Response(status_code=204)
 
     @app.get(
@@ -215,55 +215,8 @@ def create_app(
         _template_or_404(store, customTemplateId)
         found = store.get_file(customTemplateId, fileId)
         if found is None:
-            raise _not_found("file", fileId)
+            raise not_found("file", fileId)
         return found
-
-    @app.post(
-        f"{API}/customApplicationSources/fromCustomTemplate/",
-        tags=["customApplicationSources"],
-        responses={202: {"description": "Started; poll the Location header."}},
-    )
-    async def source_from_template(
-        request: Request,
-        body: FromTemplate,
-        who: str = allow("admin", "user"),
-    ) -> Any:
-        """Create an application source from an application template (sync or async)."""
-        template = store.get_template(body.customTemplateId)
-        if template is None:
-            raise _not_found("custom template", body.customTemplateId)
-        problem = src.why_not_creatable(template)
-        if problem:
-            raise ApiError(422, problem, {"customTemplateId": problem})
-        if runtime.async_sources:
-            job = src.new_job(template["id"], who, runtime.async_delay_ms, runtime.async_outcome)
-            store.insert_job(job)
-            location = f"{_base(request)}{API}/status/{job['id']}/"
-            return JSONResponse(
-                src.status_body(job), status_code=202, headers={"Location": location}
-            )
-        return src.with_permissions(src.create_source(store, template, who), who)
-
-    @app.get(f"{API}/customApplicationSources/", tags=["customApplicationSources"])
-    async def list_sources(
-        request: Request,
-        offset: Offset = 0,
-        limit: Limit = 100,
-        orderBy: SourceOrder | None = None,
-        name: Text = None,
-    ) -> dict[str, Any]:
-        """A page of application sources."""
-        data, total = store.list_sources(name, orderBy, offset, limit)
-        who = role(request)
-        return _page(request, [src.with_permissions(s, who) for s in data], total, offset, limit)
-
-    @app.get(f"{API}/customApplicationSources/{{sourceId}}/", tags=["customApplicationSources"])
-    async def get_source(request: Request, sourceId: str) -> dict[str, Any]:
-        """One application source, with the caller's permissions."""
-        source = store.get_source(sourceId)
-        if source is None:
-            raise _not_found("custom application source", sourceId)
-        return src.with_permissions(source, role(request))
 
     @app.get(
         f"{API}/status/{{statusId}}/",
@@ -271,16 +224,19 @@ def create_app(
         responses={303: {"description": "Done; the Location header points at the result."}},
     )
     async def job_status(request: Request, statusId: str) -> Any:
-        """An async job's state; 303 to the created source once it is done."""
+        """An async job's state; 303 to the created source or application once it is done."""
         job = store.get_job(statusId)
         if job is None:
-            raise _not_found("status", statusId)
+            return _application_status(request, applications.apps.by_status_id(statusId), statusId)
         job = src.advance_job(store, job)
         body = src.status_body(job)
         if job["source_id"]:
-            location = f"{_base(request)}{API}/customApplicationSources/{job['source_id']}/"
+            location = f"{base_url(request)}{API}/customApplicationSources/{job['source_id']}/"
             return JSONResponse(body, status_code=303, headers={"Location": location})
         return body
+
+    app.include_router(source_router(store, sources, runtime))
+    app.include_router(application_router(applications))
 
     # -- control API (admin token; checked by the middleware) -----------------------------------
     @app.get("/_sandbox/stats/", tags=["sandbox"])
@@ -318,43 +274,25 @@ async def _unpack(upload: Upload) -> list[tuple[str, bytes]]:
     return await run_in_threadpool(unpack, upload.content, upload.filename)
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _page(
-    request: Request,
-    data: list[dict[str, Any]],
-    total: int,
-    offset: int,
-    limit: int,
-    count: int | None = None,
-) -> dict[str, Any]:
-    """A list response; ``count`` stands for ``len(data)`` when the items are added later."""
-    if count is None:
-        count = len(data)
-    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")]
-
-    def link(new_offset: int) -> str:
-        query = urlencode([*params, ("offset", str(new_offset)), ("limit", str(limit))])
-        return str(request.url.replace(query=query))
-
-    return {
-        "count": count,
-        "totalCount": total,
-        "next": link(offset + limit) if offset + count < total and count else None,
-        "previous": link(max(0, offset - limit)) if offset > 0 else None,
-        "data": data,
+def _application_status(request: Request, record: AppRecord | None, status_id: str) -> Any:
+    """An application's creation status: done as soon as it exists (303 to it)."""
+    if record is None:
+        raise not_found("status", status_id)
+    body = {
+        "statusId": status_id,
+        "status": "COMPLETED",
+        "message": "Application created.",
+        "code": 0,
+        "created": record.created_at,
+        "description": f"Create custom application {record.id}",
+        "statusType": "customApplication",
     }
+    location = f"{base_url(request)}{API}/customApplications/{record.id}/"
+    return JSONResponse(body, status_code=303, headers={"Location": location})
 
 
 def _template_or_404(store: Store, template_id: str) -> dict[str, Any]:
     template = store.get_template(template_id)
     if template is None:
-        raise _not_found("custom template", template_id)
+        raise not_found("custom template", template_id)
     return template
-
-
-def _not_found(what: str, ident: str) -> ApiError:
-    shown = ident if len(ident) <= 64 else ident[:61] + "..."
-    return ApiError(404, f"No {what} with id {shown!r}.")

@@ -58,3 +58,85 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def json_body(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON request body with these properties (routes read it themselves)."""
+    schema = {"type": "object", "properties": properties, "required": list(required)}
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+_TEXT = {"type": "string", "maxLength": 300}
+_RESOURCES = {
+    "type": "object",
+    "properties": {
+        "replicas": {"type": "integer"},
+        "resourceLabel": {"type": "string"},
+        "sessionAffinity": {"type": "boolean"},
+        "serviceWebRequestsOnRootPath": {"type": "boolean"},
+    },
+}
+_RUNTIME_VALUES = {
+    "description": "[{fieldName, type, value}], or that list as JSON text",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+}
+SOURCE_BODY = json_body({"name": _TEXT, "resources": _RESOURCES})
+VERSION_CREATE_BODY = json_body(
+    {
+        "label": _TEXT,
+        "baseVersion": _TEXT,
+        "baseEnvironmentId": _TEXT,
+        "baseEnvironmentVersionId": _TEXT,
+        "resources": _RESOURCES,
+        "runtimeParameterValues": _RUNTIME_VALUES,
+    }
+)
+_VERSION_SETTINGS = {
+    "baseEnvironmentId": _TEXT,
+    "baseEnvironmentVersionId": _TEXT,
+    "resources": _RESOURCES,
+    "runtimeParameterValues": _RUNTIME_VALUES,
+}
+VERSION_PATCH_BODY: dict[str, Any] = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    **_VERSION_SETTINGS,
+                    "filesToDelete": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "filePath": {"type": "array", "items": {"type": "string"}},
+                    "archive": {"type": "string", "format": "binary"},
+                    "resources": {"type": "string", "description": "JSON object"},
+                },
+            }
+        },
+    }
+}
+APPLICATION_CREATE_BODY = json_body(
+    {
+        "name": _TEXT,
+        "applicationSourceId": _TEXT,
+        "applicationSourceVersionId": _TEXT,
+        "environmentId": _TEXT,
+        "envVersionId": _TEXT,
+        "resources": _RESOURCES,
+    }
+)
+APPLICATION_PATCH_BODY = json_body(
+    {
+        "name": _TEXT,
+        "customApplicationSourceVersionId": _TEXT,
+        "externalAccessEnabled": {"type": "boolean"},
+        "externalAccessRecipients": {"type": "array", "items": {"type": "string"}},
+        "allowAutoStopping": {"type": "boolean"},
+    }
+)

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "async_sources": False,
     "async_delay_ms": 300,
     "async_outcome": "COMPLETED",
+    "app_start_delay_ms": 300,
+    "app_start_timeout_s": 60,
 }
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 import secrets
 import shlex
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dr_notebook.sandbox.settings import (
     ROLES,
     RuntimeConfig,
     ServerSettings,
+    apps_dir_for,
     default_db_path,
 )
 
@@ -83,6 +85,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mixed",
         help="which faults to inject (default mixed)",
     )
+    parser.add_argument(
+        "--run-apps",
+        action="store_true",
+        help="really run applications: their start-app.sh runs on this machine, with your "
+        "user's rights (default: applications are simulated)",
+    )
+    parser.add_argument(
+        "--app-start-timeout",
+        type=_positive,
+        default=60,
+        metavar="S",
+        help="seconds an application may take to answer HTTP before it fails (default 60)",
+    )
+    parser.add_argument(
+        "--app-delay-ms",
+        type=_non_negative,
+        default=300,
+        metavar="N",
+        help="how long a simulated application takes to reach running (default 300)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
 
 
@@ -109,7 +131,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             fault_kind=args.fault_kind,
             async_sources=args.async_sources,
             async_delay_ms=args.async_delay_ms,
+            app_start_delay_ms=args.app_delay_ms,
+            app_start_timeout_s=args.app_start_timeout,
         ),
+        run_apps=args.run_apps,
     )
 
 
@@ -130,7 +155,10 @@ def serve(settings: ServerSettings) -> int:
         if settings.generate:
             store.insert_templates(generate(settings.generate, settings.seed))
         tokens = settings.tokens or {_default_admin_token(store): "admin"}
-        app = create_app(store, tokens, settings.runtime, settings.seed)
+        if settings.run_apps and os.name != "posix":
+            raise SystemExit("--run-apps needs a POSIX system (bash and process groups)")
+        apps_dir = apps_dir_for(settings.db_path) if settings.run_apps else None
+        app = create_app(store, tokens, settings.runtime, settings.seed, apps_dir)
         sock = _bind(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -142,7 +170,9 @@ def serve(settings: ServerSettings) -> int:
         roles = ", ".join(sorted(set(tokens.values())))
         print(
             f"dr-notebook sandbox: {store.count_templates()} templates in {settings.db_path} "
-            f"(roles: {roles}). Press Ctrl-C to stop.",
+            f"(roles: {roles}). Applications: "
+            f"{'run on this machine (--run-apps)' if apps_dir else 'simulated'}. "
+            "Press Ctrl-C to stop.",
             file=sys.stderr,
             flush=True,
         )
@@ -151,10 +181,15 @@ def serve(settings: ServerSettings) -> int:
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=75
         )
+        # uvicorn re-raises the stop signal once it has shut down: SIGTERM must then unwind
+        # like Ctrl-C, so that the finally blocks stop the applications' process groups.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
+            signal.signal(signal.SIGTERM, previous)
             sock.close()
+            app.app.state.applications.stop_all()
     except KeyboardInterrupt:
         pass  # Ctrl-C before uvicorn took over the signal, or re-raised by it after shutdown
     finally:
@@ -206,6 +241,17 @@ def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 

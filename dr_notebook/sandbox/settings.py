@@ -24,6 +24,8 @@ class RuntimeConfig:
     async_sources: bool = False
     async_delay_ms: int = 300
     async_outcome: str = "COMPLETED"
+    app_start_delay_ms: int = 300  # a simulated application's build
+    app_start_timeout_s: int = 60  # how long a real one may take to answer HTTP
 
     def as_dict(self) -> dict[str, Any]:
         """The configuration as JSON-ready values."""
@@ -51,7 +53,10 @@ class RuntimeConfig:
 
 def _check(key: str, value: Any) -> str | None:
     """Why ``value`` is not acceptable for setting ``key``, or None."""
-    if key in ("latency_ms", "async_delay_ms", "retry_after_s"):
+    if key == "app_start_timeout_s":
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 3600
+        return None if ok else "must be an integer between 1 and 3600"
+    if key in ("latency_ms", "async_delay_ms", "retry_after_s", "app_start_delay_ms"):
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 600_000
         return None if ok else "must be an integer between 0 and 600000"
     if key == "fault_rate":
@@ -78,6 +83,7 @@ class ServerSettings:
     generate: int = 0
     seed: int | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    run_apps: bool = False
 
 
 def default_db_path() -> Path:
@@ -89,3 +95,8 @@ def default_db_path() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "dr-notebook" / "sandbox.db"
+
+
+def apps_dir_for(db_path: Path) -> Path:
+    """Where applications get their working folders: next to the database, named after it."""
+    return db_path.with_name(f"{db_path.stem}-apps")

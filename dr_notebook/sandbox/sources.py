@@ -1,13 +1,14 @@
-"""Application sources created from templates, and the async jobs that create them."""
+"""Application sources (from templates or empty), the people behind roles, and async jobs."""
 
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import time
 from typing import Any
 
+from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import Store, new_id, now_iso
+from dr_notebook.sandbox.versions import new_version
 
 ORG_ID = "5f0c1e1f2a3b4c5d6e7f8091"
 PERMISSIONS = {
@@ -53,52 +54,47 @@ def why_not_creatable(template: dict[str, Any]) -> str | None:
     return None
 
 
-def create_source(store: Store, template: dict[str, Any], role: str) -> dict[str, Any]:
+def create_source(sources: SourceStore, template: dict[str, Any], role: str) -> dict[str, Any]:
     """Create and store a source whose first version holds copies of the template's files."""
-    source = _new_source(store, template, role)
-    store.insert_source(source, template["id"])
-    return source
+    source, version = _new_source(template["name"], role, template.get("defaultEnvironment"))
+    sources.insert_source(source, version, template_id=template["id"])
+    return _stored(sources, source["id"])
 
 
-def _new_source(store: Store, template: dict[str, Any], role: str) -> dict[str, Any]:
+def create_empty_source(sources: SourceStore, name: str, role: str) -> dict[str, Any]:
+    """Create and store a source whose first version holds no files yet."""
+    source, version = _new_source(name, role, None)
+    sources.insert_source(source, version)
+    return _stored(sources, source["id"])
+
+
+def _stored(sources: SourceStore, source_id: str) -> dict[str, Any]:
+    stored = sources.get_source(source_id)
+    if stored is None:  # only a concurrent delete could get here
+        raise LookupError(f"source {source_id} was deleted while it was being created")
+    return stored
+
+
+def _new_source(
+    name: str, role: str, environment: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A source's own fields and its first version (label v1)."""
     created = now_iso()
     person = user_of(role)
-    items = [
-        {
-            "id": new_id(),
-            "fileName": posixpath.basename(f["name"]),
-            "filePath": f["name"],
-            "fileSource": "local",
-            "created": created,
-            "commitSha": None,
-            "ref": None,
-            "repositoryFilePath": None,
-            "repositoryLocation": None,
-            "repositoryName": None,
-        }
-        for f in store.template_files(template["id"])
-    ]
-    environment = template.get("defaultEnvironment") or {}
     source = {
         "id": new_id(),
-        "name": template["name"][:255],
+        "name": name[:255],
         "createdAt": created,
         "updatedAt": created,
         **person,
         "orgId": ORG_ID,
-        "latestVersion": {
-            "id": new_id(),
-            "label": "v1",
-            "isFrozen": False,
-            "baseEnvironmentId": environment.get("environmentId"),
-            "baseEnvironmentVersionId": environment.get("environmentVersionId"),
-            "createdAt": created,
-            "updatedAt": created,
-            **person,
-            "items": items,
-        },
     }
-    return source
+    environment = environment or {}
+    base = {
+        "baseEnvironmentId": environment.get("environmentId") or None,
+        "baseEnvironmentVersionId": environment.get("environmentVersionId") or None,
+    }
+    return source, new_version(person, "v1", base)
 
 
 def with_permissions(source: dict[str, Any], role: str) -> dict[str, Any]:
@@ -150,8 +146,10 @@ def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
     if template is None or problem:
         done = store.finish_job(job["id"], None, problem)
         return {**job, "message": problem} if done else _as_stored(store, job)
-    source = _new_source(store, template, job["role"])
-    if not store.insert_source(source, template["id"], job_id=job["id"]):
+    source, version = _new_source(template["name"], job["role"], template.get("defaultEnvironment"))
+    if not SourceStore(store).insert_source(
+        source, version, template_id=template["id"], job_id=job["id"]
+    ):
         return _as_stored(store, job)  # another poll finished the job first
     return {**job, "source_id": source["id"]}
 

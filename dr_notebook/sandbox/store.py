@@ -1,4 +1,4 @@
-"""SQLite storage of templates, their files, application sources and async jobs (one WAL file)."""
+"""SQLite storage (one WAL file): the schema, templates and their files, async jobs."""
 
 from __future__ import annotations
 
@@ -54,6 +54,40 @@ CREATE TABLE IF NOT EXISTS sources (
     updated_at TEXT NOT NULL,
     body TEXT NOT NULL
 );
+-- body: the source's own fields as the API shows them (its latestVersion comes from versions).
+CREATE TABLE IF NOT EXISTS source_versions (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    frozen INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL  -- label, environment, resources, runtime parameter values, creator
+);
+CREATE INDEX IF NOT EXISTS source_versions_owner ON source_versions (source_id, seq);
+CREATE TABLE IF NOT EXISTS version_files (
+    id TEXT PRIMARY KEY,
+    version_id TEXT NOT NULL REFERENCES source_versions (id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    content BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (version_id, path)
+);
+CREATE TABLE IF NOT EXISTS applications (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source_id TEXT,
+    version_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_id TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    ready_ts REAL,
+    port INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL  -- the other API fields, history and the last build log
+);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     template_id TEXT NOT NULL,
@@ -67,6 +101,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 """
 
+SqlValue = str | bytes | int | float | None
 TEMPLATE_ORDER = {
     "name": "t.name COLLATE NOCASE",
     "createdAt": "t.created_at",
@@ -264,7 +299,7 @@ class Store:
                 where.append(f"t.{column} = ?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = _order_clause(q.order_by, TEMPLATE_ORDER, "t.created_at", prefix="t.")
+        order = order_clause(q.order_by, TEMPLATE_ORDER, "t.created_at", prefix="t.")
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM templates t {clause}", params)
             total = total.fetchone()[0]
@@ -290,7 +325,8 @@ class Store:
             "publisher": "publisher",
             "category": "category",
         }
-        sets, params = ["updated_at = ?"], [now_iso()]
+        sets: list[str] = ["updated_at = ?"]
+        params: list[Any] = [now_iso()]
         for key, value in changes.items():
             column = columns[key]
             if isinstance(value, (dict, list)):
@@ -377,53 +413,6 @@ class Store:
             for r in rows
         ]
 
-    # -- application sources ------------------------------------------------------------------
-    def insert_source(
-        self, source: dict[str, Any], template_id: str | None, job_id: str | None = None
-    ) -> bool:
-        """Store an application source entity (without caller-specific permissions).
-
-        With ``job_id``, the source is the result of that async job: stored, and the job marked
-        done, only if the job is not finished yet (False, and nothing stored, otherwise).
-        """
-        with self._lock, self._transaction():
-            if job_id is not None and not self._claim_job(job_id, source["id"], None):
-                return False
-            self._db.execute(
-                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    source["id"],
-                    source["name"],
-                    template_id,
-                    source["createdAt"],
-                    source["updatedAt"],
-                    json.dumps(source),
-                ),
-            )
-        return True
-
-    def get_source(self, source_id: str) -> dict[str, Any] | None:
-        """One application source, or None."""
-        with self._lock:
-            row = self._db.execute("SELECT body FROM sources WHERE id = ?", (source_id,)).fetchone()
-        return None if row is None else json.loads(row["body"])
-
-    def list_sources(
-        self, name: str | None, order_by: str | None, offset: int, limit: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of application sources, optionally filtered by (part of) their name."""
-        clause, params = "", []
-        if name:
-            clause, params = "WHERE instr(py_lower(name), ?) > 0", [name.lower()]
-        order = _order_clause(order_by, SOURCE_ORDER, "created_at")
-        with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM sources {clause}", params).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT body FROM sources {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, limit, offset],
-            ).fetchall()
-        return [json.loads(r["body"]) for r in rows], total
-
     # -- async jobs ---------------------------------------------------------------------------
     def insert_job(self, job: dict[str, Any]) -> None:
         """Store an async job (source creation in progress)."""
@@ -443,9 +432,10 @@ class Store:
     def finish_job(self, job_id: str, source_id: str | None, message: str | None) -> bool:
         """Record a job's result; False when the job had already finished (nothing changes)."""
         with self._lock:
-            return self._claim_job(job_id, source_id, message)
+            return self.claim_job(job_id, source_id, message)
 
-    def _claim_job(self, job_id: str, source_id: str | None, message: str | None) -> bool:
+    def claim_job(self, job_id: str, source_id: str | None, message: str | None) -> bool:
+        """Give an unfinished job its result (call under :attr:`lock`); False if it had one."""
         # Only an unfinished job takes a result: two polls racing to finish it make one source.
         cur = self._db.execute(
             "UPDATE jobs SET source_id = ?, message = ?"
@@ -454,7 +444,21 @@ class Store:
         )
         return cur.rowcount > 0
 
-    # -- helpers ------------------------------------------------------------------------------
+    # -- for the other stores on this database -------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection (use it under :attr:`lock`)."""
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every use of the connection holds."""
+        return self._lock
+
+    def transaction(self) -> _Transaction:
+        """``with store.lock, store.transaction():`` runs the block in one write transaction."""
+        return _Transaction(self._db)
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -477,9 +481,10 @@ def _file_rows(template_id: str, files: list[tuple[str, bytes]], created: str) -
     ]
 
 
-def _order_clause(
+def order_clause(
     order_by: str | None, columns: dict[str, str], default: str, prefix: str = ""
 ) -> str:
+    """An ORDER BY clause for an API ``orderBy`` value (``-`` first: descending), rowid last."""
     tiebreak = f"{prefix}rowid"
     if not order_by:
         return f"{default}, {tiebreak}"
@@ -494,7 +499,7 @@ def _dumps(entity: dict[str, Any]) -> str:
     return json.dumps(entity, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def _lower(value: object) -> object:
+def _lower(value: SqlValue) -> SqlValue:
     return value.lower() if isinstance(value, str) else value
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from dr_notebook.sandbox.server import TOKENS_ENV
-from dr_notebook.sandbox.settings import ROLES
+from dr_notebook.sandbox.settings import ROLES, apps_dir_for
 
 __all__ = ["SandboxError", "SandboxServer", "start_sandbox"]
 
@@ -37,6 +37,8 @@ _RUNTIME_KEYS = (
     "async_sources",
     "async_delay_ms",
     "async_outcome",
+    "app_start_delay_ms",
+    "app_start_timeout_s",
 )
 
 
@@ -61,6 +63,9 @@ class SandboxServer:
         seed: int | None = None,
         tokens: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        run_apps: bool = False,
+        app_start_delay_ms: int = 300,
+        app_start_timeout_s: int = 60,
     ) -> None:
         self._tmpdir: Path | None = None
         if db_path is None:
@@ -78,7 +83,10 @@ class SandboxServer:
             "async_delay_ms": async_delay_ms,
             "fault_rate": fault_rate,
             "fault_kind": fault_kind,
+            "app_start_delay_ms": app_start_delay_ms,
+            "app_start_timeout_s": app_start_timeout_s,
         }
+        self.run_apps = run_apps
         self.port: int | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
@@ -96,6 +104,11 @@ class SandboxServer:
     def endpoint(self) -> str:
         """The API root, what ``DATAROBOT_ENDPOINT`` gets: ``http://HOST:PORT/api/v2``."""
         return f"{self.base_url}/api/v2"
+
+    @property
+    def apps_dir(self) -> Path:
+        """Where a ``run_apps`` sandbox writes its applications' working folders."""
+        return apps_dir_for(self.db_path)
 
     @property
     def token(self) -> str:
@@ -132,6 +145,8 @@ class SandboxServer:
             cmd += ["--generate", str(self.generate)]
         if self.seed is not None:
             cmd += ["--seed", str(self.seed)]
+        if self.run_apps:
+            cmd.append("--run-apps")
         env = dict(os.environ)
         env[TOKENS_ENV] = ",".join(f"{role}={tok}" for role, tok in self.tokens.items())
         env["PYTHONUNBUFFERED"] = "1"
@@ -166,6 +181,11 @@ class SandboxServer:
             self.generate = generate
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (to signal it as a supervisor would)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def running(self) -> bool:
         """Whether the subprocess is alive."""
         return self._proc is not None and self._proc.poll() is None
@@ -186,7 +206,8 @@ class SandboxServer:
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change runtime behaviour: latency_ms, fault_rate, fault_kind, retry_after_s,
-        async_sources, async_delay_ms, async_outcome. Returns the whole configuration."""
+        async_sources, async_delay_ms, async_outcome, app_start_delay_ms, app_start_timeout_s.
+        Returns the whole configuration."""
         unknown = set(changes) - set(_RUNTIME_KEYS)
         if unknown:
             raise TypeError(f"unknown sandbox settings: {', '.join(sorted(unknown))}")
@@ -267,7 +288,8 @@ def start_sandbox(**kwargs: Any) -> SandboxServer:
     """Start a sandbox subprocess; use as a context manager (or call ``.stop()``).
 
     Keyword arguments: db_path, demo, generate, latency_ms, async_sources, async_delay_ms,
-    fault_rate, fault_kind, seed, tokens (see :class:`SandboxServer`).
+    fault_rate, fault_kind, seed, tokens, run_apps, app_start_delay_ms, app_start_timeout_s
+    (see :class:`SandboxServer`).
     """
     return SandboxServer(**kwargs).start()
 

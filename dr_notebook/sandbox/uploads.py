@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import posixpath
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -57,6 +58,8 @@ def _unzip(content: bytes) -> list[tuple[str, bytes]]:
         name = _safe_name(info.filename)
         if name is None:
             continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise UploadError(f"archive entry {name!r} is a symbolic link: upload the file itself")
         if info.flag_bits & 0x1:
             raise UploadError(
                 f"archive entry {name!r} is encrypted: upload an archive without a password"
@@ -97,10 +100,11 @@ def _tar_stream_limit() -> int:
     return MAX_TOTAL_BYTES + (MAX_FILES + 1) * 2048 + 2 * tarfile.RECORDSIZE
 
 
-class _CappedReader:
+class _CappedReader(io.RawIOBase):
     """A file-like reader that refuses to deliver more than ``limit`` bytes in all."""
 
     def __init__(self, raw: io.BufferedIOBase, limit: int) -> None:
+        super().__init__()
         self._raw = raw
         self._limit = limit
         self._seen = 0
@@ -112,8 +116,12 @@ class _CappedReader:
             raise UploadError(f"the tar archive decompresses to more than {self._limit} bytes")
         return data
 
+    def readable(self) -> bool:
+        return True
+
     def close(self) -> None:
         self._raw.close()
+        super().close()
 
 
 def _tar_members(archive: tarfile.TarFile) -> list[tuple[str, bytes]]:
@@ -190,6 +198,16 @@ def _safe_name(raw: str) -> str | None:
     if len(clean) > 255:
         raise UploadError(f"archive entry name is longer than 255 characters: {clean[:40]!r}...")
     return clean
+
+
+def safe_path(raw: str) -> str:
+    """A file path sent with a file, normalized; raise :class:`UploadError` if it is unsafe."""
+    if not raw or not raw.strip():
+        raise UploadError("a file path must not be empty")
+    name = _safe_name(raw)
+    if name is None:
+        raise UploadError(f"{raw!r} does not name a file that can be kept")
+    return name
 
 
 def _single_name(filename: str | None) -> str:

@@ -1,15 +1,26 @@
 """FastAPI Prediction Service: a typed API in front of a DataRobot deployment."""
 
+import json
 import os
-from functools import lru_cache
 
-import datarobot as dr
-import pandas as pd
-from datarobot_predict.deployment import predict
+import requests
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-MAX_BATCH = int(os.environ.get("MAX_BATCH", "1000"))
+
+def runtime_parameter(name: str, default: str) -> str:
+    """A runtime parameter: DataRobot sets MLOPS_RUNTIME_PARAM_<NAME> to {"type", "payload"}."""
+    raw = os.environ.get(f"MLOPS_RUNTIME_PARAM_{name}")
+    if raw is None:
+        return os.environ.get(name, default)
+    try:
+        payload = json.loads(raw).get("payload")
+    except (ValueError, AttributeError):
+        return raw
+    return default if payload is None else str(payload)
+
+
+MAX_BATCH = int(runtime_parameter("MAX_BATCH", "1000"))
 app = FastAPI(title="Prediction Service", version="1.0.0")
 
 
@@ -24,17 +35,21 @@ class Prediction(BaseModel):
     row: int
 
 
-@lru_cache(maxsize=1)
-def deployment() -> dr.Deployment:
-    dr.Client()
-    return dr.Deployment.get(os.environ["DEPLOYMENT_ID"])
-
-
 def score(rows: list[Customer]) -> list[Prediction]:
-    frame = pd.DataFrame([r.model_dump() for r in rows])
-    result = predict(deployment(), frame).dataframe
-    column = next(c for c in result.columns if c.endswith("_PREDICTION"))
-    return [Prediction(prediction=v, row=i) for i, v in enumerate(result[column])]
+    deployment_id = runtime_parameter("DEPLOYMENT_ID", "")
+    if not deployment_id:
+        raise HTTPException(503, "Set the DEPLOYMENT_ID runtime parameter to score rows.")
+    endpoint = os.environ["DATAROBOT_ENDPOINT"].rstrip("/")
+    response = requests.post(
+        f"{endpoint}/deployments/{deployment_id}/predictions/",
+        json=[r.model_dump() for r in rows],
+        headers={"Authorization": f"Bearer {os.environ['DATAROBOT_API_TOKEN']}"},
+        timeout=60,
+    )
+    if response.status_code >= 400:
+        raise HTTPException(502, f"DataRobot answered {response.status_code}.")
+    values = [row.get("prediction") for row in response.json().get("data", [])]
+    return [Prediction(prediction=v, row=i) for i, v in enumerate(values)]
 
 
 @app.get("/healthz")

@@ -1,3 +1,5 @@
 #!/usr/bin/env bash
+# DataRobot routes traffic to port 8080 inside the application container; a local runner
+# sets PORT (and BIND_ADDRESS) instead.
 set -euo pipefail
-exec uvicorn main:app --host 0.0.0.0 --port 8080 --workers 2
+exec uvicorn main:app --host "${BIND_ADDRESS:-0.0.0.0}" --port "${PORT:-8080}" --workers 2

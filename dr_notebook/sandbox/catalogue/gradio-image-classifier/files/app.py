@@ -40,4 +40,7 @@ demo = gr.Interface(
 )
 
 if __name__ == "__main__":
-    demo.launch(server_name="0.0.0.0", server_port=8080)
+    demo.launch(
+        server_name=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
+        server_port=int(os.environ.get("PORT", "8080")),
+    )

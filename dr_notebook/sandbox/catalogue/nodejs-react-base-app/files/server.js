@@ -26,4 +26,4 @@ app.use(express.static(path.join(here, "dist")));
 app.get("*", (_req, res) => res.sendFile(path.join(here, "dist", "index.html")));
 
 const port = Number(process.env.PORT || 8080);
-app.listen(port, "0.0.0.0", () => console.log(`Listening on port ${port}`));
+app.listen(port, process.env.BIND_ADDRESS || "0.0.0.0", () => console.log(`Listening on port ${port}`));

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
 set -euo pipefail
-exec uvicorn main:app --host 0.0.0.0 --port 8080 --workers 2
+exec uvicorn main:app --host "${BIND_ADDRESS:-0.0.0.0}" --port "${PORT:-8080}" --workers 2

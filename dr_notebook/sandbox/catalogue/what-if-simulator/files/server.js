@@ -29,4 +29,5 @@ app.post("/api/score", async (req, res) => {
 });
 
 app.use(express.static(path.join(here, "dist")));
-app.listen(8080, "0.0.0.0", () => console.log("What-if Simulator on port 8080"));
+const port = Number(process.env.PORT || 8080);
+app.listen(port, process.env.BIND_ADDRESS || "0.0.0.0", () => console.log(`What-if Simulator on port ${port}`));

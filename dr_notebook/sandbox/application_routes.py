@@ -1,0 +1,275 @@
+"""Routes of custom applications (``customApplications/``) and their pages."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dr_notebook.sandbox.application_store import AppRecord
+from dr_notebook.sandbox.applications import (
+    PAGE_PREFIX,
+    Applications,
+    entrypoint_problem,
+    history_entries,
+    status_page,
+    with_permissions,
+)
+from dr_notebook.sandbox.errors import ApiError, field_errors
+from dr_notebook.sandbox.forms import read_template_body
+from dr_notebook.sandbox.openapi import APPLICATION_CREATE_BODY, APPLICATION_PATCH_BODY
+from dr_notebook.sandbox.routing import API, Limit, Offset, Text, allow, base_url, not_found, page
+from dr_notebook.sandbox.routing import role as role_of
+from dr_notebook.sandbox.validation import unstorable
+from dr_notebook.sandbox.versions import parse_resources
+
+APPS = f"{API}/customApplications"
+AppOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
+EDITORS = ("admin", "user")
+MAX_RECIPIENTS = 100
+# The sandbox page is static text: nothing on it may run or load anything.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def application_router(applications: Applications) -> APIRouter:
+    """The routes, bound to this sandbox's applications."""
+    router = APIRouter(tags=["customApplications"])
+    apps, sources = applications.apps, applications.sources
+
+    def app_or_404(app_id: str) -> AppRecord:
+        record = apps.get(app_id)
+        if record is None:
+            raise not_found("custom application", app_id)
+        return record
+
+    def runnable_version(
+        source_id: str | None, version_id: str | None, field: str
+    ) -> dict[str, Any]:
+        if version_id is None:
+            assert source_id is not None
+            if sources.get_source(source_id) is None:
+                raise not_found("custom application source", source_id)
+            version_id = sources.latest_version_id(source_id)
+            if version_id is None:
+                raise ApiError(422, "The source has no version.", {field: "no version"})
+        version = sources.find_version(version_id)
+        if version is None:
+            raise not_found("custom application source version", version_id)
+        problem = entrypoint_problem(sources, version_id)
+        if problem:
+            raise ApiError(422, problem, {field: problem})
+        return version
+
+    @router.post(
+        f"{APPS}/",
+        status_code=202,
+        responses={202: {"description": "Building; poll the Location header."}},
+        openapi_extra={"requestBody": APPLICATION_CREATE_BODY},
+    )
+    async def create_application(request: Request, who: str = allow(*EDITORS)) -> JSONResponse:
+        """Build an application from a source (its latest version) or a source version."""
+        fields, _ = await read_template_body(request)
+        chosen = [k for k in ("applicationSourceId", "applicationSourceVersionId") if fields.get(k)]
+        errors: dict[str, str] = {}
+        if len(chosen) != 1:
+            key = "environmentId" if fields.get("environmentId") else "applicationSourceId"
+            errors[key] = (
+                "send exactly one of applicationSourceId and applicationSourceVersionId "
+                "(the sandbox builds applications from sources)"
+            )
+        for key in chosen:
+            if not isinstance(fields[key], str) or len(fields[key]) > 64:
+                errors[key] = "must be an id"
+        name = fields.get("name")
+        if name is not None and (not _is_name(name)):
+            errors["name"] = "must be a non-blank string of at most 255 characters"
+        resources, problem = parse_resources(fields.get("resources"))
+        if problem:
+            errors["resources"] = problem
+        env_version = fields.get("envVersionId")
+        if env_version is not None and not _is_name(env_version):
+            errors["envVersionId"] = "must be an id"
+        if errors:
+            raise field_errors(errors, "Invalid application")
+        key = chosen[0]
+        version = runnable_version(
+            fields[key] if key == "applicationSourceId" else None,
+            fields[key] if key == "applicationSourceVersionId" else None,
+            key,
+        )
+        if name is None:
+            source = sources.get_source(version["sourceId"])
+            name = source["name"] if source else "Application"
+        settings = {"resources": resources, "envVersionId": env_version}
+        base = base_url(request)
+        record = await run_in_threadpool(
+            applications.create, name.strip(), version, who, base, settings
+        )
+        location = f"{base}{API}/status/{record.status_id}/"
+        return JSONResponse(
+            with_permissions(record, who), status_code=202, headers={"Location": location}
+        )
+
+    @router.get(f"{APPS}/")
+    async def list_applications(
+        request: Request,
+        offset: Offset = 0,
+        limit: Limit = 100,
+        orderBy: AppOrder | None = None,
+        name: Text = None,
+        customApplicationSourceId: Text = None,
+        status: Text = None,
+    ) -> dict[str, Any]:
+        """A page of applications, filtered by name, source and status."""
+        records, total = apps.list(
+            name=name,
+            source_id=customApplicationSourceId,
+            status=status,
+            order_by=orderBy,
+            offset=offset,
+            limit=limit,
+        )
+        who = role_of(request)
+        return page(request, [with_permissions(r, who) for r in records], total, offset, limit)
+
+    @router.get(f"{APPS}/nameCheck/")
+    async def name_check(name: Text = None) -> dict[str, bool]:
+        """Whether an application already has this name."""
+        if not name:
+            raise field_errors({"name": "this query parameter is required"})
+        return {"inUse": apps.name_in_use(name)}
+
+    @router.get(f"{APPS}/{{applicationId}}/")
+    async def get_application(request: Request, applicationId: str) -> dict[str, Any]:
+        """One application."""
+        return with_permissions(app_or_404(applicationId), role_of(request))
+
+    @router.patch(
+        f"{APPS}/{{applicationId}}/", openapi_extra={"requestBody": APPLICATION_PATCH_BODY}
+    )
+    async def update_application(
+        request: Request, applicationId: str, who: str = allow(*EDITORS)
+    ) -> dict[str, Any]:
+        """Rename, change access settings, or restart on another source version."""
+        record = app_or_404(applicationId)
+        fields, _ = await read_template_body(request)
+        errors = _apply_settings(record, fields)
+        version_id = fields.get("customApplicationSourceVersionId")
+        if version_id is not None and (not isinstance(version_id, str) or len(version_id) > 64):
+            errors["customApplicationSourceVersionId"] = "must be a version id"
+        if errors:
+            raise field_errors(errors, "Invalid application change")
+        changed = [k for k in _SETTINGS if k in fields] + (["name"] if "name" in fields else [])
+        if version_id is None and not changed:
+            raise ApiError(422, "Nothing to update: send a field to change.", {"body": "empty"})
+        if version_id is not None:
+            version = runnable_version(None, version_id, "customApplicationSourceVersionId")
+            await run_in_threadpool(applications.restart, record, version, base_url(request))
+        else:
+            apps.save(record)
+        return with_permissions(app_or_404(applicationId), who)
+
+    @router.delete(f"{APPS}/{{applicationId}}/", status_code=204, dependencies=[allow("admin")])
+    async def delete_application(applicationId: str) -> Response:
+        """Stop the application's processes and delete it."""
+        record = app_or_404(applicationId)
+        await run_in_threadpool(applications.delete, record)
+        return Response(status_code=204)
+
+    @router.post(f"{APPS}/{{applicationId}}/start/", status_code=202)
+    async def start_application(
+        request: Request, applicationId: str, who: str = allow(*EDITORS)
+    ) -> dict[str, Any]:
+        """Start a stopped or failed application again on its version."""
+        record = app_or_404(applicationId)
+        version = runnable_version(None, record.version_id, "customApplicationSourceVersionId")
+        await run_in_threadpool(applications.restart, record, version, base_url(request))
+        return with_permissions(app_or_404(applicationId), who)
+
+    @router.post(f"{APPS}/{{applicationId}}/stop/", status_code=202)
+    async def stop_application(applicationId: str, who: str = allow(*EDITORS)) -> dict[str, Any]:
+        """Stop the application's processes; it shows ``stopped``."""
+        record = app_or_404(applicationId)
+        await run_in_threadpool(applications.stop, record)
+        record.status, record.run_id = "stopped", "stopped"
+        apps.save(record)
+        return with_permissions(app_or_404(applicationId), who)
+
+    @router.get(f"{APPS}/{{applicationId}}/logs/")
+    async def application_logs(applicationId: str) -> dict[str, Any]:
+        """The last 1000 lines of the app's output, and its build log, status and error."""
+        return applications.logs(app_or_404(applicationId))
+
+    @router.get(f"{APPS}/{{applicationId}}/history/")
+    async def application_history(
+        request: Request, applicationId: str, offset: Offset = 0, limit: Limit = 100
+    ) -> dict[str, Any]:
+        """The source versions the application has run, newest first."""
+        entries = history_entries(app_or_404(applicationId))
+        return page(request, entries[offset : offset + limit], len(entries), offset, limit)
+
+    # Every method: a 307 keeps the method and body, so forms and API calls reach the app too.
+    @router.api_route(
+        f"{PAGE_PREFIX}/{{applicationId}}/{{rest:path}}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def application_page(request: Request, applicationId: str, rest: str) -> Response:
+        """``applicationUrl``: the running app itself, or the sandbox's page about it."""
+        record = apps.get(applicationId)
+        if record is None:
+            return HTMLResponse(
+                "<!doctype html><p>No such application.</p>", 404, headers=PAGE_HEADERS
+            )
+        if not applications.simulated and record.status == "running" and record.port:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"http://127.0.0.1:{record.port}/{rest}{query}", 307)
+        body = status_page(record, sources.paths(record.version_id), applications.simulated)
+        return HTMLResponse(body, headers=PAGE_HEADERS)
+
+    return router
+
+
+_SETTINGS = ("externalAccessEnabled", "externalAccessRecipients", "allowAutoStopping")
+
+
+def _apply_settings(record: AppRecord, fields: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if "name" in fields:
+        if _is_name(fields["name"]):
+            record.name = fields["name"].strip()
+        else:
+            errors["name"] = "must be a non-blank string of at most 255 characters"
+    for key in ("externalAccessEnabled", "allowAutoStopping"):
+        if key in fields:
+            if isinstance(fields[key], bool):
+                record.body["fields"][key] = fields[key]
+            else:
+                errors[key] = "must be true or false"
+    if "externalAccessRecipients" in fields:
+        value = fields["externalAccessRecipients"]
+        if (
+            isinstance(value, list)
+            and len(value) <= MAX_RECIPIENTS
+            and all(isinstance(v, str) and 0 < len(v) <= 320 and not unstorable(v) for v in value)
+        ):
+            record.body["fields"]["externalAccessRecipients"] = list(dict.fromkeys(value))
+        else:
+            errors["externalAccessRecipients"] = (
+                f"must be a list of at most {MAX_RECIPIENTS} email addresses"
+            )
+    return errors
+
+
+def _is_name(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and len(value) <= 255
+        and not unstorable(value)
+    )

@@ -1,0 +1,97 @@
+"""Check an application's ``requirements.txt`` against the sandbox's own Python environment.
+
+The sandbox never installs anything: it reports what is missing, so that the user decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+
+@dataclass
+class RequirementsReport:
+    """What ``requirements.txt`` asks for that the environment does not give."""
+
+    missing: list[str] = field(default_factory=list)  # distribution names, as written
+    mismatched: list[str] = field(default_factory=list)  # "flask 3.1.0 (needs ==3.0.3)"
+    unreadable: list[str] = field(default_factory=list)  # "line 3: ..."
+    skipped: list[str] = field(default_factory=list)  # pip options the check cannot follow
+
+    @property
+    def ok(self) -> bool:
+        """Whether every requirement is installed (versions may still differ)."""
+        return not self.missing and not self.unreadable
+
+
+def check_requirements(text: str) -> RequirementsReport:
+    """Compare each requirement line with the installed distributions."""
+    report = RequirementsReport()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            report.skipped.append(f"line {number}: {line[:80]}")
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as exc:
+            report.unreadable.append(f"line {number}: {str(exc)[:120]}")
+            continue
+        _check(requirement, report, extra=None, seen=set())
+    return report
+
+
+def _check(
+    requirement: Requirement, report: RequirementsReport, extra: str | None, seen: set[str]
+) -> None:
+    if requirement.marker is not None and not _applies(requirement.marker, extra):
+        return
+    name = requirement.name
+    key = f"{canonicalize_name(name)}{sorted(requirement.extras)}"
+    if key in seen:  # extras may name each other (pkg[all] -> pkg[a]): check each once
+        return
+    seen.add(key)
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        if name not in report.missing:
+            report.missing.append(name)
+        return
+    if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+        report.mismatched.append(f"{name} {installed} (needs {requirement.specifier})")
+    for wanted in sorted(requirement.extras):
+        for dependency in metadata.requires(name) or []:
+            try:
+                needed = Requirement(dependency)
+            except InvalidRequirement:
+                continue
+            if needed.marker is not None and "extra" in str(needed.marker):
+                _check(needed, report, extra=canonicalize_name(wanted), seen=seen)
+
+
+def _applies(marker: Marker, extra: str | None) -> bool:
+    environment = {"extra": extra or ""}
+    try:
+        return marker.evaluate(environment)
+    except Exception:  # an unknown marker variable: keep the requirement
+        return True
+
+
+def describe(report: RequirementsReport) -> list[str]:
+    """The report as build-log lines."""
+    lines = []
+    if report.missing:
+        lines.append(f"Missing Python distributions: {', '.join(report.missing)}")
+    if report.mismatched:
+        lines.append(f"Installed versions that differ: {'; '.join(report.mismatched)}")
+    if report.unreadable:
+        lines.append(f"Unreadable requirements: {'; '.join(report.unreadable)}")
+    if report.skipped:
+        lines.append(f"Options not checked: {'; '.join(report.skipped)}")
+    return lines or ["Every requirement is installed."]

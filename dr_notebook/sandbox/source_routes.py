@@ -1,0 +1,290 @@
+"""Routes of application sources and their versions (``customApplicationSources/``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from dr_notebook.sandbox import sources as src
+from dr_notebook.sandbox.errors import ApiError, field_errors
+from dr_notebook.sandbox.forms import read_template_body, read_version_body
+from dr_notebook.sandbox.openapi import SOURCE_BODY, VERSION_CREATE_BODY, VERSION_PATCH_BODY
+from dr_notebook.sandbox.routing import (
+    API,
+    Limit,
+    Offset,
+    Text,
+    allow,
+    base_url,
+    not_found,
+    page,
+    role,
+)
+from dr_notebook.sandbox.settings import RuntimeConfig
+from dr_notebook.sandbox.source_store import SourceStore, VersionFrozen, VersionProblem
+from dr_notebook.sandbox.store import Store
+from dr_notebook.sandbox.validation import unstorable
+from dr_notebook.sandbox.versions import new_version, parse_label, version_settings
+
+SourceOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
+SOURCES = f"{API}/customApplicationSources"
+VERSION = f"{SOURCES}/{{sourceId}}/versions/{{versionId}}/"
+FROZEN = "This version is frozen: an application was built from it. Create a new version (baseVersion copies this one) and change that."  # noqa: E501
+EDITORS = ("admin", "user")
+
+
+class FromTemplate(BaseModel):
+    """Body of ``POST customApplicationSources/fromCustomTemplate/``."""
+
+    model_config = ConfigDict(extra="allow")
+    customTemplateId: str = Field(min_length=1, max_length=255)
+
+
+def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) -> APIRouter:
+    """The routes, bound to this sandbox's stores."""
+    router = APIRouter(tags=["customApplicationSources"])
+
+    def source_or_404(source_id: str) -> dict[str, Any]:
+        source = sources.get_source(source_id)
+        if source is None:
+            raise not_found("custom application source", source_id)
+        return source
+
+    @router.post(
+        f"{SOURCES}/fromCustomTemplate/",
+        responses={202: {"description": "Started; poll the Location header."}},
+    )
+    async def source_from_template(
+        request: Request, body: FromTemplate, who: str = allow(*EDITORS)
+    ) -> Any:
+        """Create an application source from an application template (sync or async)."""
+        template = store.get_template(body.customTemplateId)
+        if template is None:
+            raise not_found("custom template", body.customTemplateId)
+        problem = src.why_not_creatable(template)
+        if problem:
+            raise ApiError(422, problem, {"customTemplateId": problem})
+        if runtime.async_sources:
+            job = src.new_job(template["id"], who, runtime.async_delay_ms, runtime.async_outcome)
+            store.insert_job(job)
+            location = f"{base_url(request)}{API}/status/{job['id']}/"
+            return JSONResponse(
+                src.status_body(job), status_code=202, headers={"Location": location}
+            )
+        created = await run_in_threadpool(src.create_source, sources, template, who)
+        return src.with_permissions(created, who)
+
+    @router.post(f"{SOURCES}/", status_code=201, openapi_extra={"requestBody": SOURCE_BODY})
+    async def create_source(request: Request, who: str = allow(*EDITORS)) -> dict[str, Any]:
+        """Create an empty application source (its first version holds no files)."""
+        fields, _ = await read_template_body(request)
+        name = _name(fields, required=True)
+        assert name is not None
+        return src.with_permissions(src.create_empty_source(sources, name, who), who)
+
+    @router.get(f"{SOURCES}/")
+    async def list_sources(
+        request: Request,
+        offset: Offset = 0,
+        limit: Limit = 100,
+        orderBy: SourceOrder | None = None,
+        name: Text = None,
+    ) -> dict[str, Any]:
+        """A page of application sources."""
+        data, total = sources.list_sources(name, orderBy, offset, limit)
+        who = role(request)
+        return page(request, [src.with_permissions(s, who) for s in data], total, offset, limit)
+
+    @router.get(f"{SOURCES}/{{sourceId}}/")
+    async def get_source(request: Request, sourceId: str) -> dict[str, Any]:
+        """One application source, with the caller's permissions."""
+        return src.with_permissions(source_or_404(sourceId), role(request))
+
+    @router.patch(f"{SOURCES}/{{sourceId}}/", openapi_extra={"requestBody": SOURCE_BODY})
+    async def update_source(
+        request: Request, sourceId: str, who: str = allow(*EDITORS)
+    ) -> dict[str, Any]:
+        """Rename a source, or set the resources of its latest version."""
+        source = source_or_404(sourceId)
+        fields, _ = await read_template_body(request)
+        name = _name(fields, required=False)
+        settings, errors = version_settings({k: v for k, v in fields.items() if k == "resources"})
+        if errors:
+            raise field_errors(errors, "Invalid source")
+        if name is None and not settings:
+            raise ApiError(422, "Nothing to update: send name or resources.")
+        if settings:
+            _change_version(sources, sourceId, source["latestVersion"]["id"], settings)
+        if name is not None:
+            sources.rename_source(sourceId, name)
+        return src.with_permissions(source_or_404(sourceId), who)
+
+    @router.delete(f"{SOURCES}/{{sourceId}}/", status_code=204, dependencies=[allow("admin")])
+    async def delete_source(sourceId: str) -> Response:
+        """Delete a source and its versions (applications built from it keep running)."""
+        if not sources.delete_source(sourceId):
+            raise not_found("custom application source", sourceId)
+        return Response(status_code=204)
+
+    # -- versions -------------------------------------------------------------------------
+    @router.get(f"{SOURCES}/{{sourceId}}/versions/")
+    async def list_versions(
+        request: Request, sourceId: str, offset: Offset = 0, limit: Limit = 100
+    ) -> dict[str, Any]:
+        """A page of the source's versions, newest first."""
+        source_or_404(sourceId)
+        data, total = sources.list_versions(sourceId, offset, limit)
+        return page(request, data, total, offset, limit)
+
+    @router.post(
+        f"{SOURCES}/{{sourceId}}/versions/",
+        status_code=201,
+        openapi_extra={"requestBody": VERSION_CREATE_BODY},
+    )
+    async def create_version(
+        request: Request, sourceId: str, who: str = allow(*EDITORS)
+    ) -> dict[str, Any]:
+        """A new version: empty, or a copy of ``baseVersion``'s files and settings."""
+        source_or_404(sourceId)
+        fields, _ = await read_template_body(request)
+        label, problem = parse_label(fields.get("label"))
+        settings, errors = version_settings(fields)
+        if problem:
+            errors["label"] = problem
+        base_id = fields.get("baseVersion")
+        if base_id is not None and not isinstance(base_id, str):
+            errors["baseVersion"] = "must be a version id"
+        if errors:
+            raise field_errors(errors, "Invalid version")
+        base = None
+        if base_id is not None:
+            base = sources.get_version(sourceId, base_id)
+            if base is None:
+                raise not_found("version of this source", base_id)
+            base = {**base, "runtimeParameterValues": _values_of(base)}
+        count = sources.list_versions(sourceId, 0, 1)[1]
+        version = new_version(src.user_of(who), label or f"v{count + 1}", base)
+        version.update(settings)
+        created = await run_in_threadpool(
+            sources.create_version, sourceId, version, None if base is None else base["id"]
+        )
+        if created is None:
+            raise not_found("custom application source", sourceId)
+        return created
+
+    @router.get(VERSION)
+    async def get_version(sourceId: str, versionId: str) -> dict[str, Any]:
+        """One version: its settings and its items."""
+        source_or_404(sourceId)
+        version = sources.get_version(sourceId, versionId)
+        if version is None:
+            raise not_found("version of this source", versionId)
+        return version
+
+    @router.patch(
+        VERSION,
+        dependencies=[allow(*EDITORS)],
+        openapi_extra={"requestBody": VERSION_PATCH_BODY},
+    )
+    async def update_version(request: Request, sourceId: str, versionId: str) -> dict[str, Any]:
+        """Add or replace files (multipart ``file`` + ``filePath``), delete items, settings."""
+        source_or_404(sourceId)
+        body = await read_version_body(request)
+        settings, errors = version_settings(body.fields)
+        errors.update(body.errors)
+        delete_ids = _ids(body.fields.get("filesToDelete"), errors)
+        if body.fields.get("file") == "(content)":
+            errors["file"] = "files are sent as multipart/form-data parts with their filePath"
+        if not errors and not (settings or body.files or delete_ids):
+            raise ApiError(
+                422, "Nothing to update: send files, filesToDelete or settings.", {"body": "empty"}
+            )
+        if errors:
+            raise field_errors(errors, "Invalid version change")
+        return await run_in_threadpool(
+            _change_version, sources, sourceId, versionId, settings, body.files, delete_ids
+        )
+
+    @router.delete(VERSION, status_code=204, dependencies=[allow(*EDITORS)])
+    async def delete_version(sourceId: str, versionId: str) -> Response:
+        """Delete a version that no application was built from."""
+        source_or_404(sourceId)
+        try:
+            deleted = sources.delete_version(sourceId, versionId)
+        except VersionFrozen:
+            raise ApiError(422, FROZEN, {"versionId": "frozen"}) from None
+        except VersionProblem as exc:
+            raise ApiError(422, f"Cannot delete: {exc}", {exc.field: str(exc)}) from None
+        if not deleted:
+            raise not_found("version of this source", versionId)
+        return Response(status_code=204)
+
+    @router.get(f"{VERSION}items/{{itemId}}/")
+    async def get_item(sourceId: str, versionId: str, itemId: str) -> dict[str, Any]:
+        """One file of a version, with its content."""
+        source_or_404(sourceId)
+        item = sources.get_item(sourceId, versionId, itemId)
+        if item is None:
+            raise not_found("item of this version", itemId)
+        return item
+
+    return router
+
+
+def _change_version(
+    sources: SourceStore,
+    source_id: str,
+    version_id: str,
+    settings: dict[str, Any],
+    files: list[tuple[str, bytes]] | None = None,
+    delete_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    try:
+        changed = sources.update_version(
+            source_id, version_id, settings, files or [], delete_ids or []
+        )
+    except VersionFrozen:
+        raise ApiError(422, FROZEN, {"versionId": "frozen"}) from None
+    except VersionProblem as exc:
+        raise ApiError(422, f"Invalid version change: {exc}", {exc.field: str(exc)}) from None
+    if changed is None:
+        raise not_found("version of this source", version_id)
+    return changed
+
+
+def _name(fields: dict[str, Any], required: bool) -> str | None:
+    raw = fields.get("name")
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 255 or unstorable(raw):
+        raise field_errors({"name": "must be a non-blank string of at most 255 characters"})
+    return raw.strip()
+
+
+def _ids(raw: Any, errors: dict[str, str]) -> list[str]:
+    """``filesToDelete``: a list of item ids (or its JSON text, from a form)."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw.strip().startswith("[") else [raw]
+        except ValueError:
+            raw = None
+    if not isinstance(raw, list) or not all(isinstance(i, str) and len(i) <= 64 for i in raw):
+        errors["filesToDelete"] = "must be a list of item ids"
+        return []
+    return list(dict.fromkeys(raw))[:1000]
+
+
+def _values_of(version: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runtime parameter values set on a version (to copy them into a new one)."""
+    return [
+        {"fieldName": p["fieldName"], "type": p["type"], "value": p["currentValue"]}
+        for p in version.get("runtimeParameters", [])
+        if p.get("currentValue") is not None
+    ]
