@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -169,20 +170,46 @@ def test_iter_is_lazy_page_by_page(big_client: drn.Client, big: SandboxServer) -
     assert len(list(big_client.templates.iter(limit=120))) == 120
 
 
+def test_one_odd_item_does_not_fail_a_listing(
+    big_client: drn.Client, big: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real pages, one item spoiled: the fast path refuses it, the tolerant path reads it."""
+    transport = big_client._transport
+    real = transport.request
+
+    def spoiled(method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = real(method, path, **kwargs)
+        body = response.json()
+        if (kwargs.get("params") or {}).get("offset") == 100:
+            body["data"][3].update(name=5, enabled="nope", templateMetadata={"tags": [None]})
+            body["data"].append("not an object")
+        response._content = json.dumps(body).encode()
+        return response
+
+    monkeypatch.setattr(transport, "request", spoiled)
+    expected = [t["id"] for t in raw_pages(big)]
+    templates = big_client.templates.list()
+    assert [t.id for t in templates] == expected
+    odd = templates[103]
+    assert (odd.name, odd.enabled, odd.tags) == ("5", True, [])
+
+
 def test_list_follows_next_without_total_count(
     big_client: drn.Client, big: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server that sends no totalCount is walked through ``next`` (real responses, trimmed)."""
     transport = big_client._transport
-    real = transport.json
+    real = transport.request
     seen: list[Any] = []
 
-    def without_total(response: Any) -> Any:
-        body = real(response)
+    def without_total(method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = real(method, path, **kwargs)
+        body = response.json()
         seen.append(body.pop("totalCount", None))
-        return body
+        response._content = json.dumps(body).encode()
+        return response
 
-    monkeypatch.setattr(transport, "json", without_total)
+    monkeypatch.setattr(transport, "request", without_total)
     assert [t.id for t in big_client.templates.list()] == [t["id"] for t in raw_pages(big)]
     assert len(seen) == 3 and set(seen) == {250}  # every page went through the trimming
     assert len(big_client.templates.list(limit=120)) == 120

@@ -29,7 +29,7 @@ class Resource(Generic[M]):
         self._pages: Paginator[M] = Paginator(
             transport,
             self.list_path,
-            self.model.from_api,  # type: ignore[arg-type]
+            self.model,  # type: ignore[arg-type]
             self.progress_label,
             max_workers=max_workers,
         )

@@ -3,41 +3,76 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 import requests
+from pydantic import BaseModel, ConfigDict, StrictInt, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
 
 from dr_notebook.errors import DataRobotError
 from dr_notebook.http import Transport
+from dr_notebook.models import ApiModel
 from dr_notebook.resources._progress import progress_bar
 
 __all__ = ["PAGE_SIZE", "Paginator", "unique_by_id"]
 
 PAGE_SIZE = 100
 
+M = TypeVar("M", bound=ApiModel)
 T = TypeVar("T")
 
 
-class Paginator(Generic[T]):
+_Item = TypeVar("_Item")
+
+
+class _PageBody(BaseModel, Generic[_Item]):
+    """A list response as the server sends it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="ignore")
+
+    data: list[_Item]
+    total_count: StrictInt | None = None
+    next: str | None = None
+
+
+@cache
+def _page_reader(model: type[ApiModel]) -> TypeAdapter[Any]:
+    """Decodes and validates a page in one pass over the JSON bytes (pydantic-core)."""
+    return TypeAdapter(_PageBody[model])  # type: ignore[valid-type]
+
+
+@dataclass
+class Page(Generic[M]):
+    """The items of one page, and what the server said about the rest."""
+
+    items: list[M]
+    total: int | None
+    next: str | None
+
+
+class Paginator(Generic[M]):
     """Reads a paginated list endpoint: all pages concurrently, or one page at a time.
 
-    ``max_workers`` requests are in flight at most; ``parse`` turns one JSON item into a model.
+    ``max_workers`` requests are in flight at most; items become ``model`` instances.
     """
 
     def __init__(
         self,
         transport: Transport,
         path: str,
-        parse: Callable[[Mapping[str, Any]], T],
+        model: type[M],
         label: str,
         *,
         max_workers: int,
     ) -> None:
         self._transport = transport
         self._path = path
-        self._parse = parse
+        self._model = model
+        self._reader = _page_reader(model)
         self._label = label
         self._max_workers = max_workers
 
@@ -46,20 +81,29 @@ class Paginator(Generic[T]):
             "GET", self._path, params={**params, "offset": offset, "limit": size}
         )
 
-    def _decode(self, response: requests.Response) -> dict[str, Any]:
-        body = self._transport.json(response)
+    def _read(self, response: requests.Response) -> Page[M]:
+        """The page in ``response``: validated straight from the JSON bytes when it is well
+        formed, else item by item with the models' tolerant rule (see ``models``)."""
+        try:
+            body = self._reader.validate_json(response.content)
+            return Page(body.data, body.total_count, body.next)
+        except ValidationError:
+            pass  # an odd item or not JSON at all: the slow path says which
+        return self._read_tolerantly(self._transport.json(response))
+
+    def _read_tolerantly(self, body: Any) -> Page[M]:
         if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
             raise DataRobotError(f"Unexpected list response from GET {self._path}: no 'data' list.")
-        return dict(body)
+        total = body.get("totalCount")
+        if not isinstance(total, int) or isinstance(total, bool):
+            total = None
+        items = [self._model.from_api(item) for item in body["data"] if isinstance(item, Mapping)]
+        return Page(items, total, str(body["next"]) if body.get("next") else None)
 
-    def _items(self, body: Mapping[str, Any]) -> list[T]:
-        return [self._parse(item) for item in body["data"] if isinstance(item, Mapping)]
+    def _page(self, params: Mapping[str, Any], offset: int, size: int) -> Page[M]:
+        return self._read(self._fetch(params, offset, size))
 
-    def _page(self, params: Mapping[str, Any], offset: int, size: int) -> tuple[list[T], dict]:
-        body = self._decode(self._fetch(params, offset, size))
-        return self._items(body), body
-
-    def all(self, params: Mapping[str, Any], limit: int | None, *, progress: bool) -> list[T]:
+    def all(self, params: Mapping[str, Any], limit: int | None, *, progress: bool) -> list[M]:
         """Every item (at most ``limit``) in server order, de-duplicated by id.
 
         ``progress``: show a bar while the remaining pages load (main thread only).
@@ -68,25 +112,24 @@ class Paginator(Generic[T]):
             return []
         want = math.inf if limit is None else limit
         first_size = int(min(PAGE_SIZE, want))
-        items, body = self._page(params, 0, first_size)
-        total = body.get("totalCount")
+        first = self._page(params, 0, first_size)
+        items = first.items
         if len(items) < want and items:
-            if isinstance(total, int) and not isinstance(total, bool):
-                items.extend(
-                    self._rest(params, len(items), first_size, int(min(total, want)), progress)
-                )
+            if first.total is not None:
+                target = int(min(first.total, want))
+                items.extend(self._rest(params, len(items), first_size, target, progress))
             else:
-                items.extend(self._follow_next(body, want - len(items)))
+                items.extend(self._follow_next(first, want - len(items)))
         return unique_by_id(items)[:limit]
 
     def _rest(
         self, params: Mapping[str, Any], start: int, first_size: int, target: int, progress: bool
-    ) -> list[T]:
+    ) -> list[M]:
         """The items from offset ``start`` to ``target``, fetched concurrently."""
         # A server that caps pages below what was asked for sets the stride.
         stride = start if start < first_size else first_size
         offsets = list(range(start, target, stride))
-        items: list[T] = []
+        items: list[M] = []
         if not offsets:
             return items
         bar = progress_bar(
@@ -106,7 +149,7 @@ class Paginator(Generic[T]):
                 for offset in offsets
             ]
             for future in futures:
-                items.extend(self._items(self._decode(future.result())))
+                items.extend(self._read(future.result()).items)
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -115,21 +158,18 @@ class Paginator(Generic[T]):
                 bar.close()
         return items
 
-    def _follow_next(self, body: Mapping[str, Any], want: float) -> Iterator[T]:
+    def _follow_next(self, page: Page[M], want: float) -> Iterator[M]:
         got = 0
         seen: set[str] = set()
-        while body.get("next") and got < want:
-            url = str(body["next"])
-            if url in seen:  # a server pointing back at itself would loop forever
+        while page.next and got < want:
+            if page.next in seen:  # a server pointing back at itself would loop forever
                 break
-            seen.add(url)
-            body = self._transport.get_json(url)
-            for item in body.get("data") or []:
-                if isinstance(item, Mapping):
-                    got += 1
-                    yield self._parse(item)
+            seen.add(page.next)
+            page = self._read(self._transport.request("GET", page.next))
+            got += len(page.items)
+            yield from page.items
 
-    def iter(self, params: Mapping[str, Any], limit: int | None) -> Iterator[T]:
+    def iter(self, params: Mapping[str, Any], limit: int | None) -> Iterator[M]:
         """The items one page at a time, fetching a page when the previous one is used up."""
         want = math.inf if limit is None else limit
         seen: set[str] = set()
@@ -137,16 +177,15 @@ class Paginator(Generic[T]):
         offset = 0
         while yielded < want:
             size = int(min(PAGE_SIZE, want - yielded))
-            items, body = self._page(params, offset, size)
-            for item in unique_by_id(items, seen):
+            page = self._page(params, offset, size)
+            for item in unique_by_id(page.items, seen):
                 yield item
                 yielded += 1
                 if yielded >= want:
                     return
-            offset += len(items)
-            total = body.get("totalCount")
-            more = (offset < total) if isinstance(total, int) else bool(body.get("next"))
-            if not items or not more:
+            offset += len(page.items)
+            more = offset < page.total if page.total is not None else bool(page.next)
+            if not page.items or not more:
                 return
 
 

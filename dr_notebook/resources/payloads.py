@@ -124,7 +124,7 @@ def environment_to_api(value: Any) -> dict[str, str]:
 def metadata_to_api(meta: TemplateMetadata | Mapping[str, Any]) -> dict[str, Any]:
     """``templateMetadata`` in the API's camelCase, from a model or a (snake or camel) dict."""
     if isinstance(meta, TemplateMetadata):
-        return meta.model_dump(by_alias=True)
+        return meta.to_api()
     if isinstance(meta, Mapping):
         snake_to_api = {**METADATA_NAMES, "source": "source"}
         snake_to_api["template_type_specific_resources"] = "templateTypeSpecificResources"
