@@ -84,15 +84,12 @@ def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
             columns[name] = pd.to_datetime(
                 pd.Series(values, dtype=object), utc=True, errors="coerce"
             ).array
-    extra_keys: dict[str, None] = {}
-    for t in templates:
-        for key in t.extra:
-            extra_keys.setdefault(key, None)
-    for key in extra_keys:
+    extras = [t.extra for t in templates]
+    for key in dict.fromkeys(key for extra in extras for key in extra):
         name = _snake(key)
         if name in columns:
             name = f"extra_{name}"
-        columns[name] = [t.extra.get(key) for t in templates]
+        columns[name] = [extra.get(key) for extra in extras]
 
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(templates)))
     for name in LIST_COLUMNS:

@@ -99,6 +99,11 @@ def _validator(cls: type) -> TypeAdapter[Any]:
     return TypeAdapter(cls)
 
 
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
 class ApiModel:
     """Shared by every entity: the tolerant constructor :meth:`from_api` and ``extra``."""
 
@@ -122,8 +127,27 @@ class ApiModel:
     @property
     def extra(self) -> dict[str, Any]:
         """The fields the server sent that the model does not name (camelCase keys)."""
-        names = {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        names = _field_names(type(self))
         return {k: v for k, v in vars(self).items() if k not in names}
+
+    #: The fields ``repr`` shows (the rest stay out of notebook output).
+    _shown: ClassVar[tuple[str, ...]] = ("id",)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
+        return f"{type(self).__name__}({shown})"
+
+    #: The function of ``dr_notebook.render`` that draws this entity as an HTML card ("": none).
+    _card: ClassVar[str] = ""
+
+    def _repr_html_(self) -> str | None:
+        # Jupyter's display protocol: an entity shows as its card in any notebook, with or
+        # without %load_ext. Imported at display time, so that models load without render.
+        if not self._card:
+            return None
+        from dr_notebook import render
+
+        return getattr(render, self._card)(self)
 
     def to_api(self) -> dict[str, Any]:
         """The model as the API's JSON object (camelCase keys), unknown fields included."""
@@ -135,21 +159,17 @@ def _loc_key(loc: tuple[str | int, ...]) -> tuple[tuple[int, str | int], ...]:
     return tuple((isinstance(part, int), part) for part in loc)  # type: ignore[misc]
 
 
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class DefaultEnvironment(ApiModel):
     """The execution environment a template starts from."""
+
+    _shown = ("environment_id", "environment_version_id")
 
     environment_id: str | None = None
     environment_version_id: str | None = None
 
-    def __repr__(self) -> str:
-        return (
-            f"DefaultEnvironment(environment_id={self.environment_id!r}, "
-            f"environment_version_id={self.environment_version_id!r})"
-        )
 
-
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class TemplateMetadata(ApiModel):
     """A template's permanent metadata: README, tags, resource bundles, class labels."""
 
@@ -165,22 +185,23 @@ class TemplateMetadata(ApiModel):
         return f"TemplateMetadata(tags={self.tags!r}, readme=<{size} chars>)"
 
 
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class TemplateFile(ApiModel):
     """One file of a template; ``content`` is filled only by ``client.templates.file()``."""
+
+    _shown = ("id", "name")
 
     id: str = ""
     # The template's file list says "name", the file body "filename".
     name: str = Field(default="", validation_alias=AliasChoices("name", "filename"))
     content: str | None = None
 
-    def __repr__(self) -> str:
-        return f"TemplateFile(id={self.id!r}, name={self.name!r})"
 
-
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class Template(ApiModel):
     """A custom template: an application, custom metric or custom job starting point."""
+
+    _card = "template_html"
 
     id: str = ""
     name: str = ""
@@ -219,17 +240,12 @@ class Template(ApiModel):
             f"Template(id={self.id!r}, name={self.name!r}, type={self.template_type}{sub}{state})"
         )
 
-    def _repr_html_(self) -> str:
-        # Jupyter's display protocol: a Template shows as its card in any notebook, with or
-        # without %load_ext. Imported here, at display time, so models load without render.
-        from dr_notebook.render import template_html
 
-        return template_html(self)
-
-
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class WorkspaceItem(ApiModel):
     """A file of an application source version."""
+
+    _shown = ("id", "file_path")
 
     id: str = ""
     file_name: str = ""
@@ -242,11 +258,8 @@ class WorkspaceItem(ApiModel):
     repository_location: str | None = None
     repository_name: str | None = None
 
-    def __repr__(self) -> str:
-        return f"WorkspaceItem(id={self.id!r}, file_path={self.file_path!r})"
 
-
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class _Authored(ApiModel):
     """Who made an entity and when (shared by sources and their versions)."""
 
@@ -259,7 +272,7 @@ class _Authored(ApiModel):
     user_id: str | None = None
 
 
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class ApplicationSourceVersion(_Authored):
     """One version of an application source, with its files."""
 
@@ -277,9 +290,11 @@ class ApplicationSourceVersion(_Authored):
         )
 
 
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class ApplicationSource(_Authored):
     """A custom application source, as created from a template."""
+
+    _card = "source_html"
 
     id: str = ""
     name: str = ""
@@ -298,16 +313,12 @@ class ApplicationSource(_Authored):
             f"version={self.latest_version.label!r}, files={len(self.files)})"
         )
 
-    def _repr_html_(self) -> str:
-        # See Template._repr_html_.
-        from dr_notebook.render import source_html
 
-        return source_html(self)
-
-
-@dataclass(config=_CONFIG)
+@dataclass(config=_CONFIG, repr=False)
 class AsyncStatus(ApiModel):
     """The state of an asynchronous job (``GET status/{id}/``)."""
+
+    _shown = ("status_id", "status")
 
     FAILED: ClassVar[frozenset[str]] = FAILED_JOB_STATUSES
 
@@ -335,6 +346,3 @@ class AsyncStatus(ApiModel):
     def completed(self) -> bool:
         """The job finished and its result is at ``location``."""
         return self.status == JobStatus.COMPLETED
-
-    def __repr__(self) -> str:
-        return f"AsyncStatus(status_id={self.status_id!r}, status={self.status!r})"
