@@ -1,5 +1,5 @@
 # make demo: JupyterLab on the quickstart notebook against a local sandbox.
-# make test: every test (unit, sandbox over HTTP, notebooks, browser), plus ruff.
+# make test: ruff, pyright, then every test (unit, sandbox over HTTP, notebooks, browser).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,6 +20,7 @@ $(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/python
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
+	$(VENV)/bin/pyright --pythonpath $(PY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed-lab

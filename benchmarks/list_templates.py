@@ -27,7 +27,7 @@ from collections.abc import Callable
 import requests
 
 from dr_notebook.client import Client
-from dr_notebook.pagination import PAGE_SIZE
+from dr_notebook.resources.pagination import PAGE_SIZE
 from dr_notebook.sandbox.testing import start_sandbox
 
 TARGET_SPEEDUP = 6.0

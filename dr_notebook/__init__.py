@@ -14,6 +14,7 @@ from dr_notebook._version import __version__
 if TYPE_CHECKING:
     from dr_notebook import errors
     from dr_notebook.client import Client
+    from dr_notebook.config import Secret
     from dr_notebook.gallery import TemplateGallery
     from dr_notebook.models import ApplicationSource, AsyncStatus, Template
     from dr_notebook.render import render_markdown
@@ -22,6 +23,7 @@ __all__ = [
     "ApplicationSource",
     "AsyncStatus",
     "Client",
+    "Secret",
     "Template",
     "TemplateGallery",
     "__version__",
@@ -33,6 +35,7 @@ __all__ = [
 
 _LAZY = {
     "Client": "dr_notebook.client",
+    "Secret": "dr_notebook.config",
     "TemplateGallery": "dr_notebook.gallery",
     "render_markdown": "dr_notebook.render",
     "Template": "dr_notebook.models",

@@ -57,7 +57,7 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str | Secret) -> None:
         if isinstance(value, Secret):
             value = value.get_secret_value()
         self._value = str(value)
@@ -247,7 +247,7 @@ def resolve_settings(
     token: str | Secret | None = None,
     *,
     ssl_verify: bool | str | None = None,
-    timeout: float | tuple[float, float] | None = None,
+    request_timeout: float | tuple[float, float] | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> Settings:
@@ -257,7 +257,8 @@ def resolve_settings(
     config file. Only an explicit ``endpoint`` or ``token`` argument may pair with the other
     found elsewhere.
 
-    ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair.
+    ``request_timeout`` is the read timeout of each request in seconds, or a ``(connect, read)``
+    pair.
     ``environ`` and ``home`` default to ``os.environ`` and the user's home directory.
     """
     if token is not None:
@@ -295,13 +296,13 @@ def resolve_settings(
     if raw_connect is not None:
         connect_timeout = _parse_number(raw_connect, f"connect_timeout ({connect_from})", float)
     read_timeout = DEFAULT_READ_TIMEOUT
-    if isinstance(timeout, (tuple, list)):
-        if len(timeout) != 2:
-            raise ConfigurationError("timeout must be seconds or a (connect, read) pair.")
-        connect_timeout = _parse_number(timeout[0], "timeout[0]", float)
-        read_timeout = _parse_number(timeout[1], "timeout[1]", float)
-    elif timeout is not None:
-        read_timeout = _parse_number(timeout, "timeout", float)
+    if isinstance(request_timeout, (tuple, list)):
+        if len(request_timeout) != 2:
+            raise ConfigurationError("request_timeout must be seconds or a (connect, read) pair.")
+        connect_timeout = _parse_number(request_timeout[0], "request_timeout[0]", float)
+        read_timeout = _parse_number(request_timeout[1], "request_timeout[1]", float)
+    elif request_timeout is not None:
+        read_timeout = _parse_number(request_timeout, "request_timeout", float)
 
     max_retries = DEFAULT_MAX_RETRIES
     raw_retries, retries_from = pick("max_retries", None)

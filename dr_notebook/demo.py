@@ -24,8 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import requests
+
+try:
+    import psutil
+except ImportError:
+    raise ImportError(
+        "The demo launcher needs the lab extra: pip install 'dr-notebook[lab]' (make demo does)."
+    ) from None
 
 from dr_notebook.sandbox.server import TOKENS_ENV
 

@@ -94,8 +94,8 @@ class PermissionDeniedError(DataRobotError):
     """403: the token is valid but may not do this."""
 
 
-class NotFoundError(DataRobotError):
-    """404, or no template matched the id or name given."""
+class NotFoundError(DataRobotError, LookupError):
+    """404, or no template matched the id or name given (also a ``LookupError``)."""
 
 
 class ValidationError(DataRobotError):
@@ -128,8 +128,9 @@ class AsyncOperationError(DataRobotError):
         self.status = status
 
 
-class AsyncTimeoutError(DataRobotError):
-    """An asynchronous job did not finish in time; ``status`` is the last state seen."""
+class AsyncTimeoutError(DataRobotError, TimeoutError):
+    """An asynchronous job did not finish in time (also a ``TimeoutError``); ``status`` is the
+    last state seen."""
 
     def __init__(self, message: str, *, status: AsyncStatus | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -141,7 +142,7 @@ class ConfigurationError(DataRobotError):
 
 
 class InvalidArgumentError(DataRobotError, ValueError):
-    """An argument was rejected before anything was sent."""
+    """An argument was rejected before anything was sent (also a ``ValueError``)."""
 
 
 class AmbiguousNameError(DataRobotError):

@@ -42,7 +42,7 @@ LIST_COLUMNS = ["tags", "resource_bundle_ids", "class_labels", "files"]
 TEXT_COLUMNS = ["id", "name", "description", "environment_id", "environment_version_id", "readme"]
 # The dtype this pandas gives a column of strings (``str`` in pandas 3, ``object`` before).
 TEXT_DTYPE = pd.Series(["text"]).dtype
-TIMESTAMP_FIELDS = {"createdAt", "updatedAt"}
+TIMESTAMP_COLUMNS = ["created_at", "updated_at"]
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
@@ -54,8 +54,8 @@ def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
     """One row per template, columns ``TEMPLATE_COLUMNS`` then any extra fields the server sent.
 
     ``enabled`` is bool, ``file_count`` an integer, the ``CATEGORY_COLUMNS`` are categorical,
-    the ``LIST_COLUMNS`` hold Python lists, and ``createdAt``/``updatedAt`` become UTC datetimes
-    (``created_at``, ``updated_at``). Extra fields are named in snake_case. An empty input gives
+    the ``LIST_COLUMNS`` hold Python lists, and ``created_at``/``updated_at`` (when the server
+    sends them) are UTC datetimes. Extra fields are named in snake_case. An empty input gives
     an empty frame with the same columns.
     """
     templates = list(templates)
@@ -78,22 +78,18 @@ def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
         "publisher": [t.publisher for t in templates],
         "category": [t.category for t in templates],
     }
-    extra_keys: dict[str, None] = {}
-    for t in templates:
-        for key in t.extra:
-            if key not in ("publisher", "category"):
-                extra_keys.setdefault(key, None)
-    for key in extra_keys:
-        name = _snake(key)
-        if name in columns:
-            name = f"extra_{name}"
-        values = [t.extra.get(key) for t in templates]
-        if key in TIMESTAMP_FIELDS:
+    for name in TIMESTAMP_COLUMNS:
+        values = [getattr(t, name) for t in templates]
+        if any(v is not None for v in values):
             columns[name] = pd.to_datetime(
                 pd.Series(values, dtype=object), utc=True, errors="coerce"
             ).array
-        else:
-            columns[name] = values
+    extras = [t.extra for t in templates]
+    for key in dict.fromkeys(key for extra in extras for key in extra):
+        name = _snake(key)
+        if name in columns:
+            name = f"extra_{name}"
+        columns[name] = [extra.get(key) for extra in extras]
 
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(templates)))
     for name in LIST_COLUMNS:

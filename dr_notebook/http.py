@@ -12,11 +12,13 @@ import random
 import re
 import time
 from collections.abc import Iterable, Mapping
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.exceptions import (
     ConnectTimeoutError,
     InvalidHeader,
@@ -60,7 +62,7 @@ def quote_id(value: str) -> str:
     return quote(str(value), safe="")
 
 
-class BearerAuth(requests.auth.AuthBase):
+class BearerAuth(AuthBase):
     """Adds ``Authorization: Bearer <token>``, only to requests for the endpoint's own origin."""
 
     def __init__(self, token: Secret, endpoint: str) -> None:
@@ -184,19 +186,26 @@ def _reason(exc: BaseException) -> str:
 class Transport:
     """Sends requests to one endpoint; raises :mod:`dr_notebook.errors` for failures.
 
-    Thread-safe: one session and connection pool sized for ``max_workers`` threads.
+    Shared between threads: :meth:`request`, :meth:`get_json`, :meth:`json` and :meth:`url` may
+    run concurrently in any number of threads. After ``__init__`` nothing here changes but the
+    connection pool (urllib3's, locked): the session keeps no cookies (the token authenticates
+    every request) and the retry policy is immutable (each retry makes a new one). At most
+    ``pool_size`` connections are kept open; a thread beyond that opens a connection of its own
+    and closes it afterwards. :meth:`close` may run while other threads send: they reconnect.
     """
 
-    def __init__(self, settings: Settings, *, max_workers: int = 8) -> None:
+    def __init__(self, settings: Settings, *, pool_size: int = 12) -> None:
         self.endpoint = settings.endpoint
         self.settings = settings
-        self.max_workers = max_workers
+        self.pool_size = pool_size
         self._secret = settings.token
         self._origin = _origin(settings.endpoint)
         session = requests.Session()
         session.auth = BearerAuth(settings.token, settings.endpoint)
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         session.verify = settings.ssl_verify
+        # No domain may set cookies: the session then never changes while threads share it.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.retry_policy = RetryPolicy(
             total=settings.max_retries,
             # A refused connection is rarely transient: a few quick tries, not the full count.
@@ -215,7 +224,7 @@ class Transport:
             max_time=60.0,
         )
         adapter = HTTPAdapter(
-            pool_connections=2, pool_maxsize=max(1, max_workers), max_retries=self.retry_policy
+            pool_connections=2, pool_maxsize=max(1, pool_size), max_retries=self.retry_policy
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -272,7 +281,7 @@ class Transport:
                 "retried: check whether it took effect before trying again"
             )
         elif timed_out:
-            message = f"{where} timed out ({reason}); pass a longer timeout= to Client()"
+            message = f"{where} timed out ({reason}); pass a longer request_timeout= to Client()"
         elif method == "POST":
             message = (
                 f"The connection broke during {where} ({reason}); it may have reached the "
@@ -303,6 +312,7 @@ class Transport:
         url = self.url(path_or_url)
         read = self.settings.upload_timeout if upload else self.settings.read_timeout
         error: DataRobotError | None = None
+        response: requests.Response | None = None
         started = time.perf_counter()
         try:
             response = self._session.request(
@@ -317,9 +327,9 @@ class Transport:
             )
         except requests.RequestException as exc:
             error = self._transport_error(method, url, exc)
-        if error is not None:
+        if error is not None or response is None:
             # Raised outside the except block: no chained traceback with the request's headers.
-            raise error
+            raise error or DataRobotError(f"No response to {method} {api_path(url)}")
         # The prepared request stays reachable from the response: keep no credential in it.
         if "Authorization" in response.request.headers:
             response.request.headers["Authorization"] = "Bearer <redacted>"

@@ -22,7 +22,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
-from dr_notebook.config import Secret
+import dr_notebook
 from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class DataRobotMagics(Magics, Configurable):
         "or the drconfig.yaml file.",
     ).tag(config=True)
     max_workers = Int(8, help="Parallel requests when reading many pages.").tag(config=True)
-    timeout = Float(
+    request_timeout = Float(
         None, allow_none=True, help="Seconds to wait for each request; None: the client default."
     ).tag(config=True)
     short_errors = Bool(
@@ -102,7 +102,7 @@ class DataRobotMagics(Magics, Configurable):
         self._names: list[tuple[str, str]] | None = None
         self._names_at = 0.0
 
-    @observe("endpoint", "max_workers", "timeout", "progress")
+    @observe("endpoint", "max_workers", "request_timeout")
     def _settings_changed(self, change: dict[str, Any]) -> None:
         # A client typed in with %dr_connect is kept unless the endpoint changes: its token
         # exists nowhere else.
@@ -124,9 +124,8 @@ class DataRobotMagics(Magics, Configurable):
 
             self._client = Client(
                 endpoint=self.endpoint or None,
-                timeout=self.timeout,
+                request_timeout=self.request_timeout,
                 max_workers=self.max_workers,
-                progress=self.progress,
             )
         return self._client
 
@@ -141,7 +140,8 @@ class DataRobotMagics(Magics, Configurable):
         if name:
             if not name.isidentifier():
                 raise UsageError(f"-o needs a Python variable name, not {name!r}.")
-            self.shell.user_ns[name] = value
+            if self.shell is not None:
+                self.shell.user_ns[name] = value
 
     def _resolve(self, words: list[str], magic: str) -> Template:
         text = _words(words)
@@ -174,6 +174,7 @@ class DataRobotMagics(Magics, Configurable):
             category=_unquote(args.category),
             order_by=_unquote(args.order_by),
             limit=args.limit,
+            progress=self.progress,
         )
         self._store(args.output, frame)
         if args.readme or "readme" not in frame.columns:
@@ -206,21 +207,18 @@ class DataRobotMagics(Magics, Configurable):
             raise UsageError("--timeout must be a positive number of seconds.")
         template = self._resolve(args.template, "%dr_new_app")
         progress = _ProgressLine(template) if self.progress else None
-        client = self.client
-        client_progress, client.progress = client.progress, False  # this line replaces its bar
         try:
-            result = client.app_sources.create_from_template(
+            result = self.client.app_sources.create_from_template(
                 template.id,
                 wait=args.wait,
                 timeout=args.timeout,
                 on_status=progress.update if progress else None,
+                progress=False,  # the progress line, when on, stands in for the bar
             )
         except DataRobotError as err:
             if progress:
                 progress.finish(f"failed: {err}")
             raise
-        finally:
-            client.progress = client_progress
         if progress:
             progress.finish("done" if args.wait else "started")
         self._store(args.output, result)
@@ -250,7 +248,7 @@ class DataRobotMagics(Magics, Configurable):
                 "%dr_connect needs an endpoint, e.g. %dr_connect https://app.datarobot.com/api/v2"
             )
         # Wrapped at once: a verbose traceback prints the locals of every frame.
-        token = Secret(getpass.getpass("DataRobot API token: ").strip())
+        token = dr_notebook.Secret(getpass.getpass("DataRobot API token: ").strip())
         if not token:
             raise UsageError("No token given; nothing changed.")
         from dr_notebook.client import Client
@@ -258,9 +256,8 @@ class DataRobotMagics(Magics, Configurable):
         client = Client(
             endpoint=endpoint,
             token=token,
-            timeout=self.timeout,
+            request_timeout=self.request_timeout,
             max_workers=self.max_workers,
-            progress=self.progress,
         )
         del token
         try:

@@ -1,16 +1,31 @@
-"""Dataclasses for the API's entities.
+"""The API's entities, declared once as pydantic dataclasses.
 
-Parsing is tolerant: any field may be null or missing, and fields the model does not name are
-kept in ``extra`` (camelCase, as the server sent them), so nothing the server says is lost.
+Each model maps the server's camelCase keys to snake_case attributes, coerces values to the
+declared types (``5`` -> ``"5"`` for a text field, ``"false"`` -> ``False`` for a flag) and keeps
+the fields it does not name in ``extra`` (camelCase, as the server sent them).
+
+Parsing is tolerant, by one rule: a value that is null or cannot be read as its declared type
+falls back to the field's default, and an unreadable item of a list is left out of the list.
+One odd field never makes a whole listing fail.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar, TypeVar
+
+from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
+
+from dr_notebook.enums import (
+    APPLICATION_TEMPLATE,
+    FAILED_JOB_STATUSES,
+    JobStatus,
+)
 
 __all__ = [
     "ApplicationSource",
@@ -21,9 +36,10 @@ __all__ = [
     "TemplateFile",
     "TemplateMetadata",
     "WorkspaceItem",
+    "parse_timestamp",
 ]
 
-M = TypeVar("M", bound="_Model")
+M = TypeVar("M", bound="ApiModel")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -41,168 +57,166 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _str_list(value: Any) -> list[str]:
-    if not isinstance(value, (list, tuple)):
-        return []
-    for item in value:
-        if type(item) is not str:
-            return [str(item) for item in value if item is not None]
-    return list(value)  # the usual case: strings only, copied without a str() call each
-
-
-def _api(name: str, convert: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
-    """A dataclass field read from the API key ``name``, optionally converted."""
-    return field(metadata={"api": name, "convert": convert}, **kwargs)
-
-
-_PARSERS: dict[type, Callable[[Any], Any]] = {}
-
-
-def _is_mapping(value: Any) -> bool:
-    return type(value) is dict or isinstance(value, Mapping)
-
-
-def _compile_parser(cls: type[_Model]) -> Callable[[Mapping[str, Any] | None], Any]:
-    """The body of ``cls.from_api``, generated once per model as ``dataclasses`` does for
-    ``__init__``: one dict pop and one attribute store per field, no loop over field specs.
-    Listings build tens of thousands of models; this is several times cheaper per field.
-    """
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "is_mapping": _is_mapping}
-    lines = ["extra = dict(data) if data else {}", "pop = extra.pop", "m = new(cls)"]
-    for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
-        if f.name == "extra":
-            continue
-        if f.default_factory is not dataclasses.MISSING:
-            env[f"default{i}"] = f.default_factory
-            default = f"default{i}()"
+def _without(data: Any, loc: Sequence[str | int]) -> Any:
+    """A copy of ``data`` without the element at ``loc`` (or its deepest existing parent)."""
+    if not loc:
+        return data
+    key, rest = loc[0], loc[1:]
+    if isinstance(data, Mapping) and key in data:
+        copy = dict(data)
+        child = copy[key]
+        if rest and isinstance(child, (Mapping, list)) and _has(child, rest[0]):
+            copy[key] = _without(child, rest)
         else:
-            env[f"default{i}"] = f.default
-            default = f"default{i}"
-        key = f.metadata.get("api")
-        if key is None:
-            lines.append(f"m.{f.name} = {default}")
-            continue
-        nested = cls._nested.get(f.name)
-        convert = f.metadata.get("convert")
-        if nested is not None and f.default_factory is list:
-            env[f"parse{i}"] = nested.from_api
-            value = f"[parse{i}(x) for x in v if is_mapping(x)] if type(v) is list else []"
-        elif nested is not None:
-            env[f"parse{i}"] = nested.from_api
-            value = f"parse{i}(v if is_mapping(v) else None)"
-        elif convert is not None:
-            env[f"parse{i}"] = convert
-            value = f"parse{i}(v)"
+            del copy[key]
+        return copy
+    if isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+        copy = list(data)
+        child = copy[key]
+        if rest and isinstance(child, (Mapping, list)) and _has(child, rest[0]):
+            copy[key] = _without(child, rest)
         else:
-            value = "v"
-        lines += [f"v = pop({key!r}, None)", f"m.{f.name} = {default} if v is None else {value}"]
-    lines += ["m.extra = extra", "return m"]
-    source = "def from_api(data):\n" + "".join(f"    {line}\n" for line in lines)
-    exec(source, env)
-    return env["from_api"]
+            del copy[key]
+        return copy
+    return data
 
 
-class _Model:
-    """Shared tolerant parsing: ``from_api`` maps camelCase keys onto the dataclass fields."""
+def _has(container: Mapping[str, Any] | list[Any], key: str | int) -> bool:
+    if isinstance(container, list):
+        return isinstance(key, int) and 0 <= key < len(container)
+    return key in container
 
-    _nested: ClassVar[dict[str, type[_Model]]] = {}
 
-    extra: dict[str, Any]
+# Pydantic dataclasses rather than BaseModel: a listing builds some 60,000 of them, and plain
+# instances cost the garbage collector a third of what BaseModel instances do.
+_CONFIG = ConfigDict(
+    extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
+)
+
+
+@cache
+def _validator(cls: type) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+class ApiModel:
+    """Shared by every entity: the tolerant constructor :meth:`from_api` and ``extra``."""
 
     @classmethod
     def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
-        """Build the model from a JSON object; missing or null fields get their defaults.
+        """Build the model from a JSON object (see the module's rule for odd values)."""
+        if not isinstance(data, Mapping) or not data:
+            return cls()
+        if type(data) is not dict:
+            data = dict(data)
+        validator = _validator(cls)
+        for _ in range(3):
+            try:
+                return validator.validate_python(data)
+            except ValidationError as err:
+                # Deepest and last locations first, so that list indexes stay valid.
+                for loc in sorted((e["loc"] for e in err.errors()), key=_loc_key, reverse=True):
+                    data = _without(data, loc)
+        return cls()
 
-        Keys the model does not name are kept in ``extra``.
-        """
-        parse = _PARSERS.get(cls)
-        if parse is None:
-            parse = _PARSERS[cls] = _compile_parser(cls)
-        return parse(data)
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The fields the server sent that the model does not name (camelCase keys)."""
+        names = _field_names(type(self))
+        return {k: v for k, v in vars(self).items() if k not in names}
 
-
-@dataclass(repr=False)
-class DefaultEnvironment(_Model):
-    """The execution environment a template starts from."""
-
-    environment_id: str | None = _api("environmentId", default=None)
-    environment_version_id: str | None = _api("environmentVersionId", default=None)
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: The fields ``repr`` shows (the rest stay out of notebook output).
+    _shown: ClassVar[tuple[str, ...]] = ("id",)
 
     def __repr__(self) -> str:
-        return (
-            f"DefaultEnvironment(environment_id={self.environment_id!r}, "
-            f"environment_version_id={self.environment_version_id!r})"
-        )
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
+        return f"{type(self).__name__}({shown})"
+
+    #: The function of ``dr_notebook.render`` that draws this entity as an HTML card ("": none).
+    _card: ClassVar[str] = ""
+
+    def _repr_html_(self) -> str | None:
+        # Jupyter's display protocol: an entity shows as its card in any notebook, with or
+        # without %load_ext. Imported at display time, so that models load without render.
+        if not self._card:
+            return None
+        from dr_notebook import render
+
+        return getattr(render, self._card)(self)
+
+    def to_api(self) -> dict[str, Any]:
+        """The model as the API's JSON object (camelCase keys), unknown fields included."""
+        return {**self.extra, **_validator(type(self)).dump_python(self, by_alias=True)}
 
 
-@dataclass(repr=False)
-class TemplateMetadata(_Model):
+def _loc_key(loc: tuple[str | int, ...]) -> tuple[tuple[int, str | int], ...]:
+    # Mixed str/int locations sort by kind first: no str-int comparison.
+    return tuple((isinstance(part, int), part) for part in loc)  # type: ignore[misc]
+
+
+@dataclass(config=_CONFIG, repr=False)
+class DefaultEnvironment(ApiModel):
+    """The execution environment a template starts from."""
+
+    _shown = ("environment_id", "environment_version_id")
+
+    environment_id: str | None = None
+    environment_version_id: str | None = None
+
+
+@dataclass(config=_CONFIG, repr=False)
+class TemplateMetadata(ApiModel):
     """A template's permanent metadata: README, tags, resource bundles, class labels."""
 
-    readme: str | None = _api("readme", default=None)
-    tags: list[str] = _api("tags", _str_list, default_factory=list)
-    resource_bundle_ids: list[str] = _api("resourceBundleIds", _str_list, default_factory=list)
-    class_labels: list[str] = _api("classLabels", _str_list, default_factory=list)
-    source: dict[str, Any] = _api(
-        "source", lambda v: dict(v) if isinstance(v, Mapping) else {}, default_factory=dict
-    )
-    template_type_specific_resources: dict[str, Any] = _api(
-        "templateTypeSpecificResources",
-        lambda v: dict(v) if isinstance(v, Mapping) else {},
-        default_factory=dict,
-    )
-    extra: dict[str, Any] = field(default_factory=dict)
+    readme: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    resource_bundle_ids: list[str] = Field(default_factory=list)
+    class_labels: list[str] = Field(default_factory=list)
+    source: dict[str, Any] = Field(default_factory=dict)
+    template_type_specific_resources: dict[str, Any] = Field(default_factory=dict)
 
     def __repr__(self) -> str:
         size = len(self.readme or "")
         return f"TemplateMetadata(tags={self.tags!r}, readme=<{size} chars>)"
 
 
-@dataclass(repr=False)
-class TemplateFile(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class TemplateFile(ApiModel):
     """One file of a template; ``content`` is filled only by ``client.templates.file()``."""
 
-    id: str = _api("id", str, default="")
-    name: str = _api("name", default="")
-    content: str | None = _api("content", default=None)
-    extra: dict[str, Any] = field(default_factory=dict)
+    _shown = ("id", "name")
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any] | None) -> TemplateFile:
-        """Accept the list item ``{id, name}`` and the file body ``{id, filename, content}``."""
-        if data and "name" not in data and "filename" in data:
-            data = dict(data)
-            data["name"] = data.pop("filename")
-        return super().from_api(data)
-
-    def __repr__(self) -> str:
-        return f"TemplateFile(id={self.id!r}, name={self.name!r})"
+    id: str = ""
+    # The template's file list says "name", the file body "filename".
+    name: str = Field(default="", validation_alias=AliasChoices("name", "filename"))
+    content: str | None = None
 
 
-@dataclass(repr=False)
-class Template(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class Template(ApiModel):
     """A custom template: an application, custom metric or custom job starting point."""
 
-    _nested: ClassVar[dict[str, type[_Model]]] = {
-        "default_environment": DefaultEnvironment,
-        "metadata": TemplateMetadata,
-        "files": TemplateFile,
-    }
+    _card = "template_html"
 
-    id: str = _api("id", str, default="")
-    name: str = _api("name", default="")
-    description: str = _api("description", default="")
-    template_type: str = _api("templateType", default="")
-    template_sub_type: str | None = _api("templateSubType", default=None)
-    enabled: bool = _api("enabled", lambda v: True if v is None else bool(v), default=True)
-    default_resource_bundle_id: str | None = _api("defaultResourceBundleId", default=None)
-    default_environment: DefaultEnvironment = _api(
-        "defaultEnvironment", default_factory=DefaultEnvironment
-    )
-    metadata: TemplateMetadata = _api("templateMetadata", default_factory=TemplateMetadata)
-    files: list[TemplateFile] = _api("items", default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    name: str = ""
+    description: str = ""
+    template_type: str = ""
+    template_sub_type: str | None = None
+    enabled: bool = True
+    default_resource_bundle_id: str | None = None
+    default_environment: DefaultEnvironment = Field(default_factory=DefaultEnvironment)
+    metadata: TemplateMetadata = Field(default_factory=TemplateMetadata, alias="templateMetadata")
+    files: list[TemplateFile] = Field(default_factory=list, alias="items")
+    publisher: str | None = None
+    category: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def readme(self) -> str | None:
@@ -215,31 +229,9 @@ class Template(_Model):
         return self.metadata.tags
 
     @property
-    def publisher(self) -> str | None:
-        """Who published the template, when the server says."""
-        value = self.extra.get("publisher")
-        return None if value is None else str(value)
-
-    @property
-    def category(self) -> str | None:
-        """The template's category (use case), when the server says."""
-        value = self.extra.get("category")
-        return None if value is None else str(value)
-
-    @property
-    def created_at(self) -> datetime | None:
-        """Creation time, when the server sends one."""
-        return parse_timestamp(self.extra.get("createdAt"))
-
-    @property
-    def updated_at(self) -> datetime | None:
-        """Last modification time, when the server sends one."""
-        return parse_timestamp(self.extra.get("updatedAt"))
-
-    @property
     def can_create_application(self) -> bool:
         """Whether an application source can be created from this template."""
-        return self.enabled and self.template_type == "customApplicationTemplate"
+        return self.enabled and self.template_type == APPLICATION_TEMPLATE
 
     def __repr__(self) -> str:
         sub = f"/{self.template_sub_type}" if self.template_sub_type else ""
@@ -248,52 +240,48 @@ class Template(_Model):
             f"Template(id={self.id!r}, name={self.name!r}, type={self.template_type}{sub}{state})"
         )
 
-    def _repr_html_(self) -> str:
-        from dr_notebook.render import template_html
 
-        return template_html(self)
-
-
-@dataclass(repr=False)
-class WorkspaceItem(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class WorkspaceItem(ApiModel):
     """A file of an application source version."""
 
-    id: str = _api("id", str, default="")
-    file_name: str = _api("fileName", default="")
-    file_path: str = _api("filePath", default="")
-    file_source: str | None = _api("fileSource", default=None)
-    created: datetime | None = _api("created", parse_timestamp, default=None)
-    commit_sha: str | None = _api("commitSha", default=None)
-    ref: str | None = _api("ref", default=None)
-    repository_file_path: str | None = _api("repositoryFilePath", default=None)
-    repository_location: str | None = _api("repositoryLocation", default=None)
-    repository_name: str | None = _api("repositoryName", default=None)
-    extra: dict[str, Any] = field(default_factory=dict)
+    _shown = ("id", "file_path")
 
-    def __repr__(self) -> str:
-        return f"WorkspaceItem(id={self.id!r}, file_path={self.file_path!r})"
+    id: str = ""
+    file_name: str = ""
+    file_path: str = ""
+    file_source: str | None = None
+    created: datetime | None = None
+    commit_sha: str | None = None
+    ref: str | None = None
+    repository_file_path: str | None = None
+    repository_location: str | None = None
+    repository_name: str | None = None
 
 
-@dataclass(repr=False)
-class ApplicationSourceVersion(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class _Authored(ApiModel):
+    """Who made an entity and when (shared by sources and their versions)."""
+
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str | None = None
+    creator_first_name: str | None = None
+    creator_last_name: str | None = None
+    creator_userhash: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(config=_CONFIG, repr=False)
+class ApplicationSourceVersion(_Authored):
     """One version of an application source, with its files."""
 
-    _nested: ClassVar[dict[str, type[_Model]]] = {"items": WorkspaceItem}
-
-    id: str = _api("id", str, default="")
-    label: str | None = _api("label", default=None)
-    is_frozen: bool = _api("isFrozen", bool, default=False)
-    base_environment_id: str | None = _api("baseEnvironmentId", default=None)
-    base_environment_version_id: str | None = _api("baseEnvironmentVersionId", default=None)
-    created_at: datetime | None = _api("createdAt", parse_timestamp, default=None)
-    updated_at: datetime | None = _api("updatedAt", parse_timestamp, default=None)
-    created_by: str | None = _api("createdBy", default=None)
-    creator_first_name: str | None = _api("creatorFirstName", default=None)
-    creator_last_name: str | None = _api("creatorLastName", default=None)
-    creator_userhash: str | None = _api("creatorUserhash", default=None)
-    user_id: str | None = _api("userId", default=None)
-    items: list[WorkspaceItem] = _api("items", default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    label: str | None = None
+    is_frozen: bool = False
+    base_environment_id: str | None = None
+    base_environment_version_id: str | None = None
+    items: list[WorkspaceItem] = Field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -302,27 +290,17 @@ class ApplicationSourceVersion(_Model):
         )
 
 
-@dataclass(repr=False)
-class ApplicationSource(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class ApplicationSource(_Authored):
     """A custom application source, as created from a template."""
 
-    _nested: ClassVar[dict[str, type[_Model]]] = {"latest_version": ApplicationSourceVersion}
+    _card = "source_html"
 
-    id: str = _api("id", str, default="")
-    name: str = _api("name", default="")
-    created_at: datetime | None = _api("createdAt", parse_timestamp, default=None)
-    updated_at: datetime | None = _api("updatedAt", parse_timestamp, default=None)
-    created_by: str | None = _api("createdBy", default=None)
-    creator_first_name: str | None = _api("creatorFirstName", default=None)
-    creator_last_name: str | None = _api("creatorLastName", default=None)
-    creator_userhash: str | None = _api("creatorUserhash", default=None)
-    user_id: str | None = _api("userId", default=None)
-    org_id: str | None = _api("orgId", default=None)
-    permissions: list[str] = _api("permissions", _str_list, default_factory=list)
-    latest_version: ApplicationSourceVersion = _api(
-        "latestVersion", default_factory=ApplicationSourceVersion
-    )
-    extra: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    name: str = ""
+    org_id: str | None = None
+    permissions: list[str] = Field(default_factory=list)
+    latest_version: ApplicationSourceVersion = Field(default_factory=ApplicationSourceVersion)
 
     @property
     def files(self) -> list[WorkspaceItem]:
@@ -335,27 +313,29 @@ class ApplicationSource(_Model):
             f"version={self.latest_version.label!r}, files={len(self.files)})"
         )
 
-    def _repr_html_(self) -> str:
-        from dr_notebook.render import source_html
 
-        return source_html(self)
-
-
-@dataclass(repr=False)
-class AsyncStatus(_Model):
+@dataclass(config=_CONFIG, repr=False)
+class AsyncStatus(ApiModel):
     """The state of an asynchronous job (``GET status/{id}/``)."""
 
-    FAILED: ClassVar[frozenset[str]] = frozenset({"ERROR", "ABORTED", "EXPIRED"})
+    _shown = ("status_id", "status")
 
-    status_id: str = _api("statusId", str, default="")
-    status: str = _api("status", lambda v: str(v or "").upper(), default="")
-    message: str | None = _api("message", default=None)
-    code: int | None = _api("code", default=None)
-    created: datetime | None = _api("created", parse_timestamp, default=None)
-    description: str | None = _api("description", default=None)
-    status_type: str | None = _api("statusType", default=None)
-    location: str | None = field(default=None)
-    extra: dict[str, Any] = field(default_factory=dict)
+    FAILED: ClassVar[frozenset[str]] = FAILED_JOB_STATUSES
+
+    status_id: str = ""
+    status: str = ""
+    message: str | None = None
+    code: int | None = None
+    created: datetime | None = None
+    description: str | None = None
+    status_type: str | None = None
+    #: Where the result is, once the job completed (from the response's Location header).
+    location: str | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
 
     @property
     def failed(self) -> bool:
@@ -365,7 +345,4 @@ class AsyncStatus(_Model):
     @property
     def completed(self) -> bool:
         """The job finished and its result is at ``location``."""
-        return self.status == "COMPLETED"
-
-    def __repr__(self) -> str:
-        return f"AsyncStatus(status_id={self.status_id!r}, status={self.status!r})"
+        return self.status == JobStatus.COMPLETED

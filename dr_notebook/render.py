@@ -25,12 +25,22 @@ __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_ATTRIBUTE_VALUES",
     "ALLOWED_TAGS",
+    "CHIP",
     "IMAGE_URL_SCHEMES",
     "LINK_REL",
     "LINK_URL_SCHEMES",
     "MAX_README_BYTES",
+    "MONO",
+    "MUTED",
     "RENDER_TIMEOUT",
+    "bundles_html",
+    "chips",
+    "code",
+    "environment_html",
+    "escaped",
+    "listed",
     "render_markdown",
+    "rows_html",
     "safe_url",
     "source_html",
     "template_html",
@@ -186,6 +196,7 @@ def _size(n: int) -> str:
 
 # Cards: inline styles with JupyterLab's CSS variables; the fallbacks are theme-neutral
 # (inherit / translucent grey) so the same HTML reads on light and dark VS Code and Colab.
+# The helpers below are shared by these cards and the gallery (``gallery/html.py``).
 _CARD = (
     "border:1px solid var(--jp-border-color2, rgba(128,128,128,.35));border-radius:6px;"
     "padding:10px 14px;margin:4px 0;max-width:980px;"
@@ -194,46 +205,70 @@ _CARD = (
     "background:var(--jp-layout-color1, transparent);line-height:1.45"
 )
 _TITLE = "font-size:1.25em;font-weight:600;margin-right:8px"
-_MUTED = "color:var(--jp-ui-font-color2, inherit);opacity:.85"
-_CHIP = (
-    "display:inline-block;padding:0 7px;margin:1px 4px 1px 0;border-radius:9px;font-size:.9em;"
-    "background:var(--jp-layout-color2, rgba(128,128,128,.15));"
-    "color:var(--jp-ui-font-color1, inherit);border:1px solid var(--jp-border-color2, transparent)"
+MUTED = "color:var(--jp-ui-font-color2, inherit)"
+CHIP = (
+    "display:inline-block;padding:0 6px;margin:1px 3px 1px 0;border-radius:9px;font-size:.85em;"
+    "color:var(--jp-ui-font-color1, inherit);"
+    "border:1px solid var(--jp-border-color2, rgba(128,128,128,.35))"
 )
 _OK = "color:var(--jp-success-color1, #2e7d32);font-weight:600"
 _OFF = "color:var(--jp-warn-color1, #e65100);font-weight:600"
 _GRID = "display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:8px 0 4px 0"
-_MONO = "font-family:var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
+MONO = "font-family:var(--jp-code-font-family, ui-monospace, SFMono-Regular, Menlo, monospace)"
 _README = (
     "border-top:1px solid var(--jp-border-color2, rgba(128,128,128,.35));"
     "margin-top:10px;padding-top:6px"
 )
-_MAX_LISTED = 30
+MAX_LISTED = 30
+"""Files listed on a card before "and N more"."""
 
 
-def _e(value: object) -> str:
+def escaped(value: object) -> str:
+    """A server value as escaped HTML text (None as "")."""
     return escape("" if value is None else str(value), quote=True)
 
 
-def _chips(values: Iterable[object]) -> str:
-    return "".join(f'<span style="{_CHIP}">{_e(v)}</span>' for v in values)
+def chips(values: Iterable[object]) -> str:
+    """Values (tags, permissions) as small rounded chips."""
+    return "".join(f'<span style="{CHIP}">{escaped(v)}</span>' for v in values)
 
 
-def _code(value: object) -> str:
-    return f'<code style="{_MONO}">{_e(value)}</code>'
+def code(value: object) -> str:
+    """A value (an id, a file name) in the code font."""
+    return f'<code style="{MONO}">{escaped(value)}</code>'
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(_code(n) for n in names[:_MAX_LISTED])
-    more = len(names) - _MAX_LISTED
+def listed(names: Iterable[object], limit: int = MAX_LISTED) -> str:
+    """The first ``limit`` names in the code font, then "and N more"."""
+    names = list(names)
+    shown = ", ".join(code(n) for n in names[:limit])
+    more = len(names) - limit
     if more > 0:
-        shown += f' <span style="{_MUTED}">and {more} more</span>'
+        shown += f' <span style="{MUTED}">and {more} more</span>'
     return shown
 
 
-def _rows(rows: Iterable[tuple[str, str]]) -> str:
+def environment_html(environment_id: str | None, version_id: str | None) -> str:
+    """An environment id and its version id ("" without an id)."""
+    if not environment_id:
+        return ""
+    shown = code(environment_id)
+    if version_id:
+        shown += f' <span style="{MUTED}">version</span> {code(version_id)}'
+    return shown
+
+
+def bundles_html(default: str | None, bundle_ids: Iterable[str]) -> str:
+    """Resource bundle ids, the default first."""
+    bundles = [default] if default else []
+    bundles += [b for b in bundle_ids if b not in bundles]
+    return ", ".join(code(b) for b in bundles)
+
+
+def rows_html(rows: Iterable[tuple[str, str]]) -> str:
+    """A label/value grid; rows with an empty value are left out."""
     cells = "".join(
-        f'<div style="{_MUTED}">{_e(label)}</div><div>{value}</div>'
+        f'<div style="{MUTED}">{escaped(label)}</div><div>{value}</div>'
         for label, value in rows
         if value
     )
@@ -250,37 +285,32 @@ def template_html(template: Template) -> str:
         else f'<span style="{_OFF}">disabled</span>'
     )
     env = t.default_environment
-    environment = ""
-    if env.environment_id:
-        environment = _code(env.environment_id)
-        if env.environment_version_id:
-            environment += f' <span style="{_MUTED}">version</span> '
-            environment += _code(env.environment_version_id)
-    bundles = [b for b in [t.default_resource_bundle_id] if b]
-    bundles += [b for b in t.metadata.resource_bundle_ids if b not in bundles]
     files = [f.name or f.id for f in t.files]
     rows = [
-        ("id", _code(t.id)),
-        ("type", _e(kind)),
+        ("id", code(t.id)),
+        ("type", escaped(kind)),
         ("status", state),
-        ("tags", _chips(t.tags)),
-        ("publisher", _e(t.publisher or "")),
-        ("category", _e(t.category or "")),
-        ("environment", environment),
-        ("resource bundle", ", ".join(_code(b) for b in bundles)),
-        (f"files ({len(files)})", _names(files)),
+        ("tags", chips(t.tags)),
+        ("publisher", escaped(t.publisher or "")),
+        ("category", escaped(t.category or "")),
+        ("environment", environment_html(env.environment_id, env.environment_version_id)),
+        (
+            "resource bundle",
+            bundles_html(t.default_resource_bundle_id, t.metadata.resource_bundle_ids),
+        ),
+        (f"files ({len(files)})", listed(files)),
     ]
     readme = render_markdown(t.readme)
     readme_part = (
         f'<div style="{_README}">{readme}</div>'
         if readme
-        else f'<div style="{_README};{_MUTED}"><em>No README.</em></div>'
+        else f'<div style="{_README};{MUTED}"><em>No README.</em></div>'
     )
-    description = f'<div style="{_MUTED}">{_e(t.description)}</div>' if t.description else ""
+    description = f'<div style="{MUTED}">{escaped(t.description)}</div>' if t.description else ""
     return (
         f'<div class="dr-notebook-template" style="{_CARD}">'
-        f'<div><span style="{_TITLE}">{_e(t.name or t.id)}</span></div>'
-        f"{description}{_rows(rows)}{readme_part}</div>"
+        f'<div><span style="{_TITLE}">{escaped(t.name or t.id)}</span></div>'
+        f"{description}{rows_html(rows)}{readme_part}</div>"
     )
 
 
@@ -288,22 +318,22 @@ def source_html(source: ApplicationSource) -> str:
     """A compact HTML card for an application source: id, name, version, files, permissions."""
     s = source
     version = s.latest_version
-    label = _e(version.label or "")
+    label = escaped(version.label or "")
     if version.id:
-        label += (" " if label else "") + _code(version.id)
+        label += (" " if label else "") + code(version.id)
     creator = " ".join(x for x in (s.creator_first_name, s.creator_last_name) if x)
     created = s.created_at.strftime("%Y-%m-%d %H:%M UTC") if s.created_at else ""
     files = [item.file_path or item.file_name or item.id for item in s.files]
     rows = [
-        ("id", _code(s.id)),
+        ("id", code(s.id)),
         ("version", label),
-        ("created", _e(" by ".join(x for x in (created, creator) if x))),
-        (f"files ({len(files)})", _names(files)),
-        ("permissions", _chips(s.permissions)),
+        ("created", escaped(" by ".join(x for x in (created, creator) if x))),
+        (f"files ({len(files)})", listed(files)),
+        ("permissions", chips(s.permissions)),
     ]
     return (
         f'<div class="dr-notebook-source" style="{_CARD}">'
-        f'<div><span style="{_MUTED}">application source</span></div>'
-        f'<div><span style="{_TITLE}">{_e(s.name or s.id)}</span></div>'
-        f"{_rows(rows)}</div>"
+        f'<div><span style="{MUTED}">application source</span></div>'
+        f'<div><span style="{_TITLE}">{escaped(s.name or s.id)}</span></div>'
+        f"{rows_html(rows)}</div>"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -86,6 +87,7 @@ def test_timeout(
     sandbox_settings(async_sources=True, async_delay_ms=60_000)
     with pytest.raises(errors.AsyncTimeoutError) as info:
         client.app_sources.create_from_template(app_template.id, timeout=1)
+    assert isinstance(info.value, TimeoutError)
     assert "did not finish within 1 s" in str(info.value)
     assert "client.app_sources.wait('http" in str(info.value)
     assert info.value.status is not None and info.value.status.status in {"INITIALIZED", "RUNNING"}
@@ -127,7 +129,7 @@ def test_bad_timeout_is_rejected(client: drn.Client, app_template: Template) -> 
         client.app_sources.create_from_template(app_template.id, timeout=0)
 
 
-def test_progress_bar_shows_the_wait(
+def test_progress_bar_is_chosen_per_call_and_never_drawn_off_the_main_thread(
     sandbox: SandboxServer,
     app_template: Template,
     sandbox_settings: Callable[..., SandboxServer],
@@ -140,3 +142,11 @@ def test_progress_bar_shows_the_wait(
     quiet = drn.Client(sandbox.endpoint, sandbox.token, progress=False)
     quiet.app_sources.create_from_template(app_template.id)
     assert capsys.readouterr().err == ""
+    noisy.app_sources.create_from_template(app_template.id, progress=False)
+    assert capsys.readouterr().err == ""
+    quiet.app_sources.create_from_template(app_template.id, progress=True)
+    assert "Creating application source" in capsys.readouterr().err
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(noisy.app_sources.create_from_template, app_template.id).result(timeout=60)
+    assert capsys.readouterr().err == ""  # a worker thread gets no bar, whatever it asks
+    assert noisy.progress is True and quiet.progress is False  # nothing flipped them

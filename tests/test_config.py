@@ -147,14 +147,14 @@ def test_ssl_verify_may_be_a_ca_bundle_path(home: Path, tmp_path: Path) -> None:
         resolve_settings(environ=env, home=home)
 
 
-def test_timeout_argument_forms(home: Path) -> None:
-    settings = resolve_settings("h", "t", timeout=5, environ={}, home=home)
+def test_request_timeout_argument_forms(home: Path) -> None:
+    settings = resolve_settings("h", "t", request_timeout=5, environ={}, home=home)
     assert settings.read_timeout == 5.0
     assert settings.upload_timeout >= settings.read_timeout
-    settings = resolve_settings("h", "t", timeout=(1, 2), environ={}, home=home)
+    settings = resolve_settings("h", "t", request_timeout=(1, 2), environ={}, home=home)
     assert (settings.connect_timeout, settings.read_timeout) == (1.0, 2.0)
     with pytest.raises(ConfigurationError):
-        resolve_settings("h", "t", timeout="soon", environ={}, home=home)
+        resolve_settings("h", "t", request_timeout="soon", environ={}, home=home)
 
 
 def test_blank_token_is_rejected(home: Path) -> None:

@@ -169,3 +169,12 @@ def test_errors_survive_pickling() -> None:
     assert type(clone) is errors.ValidationError
     assert str(clone) == str(err)
     assert clone.field_errors == {"a": "b"}
+
+
+def test_errors_are_also_the_builtin_kinds_callers_expect() -> None:
+    assert issubclass(errors.AsyncTimeoutError, TimeoutError)
+    assert issubclass(errors.NotFoundError, LookupError)
+    assert issubclass(errors.InvalidArgumentError, ValueError)
+    for cls in (errors.AsyncTimeoutError, errors.NotFoundError, errors.InvalidArgumentError):
+        assert issubclass(cls, errors.DataRobotError)
+        assert str(cls("one line")) == "one line"

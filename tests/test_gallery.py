@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as widgets
 import pytest
+import traitlets
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -534,3 +537,82 @@ def test_no_configuration_shows_a_message(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "Could not load the templates" in g.message.value
     assert "DATAROBOT_ENDPOINT" in g.message.value  # the message names the fix
     g.close()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = WAIT) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_closing_stops_the_worker_touching_widgets(
+    restore: Any, client: Client, templates: list[Template]
+) -> None:
+    restore.configure(async_sources=True, async_delay_ms=1500)
+    g = TemplateGallery(client)
+    g.selected_id = _creatable(templates).id
+    g.create_button.click()
+    assert g.creation is not None
+    _wait_for(lambda: "Creating the application source:" in g.progress.value)
+    g.close()
+    touched: list[str] = []
+    for widget in list(_walk(g))[1:]:
+        widget.observe(
+            lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
+            names=traitlets.All,
+        )
+    source = g.creation.result(timeout=WAIT)  # the job finishes after the close
+    assert source is not None and source.id
+    assert touched == []
+
+
+def test_the_creation_worker_draws_no_progress_bar(
+    restore: Any, sandbox: Any, templates: list[Template], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tqdm.auto
+
+    made: list[str] = []
+
+    class Recorded(tqdm.auto.tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(threading.current_thread().name)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recorded)
+    restore.configure(async_sources=True, async_delay_ms=900)
+    noisy = Client(endpoint=sandbox.endpoint, token=sandbox.token)  # progress bars on
+    template = _creatable(templates)
+    g = TemplateGallery(noisy)
+    g.selected_id = template.id
+    g.create_button.click()
+    assert g.creation is not None and g.creation.result(timeout=WAIT) is not None
+    assert "Created application source" in g.progress.value  # its own line instead
+    g.close()
+    assert made == []
+    noisy.app_sources.create_from_template(template.id)  # positive control: main thread, a bar
+    assert made == [threading.main_thread().name]
+    noisy.close()
+
+
+def test_listing_creation_and_a_user_call_share_one_client(sandbox_factory: Any) -> None:
+    sb = sandbox_factory(generate=600, latency_ms=40, async_sources=True, async_delay_ms=1500)
+    client = Client(endpoint=sb.endpoint, token=sb.token, max_workers=4, progress=False)
+    g = TemplateGallery(client)
+    everything = [t.id for t in client.templates.list()]
+    assert len(everything) > 600
+    template = _creatable(client.templates.list(template_type=APP))
+    g.selected_id = template.id
+    g.create_button.click()
+    assert g.creation is not None
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="user") as pool:
+        listing = pool.submit(client.templates.list)
+        mine = pool.submit(client.templates.get, everything[-1])
+        assert [t.id for t in listing.result(timeout=WAIT)] == everything
+        assert mine.result(timeout=WAIT).id == everything[-1]
+        assert not g.creation.done()  # all three were in flight together
+    source = g.creation.result(timeout=WAIT)
+    assert source is not None and client.app_sources.get(source.id).name == source.name
+    assert g.last_source is source
+    g.close()
+    client.close()

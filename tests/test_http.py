@@ -313,8 +313,8 @@ def test_read_timeouts(
     raw_server: Callable[[str], RawServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = raw_server("stall")
-    client = raw_client(server, tmp_path, monkeypatch, timeout=(2, 0.3))
-    with pytest.raises(errors.DataRobotError, match=r"timed out .*pass a longer timeout="):
+    client = raw_client(server, tmp_path, monkeypatch, request_timeout=(2, 0.3))
+    with pytest.raises(errors.DataRobotError, match=r"timed out .*pass a longer request_timeout="):
         client.templates.get("a" * 24)
     assert len(server.heads) == 3
     with pytest.raises(errors.DataRobotError, match="may have reached the server"):
@@ -367,13 +367,20 @@ def test_server_urls_are_rebased_onto_the_endpoint(tmp_path: Path) -> None:
         transport.url("https://elsewhere.example.com/login")
 
 
-def test_connection_pool_sized_to_max_workers(tmp_path: Path) -> None:
+def test_connection_pool_sized_to_pool_size(tmp_path: Path) -> None:
     settings = resolve_settings("https://h", "t", environ={}, home=tmp_path)
-    transport = Transport(settings, max_workers=13)
+    transport = Transport(settings, pool_size=13)
     adapter = transport._session.get_adapter("https://h/api/v2/")
     assert adapter._pool_maxsize == 13
     assert isinstance(adapter.max_retries, RetryPolicy)
     assert "POST" not in adapter.max_retries.allowed_methods
+
+
+def test_client_pool_holds_the_listing_workers_and_more(tmp_path: Path) -> None:
+    """A listing's workers, the gallery's worker and the caller's own calls at once."""
+    client = drn.Client("https://h", "t", max_workers=5)
+    adapter = client._transport._session.get_adapter("https://h/api/v2/")
+    assert adapter._pool_maxsize >= 5 + 2
 
 
 def test_urllib3_floor_has_the_retry_options_the_policy_uses() -> None:

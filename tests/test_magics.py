@@ -387,11 +387,18 @@ def test_config_options_reach_the_client(
     run(shell, "%config DataRobotMagics.progress = False")
     client = magics(shell).client
     assert client.endpoint == sandbox.endpoint
-    assert client.max_workers == 3 and client.progress is False
+    assert client.max_workers == 3
+    asked: list[Any] = []
+    frame = client.templates.frame
+    monkeypatch.setattr(
+        client.templates, "frame", lambda **kw: asked.append(kw.get("progress")) or frame(**kw)
+    )
     cell = run(shell, "%dr_templates --limit 1")
     assert cell.error is None and len(cell.result) == 1
+    assert asked == [False]  # the setting is passed with each call, the client left as it is
+    assert client.progress is True
     listing = run(shell, "%config DataRobotMagics").stdout
-    for name in ("endpoint", "max_workers", "timeout", "short_errors", "progress"):
+    for name in ("endpoint", "max_workers", "request_timeout", "short_errors", "progress"):
         assert f"DataRobotMagics.{name}" in listing
 
 

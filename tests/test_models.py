@@ -137,3 +137,44 @@ def test_wrongly_shaped_nested_values_are_tolerated() -> None:
     assert t.metadata.tags == [] and t.extra == {}
     files = Template.from_api({"items": [{"id": "a", "name": "x"}, "junk", None]}).files
     assert [f.name for f in files] == ["x"]
+
+
+def test_declared_types_are_coerced() -> None:
+    t = Template.from_api(
+        {"id": 12, "name": 5, "enabled": "false", "templateMetadata": {"tags": [1, "a"]}}
+    )
+    assert (t.id, t.name, t.enabled, t.tags) == ("12", "5", False, ["1", "a"])
+    assert Template.from_api({"enabled": "true"}).enabled is True
+    assert Template.from_api({"enabled": 0}).enabled is False
+    assert AsyncStatus.from_api({"status": "completed", "code": "3"}).code == 3
+
+
+def test_values_that_cannot_be_coerced_fall_back_to_the_default() -> None:
+    """The rule: an unreadable value gets the field's default; an unreadable list item goes."""
+    t = Template.from_api(
+        {
+            "id": "t1",
+            "name": {"not": "text"},
+            "enabled": "maybe",
+            "createdAt": "not a date",
+            "templateMetadata": {"tags": ["a", None, {"b": 1}, "c"], "readme": ["x"]},
+            "somethingNew": [1, 2],
+        }
+    )
+    assert (t.id, t.name, t.enabled, t.created_at) == ("t1", "", True, None)
+    assert t.tags == ["a", "c"] and t.readme is None
+    assert t.extra == {"somethingNew": [1, 2]}  # unknown fields are kept as sent
+
+
+def test_a_listing_with_one_odd_item_keeps_every_other_field() -> None:
+    items = [{"id": f"t{i}", "name": f"T{i}", "enabled": True} for i in range(3)]
+    items[1] = {**items[1], "enabled": "not a flag", "templateMetadata": {"tags": "a,b"}}
+    parsed = [Template.from_api(item) for item in items]
+    assert [t.name for t in parsed] == ["T0", "T1", "T2"]
+    assert parsed[1].enabled is True and parsed[1].tags == []
+
+
+def test_models_take_snake_case_names_too() -> None:
+    status = AsyncStatus(status_id="j1", status="completed", location="/x")
+    assert (status.status_id, status.status, status.completed) == ("j1", "COMPLETED", True)
+    assert Template(template_type="customApplicationTemplate").can_create_application

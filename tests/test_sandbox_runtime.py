@@ -30,6 +30,7 @@ def timed_get(url: str, headers: dict[str, str]) -> tuple[int, float]:
     return response.status_code, time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_latency_delays_each_request_without_blocking_others(fresh):
     fresh.configure(latency_ms=500)
     url, headers = f"{fresh.endpoint}/customTemplates/", fresh.auth_headers()
@@ -39,15 +40,16 @@ def test_latency_delays_each_request_without_blocking_others(fresh):
     wall = time.monotonic() - start
     assert all(status == 200 for status, _ in results)
     assert all(elapsed >= 0.5 for _, elapsed in results)
-    # Ten 0.5 s delays served one after another would take 5 s.
-    assert wall < 2.5
+    # Delays served one after another would take the sum of them; overlapping, far less.
+    assert wall < sum(elapsed for _, elapsed in results) / 2
 
 
+@pytest.mark.slow
 def test_control_api_is_not_delayed_or_faulted(fresh):
     fresh.configure(latency_ms=2000, fault_rate=1.0)
     start = time.monotonic()
     assert fresh.stats()["total"] == 0
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 2.0  # a delayed request takes 2 s at the least
 
 
 @pytest.mark.parametrize("kind", ["503", "429"])
@@ -153,9 +155,11 @@ def test_session_sandbox_fixture_serves_the_demo_catalogue(sandbox, sandbox_sett
     assert configured is sandbox and sandbox.config()["latency_ms"] == 1
 
 
+@pytest.mark.slow
 def test_keep_alive_requests_are_not_held_back_by_nagle(fresh):
-    # With Nagle's algorithm on, each small response waits for a delayed ACK (~40 ms).
+    # With Nagle's algorithm on, each small response waits for a delayed ACK (~40 ms): 100
+    # requests would take 4 s at the least.
     start = time.monotonic()
     for _ in range(100):
         assert fresh.api("GET", "version/").status_code == 200
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 100 * 0.040

@@ -247,6 +247,7 @@ def test_encrypted_zip_entries_are_rejected(sandbox_factory):
     assert "encrypted" in response.json()["errors"]["file"]
 
 
+@pytest.mark.slow
 def test_unpacking_a_big_upload_does_not_hold_up_other_requests(sandbox_factory):
     sb = sandbox_factory(demo=False)
     # 56 MiB once unpacked (just under the caps), 60 KB on the wire: the time is all unpacking.

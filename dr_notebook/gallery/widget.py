@@ -17,6 +17,7 @@ import traitlets
 from traitlets import Enum, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
+from dr_notebook.enums import TEMPLATE_TYPE_LABELS
 from dr_notebook.gallery import html
 from dr_notebook.gallery.catalogue import (
     FILTER_FIELDS,
@@ -48,6 +49,16 @@ _ALL = ""
 # Errors a user can act on, shown as one line instead of a traceback.
 # (Transport turns every requests exception into a DataRobotError.)
 _USER_ERRORS = (errors.DataRobotError,)
+
+
+def _button(description: str, icon: str, tooltip: str, **kwargs: Any) -> widgets.Button:
+    return widgets.Button(
+        description=description,
+        icon=icon,
+        tooltip=tooltip,
+        layout=widgets.Layout(width="auto"),
+        **kwargs,
+    )
 
 
 def _one_line(err: BaseException) -> str:
@@ -142,6 +153,9 @@ class TemplateGallery(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
+        # Held while the creation worker updates widgets; close() takes it to end those updates.
+        self._ui_lock = threading.Lock()
+        self._closed = False
         self._owns_client = False  # True once the gallery builds a Client itself
         if not isinstance(page_size, int) or page_size < 1:
             raise errors.InvalidArgumentError(
@@ -186,12 +200,7 @@ class TemplateGallery(widgets.VBox):
             tooltip="Type to filter the templates by name or description",
             layout=widgets.Layout(flex="1 1 260px", min_width="200px"),
         )
-        self.refresh_button = widgets.Button(
-            description="Refresh",
-            icon="refresh",
-            tooltip="Reload the catalogue from the server",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.refresh_button = _button("Refresh", "refresh", "Reload the catalogue from the server")
         self.filters: dict[str, widgets.Dropdown] = {
             field: widgets.Dropdown(
                 options=[("All", _ALL)],
@@ -231,18 +240,8 @@ class TemplateGallery(widgets.VBox):
                 width="100%",
             ),
         )
-        self.prev_button = widgets.Button(
-            description="Previous",
-            icon="chevron-left",
-            tooltip="Previous page",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.next_button = widgets.Button(
-            description="Next",
-            icon="chevron-right",
-            tooltip="Next page",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.prev_button = _button("Previous", "chevron-left", "Previous page")
+        self.next_button = _button("Next", "chevron-right", "Next page")
         self.page_label = widgets.Label(value="Page 1 of 1")
         self.pager = widgets.HBox(
             [self.prev_button, self.page_label, self.next_button],
@@ -264,19 +263,13 @@ class TemplateGallery(widgets.VBox):
             ),
         )
         self.detail_info = widgets.HTML(value="")
-        self.create_button = widgets.Button(
-            description="Create application source",
-            icon="rocket",
+        self.create_button = _button(
+            "Create application source",
+            "rocket",
+            "Create an application source from this template",
             button_style="primary",
-            tooltip="Create an application source from this template",
-            layout=widgets.Layout(width="auto"),
         )
-        self.close_button = widgets.Button(
-            description="Close",
-            icon="times",
-            tooltip="Close the details",
-            layout=widgets.Layout(width="auto"),
-        )
+        self.close_button = _button("Close", "times", "Close the details")
         self.create_reason = widgets.HTML(value="")
         self.progress = widgets.HTML(value="")
         self.result = widgets.HTML(value="")
@@ -403,7 +396,7 @@ class TemplateGallery(widgets.VBox):
         with self._quietly():
             for field, dropdown in self.filters.items():
                 values = self._catalogue.options(field)
-                labels = html.TYPE_LABELS if field == "template_type" else {}
+                labels = TEMPLATE_TYPE_LABELS if field == "template_type" else {}
                 options = [("All", _ALL)] + [(labels.get(v, v), v) for v in values]
                 self._options[field] = options
                 self._set_dropdown(dropdown, options, getattr(self, field))
@@ -593,37 +586,48 @@ class TemplateGallery(widgets.VBox):
 
     def _end(self) -> None:
         self._busy.release()
-        self._update_create_button()
+        with self._ui_lock:
+            if not self._closed:
+                self._update_create_button()
+
+    def _report(self, progress: str, result: str | None = None) -> None:
+        """Show creation progress (and a result): from any thread, never after ``close()``."""
+        with self._ui_lock:
+            if self._closed:
+                return
+            self.progress.value = progress
+            if result is not None:
+                self.result.value = result
 
     def _on_status(self, status: AsyncStatus) -> None:
         elapsed = time.monotonic() - self._started
         text = f"Creating the application source: {status.status or 'waiting'} ({elapsed:.1f} s)"
         if status.message:
             text += f": {status.message}"
-        self.progress.value = html.progress_html(text)
+        self._report(html.progress_html(text))
 
     def _create(self, template_id: str) -> ApplicationSource:
-        """Create the source (progress shown through ``on_status``) and show the result."""
+        """Create the source (progress shown through ``on_status``) and show the result.
+
+        Runs in the creation worker or the caller's thread: no progress bar, only the
+        gallery's own progress line.
+        """
         try:
             source = self._require_client().app_sources.create_from_template(
-                template_id, on_status=self._on_status
+                template_id, on_status=self._on_status, progress=False
             )
         except _USER_ERRORS as err:
-            self.progress.value = ""
-            self.result.value = html.message_html(_one_line(err), "error")
+            self._report("", html.message_html(_one_line(err), "error"))
             raise
         except Exception as err:
-            self.progress.value = ""
-            self.result.value = html.message_html(f"Unexpected error: {_one_line(err)}", "error")
+            self._report("", html.message_html(f"Unexpected error: {_one_line(err)}", "error"))
             raise
         from dr_notebook.render import source_html
 
         elapsed = time.monotonic() - self._started
         self.last_source = source
-        self.progress.value = html.message_html(
-            f"Created application source {source.name or source.id} in {elapsed:.1f} s.", "ok"
-        )
-        self.result.value = source_html(source)
+        done = f"Created application source {source.name or source.id} in {elapsed:.1f} s."
+        self._report(html.message_html(done, "ok"), source_html(source))
         return source
 
     def _check_creatable(self, template_id: str) -> None:
@@ -685,6 +689,8 @@ class TemplateGallery(widgets.VBox):
 
         A client the gallery built itself is closed too; one passed in stays open.
         """
+        with self._ui_lock:
+            self._closed = True  # the creation worker touches no widget from here on
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self._owns_client and self._client is not None:

@@ -10,52 +10,13 @@ import io
 import os
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
+from dr_notebook.enums import RESOURCE_BUNDLE_IDS
 from dr_notebook.errors import InvalidArgumentError
-from dr_notebook.models import ApplicationSource, DefaultEnvironment, Template, TemplateMetadata
+from dr_notebook.models import ApiModel, DefaultEnvironment, TemplateMetadata
 
-RESOURCE_BUNDLE_IDS = [
-    "cpu.nano",
-    "cpu.micro",
-    "cpu.small",
-    "cpu.medium",
-    "cpu.large",
-    "cpu.xlarge",
-    "cpu.2xlarge",
-    "cpu.3xlarge",
-    "cpu.4xlarge",
-    "cpu.5xlarge",
-    "cpu.6xlarge",
-    "cpu.7xlarge",
-    "cpu.8xlarge",
-    "cpu.16xlarge",
-    "DRAWSG4dn.xlargeFrac1Regular",
-    "DRAWSG4dn.2xlargeFrac1Regular",
-    "DRAWSG5.2xlargeFrac1Regular",
-    "DRAWSG5.12xlargeFrac1Regular",
-    "DRAWSG5.48xlargeFrac1Regular",
-    "DRAWSG6e.xlargeFrac1Regular",
-    "DRAWSG6e.12xlargeFrac1Regular",
-    "DRAWSG6e.48xlargeFrac1Regular",
-    "gpu.small",
-    "gpu.medium",
-    "gpu.large",
-    "gpu.xlarge",
-    "gpu.2xlarge",
-    "gpu.3xlarge",
-    "gpu.5xlarge",
-    "gpu.7xlarge",
-    "starter",
-    "basic",
-    "basic.8x",
-    "train.l",
-    "infer.s",
-    "infer.m",
-    "infer.l",
-]
 TEXT_LIMITS = {
     "name": 255,
     "description": 10_000,
@@ -85,10 +46,6 @@ METADATA_NAMES = {
     "resource_bundle_ids": "resourceBundleIds",
     "class_labels": "classLabels",
 }
-UPDATABLE = frozenset(
-    {*FORM_NAMES, *METADATA_NAMES, "default_environment", "enabled", "template_metadata"}
-    | {"file", "filename"}
-)
 
 
 def check_text(name: str, value: Any, *, required: bool) -> str | None:
@@ -110,12 +67,19 @@ def check_text(name: str, value: Any, *, required: bool) -> str | None:
 
 
 def check_id(name: str, value: Any) -> str:
-    """The id string of ``value`` (an id, a ``Template`` or an ``ApplicationSource``)."""
-    if isinstance(value, (Template, ApplicationSource)):
-        value = value.id
+    """The id string of ``value`` (an id, or an entity such as a ``Template``)."""
+    if isinstance(value, ApiModel):
+        value = getattr(value, "id", value)
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgumentError(f"{name} must be a non-empty id string, not {value!r}.")
     return value.strip()
+
+
+def check_limit(limit: Any) -> int | None:
+    """``limit`` if it is a whole number >= 0 or None."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidArgumentError(f"limit must be a whole number >= 0 or None, not {limit!r}.")
+    return limit
 
 
 def check_str_list(name: str, value: Any) -> list[str]:
@@ -148,23 +112,19 @@ def environment_to_api(value: Any) -> dict[str, str]:
         env = {"environmentId": value[0], "environmentVersionId": value[1]}
     else:
         env = {}
-    if not all(isinstance(v, str) and v.strip() for v in env.values()) or len(env) != 2:
+    checked = {k: v for k, v in env.items() if isinstance(v, str) and v.strip()}
+    if len(checked) != 2:
         raise InvalidArgumentError(
             "default_environment needs an environment id and version id: pass "
             "{'environment_id': '...', 'environment_version_id': '...'} or a pair (id, version_id)."
         )
-    return env
+    return checked
 
 
 def metadata_to_api(meta: TemplateMetadata | Mapping[str, Any]) -> dict[str, Any]:
     """``templateMetadata`` in the API's camelCase, from a model or a (snake or camel) dict."""
     if isinstance(meta, TemplateMetadata):
-        data = dict(meta.extra)
-        for f in dataclass_fields(meta):
-            key = f.metadata.get("api")
-            if key is not None:
-                data[key] = getattr(meta, f.name)
-        return data
+        return meta.to_api()
     if isinstance(meta, Mapping):
         snake_to_api = {**METADATA_NAMES, "source": "source"}
         snake_to_api["template_type_specific_resources"] = "templateTypeSpecificResources"

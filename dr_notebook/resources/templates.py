@@ -1,0 +1,345 @@
+"""``client.templates``: list, read, create, update and delete custom templates."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from typing_extensions import Unpack
+
+from dr_notebook.enums import RESOURCE_BUNDLE_IDS, TEMPLATE_ORDER_BY
+from dr_notebook.errors import (
+    AmbiguousNameError,
+    DataRobotError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from dr_notebook.http import quote_id
+from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
+from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.payloads import (
+    FORM_NAMES,
+    METADATA_NAMES,
+    FileContent,
+    check_id,
+    check_limit,
+    check_metadata,
+    check_text,
+    content_type,
+    environment_to_api,
+    metadata_to_api,
+    read_content,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["TemplateFilters", "Templates"]
+
+log = logging.getLogger("dr_notebook.client")
+
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+_REQUIRED = ("name", "description", "template_type", "template_sub_type")
+_FILTER_KEYS = {
+    "search": "search",
+    "tag": "tag",
+    "template_type": "templateType",
+    "template_sub_type": "templateSubType",
+    "publisher": "publisher",
+    "category": "category",
+    "order_by": "orderBy",
+}
+
+Environment = DefaultEnvironment | Mapping[str, str] | tuple[str, str]
+
+
+class TemplateFilters(TypedDict, total=False):
+    """The filters of :meth:`Templates.list`, :meth:`Templates.iter` and :meth:`Templates.frame`.
+
+    ``order_by`` is one of ``name``, ``createdAt``, ``templateType``, ``templateSubType``,
+    optionally prefixed with ``-``; ``limit`` caps how many templates come back.
+    """
+
+    search: str | None
+    tag: str | None
+    template_type: str | None
+    template_sub_type: str | None
+    publisher: str | None
+    category: str | None
+    order_by: str | None
+    limit: int | None
+
+
+def _query(filters: TemplateFilters) -> tuple[dict[str, str], int | None]:
+    """The query parameters and the limit of ``filters``, checked."""
+    unknown = sorted(set(filters) - {*_FILTER_KEYS, "limit"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"Unknown filters {unknown}; use: {', '.join([*_FILTER_KEYS, 'limit'])}."
+        )
+    params: dict[str, str] = {}
+    for snake, key in _FILTER_KEYS.items():
+        value = filters.get(snake)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"{key} must be a string, not {type(value).__name__}.")
+        params[key] = value
+    order_by = params.get("orderBy")
+    if order_by is not None and order_by not in TEMPLATE_ORDER_BY:
+        raise InvalidArgumentError(
+            f"order_by={order_by!r} is not allowed; use one of: {', '.join(TEMPLATE_ORDER_BY)}."
+        )
+    return params, check_limit(filters.get("limit"))
+
+
+def _folder_readme(folder: Path) -> str | None:
+    for name in ("README.md", "readme.md", "README.MD"):
+        if (folder / name).is_file():
+            return (folder / name).read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+class Templates(Resource[Template]):
+    """``client.templates``: list, read, create, update and delete custom templates."""
+
+    list_path = "customTemplates/"
+    model = Template
+    progress_label = "Listing templates"
+
+    def list(
+        self, *, progress: bool | None = None, **filters: Unpack[TemplateFilters]
+    ) -> list[Template]:
+        """Every template matching the filters (at most ``limit``), in the server's order.
+
+        Pages after the first are read concurrently; ``progress`` (default: the client's)
+        shows a bar while they load.
+        """
+        params, limit = _query(filters)
+        return self._pages.all(params, limit, progress=self._show_progress(progress))
+
+    def iter(self, **filters: Unpack[TemplateFilters]) -> Iterator[Template]:
+        """Like :meth:`list`, lazily: one page is fetched when the previous one is used up."""
+        params, limit = _query(filters)
+        return self._pages.iter(params, limit)
+
+    def frame(
+        self, *, progress: bool | None = None, **filters: Unpack[TemplateFilters]
+    ) -> pd.DataFrame:
+        """:meth:`list` as a pandas DataFrame, one row per template (see ``frames``)."""
+        from dr_notebook.frames import templates_frame
+
+        return templates_frame(self.list(progress=progress, **filters))
+
+    def get(self, template_id: str | Template) -> Template:
+        """One template by id."""
+        template_id = check_id("template_id", template_id)
+        return Template.from_api(
+            self._transport.get_json(f"customTemplates/{quote_id(template_id)}/")
+        )
+
+    def resolve(self, id_or_name: str | Template) -> Template:
+        """The template with this id, else the one with exactly this name (case-insensitive).
+
+        Raises ``NotFoundError`` when none matches, ``AmbiguousNameError`` when several do.
+        """
+        if isinstance(id_or_name, Template):
+            return id_or_name
+        text = check_id("id_or_name", id_or_name)
+        if _OBJECT_ID.match(text):
+            try:
+                return self.get(text)
+            except NotFoundError:
+                pass
+        candidates = self.list(search=text, progress=False)
+        wanted = text.casefold()
+        exact = [t for t in candidates if t.name.strip().casefold() == wanted]
+        if len(exact) == 1:
+            return exact[0]
+        if len(exact) > 1:
+            ids = ", ".join(t.id for t in exact[:5])
+            raise AmbiguousNameError(
+                f"{len(exact)} templates are named {text!r} ({ids}); use the id instead.",
+                candidates=exact,
+            )
+        hint = ""
+        if candidates:
+            # Names containing the text first, then the most similar ones.
+            ranked = sorted(
+                candidates,
+                key=lambda t: (
+                    wanted not in t.name.casefold(),
+                    -difflib.SequenceMatcher(None, wanted, t.name.casefold()).ratio(),
+                ),
+            )
+            hint = "; did you mean " + " or ".join(repr(t.name) for t in ranked[:3]) + "?"
+        raise NotFoundError(f"No template has the id or name {text!r}{hint}")
+
+    def names(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every template, for completion (no progress bar)."""
+        return [(t.id, t.name) for t in self.list(progress=False)]
+
+    @staticmethod
+    def _form(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        """Validated multipart fields (``files=`` form of requests) for create and update."""
+        form: dict[str, Any] = {}
+        for snake, api_name in FORM_NAMES.items():
+            value = check_text(snake, values.get(snake), required=creating and snake in _REQUIRED)
+            if value is not None:
+                form[api_name] = (None, value)
+        bundle = values.get("default_resource_bundle_id")
+        if bundle is not None and bundle not in RESOURCE_BUNDLE_IDS:
+            raise InvalidArgumentError(
+                f"default_resource_bundle_id={bundle!r} is not allowed; use one of: "
+                f"{', '.join(RESOURCE_BUNDLE_IDS)}."
+            )
+        if creating or values.get("default_environment") is not None:
+            env = environment_to_api(values.get("default_environment"))
+            form["defaultEnvironment"] = (None, json.dumps(env))
+        enabled = values.get("enabled")
+        if enabled is not None:
+            if not isinstance(enabled, bool):
+                raise InvalidArgumentError(f"enabled must be True or False, not {enabled!r}.")
+            form["enabled"] = (None, "true" if enabled else "false")
+        return form
+
+    @staticmethod
+    def _metadata(base: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        """``base`` metadata (camelCase) with the metadata keywords given in ``values``."""
+        for snake, key in METADATA_NAMES.items():
+            if values.get(snake) is not None:
+                base[key] = values[snake]
+        return check_metadata(base)
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str,
+        template_type: str,
+        template_sub_type: str,
+        default_environment: Environment,
+        file: FileContent,
+        enabled: bool | None = None,
+        default_resource_bundle_id: str | None = None,
+        readme: str | os.PathLike[str] | None = None,
+        tags: Iterable[str] | None = None,
+        resource_bundle_ids: Iterable[str] | None = None,
+        class_labels: Iterable[str] | None = None,
+        template_metadata: TemplateMetadata | Mapping[str, Any] | None = None,
+        publisher: str | None = None,
+        category: str | None = None,
+        filename: str | None = None,
+    ) -> Template:
+        """Publish a new template and return it as the server stores it.
+
+        ``file`` is a path to a file, a folder (zipped on the fly, ``.git`` and caches left out)
+        or the content as bytes. With a folder and no ``readme``, its ``README.md`` is used.
+        Everything is checked before anything is sent.
+        """
+        values = dict(locals())  # first statement: the arguments, by name
+        form = self._form(values, creating=True)
+        upload_name, content, folder = read_content(file, filename)
+        base = metadata_to_api(template_metadata) if template_metadata is not None else {}
+        if readme is None and base.get("readme") is None and folder is not None:
+            values["readme"] = _folder_readme(folder)
+        meta = self._metadata(base, values)
+        if meta:
+            form["templateMetadata"] = (None, json.dumps(meta))
+        form["file"] = (upload_name, content, content_type(content))
+
+        response = self._transport.request("POST", "customTemplates/", files=form, upload=True)
+        template_id = None
+        try:
+            body = response.json()
+            if isinstance(body, Mapping):
+                template_id = body.get("customTemplateId") or body.get("id")
+        except ValueError:
+            body = None
+        if not template_id and response.headers.get("Location"):
+            template_id = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        if not template_id:
+            raise DataRobotError(
+                "The server created the template but sent no customTemplateId or Location; "
+                "find it with client.templates.list(search=...)."
+            )
+        log.info("Created template %s (%s)", template_id, name)
+        return self.get(str(template_id))
+
+    def update(
+        self,
+        template: str | Template,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        template_type: str | None = None,
+        template_sub_type: str | None = None,
+        default_environment: Environment | None = None,
+        file: FileContent | None = None,
+        enabled: bool | None = None,
+        default_resource_bundle_id: str | None = None,
+        readme: str | os.PathLike[str] | None = None,
+        tags: Iterable[str] | None = None,
+        resource_bundle_ids: Iterable[str] | None = None,
+        class_labels: Iterable[str] | None = None,
+        template_metadata: TemplateMetadata | Mapping[str, Any] | None = None,
+        publisher: str | None = None,
+        category: str | None = None,
+        filename: str | None = None,
+    ) -> Template:
+        """Change some fields of a template and return it as the server now has it.
+
+        Takes the keywords of :meth:`create`, all optional (None leaves a field as it is);
+        metadata fields (``readme``, ``tags``, ...) are merged into the current metadata.
+        """
+        # First statement: the keywords given, by name.
+        values = {
+            k: v for k, v in locals().items() if k not in ("self", "template") and v is not None
+        }
+        template_id = check_id("template", template)
+        if not values:
+            raise InvalidArgumentError(
+                "update() needs at least one field to change, e.g. name='...'."
+            )
+        form = self._form(values, creating=False)
+        if template_metadata is not None or any(k in values for k in METADATA_NAMES):
+            if template_metadata is not None:
+                base = metadata_to_api(template_metadata)
+            else:
+                base = metadata_to_api(self.get(template_id).metadata)
+            form["templateMetadata"] = (None, json.dumps(self._metadata(base, values)))
+        if file is not None:
+            upload_name, content, _ = read_content(file, filename)
+            form["file"] = (upload_name, content, content_type(content))
+        response = self._transport.request(
+            "PATCH", f"customTemplates/{quote_id(template_id)}/", files=form, upload="file" in form
+        )
+        body = self._transport.json(response)
+        if isinstance(body, Mapping) and body.get("id"):
+            return Template.from_api(body)
+        return self.get(template_id)
+
+    def delete(self, template: str | Template) -> None:
+        """Delete a template."""
+        template_id = check_id("template", template)
+        try:
+            self._transport.request("DELETE", f"customTemplates/{quote_id(template_id)}/")
+        except NotFoundError as err:
+            # A retried DELETE whose first attempt went through answers 404: that is success.
+            if not err.attempts > 1:
+                raise
+
+    def file(self, template: str | Template, file: str | TemplateFile) -> TemplateFile:
+        """One file of a template, with its ``content``."""
+        template_id = check_id("template", template)
+        file_id = check_id("file", file)
+        body = self._transport.get_json(
+            f"customTemplates/{quote_id(template_id)}/files/{quote_id(file_id)}/"
+        )
+        return TemplateFile.from_api(body)
