@@ -7,9 +7,12 @@ are shown as one line (``short_errors``), bugs still raise with their traceback.
 
 from __future__ import annotations
 
+import argparse
+import copy
 import functools
 import getpass
 import html
+import inspect
 import os
 import time
 from collections.abc import Callable
@@ -63,6 +66,32 @@ def _user_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _plain_help(magic: Callable[..., Any]) -> str:
+    """The magic's usage as a terminal shows it (IPython formats it for docstrings: ``::``)."""
+    parser = getattr(magic, "parser", None)
+    if parser is None:
+        return inspect.getdoc(magic) or ""
+    plain = copy.copy(parser)
+    plain.formatter_class = argparse.HelpFormatter
+    plain.prog = f"%{parser.prog}"
+    return plain.format_help()
+
+
+def _answering_help(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """``%magic -h`` and ``%magic --help`` print the magic's usage instead of running it."""
+
+    @functools.wraps(magic)
+    def wrapper(line: str = "", *args: Any, **kwargs: Any) -> Any:
+        words = line.split()
+        options = words[: words.index("--")] if "--" in words else words
+        if not {"-h", "--help"}.isdisjoint(options):
+            print(_plain_help(magic))
+            return None
+        return magic(line, *args, **kwargs)
+
+    return wrapper
+
+
 def _unquote(value: str | None) -> str | None:
     """IPython's argument splitter keeps quotes: ``'My app'`` arrives with them."""
     if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -97,6 +126,9 @@ class DataRobotMagics(Magics, Configurable):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
+        for table in self.magics.values():  # every magic of this class, line and cell
+            for name, magic in table.items():
+                table[name] = _answering_help(magic)
         self._client: Client | None = None
         self._connected = False  # the client came from %dr_connect (token typed in)
         self._names: list[tuple[str, str]] | None = None

@@ -244,6 +244,36 @@ def test_missing_argument_and_bad_option_are_usage_errors(shell: InteractiveShel
         assert len(cell.stderr.strip().splitlines()) == 1 and "Traceback" not in cell.text
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_magic_answers_help_without_running(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    monkeypatch.delenv("DATAROBOT_ENDPOINT")  # running a magic for real would now fail
+    monkeypatch.delenv("DATAROBOT_API_TOKEN")
+    monkeypatch.setattr(getpass, "getpass", lambda *a, **k: pytest.fail("prompted for a token"))
+    magics(shell)._drop_client()
+    names = {kind: sorted(table) for kind, table in magics(shell).magics.items() if table}
+    assert {"dr_templates", "dr_template", "dr_new_app", "dr_gallery", "dr_connect"} <= set(
+        names["line"]
+    )
+    for kind, kind_names in names.items():
+        for name in kind_names:
+            source = f"%{name} {flag}" if kind == "line" else f"%%{name} {flag}\n"
+            cell = run(shell, source)
+            assert cell.error is None, (source, cell.text)
+            assert cell.stdout.startswith(f"usage: %{name}"), (source, cell.text)
+            parser = getattr(magics(shell).magics[kind][name], "parser", None)
+            for action in parser._actions if parser else []:
+                for option in action.option_strings:
+                    assert option in cell.stdout, (source, option)
+
+
+def test_help_after_double_dash_is_an_argument(shell: InteractiveShell) -> None:
+    cell = run(shell, "%dr_template -- --help")
+    assert isinstance(cell.error, errors.NotFoundError), cell.text
+    assert "usage:" not in cell.text
+
+
 # errors from the server
 
 
