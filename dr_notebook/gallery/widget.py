@@ -62,8 +62,11 @@ class TemplateCard(widgets.VBox):
 
     def __init__(self) -> None:
         self.template_id: str | None = None
+        # display: block, not the Label's flex: text-overflow (its ellipsis) needs a block box.
         self.title = widgets.Label(
-            value="", style={"font_weight": "bold"}, layout=widgets.Layout(width="100%")
+            value="",
+            style={"font_weight": "bold"},
+            layout=widgets.Layout(width="100%", display="block"),
         )
         # Badges, tags and the description excerpt in one HTML widget: one update per card.
         self.body = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
