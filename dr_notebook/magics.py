@@ -40,6 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app")
 _NAMES_TTL = 60.0
+_CARDS_WITH_IMAGES = 8
 
 
 def _one_line_error(err: DataRobotError) -> DataRobotError:
@@ -130,6 +131,8 @@ class DataRobotMagics(Magics, Configurable):
             for name, magic in table.items():
                 table[name] = _answering_help(magic)
         self._client: Client | None = None
+        # README images of the templates %dr_template returned, by object: (template, images).
+        self._card_images: dict[int, tuple[Template, dict[str, bytes]]] = {}
         self._connected = False  # the client came from %dr_connect (token typed in)
         self._names: list[tuple[str, str]] | None = None
         self._names_at = 0.0
@@ -221,8 +224,25 @@ class DataRobotMagics(Magics, Configurable):
         """One template: its card with the README rendered inline."""
         args = parse_argstring(self.dr_template, line)
         template = self._resolve(args.template, "%dr_template")
+        self._keep_card_images(template)
         self._store(args.output, template)
         return template
+
+    def _keep_card_images(self, template: Template) -> None:
+        from dr_notebook.readme_images import readme_images
+
+        images = readme_images(self.client, template)
+        if images:
+            self._card_images[id(template)] = (template, images)
+            while len(self._card_images) > _CARDS_WITH_IMAGES:
+                del self._card_images[next(iter(self._card_images))]
+
+    def template_card(self, template: Template) -> str:
+        """A template's HTML card, with the README images ``%dr_template`` fetched for it."""
+        from dr_notebook.render import template_html
+
+        kept = self._card_images.get(id(template))
+        return template_html(template, kept[1] if kept and kept[0] is template else None)
 
     @line_magic
     @magic_arguments()
@@ -380,6 +400,9 @@ def load_ipython_extension(ipython: Any) -> None:
         for command in _COMPLETED_COMMANDS:
             ipython.set_hook("complete_command", complete, str_key=command)
         ipython._dr_notebook_completer = True
+    from dr_notebook.models import Template
+
+    ipython.display_formatter.formatters["text/html"].for_type(Template, magics.template_card)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -393,4 +416,7 @@ def unload_ipython_extension(ipython: Any) -> None:
             table.pop(name, None)
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)
+    from dr_notebook.models import Template
+
+    ipython.display_formatter.formatters["text/html"].pop(Template, None)
     magics._drop_client()
