@@ -384,6 +384,15 @@ def test_slow_or_deep_markdown_falls_back_to_plain_text(hostile: str) -> None:
     assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
 
 
+@pytest.mark.parametrize("padding", [0, IN_PROCESS_CHARS], ids=["in-process", "helper"])
+def test_too_deep_markdown_does_not_spoil_the_next_readme(padding: int) -> None:
+    deep = "- " * 500 + "x"  # past the recursion limit, yet short enough to stay in process
+    after = "Intro.\n\n- one\n- two\n\n" + "word " * (padding // 5)
+    assert "README shown as plain text" in render_markdown(deep + " " * padding)
+    html = render_markdown(after)
+    assert html.startswith("<p>Intro.</p>") and "<li>two</li>" in html, html[:200]
+
+
 def test_long_readme_without_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where no helper process may start (a daemon process), long text is converted in place."""
 

@@ -188,15 +188,17 @@ SVG_AS_PNG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>'
 
 
 def test_no_payload_renders_to_executable_html_beside_template_images() -> None:
-    failures, inlined = [], 0
+    failures, not_inlined = [], []
     for where, payload in PAYLOADS:
         html = with_template_images(payload)
-        inlined += html.count(INLINED_PNG)
+        # The real image is inlined, unless the README fell back to plain text (too deep).
+        if INLINED_PNG not in html and "README shown as plain text" not in html:
+            not_inlined.append(where)
         findings = executable_findings(html.replace(INLINED_PNG, OWN_IMAGE))
         if findings:
             failures.append(f"{where}: {findings} in {html[:200]!r}")
     assert not failures, f"{len(failures)} unsafe renders, e.g.:\n" + "\n".join(failures[:10])
-    assert inlined >= len(PAYLOADS)  # the real image was inlined every time
+    assert not not_inlined, not_inlined[:10]
 
 
 def test_positive_control_an_svg_named_png_would_be_caught() -> None:
