@@ -145,12 +145,13 @@ class Lab:
     process: subprocess.Popen[str]
     bare_kernel_home: Path
 
-    def write_notebook(
-        self, name: str, cells: list[tuple[str, str]], kernel: str = "python3"
-    ) -> str:
+    bare_kernel: str = "python3-no-datarobot"
+
+    def write_notebook(self, name: str, cells: list[tuple[str, str]], bare: bool = False) -> str:
         """Write a notebook of ``(kind, source)`` cells into the served folder; return its name.
 
-        ``kernel``: ``python3``, or ``BARE_KERNEL`` (no DataRobot settings at all)."""
+        ``bare``: run it in the kernel that has no DataRobot settings at all."""
+        kernel = self.bare_kernel if bare else "python3"
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel}
         for kind, source in cells:
@@ -205,16 +206,13 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-BARE_KERNEL = "python3-no-datarobot"
-
-
 def _bare_kernel_spec(work: Path) -> tuple[Path, Path]:
     """A kernel spec (in a JUPYTER_PATH folder) whose kernels see no DataRobot endpoint, token or
     config file: the variables empty (read as unset), HOME an empty folder of their own."""
     jupyter_path = work / "jupyter-path"
     home = work / "bare-home"
     home.mkdir()
-    spec = jupyter_path / "kernels" / BARE_KERNEL
+    spec = jupyter_path / "kernels" / Lab.bare_kernel
     spec.mkdir(parents=True)
     blank = ("DATAROBOT_ENDPOINT", "DATAROBOT_API_TOKEN", "DATAROBOT_CONFIG_FILE")
     (spec / "kernel.json").write_text(
@@ -357,7 +355,10 @@ class LabPage:
 
     def run_all(self, timeout: float = 180, wait: bool = True) -> None:
         """Run every cell and (unless ``wait`` is False) wait until all have run."""
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        # Not awaited: the command's promise waits for every cell, a prompt included.
+        self.page.evaluate(
+            "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+        )
         if wait:
             self.wait_for_cells(timeout)
 
