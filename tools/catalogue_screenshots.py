@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "dr_notebook" / "sandbox" / "catalogue"
-SIZE_PX, DPI = (480, 270), 60
+SIZE_PX, DPI = (400, 225), 50
 ACCENTS = {
     "customApplicationTemplate": "#1976d2",
     "customMetricTemplate": "#2e7d32",
