@@ -19,7 +19,7 @@ from dr_notebook.http import Transport
 from dr_notebook.models import ApiModel
 from dr_notebook.resources._progress import progress_bar
 
-__all__ = ["PAGE_SIZE", "Paginator", "unique_by_id"]
+__all__ = ["PAGE_SIZE", "Page", "Paginator", "unique_by_id"]
 
 PAGE_SIZE = 100
 
@@ -109,28 +109,31 @@ class Paginator(Generic[M]):
 
         ``progress``: show a bar while the remaining pages load (main thread only).
         """
+        items: list[M] = []
+        for page in self.stream(params, limit, progress=progress):
+            items.extend(page)
+        return items
+
+    def stream(
+        self, params: Mapping[str, Any], limit: int | None, *, progress: bool
+    ) -> Iterator[list[M]]:
+        """The items of :meth:`pages`, a page at a time, with a progress bar when ``progress``
+        and the listing takes a while (main thread only)."""
         pages = self.pages(params, limit)
-        first = next(pages, None)
-        if first is None:
-            return []
-        items = list(first.items)
-        bar = progress_bar(
-            progress and first.total is not None and first.total > 2 * len(items),
-            total=first.total,
-            initial=len(items),
-            unit="template",
-            desc=self._label,
-        )
+        bar = None
         try:
             for page in pages:
-                items.extend(page.items)
+                if bar is None and page.total is not None and page.total > 2 * len(page.items):
+                    bar = progress_bar(
+                        progress, total=page.total, unit="template", desc=self._label
+                    )
+                yield page.items
                 if bar is not None:
                     bar.update(len(page.items))
         finally:
             pages.close()
             if bar is not None:
                 bar.close()
-        return items
 
     def pages(self, params: Mapping[str, Any], limit: int | None) -> Iterator[Page[M]]:
         """The pages of every item (at most ``limit``) in server order, each id once.
