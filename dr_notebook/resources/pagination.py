@@ -4,7 +4,7 @@ concurrently by offset."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -135,7 +135,7 @@ class Paginator(Generic[M]):
             if bar is not None:
                 bar.close()
 
-    def pages(self, params: Mapping[str, Any], limit: int | None) -> Iterator[Page[M]]:
+    def pages(self, params: Mapping[str, Any], limit: int | None) -> Generator[Page[M], None, None]:
         """The pages of every item (at most ``limit``) in server order, each id once.
 
         Page one goes out together with ``max_workers - 1`` speculative requests for the pages

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -143,7 +143,7 @@ class Templates(Resource[Template]):
             rows.add(page, adopt=True)
         return rows.frame()
 
-    def pages(self, **filters: Unpack[TemplateFilters]) -> Iterator[Page[Template]]:
+    def pages(self, **filters: Unpack[TemplateFilters]) -> Generator[Page[Template], None, None]:
         """The listing of :meth:`list` as its pages arrive (for displays that fill as it loads).
 
         Each page holds the templates new to the caller and, as ``total``, how many the whole
