@@ -16,7 +16,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
-import traitlets
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -556,7 +555,10 @@ def _wait_for(condition: Callable[[], bool], seconds: float = WAIT) -> None:
 
 
 def test_closing_stops_the_worker_touching_widgets(
-    restore: Any, client: Client, templates: list[Template]
+    restore: Any,
+    client: Client,
+    templates: list[Template],
+    widget_changes: Callable[[TemplateGallery], list[str]],
 ) -> None:
     restore.configure(async_sources=True, async_delay_ms=1500)
     g = _loaded(TemplateGallery(client))
@@ -565,12 +567,7 @@ def test_closing_stops_the_worker_touching_widgets(
     assert g.creation is not None
     _wait_for(lambda: "Creating the application source:" in g.progress.value)
     g.close()
-    touched: list[str] = []
-    for widget in list(_walk(g))[1:]:
-        widget.observe(
-            lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
-            names=traitlets.All,
-        )
+    touched = widget_changes(g)
     source = g.creation.result(timeout=WAIT)  # the job finishes after the close
     assert source is not None and source.id
     assert touched == []

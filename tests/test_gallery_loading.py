@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import traitlets
 
 from dr_notebook.client import Client
 from dr_notebook.gallery import TemplateGallery
-from dr_notebook.gallery.widget import _walk
 
 WAIT = 60
 SIZE = 1000  # ten pages of 100
@@ -134,19 +132,14 @@ def test_an_error_midway_is_shown_with_what_loaded(
 
 
 def test_closing_during_a_load_leaves_no_thread_touching_widgets(
-    sandbox_factory: Callable[..., Any],
+    sandbox_factory: Callable[..., Any], widget_changes: Callable[[TemplateGallery], list[str]]
 ) -> None:
     sb = sandbox_factory(demo=False, generate=SIZE, latency_ms=80)
     g = TemplateGallery(_slow_client(sb))
     _wait_for(lambda: g.matches > 0)
     assert g.loading and _loader_threads()
     g.close()
-    touched: list[str] = []
-    for widget in list(_walk(g))[1:]:
-        widget.observe(
-            lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
-            names=traitlets.All,
-        )
+    touched = widget_changes(g)
     assert g.wait(WAIT)  # the loader ends at its next page
     _wait_for(lambda: _loader_threads() == [])
     assert touched == []
