@@ -200,18 +200,21 @@ class TemplateGallery(widgets.VBox):
         #: The Future of the last creation started by the button (None before the first).
         self.creation: Future[ApplicationSource | None] | None = None
 
-        self._build_widgets()
-        super().__init__(
-            children=[self.top_bar, self.status_bar, self.message, self.body],
-            layout=widgets.Layout(width="100%"),
-            **kwargs,
-        )
-        self.add_class("dr-notebook-gallery")
-        self._wire()
-        if template_type:
-            self.template_type = template_type
-        self._ready = True
-        self.refresh()
+        with self._ui_lock:  # the loader's reports wait for the widgets
+            # The first request goes out while the widgets are built.
+            error = self._start_loading()
+            self._build_widgets()
+            super().__init__(
+                children=[self.top_bar, self.status_bar, self.message, self.body],
+                layout=widgets.Layout(width="100%"),
+                **kwargs,
+            )
+            self.add_class("dr-notebook-gallery")
+            self._wire()
+            if template_type:
+                self.template_type = template_type
+            self._ready = True
+            self._show_loading(error)
 
     # --- widgets -------------------------------------------------------------------------
 
@@ -407,24 +410,32 @@ class TemplateGallery(widgets.VBox):
         first page on. A load still running is abandoned.
         """
         with self._ui_lock:
-            if self._loader is not None:
-                self._loader.stop()
-                self._loader = None
-            self._generation += 1
-            generation = self._generation
-            try:
-                client = self._require_client()
-            except _USER_ERRORS as err:
-                error = f"Could not load the templates: {_one_line(err)}"
-                self._show_catalogue(LoadReport(Catalogue(), None, done=True, error=error))
-                return
-            self.set_trait("loading", True)
+            self._show_loading(self._start_loading())
+
+    def _start_loading(self) -> str:
+        """Abandon any load in progress and start one; "" or why none could start."""
+        if self._loader is not None:
+            self._loader.stop()
+            self._loader = None
+        self._generation += 1
+        generation = self._generation
+        try:
+            client = self._require_client()
+        except _USER_ERRORS as err:
+            return f"Could not load the templates: {_one_line(err)}"
+        self.set_trait("loading", True)
+        self._loader = CatalogueLoader(
+            client,
+            on_page=lambda loaded, total: self._page_loaded(generation, loaded, total),
+            on_catalogue=lambda report: self._catalogue_loaded(generation, report),
+        ).start()
+        return ""
+
+    def _show_loading(self, error: str) -> None:
+        if error:
+            self._show_catalogue(LoadReport(Catalogue(), None, done=True, error=error))
+        else:
             self.load_status.value = html.progress_html("Loading the templates…")
-            self._loader = CatalogueLoader(
-                client,
-                on_page=lambda loaded, total: self._page_loaded(generation, loaded, total),
-                on_catalogue=lambda report: self._catalogue_loaded(generation, report),
-            ).start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the catalogue has loaded (or failed to); False when ``timeout`` s passed."""
@@ -616,11 +627,11 @@ class TemplateGallery(widgets.VBox):
 
     @_under_ui_lock
     def _show_detail(self) -> None:
-        from dr_notebook.render import render_markdown
-
         if self.selected_id is None:
             self.detail.layout.display = "none"
             return
+        from dr_notebook.render import render_markdown
+
         self.detail.layout.display = None
         row = self._selected_row()
         if row is None:
