@@ -3,10 +3,11 @@
 The worker reads ``client.templates.pages()`` and reports through two callbacks: ``on_page``
 after every page (how many templates have loaded, out of how many) and ``on_catalogue`` with a
 new :class:`Catalogue` of everything loaded so far. A catalogue is built after the first page
-(the first cards) and then each time the loaded count has doubled, and once at the end: the
-rebuilds cost at most about twice the final one, so loading stays linear in the catalogue's
-size. The worker creates no widget; the callbacks decide what the face shows, and
-:meth:`CatalogueLoader.stop` makes it end at the next page and report nothing more.
+(the first cards), then each time the loaded count has doubled while less than half is in, and
+once at the end: together the early ones cost no more than the final one, so loading stays
+linear in the catalogue's size. The worker creates no widget; the callbacks decide what the
+face shows, and :meth:`CatalogueLoader.stop` makes it end at the next page and report nothing
+more.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class CatalogueLoader:
                     rows.add(page.items, adopt=True)
                     total = page.total
                     self._on_page(len(rows), total)
-                    if len(rows) >= next_build and len(rows) != total:
+                    if len(rows) >= next_build and (total is None or 2 * len(rows) <= total):
                         self._report(rows, total, done=False)
                         next_build = 2 * len(rows)
             self._report(rows, total, done=True)
