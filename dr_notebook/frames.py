@@ -10,7 +10,13 @@ import pandas as pd
 
 from dr_notebook.models import Template
 
-__all__ = ["CATEGORY_COLUMNS", "LIST_COLUMNS", "TEMPLATE_COLUMNS", "templates_frame"]
+__all__ = [
+    "CATEGORY_COLUMNS",
+    "LIST_COLUMNS",
+    "TEMPLATE_COLUMNS",
+    "TemplateRows",
+    "templates_frame",
+]
 
 TEMPLATE_COLUMNS = [
     "id",
@@ -58,47 +64,88 @@ def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
     sends them) are UTC datetimes. Extra fields are named in snake_case. An empty input gives
     an empty frame with the same columns.
     """
-    templates = list(templates)
-    columns: dict[str, Any] = {
-        "id": [t.id for t in templates],
-        "name": [t.name for t in templates],
-        "description": [t.description for t in templates],
-        "template_type": [t.template_type or None for t in templates],
-        "template_sub_type": [t.template_sub_type for t in templates],
-        "enabled": [bool(t.enabled) for t in templates],
-        "default_resource_bundle_id": [t.default_resource_bundle_id for t in templates],
-        "environment_id": [t.default_environment.environment_id for t in templates],
-        "environment_version_id": [t.default_environment.environment_version_id for t in templates],
-        "tags": [list(t.metadata.tags) for t in templates],
-        "resource_bundle_ids": [list(t.metadata.resource_bundle_ids) for t in templates],
-        "class_labels": [list(t.metadata.class_labels) for t in templates],
-        "files": [[f.name for f in t.files] for t in templates],
-        "file_count": [len(t.files) for t in templates],
-        "readme": [t.metadata.readme for t in templates],
-        "publisher": [t.publisher for t in templates],
-        "category": [t.category for t in templates],
-    }
-    for name in TIMESTAMP_COLUMNS:
-        values = [getattr(t, name) for t in templates]
-        if any(v is not None for v in values):
-            columns[name] = pd.to_datetime(
-                pd.Series(values, dtype=object), utc=True, errors="coerce"
-            ).array
-    extras = [t.extra for t in templates]
-    for key in dict.fromkeys(key for extra in extras for key in extra):
-        name = _snake(key)
-        if name in columns:
-            name = f"extra_{name}"
-        columns[name] = [extra.get(key) for extra in extras]
+    rows = TemplateRows()
+    rows.add(templates)
+    return rows.frame()
 
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(templates)))
-    for name in LIST_COLUMNS:
-        # A column of empty lists must still hold lists, whatever pandas infers.
-        frame[name] = pd.Series(columns[name], dtype=object)
-    for name in TEXT_COLUMNS:
-        frame[name] = frame[name].astype(TEXT_DTYPE)
-    frame["enabled"] = frame["enabled"].astype(bool)
-    frame["file_count"] = frame["file_count"].astype("int64")
-    for name in CATEGORY_COLUMNS:
-        frame[name] = frame[name].astype("category")
-    return frame
+
+class TemplateRows:
+    """Templates gathered column by column as they arrive, turned into a frame on demand.
+
+    Each template's values are taken once; the models can be dropped as soon as they are added,
+    so a listing streamed page by page never holds all of them (see ``templates.frame()``).
+    ``frame()`` can be called any number of times, on what has been added so far.
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[str, list[Any]] = {name: [] for name in TEMPLATE_COLUMNS}
+        self._times: dict[str, list[Any]] = {name: [] for name in TIMESTAMP_COLUMNS}
+        self._extras: list[tuple[int, dict[str, Any]]] = []  # (row, fields), rows with some
+
+    def __len__(self) -> int:
+        return len(self._columns["id"])
+
+    def add(self, templates: Iterable[Template], *, adopt: bool = False) -> None:
+        """Append the values of ``templates``.
+
+        ``adopt``: the caller drops the models afterwards, so their lists are taken as they
+        are (otherwise they are copied, leaving the models independent of the frames).
+        """
+        c = self._columns
+        row = len(self)
+        keep = (lambda values: values) if adopt else list
+        for t in templates:
+            meta, env = t.metadata, t.default_environment
+            c["id"].append(t.id)
+            c["name"].append(t.name)
+            c["description"].append(t.description)
+            c["template_type"].append(t.template_type or None)
+            c["template_sub_type"].append(t.template_sub_type)
+            c["enabled"].append(bool(t.enabled))
+            c["default_resource_bundle_id"].append(t.default_resource_bundle_id)
+            c["environment_id"].append(env.environment_id)
+            c["environment_version_id"].append(env.environment_version_id)
+            c["tags"].append(keep(meta.tags))
+            c["resource_bundle_ids"].append(keep(meta.resource_bundle_ids))
+            c["class_labels"].append(keep(meta.class_labels))
+            c["files"].append([f.name for f in t.files])
+            c["file_count"].append(len(t.files))
+            c["readme"].append(meta.readme)
+            c["publisher"].append(t.publisher)
+            c["category"].append(t.category)
+            self._times["created_at"].append(t.created_at)
+            self._times["updated_at"].append(t.updated_at)
+            extra = t.extra
+            if extra:
+                self._extras.append((row, extra))
+            row += 1
+
+    def frame(self) -> pd.DataFrame:
+        """The templates added so far, as described in :func:`templates_frame`."""
+        n = len(self)
+        columns: dict[str, Any] = dict(self._columns)
+        for name, values in self._times.items():
+            if any(v is not None for v in values):
+                columns[name] = pd.to_datetime(
+                    pd.Series(values, dtype=object), utc=True, errors="coerce"
+                ).array
+        for key in dict.fromkeys(key for _, extra in self._extras for key in extra):
+            name = _snake(key)
+            if name in columns:
+                name = f"extra_{name}"
+            values: list[Any] = [None] * n
+            for row, extra in self._extras:
+                values[row] = extra.get(key)
+            columns[name] = values
+
+        frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
+        for name in LIST_COLUMNS:
+            # A column of empty lists must still hold lists, whatever pandas infers.
+            frame[name] = pd.Series(columns[name], dtype=object)
+        for name in TEXT_COLUMNS:
+            frame[name] = frame[name].astype(TEXT_DTYPE)
+        frame["enabled"] = frame["enabled"].astype(bool)
+        frame["file_count"] = frame["file_count"].astype("int64")
+        for name in CATEGORY_COLUMNS:
+            frame[name] = frame[name].astype("category")
+        return frame

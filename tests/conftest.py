@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+import traitlets
 
 pytest_plugins = ["dr_notebook.sandbox.pytest_plugin"]
 
@@ -29,3 +32,20 @@ def template_columns() -> list[str]:
         "publisher",
         "category",
     ]
+
+
+@pytest.fixture
+def widget_changes() -> Callable[..., list[str]]:
+    """``watch(gallery)``: a list that records every change to the widgets inside it from now on."""
+    from dr_notebook.gallery.widget import _walk
+
+    def watch(gallery: object) -> list[str]:
+        touched: list[str] = []
+        for widget in list(_walk(gallery))[1:]:  # type: ignore[arg-type]
+            widget.observe(
+                lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
+                names=traitlets.All,
+            )
+        return touched
+
+    return watch

@@ -17,7 +17,6 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
-import traitlets
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -28,6 +27,13 @@ from dr_notebook.models import Template
 
 APP = "customApplicationTemplate"
 WAIT = 30
+
+
+def _loaded(g: TemplateGallery) -> TemplateGallery:
+    """The gallery once its catalogue has loaded (it loads in a worker thread)."""
+    assert g.wait(WAIT), "the catalogue did not load in time"
+    assert not g.loading
+    return g
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,7 @@ def templates(client: Client) -> list[Template]:
 
 @pytest.fixture
 def gallery(client: Client) -> Iterator[TemplateGallery]:
-    g = TemplateGallery(client, page_size=4)
+    g = _loaded(TemplateGallery(client, page_size=4))
     yield g
     g.close()
 
@@ -112,7 +118,7 @@ def test_client_from_the_environment(
 ) -> None:
     monkeypatch.setenv("DATAROBOT_ENDPOINT", sandbox.endpoint)
     monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.token)
-    g = drn.TemplateGallery(template_type=APP)
+    g = _loaded(drn.TemplateGallery(template_type=APP))
     assert g.client is not None
     assert g.template_type == APP
     assert g.filters["template_type"].value == APP
@@ -133,12 +139,12 @@ def test_close_closes_only_a_client_the_gallery_built(
         close(self)
 
     monkeypatch.setattr(Client, "close", spy)
-    built = drn.TemplateGallery(template_type=APP)
+    built = _loaded(drn.TemplateGallery(template_type=APP))
     own = built.client
     assert own is not None and own is not client
     built.close()
     assert closed == [own]
-    given = drn.TemplateGallery(client, template_type=APP)
+    given = _loaded(drn.TemplateGallery(client, template_type=APP))
     given.close()
     assert closed == [own]  # the caller's client stays theirs
 
@@ -351,7 +357,7 @@ def test_create_app(
     async_mode: bool,
 ) -> None:
     restore.configure(async_sources=async_mode, async_delay_ms=200)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     template = _creatable(templates)
     restore.reset_stats()
     source = g.create_app(template.id)
@@ -384,7 +390,7 @@ def test_button_creates_in_a_worker_thread(
     restore: Any, client: Client, templates: list[Template], async_mode: bool
 ) -> None:
     restore.configure(async_sources=async_mode, async_delay_ms=600)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     template = _creatable(templates)
     g.selected_id = template.id
     values, threads = _recorder(g.progress)
@@ -410,7 +416,7 @@ def test_failed_async_job_shows_its_message(
     restore: Any, client: Client, templates: list[Template]
 ) -> None:
     restore.configure(async_sources=True, async_delay_ms=100, async_outcome="ERROR")
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
     g.create_button.click()
     assert g.creation is not None
@@ -423,7 +429,7 @@ def test_failed_async_job_shows_its_message(
 
 def test_viewer_sees_the_403_message(sandbox: Any, templates: list[Template]) -> None:
     viewer = Client(endpoint=sandbox.endpoint, token=sandbox.tokens["viewer"], progress=False)
-    g = TemplateGallery(viewer)
+    g = _loaded(TemplateGallery(viewer))
     template = _creatable(templates)
     with pytest.raises(errors.PermissionDeniedError) as caught:
         g.create_app(template.id)
@@ -442,7 +448,7 @@ def test_viewer_sees_the_403_message(sandbox: Any, templates: list[Template]) ->
 def test_token_is_in_no_widget_state(
     sandbox: Any, client: Client, templates: list[Template]
 ) -> None:
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
     g.create_button.click()
     assert g.creation is not None
@@ -456,7 +462,7 @@ def test_token_is_in_no_widget_state(
 
 def test_empty_catalogue_shows_a_message(sandbox_factory: Callable[..., Any]) -> None:
     empty = sandbox_factory(demo=False)
-    g = TemplateGallery(Client(endpoint=empty.endpoint, token=empty.token, progress=False))
+    g = _loaded(TemplateGallery(Client(endpoint=empty.endpoint, token=empty.token, progress=False)))
     assert g.matches == 0
     assert g.visible_cards == []
     assert "catalogue is empty" in g.message.value
@@ -473,7 +479,7 @@ def _closed_port() -> int:
 def test_unreachable_server_shows_a_message() -> None:
     endpoint = f"http://127.0.0.1:{_closed_port()}/api/v2"
     client = Client(endpoint=endpoint, token="t0ken-never-shown-123456", progress=False)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     assert g.matches == 0
     assert "Could not load the templates" in g.message.value
     assert "Traceback" not in g.message.value
@@ -483,7 +489,7 @@ def test_unreachable_server_shows_a_message() -> None:
 
 def test_bad_token_shows_a_message(sandbox: Any) -> None:
     token = "wrong-token-0123456789abcdef"
-    g = TemplateGallery(Client(endpoint=sandbox.endpoint, token=token, progress=False))
+    g = _loaded(TemplateGallery(Client(endpoint=sandbox.endpoint, token=token, progress=False)))
     assert "Could not load the templates" in g.message.value
     assert "401" in g.message.value
     assert token not in _all_state(g)
@@ -493,7 +499,7 @@ def test_bad_token_shows_a_message(sandbox: Any) -> None:
 def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> None:
     sb = sandbox_factory(demo=False)
     client = Client(endpoint=sb.endpoint, token=sb.token, progress=False)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     g.search = "zebra"
     assert g.matches == 0
     client.templates.create(
@@ -506,6 +512,7 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
         tags=["zebra"],
     )
     g.refresh_button.click()
+    assert g.wait(WAIT)
     assert g.search == "zebra"
     assert g.matches == 1
     assert _titles(g) == ["Zebra Stripes App"]
@@ -513,12 +520,13 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
     assert g.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
     client.templates.update(g.visible_cards[0].template_id, name="Zebra Stripes App 2")
     g.refresh()
+    assert g.wait(WAIT)
     assert _titles(g) == ["Zebra Stripes App 2"]
     g.close()
 
 
 def test_unknown_selection_and_bad_page_size(client: Client) -> None:
-    g = TemplateGallery(client, page_size=3)
+    g = _loaded(TemplateGallery(client, page_size=3))
     g.selected_id = "f" * 24
     assert "not in the loaded catalogue" in g.detail_header.value
     assert g.readme_box.layout.display == "none"
@@ -543,7 +551,7 @@ def test_no_configuration_shows_a_message(monkeypatch: pytest.MonkeyPatch, tmp_p
     for name in ("DATAROBOT_ENDPOINT", "DATAROBOT_API_TOKEN", "DATAROBOT_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    g = TemplateGallery()
+    g = _loaded(TemplateGallery())
     assert g.client is None
     assert g.matches == 0
     assert "Could not load the templates" in g.message.value
@@ -559,21 +567,19 @@ def _wait_for(condition: Callable[[], bool], seconds: float = WAIT) -> None:
 
 
 def test_closing_stops_the_worker_touching_widgets(
-    restore: Any, client: Client, templates: list[Template]
+    restore: Any,
+    client: Client,
+    templates: list[Template],
+    widget_changes: Callable[[TemplateGallery], list[str]],
 ) -> None:
     restore.configure(async_sources=True, async_delay_ms=1500)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
     g.create_button.click()
     assert g.creation is not None
     _wait_for(lambda: "Creating the application source:" in g.progress.value)
     g.close()
-    touched: list[str] = []
-    for widget in list(_walk(g))[1:]:
-        widget.observe(
-            lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
-            names=traitlets.All,
-        )
+    touched = widget_changes(g)
     source = g.creation.result(timeout=WAIT)  # the job finishes after the close
     assert source is not None and source.id
     assert touched == []
@@ -595,7 +601,7 @@ def test_the_creation_worker_draws_no_progress_bar(
     restore.configure(async_sources=True, async_delay_ms=900)
     noisy = Client(endpoint=sandbox.endpoint, token=sandbox.token)  # progress bars on
     template = _creatable(templates)
-    g = TemplateGallery(noisy)
+    g = _loaded(TemplateGallery(noisy))
     g.selected_id = template.id
     g.create_button.click()
     assert g.creation is not None and g.creation.result(timeout=WAIT) is not None
@@ -610,7 +616,7 @@ def test_the_creation_worker_draws_no_progress_bar(
 def test_listing_creation_and_a_user_call_share_one_client(sandbox_factory: Any) -> None:
     sb = sandbox_factory(generate=600, latency_ms=40, async_sources=True, async_delay_ms=1500)
     client = Client(endpoint=sb.endpoint, token=sb.token, max_workers=4, progress=False)
-    g = TemplateGallery(client)
+    g = _loaded(TemplateGallery(client))
     everything = [t.id for t in client.templates.list()]
     assert len(everything) > 600
     template = _creatable(client.templates.list(template_type=APP))

@@ -82,8 +82,9 @@ def test_get_recovers_when_faults_are_intermittent(
     sandbox_factory: Callable[..., SandboxServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Seed 1: the first request (page one) draws a 503, its retry a 429; later draws vary.
+    # One worker: no speculative pages, so the draws come in the order of the pages.
     sb = sandbox_factory(fault_rate=0.3, fault_kind="mixed", seed=1, generate=450, demo=False)
-    client = client_with(sb, tmp_path, monkeypatch, max_retries=8)
+    client = client_with(sb, tmp_path, monkeypatch, max_retries=8, max_workers=1)
     templates = client.templates.list()
     assert len(templates) == 450 and len({t.id for t in templates}) == 450
     seen = statuses(sb, "customTemplates/")

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import traitlets
-from traitlets import Enum, Instance, Int, Unicode, observe, validate
+from traitlets import Bool, Enum, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
 from dr_notebook.enums import TEMPLATE_TYPE_LABELS
@@ -27,6 +28,7 @@ from dr_notebook.gallery.catalogue import (
     page_count,
     page_rows,
 )
+from dr_notebook.gallery.loader import CatalogueLoader, LoadReport
 from dr_notebook.models import ApplicationSource, AsyncStatus
 
 if TYPE_CHECKING:
@@ -49,6 +51,19 @@ _ALL = ""
 # Errors a user can act on, shown as one line instead of a traceback.
 # (Transport turns every requests exception into a DataRobotError.)
 _USER_ERRORS = (errors.DataRobotError,)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _under_ui_lock(method: F) -> F:
+    """Run the method holding the gallery's lock: the loader thread updates the same widgets."""
+
+    @functools.wraps(method)
+    def locked(self: TemplateGallery, *args: Any, **kwargs: Any) -> Any:
+        with self._ui_lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def _button(description: str, icon: str, tooltip: str, **kwargs: Any) -> widgets.Button:
@@ -126,8 +141,11 @@ class TemplateCard(widgets.VBox):
 class TemplateGallery(widgets.VBox):
     """A card gallery of the custom templates: search, filter, page, read, create.
 
-    The catalogue is loaded once with ``client.templates.frame()`` and filtered locally; the
-    ``refresh`` button (or ``refresh()``) reloads it. Drive it from code through its traits:
+    The catalogue loads in a background thread: the first cards show as soon as the first page
+    of the listing arrives, and search, filters and paging work over what has loaded while the
+    rest comes in (``loading`` is True meanwhile; ``wait()`` waits for the end). It is filtered
+    locally; the ``refresh`` button (or ``refresh()``) reloads it. Drive it from code through
+    its traits:
     ``search``, the filters (``template_type``, ``template_sub_type``, ``tag``, ``publisher``,
     ``category``; None means all), ``order_by``, ``page`` (1-based), ``selected_id``; read
     ``matches`` and ``last_source``; call ``create_app()``.
@@ -143,6 +161,7 @@ class TemplateGallery(widgets.VBox):
     page = Int(1, help="The page shown, from 1 (clamped to the pages there are).")
     selected_id = Unicode(None, allow_none=True, help="The template shown in the detail pane.")
     matches = Int(0, read_only=True, help="How many templates match the search and filters.")
+    loading = Bool(False, read_only=True, help="Whether the catalogue is still loading.")
     last_source = Instance(
         ApplicationSource, allow_none=True, help="The last application source created here."
     )
@@ -156,8 +175,12 @@ class TemplateGallery(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
-        # Held while the creation worker updates widgets; close() takes it to end those updates.
-        self._ui_lock = threading.Lock()
+        # Held by whichever thread updates widgets (the face, the loader, the creation worker);
+        # close() takes it to end the workers' updates.
+        self._ui_lock = threading.RLock()
+        self._loader: CatalogueLoader | None = None
+        self._generation = 0  # of the load in progress: older loaders' reports are dropped
+        self._shown_generation = 0
         self._closed = False
         self._owns_client = False  # True once the gallery builds a Client itself
         if not isinstance(page_size, int) or page_size < 1:
@@ -180,18 +203,21 @@ class TemplateGallery(widgets.VBox):
         #: The Future of the last creation started by the button (None before the first).
         self.creation: Future[ApplicationSource | None] | None = None
 
-        self._build_widgets()
-        super().__init__(
-            children=[self.top_bar, self.status_bar, self.message, self.body],
-            layout=widgets.Layout(width="100%"),
-            **kwargs,
-        )
-        self.add_class("dr-notebook-gallery")
-        self._wire()
-        if template_type:
-            self.template_type = template_type
-        self._ready = True
-        self.refresh()
+        with self._ui_lock:  # the loader's reports wait for the widgets
+            # The first request goes out while the widgets are built.
+            error = self._start_loading()
+            self._build_widgets()
+            super().__init__(
+                children=[self.top_bar, self.status_bar, self.message, self.body],
+                layout=widgets.Layout(width="100%"),
+                **kwargs,
+            )
+            self.add_class("dr-notebook-gallery")
+            self._wire()
+            if template_type:
+                self.template_type = template_type
+            self._ready = True
+            self._show_loading(error)
 
     # --- widgets -------------------------------------------------------------------------
 
@@ -231,7 +257,11 @@ class TemplateGallery(widgets.VBox):
             ]
         )
         self.matches_label = widgets.HTML(value="")
-        self.status_bar = widgets.HBox([self.matches_label])
+        self.load_status = widgets.HTML(value="")
+        self.status_bar = widgets.HBox(
+            [self.matches_label, self.load_status],
+            layout=widgets.Layout(align_items="center", grid_gap="12px"),
+        )
         self.message = widgets.HTML(value="")
 
         self.cards = [TemplateCard() for _ in range(self._page_size)]
@@ -314,8 +344,9 @@ class TemplateGallery(widgets.VBox):
 
     def _filter_picked(self, field: str) -> Any:
         def picked(change: dict[str, Any]) -> None:
-            if not self._quiet:
-                setattr(self, field, change["new"] or None)
+            with self._ui_lock:
+                if not self._quiet:
+                    setattr(self, field, change["new"] or None)
 
         return picked
 
@@ -376,24 +407,88 @@ class TemplateGallery(widgets.VBox):
         return [card for card in self.cards if card.visible]
 
     def refresh(self) -> None:
-        """Reload the catalogue from the server; search, filters and sort stay as they are."""
-        self.refresh_button.disabled = True
-        self.message.value = html.message_html("Loading the templates…")
-        frame: pd.DataFrame | None = None
-        self._load_error = ""
+        """Reload the catalogue from the server in the background (returns at once).
+
+        Search, filters and sort stay as they are; the cards show the new catalogue from its
+        first page on. A load still running is abandoned.
+        """
+        with self._ui_lock:
+            self._show_loading(self._start_loading())
+
+    def _start_loading(self) -> str:
+        """Abandon any load in progress and start one; "" or why none could start."""
+        if self._loader is not None:
+            self._loader.stop()
+            self._loader = None
+        self._generation += 1
+        generation = self._generation
         try:
-            frame = self._require_client().templates.frame()
+            client = self._require_client()
         except _USER_ERRORS as err:
-            self._load_error = f"Could not load the templates: {_one_line(err)}"
-        finally:
-            self.refresh_button.disabled = False
-        self._catalogue = Catalogue(frame)
-        self._views.clear()
-        for card in self.cards:
-            card.template_id = None  # same ids may now have new values
+            return f"Could not load the templates: {_one_line(err)}"
+        self.set_trait("loading", True)
+        self._loader = CatalogueLoader(
+            client,
+            on_page=lambda loaded, total: self._page_loaded(generation, loaded, total),
+            on_catalogue=lambda report: self._catalogue_loaded(generation, report),
+        ).start()
+        return ""
+
+    def _show_loading(self, error: str) -> None:
+        if error:
+            self._show_catalogue(LoadReport(Catalogue(), None, done=True, error=error))
+        else:
+            self.load_status.value = html.progress_html("Loading the templates…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the catalogue has loaded (or failed to); False when ``timeout`` s passed."""
+        loader = self._loader
+        return True if loader is None else loader.wait(timeout)
+
+    def _current(self, generation: int) -> bool:
+        return not self._closed and generation == self._generation
+
+    def _page_loaded(self, generation: int, loaded: int, total: int | None) -> None:
+        """The loader's report after each page (from its thread)."""
+        with self._ui_lock:
+            if self._current(generation) and loaded != total:
+                of = f" of {total:,}" if total is not None else ""
+                self.load_status.value = html.progress_html(f"Loading {loaded:,}{of} templates…")
+
+    def _catalogue_loaded(self, generation: int, report: LoadReport) -> None:
+        """The loader's report with a new catalogue (from its thread)."""
+        with self._ui_lock:
+            if self._current(generation):
+                self._show_catalogue(report)
+
+    @_under_ui_lock
+    def _show_catalogue(self, report: LoadReport) -> None:
+        previous, self._catalogue = self._catalogue, report.catalogue
+        fresh = self._shown_generation != self._generation
+        self._shown_generation = self._generation
+        if fresh:
+            self._views.clear()
+            for card in self.cards:
+                card.template_id = None  # same ids may now have new values
+        loaded = len(report.catalogue)
+        if report.error and loaded:
+            of = f" of {report.total:,}" if report.total is not None else ""
+            self._load_error = (
+                f"Could not load all the templates ({loaded:,}{of} loaded): {report.error}"
+            )
+        elif report.error:
+            self._load_error = report.error
+            if not report.error.startswith("Could not load"):
+                self._load_error = f"Could not load the templates: {report.error}"
+        else:
+            self._load_error = ""
+        if report.done:
+            self.set_trait("loading", False)
+            self.load_status.value = ""
         self._update_options()
         self._apply_query(keep_page=True)
-        self._show_detail()
+        if fresh or previous.position(self.selected_id) is None:
+            self._show_detail()
 
     def _update_options(self) -> None:
         with self._quietly():
@@ -430,6 +525,7 @@ class TemplateGallery(widgets.VBox):
     # --- reacting to traits --------------------------------------------------------------
 
     @observe(*FILTER_FIELDS)
+    @_under_ui_lock
     def _on_filter(self, change: dict[str, Any]) -> None:
         field = change["name"]
         if change["new"] == "":
@@ -442,6 +538,7 @@ class TemplateGallery(widgets.VBox):
             self._apply_query(keep_page=False)
 
     @observe("search", "order_by")
+    @_under_ui_lock
     def _on_search_or_sort(self, _change: dict[str, Any]) -> None:
         if self._ready:
             self._apply_query(keep_page=False)
@@ -451,11 +548,13 @@ class TemplateGallery(widgets.VBox):
         return min(max(1, int(proposal["value"])), self.page_count)
 
     @observe("page")
+    @_under_ui_lock
     def _on_page(self, _change: dict[str, Any]) -> None:
         if self._ready and not self._quiet:
             self._show_page()
 
     @observe("selected_id")
+    @_under_ui_lock
     def _on_selected(self, change: dict[str, Any]) -> None:
         for card in self.visible_cards:
             card.mark(card.template_id == change["new"])
@@ -468,6 +567,7 @@ class TemplateGallery(widgets.VBox):
     def _step(self, delta: int) -> None:
         self.page = self.page + delta
 
+    @_under_ui_lock
     def _apply_query(self, keep_page: bool) -> None:
         """Re-run the search and filters over the catalogue and show the (first) page."""
         self._rows = self._catalogue.select(self._query())
@@ -476,6 +576,7 @@ class TemplateGallery(widgets.VBox):
             self.page = self.page if keep_page else 1
         self._show_page()
 
+    @_under_ui_lock
     def _show_page(self) -> None:
         rows = page_rows(self._rows, self.page, self._page_size)
         for i, card in enumerate(self.cards):
@@ -509,6 +610,8 @@ class TemplateGallery(widgets.VBox):
         if self._load_error:
             return html.message_html(self._load_error, "error")
         if len(self._catalogue) == 0:
+            if self.loading:
+                return ""
             where = f" on {self._client.endpoint}" if self._client is not None else ""
             return html.message_html(
                 f"The catalogue is empty: there are no custom templates{where} yet.", "warn"
@@ -525,12 +628,13 @@ class TemplateGallery(widgets.VBox):
         position = self._catalogue.position(self.selected_id)
         return None if position is None else self._catalogue.record(position)
 
+    @_under_ui_lock
     def _show_detail(self) -> None:
-        from dr_notebook.render import render_markdown
-
         if self.selected_id is None:
             self.detail.layout.display = "none"
             return
+        from dr_notebook.render import render_markdown
+
         self.detail.layout.display = None
         row = self._selected_row()
         if row is None:
@@ -704,7 +808,9 @@ class TemplateGallery(widgets.VBox):
         A client the gallery built itself is closed too; one passed in stays open.
         """
         with self._ui_lock:
-            self._closed = True  # the creation worker touches no widget from here on
+            self._closed = True  # the workers touch no widget from here on
+            if self._loader is not None:
+                self._loader.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self._owns_client and self._client is not None:

@@ -1,10 +1,11 @@
-"""Reading every page of a list endpoint: page one, then the rest concurrently by offset."""
+"""Reading every page of a list endpoint: page one and the next ones speculatively, then the rest
+concurrently by offset."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -18,7 +19,7 @@ from dr_notebook.http import Transport
 from dr_notebook.models import ApiModel
 from dr_notebook.resources._progress import progress_bar
 
-__all__ = ["PAGE_SIZE", "Paginator", "unique_by_id"]
+__all__ = ["PAGE_SIZE", "Page", "Paginator", "unique_by_id"]
 
 PAGE_SIZE = 100
 
@@ -108,57 +109,102 @@ class Paginator(Generic[M]):
 
         ``progress``: show a bar while the remaining pages load (main thread only).
         """
-        if limit == 0:
-            return []
-        want = math.inf if limit is None else limit
-        first_size = int(min(PAGE_SIZE, want))
-        first = self._page(params, 0, first_size)
-        items = first.items
-        if len(items) < want and items:
-            if first.total is not None:
-                target = int(min(first.total, want))
-                items.extend(self._rest(params, len(items), first_size, target, progress))
-            else:
-                items.extend(self._follow_next(first, want - len(items)))
-        return unique_by_id(items)[:limit]
-
-    def _rest(
-        self, params: Mapping[str, Any], start: int, first_size: int, target: int, progress: bool
-    ) -> list[M]:
-        """The items from offset ``start`` to ``target``, fetched concurrently."""
-        # A server that caps pages below what was asked for sets the stride.
-        stride = start if start < first_size else first_size
-        offsets = list(range(start, target, stride))
         items: list[M] = []
-        if not offsets:
-            return items
-        bar = progress_bar(
-            progress and len(offsets) > 1,
-            total=len(offsets) + 1,
-            initial=1,
-            unit="page",
-            desc=self._label,
-        )
-        workers = max(1, min(self._max_workers, len(offsets)))
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dr-notebook-page")
-        try:
-            # Workers only fetch: pages are decoded and models built here, in order, while the
-            # workers' next requests are already on the wire.
-            futures = [
-                executor.submit(self._fetch, params, offset, min(stride, target - offset))
-                for offset in offsets
-            ]
-            for future in futures:
-                items.extend(self._read(future.result()).items)
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            if bar is not None:
-                bar.close()
+        for page in self.stream(params, limit, progress=progress):
+            items.extend(page)
         return items
 
-    def _follow_next(self, page: Page[M], want: float) -> Iterator[M]:
+    def stream(
+        self, params: Mapping[str, Any], limit: int | None, *, progress: bool
+    ) -> Iterator[list[M]]:
+        """The items of :meth:`pages`, a page at a time, with a progress bar when ``progress``
+        and the listing takes a while (main thread only)."""
+        pages = self.pages(params, limit)
+        bar = None
+        try:
+            for page in pages:
+                if bar is None and page.total is not None and page.total > 2 * len(page.items):
+                    bar = progress_bar(
+                        progress, total=page.total, unit="template", desc=self._label
+                    )
+                yield page.items
+                if bar is not None:
+                    bar.update(len(page.items))
+        finally:
+            pages.close()
+            if bar is not None:
+                bar.close()
+
+    def pages(self, params: Mapping[str, Any], limit: int | None) -> Generator[Page[M], None, None]:
+        """The pages of every item (at most ``limit``) in server order, each id once.
+
+        Page one goes out together with ``max_workers - 1`` speculative requests for the pages
+        after it (their results are dropped when the catalogue ends before them); once page one
+        tells the total, the other pages are requested at once, ``max_workers`` at a time. Each
+        page yielded carries the items new to the caller and, as ``total``, how many items the
+        whole listing will have (None when the server does not say). Close the iterator to
+        stop early: requests not yet sent are cancelled.
+        """
+        if limit == 0:
+            return
+        want = math.inf if limit is None else limit
+        first_size = int(min(PAGE_SIZE, want))
+        seen: set[str] = set()
+        got = 0
+
+        def fresh(page: Page[M]) -> list[M]:
+            nonlocal got
+            items = unique_by_id(page.items, seen)
+            if len(items) > want - got:
+                items = items[: int(want - got)]
+            got += len(items)
+            return items
+
+        executor = ThreadPoolExecutor(
+            max_workers=self._max_workers, thread_name_prefix="dr-notebook-page"
+        )
+        try:
+
+            def fetch(offset: int, size: int) -> Future[requests.Response]:
+                return executor.submit(self._fetch, params, offset, size)
+
+            first_request = fetch(0, first_size)
+            ahead = range(first_size, int(min(want, first_size * self._max_workers)), first_size)
+            speculative = {
+                offset: fetch(offset, int(min(first_size, want - offset))) for offset in ahead
+            }
+            first = self._read(first_request.result())
+            target = first.total if first.total is None else int(min(first.total, want))
+            yield Page(fresh(first), target, first.next)
+            if not first.items or got >= want:
+                return
+            if target is None:
+                for future in speculative.values():
+                    future.cancel()
+                for page in self._follow_next(first, want - got):
+                    yield Page(fresh(page), None, page.next)
+                return
+            # A server that caps pages below what was asked for sets the stride (and the
+            # speculative pages, asked at the wrong offsets, are dropped).
+            stride = len(first.items) if len(first.items) < first_size else first_size
+            if stride != first_size:
+                speculative.clear()
+            futures = [
+                speculative.pop(offset, None) or fetch(offset, min(stride, target - offset))
+                for offset in range(len(first.items), target, stride)
+            ]
+            for future in speculative.values():
+                future.cancel()
+            for future in futures:
+                page = self._read(future.result())
+                yield Page(fresh(page), target, page.next)
+                if got >= want:
+                    return
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _follow_next(self, page: Page[M], want: float) -> Iterator[Page[M]]:
+        """The pages after ``page``, following ``next`` until ``want`` items came back."""
         got = 0
         seen: set[str] = set()
         while page.next and got < want:
@@ -167,7 +213,7 @@ class Paginator(Generic[M]):
             seen.add(page.next)
             page = self._read(self._transport.request("GET", page.next))
             got += len(page.items)
-            yield from page.items
+            yield page
 
     def iter(self, params: Mapping[str, Any], limit: int | None) -> Iterator[M]:
         """The items one page at a time, fetching a page when the previous one is used up."""

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -23,6 +23,7 @@ from dr_notebook.errors import (
 from dr_notebook.http import quote_id
 from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
 from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.pagination import Page
 from dr_notebook.resources.payloads import (
     FORM_NAMES,
     METADATA_NAMES,
@@ -133,9 +134,23 @@ class Templates(Resource[Template]):
         self, *, progress: bool | None = None, **filters: Unpack[TemplateFilters]
     ) -> pd.DataFrame:
         """:meth:`list` as a pandas DataFrame, one row per template (see ``frames``)."""
-        from dr_notebook.frames import templates_frame
+        from dr_notebook.frames import TemplateRows
 
-        return templates_frame(self.list(progress=progress, **filters))
+        params, limit = _query(filters)
+        rows = TemplateRows()
+        # Page by page: the models of a page are dropped once its values are in the columns.
+        for page in self._pages.stream(params, limit, progress=self._show_progress(progress)):
+            rows.add(page, adopt=True)
+        return rows.frame()
+
+    def pages(self, **filters: Unpack[TemplateFilters]) -> Generator[Page[Template], None, None]:
+        """The listing of :meth:`list` as its pages arrive (for displays that fill as it loads).
+
+        Each page holds the templates new to the caller and, as ``total``, how many the whole
+        listing will have (None when the server does not say). Close the iterator to stop early.
+        """
+        params, limit = _query(filters)
+        return self._pages.pages(params, limit)
 
     def get(self, template_id: str | Template) -> Template:
         """One template by id."""

@@ -109,6 +109,7 @@ TEMPLATE_ORDER = {
     "templateType": "t.template_type",
     "templateSubType": "t.template_sub_type",
 }
+_KEPT_LISTINGS = 64
 SOURCE_ORDER = {"name": "name COLLATE NOCASE", "createdAt": "created_at", "updatedAt": "updated_at"}
 
 
@@ -163,6 +164,8 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Listings' rowids by query, cleared by every template write (see _listing).
+        self._listings: dict[tuple[str, tuple[SqlValue, ...]], list[int]] = {}
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         # SQLite's lower() folds ASCII only; searches and tags are case-insensitive in Unicode.
@@ -182,6 +185,7 @@ class Store:
         if "body" in columns:
             return
         with self._lock, self._transaction():
+            self._listings.clear()
             self._db.execute("ALTER TABLE templates ADD COLUMN body TEXT")
             rows = self._db.execute("SELECT * FROM templates").fetchall()
             self._db.executemany(
@@ -252,6 +256,7 @@ class Store:
             )
             file_rows.extend(files)
         with self._lock, self._transaction():
+            self._listings.clear()
             self._db.executemany(
                 "INSERT INTO templates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
@@ -302,13 +307,30 @@ class Store:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         order = order_clause(q.order_by, TEMPLATE_ORDER, "t.created_at", prefix="t.")
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM templates t {clause}", params)
-            total = total.fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT t.body FROM templates t {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, q.limit, q.offset],
-            ).fetchall()
-        return [r[0] for r in rows], total
+            rowids = self._listing(f"FROM templates t {clause} ORDER BY {order}", params)
+            page = rowids[q.offset : q.offset + q.limit]
+            marks = ", ".join("?" * len(page))
+            bodies = dict(
+                self._db.execute(
+                    f"SELECT rowid, body FROM templates WHERE rowid IN ({marks})", page
+                ).fetchall()
+            )
+        return [bodies[rowid] for rowid in page], len(rowids)
+
+    def _listing(self, query: str, params: list[SqlValue]) -> list[int]:
+        """The rowids a listing query selects, in order: kept until the next template write.
+
+        A page is then a slice of it, where ``LIMIT/OFFSET`` would walk past every row before
+        the page and count them all again, page after page (quadratic in the catalogue's size).
+        """
+        key = (query, tuple(params))
+        rowids = self._listings.get(key)
+        if rowids is None:
+            if len(self._listings) >= _KEPT_LISTINGS:
+                self._listings.clear()
+            cursor = self._db.execute(f"SELECT t.rowid {query}", params)
+            rowids = self._listings[key] = [row[0] for row in cursor]
+        return rowids
 
     def update_template(
         self, template_id: str, changes: dict[str, Any], files: list[tuple[str, bytes]] | None
@@ -337,6 +359,7 @@ class Store:
             sets.append(f"{column} = ?")
             params.append(value)
         with self._lock, self._transaction():
+            self._listings.clear()
             cur = self._db.execute(
                 f"UPDATE templates SET {', '.join(sets)} WHERE id = ?", [*params, template_id]
             )
@@ -358,6 +381,7 @@ class Store:
     def delete_template(self, template_id: str) -> bool:
         """Delete a template and its files; False when there was none."""
         with self._lock, self._transaction():
+            self._listings.clear()
             self._db.execute("DELETE FROM template_files WHERE template_id = ?", (template_id,))
             cur = self._db.execute("DELETE FROM templates WHERE id = ?", (template_id,))
             return cur.rowcount > 0
