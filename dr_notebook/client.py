@@ -118,7 +118,7 @@ class Client:
 
         ``template`` is a template, its id or its exact name (case-insensitive). ``name`` (the
         application's; default: the template's) is checked first: a name already in use raises
-        ``dr_notebook.launch.NameInUseError`` (a ``ValueError``) before anything is created.
+        ``NameInUseError`` (a ``ValueError``) before anything is created.
         ``on_status`` receives one stream of ``LaunchStep`` events across both stages
         (``source``, ``build``, ``start``, then ``running`` or ``failed``); ``progress``
         (default: the client's) shows one bar. ``timeout`` bounds the whole call.

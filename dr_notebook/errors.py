@@ -30,6 +30,7 @@ __all__ = [
     "ConfigurationError",
     "DataRobotError",
     "InvalidArgumentError",
+    "NameInUseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -153,6 +154,10 @@ class ConfigurationError(DataRobotError):
 
 class InvalidArgumentError(DataRobotError, ValueError):
     """An argument was rejected before anything was sent (also a ``ValueError``)."""
+
+
+class NameInUseError(InvalidArgumentError):
+    """An application already has the name a launch was asked to use (nothing was created)."""
 
 
 class AmbiguousNameError(DataRobotError):

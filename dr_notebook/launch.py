@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dr_notebook.enums import LaunchStage
-from dr_notebook.errors import DataRobotError, InvalidArgumentError
+from dr_notebook.errors import DataRobotError, InvalidArgumentError, NameInUseError
 from dr_notebook.models import Application, AsyncStatus, Template
 from dr_notebook.resources._jobs import Deadline, check_wait
 from dr_notebook.resources.applications import LaunchCallback, LaunchSteps
@@ -15,11 +15,7 @@ from dr_notebook.resources.payloads import check_text
 if TYPE_CHECKING:
     from dr_notebook.client import Client
 
-__all__ = ["NameInUseError", "launch"]
-
-
-class NameInUseError(InvalidArgumentError):
-    """An application already has the name a launch was asked to use (nothing was created)."""
+__all__ = ["launch"]
 
 
 def launch(
