@@ -22,6 +22,7 @@ from dr_notebook.models import (
     ApplicationLogs,
     ApplicationSource,
     ApplicationSourceVersion,
+    AsyncStatus,
     LaunchStep,
 )
 from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job
@@ -293,13 +294,15 @@ class Applications(Resource[Application]):
             steps.close()
 
     def _follow_job(self, location: str, app: Application, steps: LaunchSteps) -> Application:
+        def seen(status: AsyncStatus) -> None:
+            if not status.completed:  # the application's own status follows
+                steps.emit(LaunchStage.BUILD, status.status, application=app if app.id else None)
+
         result, status = follow_job(
             self._transport,
             location,
             steps.deadline,
-            lambda status: steps.emit(
-                LaunchStage.BUILD, status.status, application=app if app.id else None
-            ),
+            seen,
             what="Creating the application",
             lookup=_LOOKUP,
         )
