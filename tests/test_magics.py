@@ -667,3 +667,19 @@ def test_completion_of_application_names(shell: InteractiveShell, admin) -> None
     assert complete(shell, f"%dr_app {name[:13]}") == [f"%dr_app {name}"]
     assert complete(shell, f"%dr_app {app.id[:10]}") == [f"%dr_app {app.id}"]
     admin.applications.delete(app)
+
+
+@pytest.mark.slow
+def test_new_app_failed_build_is_one_line_with_the_build_error(
+    shell: InteractiveShell, sandbox_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sandbox_factory(run_apps=True)  # runs start-app.sh: Streamlit is not installed here
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", real.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", real.token)
+    magics(shell)._drop_client()
+    cell = run(shell, "%dr_new_app Streamlit App Base")
+    assert_one_line(
+        cell, errors.ApplicationFailedError, "streamlit", "does not install", "%dr_app "
+    )
+    assert "Streamlit App Base: failed" in launch_line(cell.outputs)[-1]
+    assert real.token not in cell.text
