@@ -207,6 +207,8 @@ class Demo:
                 "--LabApp.news_url=None",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 "--LabApp.expose_app_in_browser=True",
+                # The same server answers Notebook 7's /tree and /notebooks/ pages.
+                "--JupyterNotebookApp.expose_app_in_browser=True",
             ]
         return command
 

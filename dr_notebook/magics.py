@@ -7,9 +7,12 @@ are shown as one line (``short_errors``), bugs still raise with their traceback.
 
 from __future__ import annotations
 
+import argparse
+import copy
 import functools
 import getpass
 import html
+import inspect
 import os
 import time
 from collections.abc import Callable
@@ -44,6 +47,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app", "%dr_app")
 _LOG_LINES = 50
 _NAMES_TTL = 60.0
+_CARDS_WITH_IMAGES = 8
 
 
 def _one_line_error(err: DataRobotError) -> DataRobotError:
@@ -68,6 +72,32 @@ def _user_errors(method: F) -> F:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _plain_help(magic: Callable[..., Any]) -> str:
+    """The magic's usage as a terminal shows it (IPython formats it for docstrings: ``::``)."""
+    parser = getattr(magic, "parser", None)
+    if parser is None:
+        return inspect.getdoc(magic) or ""
+    plain = copy.copy(parser)
+    plain.formatter_class = argparse.HelpFormatter
+    plain.prog = f"%{parser.prog}"
+    return plain.format_help()
+
+
+def _answering_help(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """``%magic -h`` and ``%magic --help`` print the magic's usage instead of running it."""
+
+    @functools.wraps(magic)
+    def wrapper(line: str = "", *args: Any, **kwargs: Any) -> Any:
+        words = line.split()
+        options = words[: words.index("--")] if "--" in words else words
+        if not {"-h", "--help"}.isdisjoint(options):
+            print(_plain_help(magic))
+            return None
+        return magic(line, *args, **kwargs)
+
+    return wrapper
 
 
 def _unquote(value: str | None) -> str | None:
@@ -98,14 +128,19 @@ class DataRobotMagics(Magics, Configurable):
     short_errors = Bool(
         True, help="Show errors a user can fix as one line; False shows the full traceback."
     ).tag(config=True)
-    progress = Bool(True, help="Show progress while loading many pages or creating a source.").tag(
-        config=True
-    )
+    progress = Bool(
+        True, help="Show progress while loading many pages or launching an application."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         Magics.__init__(self, shell=shell, **kwargs)
+        for table in self.magics.values():  # every magic of this class, line and cell
+            for name, magic in table.items():
+                table[name] = _answering_help(magic)
         self._client: Client | None = None
+        # README images of the templates %dr_template returned, by object: (template, images).
+        self._card_images: dict[int, tuple[Template, dict[str, bytes]]] = {}
         self._connected = False  # the client came from %dr_connect (token typed in)
         self._names: list[tuple[str, str]] | None = None
         self._names_at = 0.0
@@ -208,8 +243,25 @@ class DataRobotMagics(Magics, Configurable):
         """One template: its card with the README rendered inline."""
         args = parse_argstring(self.dr_template, line)
         template = self._resolve(args.template, "%dr_template")
+        self._keep_card_images(template)
         self._store(args.output, template)
         return template
+
+    def _keep_card_images(self, template: Template) -> None:
+        from dr_notebook.readme_images import readme_images
+
+        images = readme_images(self.client, template)
+        if images:
+            self._card_images[id(template)] = (template, images)
+            while len(self._card_images) > _CARDS_WITH_IMAGES:
+                del self._card_images[next(iter(self._card_images))]
+
+    def template_card(self, template: Template) -> str:
+        """A template's HTML card, with the README images ``%dr_template`` fetched for it."""
+        from dr_notebook.render import template_html
+
+        kept = self._card_images.get(id(template))
+        return template_html(template, kept[1] if kept and kept[0] is template else None)
 
     @line_magic
     @magic_arguments()
@@ -453,6 +505,9 @@ def load_ipython_extension(ipython: Any) -> None:
         for command in _COMPLETED_COMMANDS:
             ipython.set_hook("complete_command", complete, str_key=command)
         ipython._dr_notebook_completer = True
+    from dr_notebook.models import Template
+
+    ipython.display_formatter.formatters["text/html"].for_type(Template, magics.template_card)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -466,4 +521,7 @@ def unload_ipython_extension(ipython: Any) -> None:
             table.pop(name, None)
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)
+    from dr_notebook.models import Template
+
+    ipython.display_formatter.formatters["text/html"].pop(Template, None)
     magics._drop_client()

@@ -45,6 +45,9 @@ def convert(text: str) -> str | None:
     try:
         return md.reset().convert(text)
     except RecursionError:
+        # The block parser's state stack is left half-unwound: the next text would come out
+        # as raw markdown. A fresh instance for the next text.
+        _local.md = None
         return None
     finally:
         md.reset()

@@ -8,11 +8,13 @@ Everything else the server sends (names, descriptions, tags, ids, file names) is
 
 from __future__ import annotations
 
+import base64
+import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nh3
 
@@ -27,8 +29,11 @@ __all__ = [
     "ALLOWED_TAGS",
     "CHIP",
     "IMAGE_URL_SCHEMES",
+    "INLINE_IMAGE_TYPES",
     "LINK_REL",
     "LINK_URL_SCHEMES",
+    "MAX_INLINE_IMAGES_BYTES",
+    "MAX_INLINE_IMAGE_BYTES",
     "MAX_README_BYTES",
     "MONO",
     "MUTED",
@@ -40,7 +45,9 @@ __all__ = [
     "code",
     "environment_html",
     "escaped",
+    "image_data_uri",
     "listed",
+    "readme_image_path",
     "render_markdown",
     "rows_html",
     "safe_url",
@@ -89,6 +96,29 @@ _DROP_WITH_CONTENT = frozenset(
     | {"noembed", "noframes", "textarea", "title", "xmp", "select"}
 )
 
+INLINE_IMAGE_TYPES: Mapping[str, str] = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+"""Raster images a README may show from its template's own files (never SVG: it can script)."""
+
+MAX_INLINE_IMAGE_BYTES = 256 * 1024
+"""Larger template images are not inlined."""
+
+MAX_INLINE_IMAGES_BYTES = 1024 * 1024
+"""At most this many image bytes are inlined into one README (they are saved with the notebook)."""
+
+# The first bytes each image type starts with (WebP: "RIFF", a size, then "WEBP").
+_MAGIC: Mapping[str, re.Pattern[bytes]] = {
+    "image/png": re.compile(rb"\x89PNG\r\n\x1a\n"),
+    "image/jpeg": re.compile(rb"\xff\xd8\xff"),
+    "image/gif": re.compile(rb"GIF8[79]a"),
+    "image/webp": re.compile(rb"RIFF.{4}WEBP", re.DOTALL),
+}
+
 _LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
 _SMALL_NUMBER = re.compile(r"[0-9]{1,4}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -122,6 +152,29 @@ def safe_url(value: str, schemes: Iterable[str]) -> str | None:
     return url
 
 
+def readme_image_path(src: str) -> str | None:
+    """The template file a relative image URL names (``./docs/a.png`` -> ``docs/a.png``), if it
+    is a raster image inside the template; None for anything else (absolute, ``..``, SVG...)."""
+    url = _TAB_NEWLINE.sub("", src.strip(_C0_AND_SPACE))
+    if not url or _SCHEME.match(url) or any(c in url for c in "?#\\") or url.startswith("/"):
+        return None
+    path = posixpath.normpath(unquote(url))
+    if path.startswith(("/", "../")) or path == "..":
+        return None
+    return path if posixpath.splitext(path)[1].lower() in INLINE_IMAGE_TYPES else None
+
+
+def image_data_uri(path: str, data: bytes) -> str | None:
+    """``data:`` URI of a template image, if its bytes are the type its extension says and it is
+    at most ``MAX_INLINE_IMAGE_BYTES``; else None."""
+    mime = INLINE_IMAGE_TYPES.get(posixpath.splitext(path)[1].lower())
+    if mime is None or not data or len(data) > MAX_INLINE_IMAGE_BYTES:
+        return None
+    if not _MAGIC[mime].match(data):
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "href":
         return safe_url(value, LINK_URL_SCHEMES)
@@ -139,30 +192,63 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-_CLEANER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    clean_content_tags=set(_DROP_WITH_CONTENT),
-    attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()}},
-    tag_attribute_values={
-        tag: {attr: set(values) for attr, values in attrs.items()}
-        for tag, attrs in ALLOWED_ATTRIBUTE_VALUES.items()
-    },
-    attribute_filter=_filter_attribute,
-    url_schemes=set(LINK_URL_SCHEMES),
-    link_rel=LINK_REL,
-    strip_comments=True,
-)
+def _cleaner(
+    attribute_filter: Callable[[str, str, str], str | None] = _filter_attribute,
+) -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()}},
+        tag_attribute_values={
+            tag: {attr: set(values) for attr, values in attrs.items()}
+            for tag, attrs in ALLOWED_ATTRIBUTE_VALUES.items()
+        },
+        attribute_filter=attribute_filter,
+        url_schemes=set(LINK_URL_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
 
 
-def _sanitize(html: str) -> str:
-    return _CLEANER.clean(html)
+_CLEANER = _cleaner()
+
+
+def _sanitize(html: str, images: Mapping[str, bytes] | None = None) -> str:
+    if not images:
+        return _CLEANER.clean(html)
+    files = {p: data for name, data in images.items() if (p := readme_image_path(name))}
+    inlined: dict[str, str | None] = {}
+    budget = [MAX_INLINE_IMAGES_BYTES]
+
+    def inline(path: str) -> str | None:
+        if path not in inlined:
+            uri = image_data_uri(path, files[path]) if path in files else None
+            if uri is not None and len(files[path]) > budget[0]:
+                uri = None
+            budget[0] -= len(files[path]) if uri is not None else 0
+            inlined[path] = uri
+        return inlined[path]
+
+    def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+        kept = _filter_attribute(tag, attribute, value)
+        if kept is None and tag == "img" and attribute == "src":
+            # The one place a data: URL is made: from the template's own checked image bytes.
+            path = readme_image_path(value)
+            return inline(path) if path is not None else None
+        return kept
+
+    return _cleaner(filter_attribute).clean(html)
 
 
 _converter = Converter()
 
 
 def render_markdown(
-    text: str | None, *, max_bytes: int = MAX_README_BYTES, timeout: float = RENDER_TIMEOUT
+    text: str | None,
+    *,
+    images: Mapping[str, bytes] | None = None,
+    max_bytes: int = MAX_README_BYTES,
+    timeout: float = RENDER_TIMEOUT,
 ) -> str:
     """Markdown as sanitized HTML that is safe to display in a notebook.
 
@@ -170,6 +256,10 @@ def render_markdown(
     https URLs; relative URLs, scripts, event handlers, styles, ids and classes (other than
     ``language-*`` on code) are removed. Text over ``max_bytes`` is cut, and text that takes
     longer than ``timeout`` seconds to format is shown as plain text, each with a note.
+
+    ``images`` maps template file paths (``docs/shot.png``) to their bytes: an image the README
+    names by that relative path is shown inline as a ``data:`` URI if it is PNG, JPEG, GIF or
+    WebP (checked on the bytes, not only the name) and small enough; nothing is fetched here.
     """
     if not text:
         return ""
@@ -186,7 +276,7 @@ def render_markdown(
             "<p><em>README shown as plain text: formatting it took over "
             f"{timeout:g} s or nested too deeply.</em></p>"
         )
-    return _sanitize(html) + note
+    return _sanitize(html, images) + note
 
 
 def _size(n: int) -> str:
@@ -278,8 +368,9 @@ def rows_html(rows: Iterable[tuple[str, str]]) -> str:
     return f'<div style="{_GRID}">{cells}</div>'
 
 
-def template_html(template: Template) -> str:
-    """A compact HTML card for a template, over its README rendered by ``render_markdown``."""
+def template_html(template: Template, images: Mapping[str, bytes] | None = None) -> str:
+    """A compact HTML card for a template, over its README rendered by ``render_markdown``
+    (``images``: the template's image files the README shows, see ``render_markdown``)."""
     t = template
     kind = t.template_type + (f" / {t.template_sub_type}" if t.template_sub_type else "")
     state = (
@@ -303,7 +394,7 @@ def template_html(template: Template) -> str:
         ),
         (f"files ({len(files)})", listed(files)),
     ]
-    readme = render_markdown(t.readme)
+    readme = render_markdown(t.readme, images=images)
     readme_part = (
         f'<div style="{_README}">{readme}</div>'
         if readme

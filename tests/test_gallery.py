@@ -6,6 +6,7 @@ and compared with the gallery's ``matches`` and the values of its card widgets.
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import threading
@@ -296,6 +297,17 @@ def test_selecting_a_card_shows_the_readme(
     gallery.close_button.click()
     assert gallery.selected_id is None
     assert gallery.detail.layout.display == "none"
+
+
+def test_detail_readme_shows_the_templates_own_screenshot(
+    gallery: TemplateGallery, templates: list[Template], client: Client
+) -> None:
+    template = next(t for t in templates if t.name == "Streamlit App Base")
+    shot = next(f for f in template.files if f.name == "docs/screenshot.png")
+    png = base64.b64decode(client.templates.file(template.id, shot.id).content)
+    gallery.selected_id = template.id
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in gallery.readme.value
+    assert "githubusercontent" not in gallery.readme.value
 
 
 def test_create_button_disabled_with_a_reason(

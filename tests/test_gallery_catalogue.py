@@ -225,6 +225,16 @@ def test_html_escapes_server_values(cat: Catalogue) -> None:
     assert "var(--jp-" in out
 
 
+def test_card_shows_the_sub_type_once() -> None:
+    row = {"template_type": APP, "template_sub_type": "streamlit", "enabled": True,
+           "tags": ["dashboard", "Streamlit", "python"]}  # fmt: skip
+    out = html.badges_html(row)
+    assert out.lower().count(">streamlit<") == 1, out
+    assert ">dashboard<" in out and ">python<" in out
+    no_sub_type = html.badges_html({**row, "template_sub_type": None})
+    assert ">Streamlit<" in no_sub_type  # the tag stays when there is no sub-type badge
+
+
 def test_create_blocker_explains_why() -> None:
     assert html.create_blocker({"template_type": APP, "enabled": True}) == ""
     assert "disabled" in html.create_blocker({"template_type": APP, "enabled": False})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import getpass
 import html
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -219,6 +221,54 @@ def test_template_by_name(shell: InteractiveShell, catalogue, spelling: str) -> 
     assert cell.result.id == catalogue["churn"].id
 
 
+SCREENSHOT = (
+    Path(drn.__file__).parent / "sandbox/catalogue/streamlit-app-base/files/docs/screenshot.png"
+)
+SVG_AS_PNG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>'
+
+
+def test_template_card_shows_the_templates_own_images(
+    shell: InteractiveShell, admin: drn.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A terminal shell formats text only; Jupyter's formats HTML too.
+    monkeypatch.setattr(shell.display_formatter.formatters["text/html"], "enabled", True)
+    monkeypatch.setattr(shell.display_formatter, "active_types", ["text/plain", "text/html"])
+    folder = tmp_path / "pictures"
+    (folder / "docs").mkdir(parents=True)
+    png = SCREENSHOT.read_bytes()
+    (folder / "docs" / "shot.png").write_bytes(png)
+    (folder / "docs" / "evil.png").write_bytes(SVG_AS_PNG)
+    (folder / "app.py").write_text("print('hi')\n")
+    (folder / "README.md").write_text(
+        "# Pictures\n\n![shot](docs/shot.png) ![evil](docs/evil.png)"
+        " ![web](https://example.com/x.png) ![missing](docs/none.png)\n"
+    )
+    template = admin.templates.create(
+        name=f"Pictures {_RUN}", description="README images", file=folder,
+        template_type="customApplicationTemplate", template_sub_type="streamlit",
+        default_environment=("65f000000000000000000001", "65f0000000000002"), tags=[TAG],
+    )  # fmt: skip
+    try:
+        cell = run(shell, f"%dr_template {template.id} -o tpl")
+        assert cell.error is None, cell.text
+        card = shell.display_formatter.format(cell.result)[0]["text/html"]
+        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in card
+        assert card.count("data:") == 1  # not the SVG named .png
+        assert 'src="https://example.com/x.png"' in card
+        again = shell.display_formatter.format(shell.user_ns["tpl"])[0]["text/html"]
+        assert again == card
+        # A Template that did not come from %dr_template shows as before, fetching nothing.
+        plain = admin.templates.get(template.id)
+        assert shell.display_formatter.format(plain)[0]["text/html"] == plain._repr_html_()
+        assert "data:" not in plain._repr_html_()
+        shell.run_line_magic("unload_ext", "dr_notebook")
+        unloaded = shell.display_formatter.format(cell.result)[0]["text/html"]
+        assert unloaded == cell.result._repr_html_() and "data:" not in unloaded
+        shell.run_line_magic("load_ext", "dr_notebook")
+    finally:
+        admin.templates.delete(template.id)
+
+
 def test_ambiguous_name_lists_candidates(shell: InteractiveShell, catalogue) -> None:
     cell = run(shell, f"%dr_template Twin App {_RUN}")
     assert_one_line(cell, errors.AmbiguousNameError, catalogue["twin1"].id, catalogue["twin2"].id)
@@ -243,6 +293,36 @@ def test_missing_argument_and_bad_option_are_usage_errors(shell: InteractiveShel
         assert isinstance(cell.error, UsageError), source
         assert cell.stderr.strip().startswith("UsageError: ") and words in cell.stderr, cell.text
         assert len(cell.stderr.strip().splitlines()) == 1 and "Traceback" not in cell.text
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_magic_answers_help_without_running(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    monkeypatch.delenv("DATAROBOT_ENDPOINT")  # running a magic for real would now fail
+    monkeypatch.delenv("DATAROBOT_API_TOKEN")
+    monkeypatch.setattr(getpass, "getpass", lambda *a, **k: pytest.fail("prompted for a token"))
+    magics(shell)._drop_client()
+    names = {kind: sorted(table) for kind, table in magics(shell).magics.items() if table}
+    assert {"dr_templates", "dr_template", "dr_new_app", "dr_gallery", "dr_connect"} <= set(
+        names["line"]
+    )
+    for kind, kind_names in names.items():
+        for name in kind_names:
+            source = f"%{name} {flag}" if kind == "line" else f"%%{name} {flag}\n"
+            cell = run(shell, source)
+            assert cell.error is None, (source, cell.text)
+            assert cell.stdout.startswith(f"usage: %{name}"), (source, cell.text)
+            parser = getattr(magics(shell).magics[kind][name], "parser", None)
+            for action in parser._actions if parser else []:
+                for option in action.option_strings:
+                    assert option in cell.stdout, (source, option)
+
+
+def test_help_after_double_dash_is_an_argument(shell: InteractiveShell) -> None:
+    cell = run(shell, "%dr_template -- --help")
+    assert isinstance(cell.error, errors.NotFoundError), cell.text
+    assert "usage:" not in cell.text
 
 
 # errors from the server

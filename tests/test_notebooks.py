@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,11 @@ def test_quickstart(sandbox: Any, tmp_path: Path, monkeypatch: Any) -> None:
     # The source really exists on the server, with the template's files.
     source = client_for(sandbox).app_sources.get(source_id[0])
     assert source.files
+    # The listed files are paths in the source (a nested file shows its folder).
+    paths = [item.file_path for item in source.files]
+    assert any("/" in path for path in paths), paths
+    shown = text_of(tagged(nb, "source-id"))
+    assert ast.literal_eval(shown[shown.index("[") :].strip()) == paths, shown
     tables = [o.data["text/html"] for o in outputs_of_type(nb, "text/html")]
     assert any("<table" in t for t in tables), "no DataFrame was shown"
     token_free = nbformat.writes(nb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 
 import html5lib
@@ -131,6 +132,77 @@ def test_unsafe_or_relative_link_urls_are_dropped(markdown_text: str) -> None:
 def test_images_need_https(src: str) -> None:
     images = [attrs for tag, attrs in parse(render_markdown(f"![alt]({src})")) if tag == "img"]
     assert images == [{"alt": "alt"}]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
+GIF = b"GIF89a" + b"\x00" * 40
+WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 40
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="4"/></svg>'
+HTML = b"<html><body><script>alert(1)</script></body></html>"
+
+
+def image_srcs(html: str) -> list[str | None]:
+    return [attrs.get("src") for tag, attrs in parse(html) if tag == "img"]
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "mime"),
+    [("docs/a.png", PNG, "image/png"), ("shot.JPG", JPEG, "image/jpeg"),
+     ("img/x.jpeg", JPEG, "image/jpeg"), ("anim.gif", GIF, "image/gif"),
+     ("pic.webp", WEBP, "image/webp")],
+)  # fmt: skip
+def test_template_images_named_by_relative_path_are_inlined(path, data, mime) -> None:
+    html = render_markdown(f"# T\n\n![shot](./{path})", images={path: data})
+    assert image_srcs(html) == [f"data:{mime};base64,{base64.b64encode(data).decode()}"]
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [("docs/a.png", SVG), ("docs/a.png", HTML), ("docs/a.svg", SVG), ("docs/a.png", b""),
+     ("docs/a.gif", PNG), ("docs/a.png", PNG + b"\x00" * render.MAX_INLINE_IMAGE_BYTES),
+     ("docs/a.txt", PNG)],
+)  # fmt: skip
+def test_images_that_are_not_what_their_name_says_or_too_big_are_dropped(path, data) -> None:
+    html = render_markdown(f"![shot]({path})", images={path: data})
+    assert image_srcs(html) == [None]
+    assert "data:" not in html
+    # Positive control: the same reference with real PNG bytes under a .png name is inlined.
+    assert "data:image/png" in render_markdown("![s](docs/ok.png)", images={"docs/ok.png": PNG})
+
+
+@pytest.mark.parametrize(
+    "src", ["../a.png", "docs/../../a.png", "/docs/a.png", "//host/a.png", "docs/a.png?x=1",
+            "docs/a.png#frag", "file:docs/a.png", "other.png"],
+)  # fmt: skip
+def test_only_paths_inside_the_template_that_it_has_are_inlined(src: str) -> None:
+    images = {"docs/a.png": PNG, "a.png": PNG, "../a.png": PNG, "/docs/a.png": PNG}
+    assert image_srcs(render_markdown(f"![s]({src})", images=images)) == [None]
+
+
+def test_data_urls_are_made_only_for_inlined_images() -> None:
+    b64 = base64.b64encode(PNG).decode()
+    html = render_markdown(
+        f"[link](docs/a.png) <a href='docs/a.png'>raw</a> ![own](data:image/png;base64,{b64})"
+        f" <img src='data:image/png;base64,{b64}'> ![ok](docs/a%20b.png)",
+        images={"docs/a.png": PNG, "docs/a b.png": PNG},
+    )
+    links = [attrs for tag, attrs in parse(html) if tag == "a"]
+    assert links == [{"rel": "noopener noreferrer nofollow"}] * 2
+    assert image_srcs(html) == [None, None, f"data:image/png;base64,{b64}"]
+
+
+def test_inlined_images_share_one_budget() -> None:
+    size = render.MAX_INLINE_IMAGE_BYTES - len(PNG)
+    images = {f"i{n}.png": PNG + bytes([n]) * size for n in range(6)}
+    html = render_markdown(" ".join(f"![x](i{n}.png) ![again](i0.png)" for n in range(6)),
+                           images=images)  # fmt: skip
+    srcs = image_srcs(html)
+    fit = render.MAX_INLINE_IMAGES_BYTES // render.MAX_INLINE_IMAGE_BYTES
+    # i0 counts once however often it is shown; i1.. until the budget is spent.
+    assert len(set(filter(None, srcs))) == fit
+    assert [bool(src) for src in srcs[::2]] == [n < fit for n in range(6)]
+    assert all(srcs[1::2])
 
 
 def test_attribute_values_are_checked() -> None:
@@ -310,6 +382,15 @@ def test_slow_or_deep_markdown_falls_back_to_plain_text(hostile: str) -> None:
     assert html.startswith("<pre>") and "&lt;script&gt;" in html and "<script" not in html
     # the helper process comes back for the next long README
     assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
+
+
+@pytest.mark.parametrize("padding", [0, IN_PROCESS_CHARS], ids=["in-process", "helper"])
+def test_too_deep_markdown_does_not_spoil_the_next_readme(padding: int) -> None:
+    deep = "- " * 500 + "x"  # past the recursion limit, yet short enough to stay in process
+    after = "Intro.\n\n- one\n- two\n\n" + "word " * (padding // 5)
+    assert "README shown as plain text" in render_markdown(deep + " " * padding)
+    html = render_markdown(after)
+    assert html.startswith("<p>Intro.</p>") and "<li>two</li>" in html, html[:200]
 
 
 def test_long_readme_without_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:

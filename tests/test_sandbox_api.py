@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -15,7 +16,7 @@ HEX24 = re.compile(r"^[0-9a-f]{24}$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def zip_bytes(files: dict[str, str]) -> bytes:
+def zip_bytes(files: dict[str, str | bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         for name, text in files.items():
@@ -229,6 +230,18 @@ def test_template_files_are_readable_by_id(sb):
     assert sb.api("GET", f"customTemplates/{tid}/files/{'1' * 24}/").status_code == 404
     other = sb.seed_ids[0]
     assert sb.api("GET", f"customTemplates/{other}/files/{items[0]['id']}/").status_code == 404
+    sb.api("DELETE", f"customTemplates/{tid}/")
+
+
+def test_binary_template_files_come_back_base64(sb):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    upload = {"file": ("t.zip", zip_bytes({"docs/shot.png": png, "app.py": "print('é')\n"}))}
+    tid = create(sb, files=upload, name="With an image").json()["customTemplateId"]
+    items = {i["name"]: i["id"] for i in sb.api("GET", f"customTemplates/{tid}/").json()["items"]}
+    image = sb.api("GET", f"customTemplates/{tid}/files/{items['docs/shot.png']}/").json()
+    assert image["encoding"] == "base64" and base64.b64decode(image["content"]) == png
+    text = sb.api("GET", f"customTemplates/{tid}/files/{items['app.py']}/").json()
+    assert text["content"] == "print('é')\n" and "encoding" not in text
     sb.api("DELETE", f"customTemplates/{tid}/")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from dr_notebook.render import render_markdown
 from dr_notebook.sandbox.demo import CATALOGUE_DIR, CatalogueError, generate, load_catalogue
 
 TEMPLATE_YAML = """\
@@ -30,6 +33,18 @@ templateMetadata:
 publisher: DataRobot
 category: Data Apps
 """
+
+
+def test_demo_readmes_show_their_own_screenshot_and_nothing_from_the_internet() -> None:
+    for template in load_catalogue():
+        files = dict(template.files)
+        readme = files["README.md"].decode()
+        assert "![" in readme and "](docs/screenshot.png)" in readme, template.name
+        assert not re.search(r"!\[[^\]]*\]\(\s*https?:", readme), template.name
+        png = files["docs/screenshot.png"]
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) < 30 * 1024, template.name
+        html = render_markdown(readme, images=files)
+        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in html, template.name
 
 
 def write_entry(root: Path, slug: str, spec: str = TEMPLATE_YAML) -> Path:

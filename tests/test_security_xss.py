@@ -8,6 +8,7 @@ A positive control runs the same check over unsanitized Python-Markdown output.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterator
 from functools import cache
@@ -175,6 +176,46 @@ def test_no_payload_renders_to_executable_html(context: str) -> None:
         if findings:
             failures.append(f"{where}: {findings} in {html[:200]!r}")
     assert not failures, f"{len(failures)} unsafe renders, e.g.:\n" + "\n".join(failures[:10])
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+INLINED_PNG = f"data:image/png;base64,{base64.b64encode(PNG).decode()}"
+# What an inlined image URL is replaced with before the check, so that every other data: URL
+# in the output is still flagged.
+OWN_IMAGE = "https://inlined.invalid/own-image.png"
+
+
+def with_template_images(payload: str) -> str:
+    """The payload as an image URL and as text beside a real template image, rendered with the
+    template's images: the payload itself is one of the template's file names too."""
+    images = {"docs/shot.png": PNG, payload: PNG, "docs/evil.png": SVG_AS_PNG}
+    text = f"![shot](docs/shot.png)\n\n![p]({payload}) {payload}\n\n![evil](docs/evil.png)"
+    return render_markdown(text, images=images)
+
+
+SVG_AS_PNG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>'
+
+
+def test_no_payload_renders_to_executable_html_beside_template_images() -> None:
+    failures, not_inlined = [], []
+    for where, payload in PAYLOADS:
+        html = with_template_images(payload)
+        # The real image is inlined, unless the README fell back to plain text (too deep).
+        if INLINED_PNG not in html and "README shown as plain text" not in html:
+            not_inlined.append(where)
+        findings = executable_findings(html.replace(INLINED_PNG, OWN_IMAGE))
+        if findings:
+            failures.append(f"{where}: {findings} in {html[:200]!r}")
+    assert not failures, f"{len(failures)} unsafe renders, e.g.:\n" + "\n".join(failures[:10])
+    assert not not_inlined, not_inlined[:10]
+
+
+def test_positive_control_an_svg_named_png_would_be_caught() -> None:
+    """Inlined, the SVG renamed .png would be flagged; rendered, it is not inlined at all."""
+    as_uri = f"data:image/png;base64,{base64.b64encode(SVG_AS_PNG).decode()}"
+    assert "data: URL" in " ".join(executable_findings(f'<img src="{as_uri}">'))
+    html = with_template_images("x")
+    assert "evil" in html and as_uri not in html and html.count("data:") == 1
 
 
 def test_rendered_payloads_use_only_the_allowlist() -> None:

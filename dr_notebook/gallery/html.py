@@ -84,7 +84,9 @@ def badges_html(row: Mapping[str, Any], max_tags: int = 4) -> str:
         parts.append(f'<span style="{_BADGE}">{escaped(row["template_sub_type"])}</span>')
     if not row.get("enabled", True):
         parts.append(f'<span style="{_DISABLED}">disabled</span>')
-    tags = list(row.get("tags") or [])
+    # A tag that only repeats the sub-type badge would show it twice.
+    sub_type = str(row.get("template_sub_type") or "").casefold()
+    tags = [tag for tag in row.get("tags") or [] if str(tag).casefold() != sub_type]
     parts.append(chips(tags[:max_tags]))
     if len(tags) > max_tags:
         parts.append(f'<span style="{CHIP};{MUTED}">+{len(tags) - max_tags}</span>')

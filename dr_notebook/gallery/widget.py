@@ -73,8 +73,11 @@ class TemplateCard(widgets.VBox):
 
     def __init__(self) -> None:
         self.template_id: str | None = None
+        # display: block, not the Label's flex: text-overflow (its ellipsis) needs a block box.
         self.title = widgets.Label(
-            value="", style={"font_weight": "bold"}, layout=widgets.Layout(width="100%")
+            value="",
+            style={"font_weight": "bold"},
+            layout=widgets.Layout(width="100%", display="block"),
         )
         # Badges, tags and the description excerpt in one HTML widget: one update per card.
         self.body = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
@@ -542,12 +545,23 @@ class TemplateGallery(widgets.VBox):
             blocker = ""
         else:
             self.detail_header.value = html.detail_header_html(row)
-            readme = render_markdown(row.get("readme") or "")
+            readme = render_markdown(row.get("readme") or "", images=self._readme_images(row))
             self.readme.value = html.readme_html(readme)
             self.readme_box.layout.display = None
             self.detail_info.value = html.detail_info_html(row)
             blocker = html.create_blocker(row)
         self._update_create_button(blocker)
+
+    def _readme_images(self, row: dict[str, Any]) -> dict[str, bytes]:
+        """The template's own images its README shows (none if it names none, or on errors)."""
+        from dr_notebook.readme_images import readme_images, wanted_image_files
+
+        if self._client is None or not wanted_image_files(row.get("readme"), row["files"] or []):
+            return {}
+        try:
+            return readme_images(self._client, self._client.templates.get(row["id"]))
+        except errors.DataRobotError:
+            return {}
 
     def _update_create_button(self, blocker: str | None = None) -> None:
         if blocker is None:

@@ -20,17 +20,19 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 class Stats:
-    """Requests seen under /api/v2: method, path relative to /api/v2, and status."""
+    """Requests seen under /api/v2: method, path relative to /api/v2, status and User-Agent."""
 
     def __init__(self, keep: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._requests: deque[dict[str, Any]] = deque(maxlen=keep)
         self._counts: Counter[str] = Counter()
 
-    def record(self, method: str, path: str, status: int) -> None:
+    def record(self, method: str, path: str, status: int, user_agent: str | None = None) -> None:
         """Count one request."""
         with self._lock:
-            self._requests.append({"method": method, "path": path, "status": status})
+            self._requests.append(
+                {"method": method, "path": path, "status": status, "user_agent": user_agent}
+            )
             self._counts[f"{method} {path}"] += 1
 
     def snapshot(self) -> dict[str, Any]:
@@ -96,7 +98,12 @@ class SandboxMiddleware:
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 message = {**message, "headers": headers}
                 if is_api:
-                    self.stats.record(method, path[len(API_PREFIX) + 1 :], message["status"])
+                    self.stats.record(
+                        method,
+                        path[len(API_PREFIX) + 1 :],
+                        message["status"],
+                        _header(scope, b"user-agent"),
+                    )
             await send(message)
 
         if is_api and self.runtime.latency_ms > 0:

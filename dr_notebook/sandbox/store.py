@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import sqlite3
@@ -370,7 +371,7 @@ class Store:
             ).fetchone()
         if row is None:
             return None
-        return {"id": row["id"], "filename": row["name"], "content": _text(row["content"])}
+        return {"id": row["id"], "filename": row["name"], **_file_content(row["content"])}
 
     def template_files(self, template_id: str) -> list[dict[str, Any]]:
         """A template's files with their ids, names and creation times, in order."""
@@ -503,7 +504,11 @@ def _lower(value: SqlValue) -> SqlValue:
     return value.lower() if isinstance(value, str) else value
 
 
-def _text(content: bytes | str) -> str:
-    if isinstance(content, str):
-        return content
-    return content.decode("utf-8", errors="replace")
+def _file_content(content: bytes | str) -> dict[str, str]:
+    """``{"content": text}``, or base64 with ``"encoding": "base64"`` for binary files (images)."""
+    if isinstance(content, bytes):
+        try:
+            return {"content": content.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"}
+    return {"content": content}

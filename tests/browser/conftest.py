@@ -12,6 +12,8 @@ Without it the tests skip with one line, unless ``DR_NOTEBOOK_REQUIRE_BROWSER=1`
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import queue
 import shutil
@@ -68,10 +70,13 @@ README_CONTAINERS = (
 )
 
 # Pokes every element of the rendered READMEs (mouse and focus events, clicks on non-links),
-# then lists what could run script: dangerous elements, on* attributes, script URLs.
+# then lists what could run script: dangerous elements, on* attributes, script URLs. Images
+# inlined from a template's files (img src="data:image/...;base64,") are listed as "inlined ..."
+# for Tripwire.report to check their bytes.
 INSPECT_SCRIPT = """
 (selector) => {
   const bad = /^\\s*(javascript|vbscript|data):/i;
+  const inlined = /^data:image\\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\\/=]+$/;
   const dangerous = new Set(['SCRIPT', 'IFRAME', 'FRAME', 'OBJECT', 'EMBED', 'SVG', 'MATH',
                              'FORM', 'BASE', 'META', 'LINK', 'svg', 'math']);
   const found = [];
@@ -85,7 +90,9 @@ INSPECT_SCRIPT = """
       for (const attr of el.attributes) {
         const name = attr.name.toLowerCase();
         if (name.startsWith('on') || name === 'srcdoc') found.push('attribute ' + name);
-        if (['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster']
+        if (el.tagName === 'IMG' && name === 'src' && inlined.test(attr.value)) {
+          found.push('inlined ' + attr.value);
+        } else if (['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster']
               .includes(name) && bad.test(attr.value)) found.push(name + '=' + attr.value);
       }
     }
@@ -93,6 +100,27 @@ INSPECT_SCRIPT = """
   return found;
 }
 """
+
+
+IMAGE_MAGIC = {
+    "png": b"\x89PNG\r\n\x1a\n",
+    "jpeg": b"\xff\xd8\xff",
+    "gif": b"GIF8",
+    "webp": b"RIFF",
+}
+
+
+def inlined_image_kind(uri: str) -> str:
+    """``png`` (...) if the inlined image's bytes are the type its ``data:`` URI claims; else
+    ``not <type>: <first bytes>`` (an SVG or HTML file passed off as an image)."""
+    header, _, payload = uri.partition(",")
+    kind = header.removeprefix("data:image/").removesuffix(";base64")
+    data = base64.b64decode(payload)
+    if data.startswith(IMAGE_MAGIC.get(kind, b"\0never")) and (
+        kind != "webp" or data[8:12] == b"WEBP"
+    ):
+        return kind
+    return f"not {kind}: {data[:40]!r}"
 
 
 def chromium_path() -> str | None:
@@ -115,11 +143,17 @@ class Lab:
     start_url: str
     notebook_dir: Path
     process: subprocess.Popen[str]
+    bare_kernel_home: Path
 
-    def write_notebook(self, name: str, cells: list[tuple[str, str]]) -> str:
-        """Write a notebook of ``(kind, source)`` cells into the served folder; return its name."""
+    bare_kernel: str = "python3-no-datarobot"
+
+    def write_notebook(self, name: str, cells: list[tuple[str, str]], bare: bool = False) -> str:
+        """Write a notebook of ``(kind, source)`` cells into the served folder; return its name.
+
+        ``bare``: run it in the kernel that has no DataRobot settings at all."""
+        kernel = self.bare_kernel if bare else "python3"
         nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel}
         for kind, source in cells:
             maker = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
             nb.cells.append(maker(source))
@@ -172,6 +206,29 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def _bare_kernel_spec(work: Path) -> tuple[Path, Path]:
+    """A kernel spec (in a JUPYTER_PATH folder) whose kernels see no DataRobot endpoint, token or
+    config file: the variables empty (read as unset), HOME an empty folder of their own."""
+    jupyter_path = work / "jupyter-path"
+    home = work / "bare-home"
+    home.mkdir()
+    spec = jupyter_path / "kernels" / Lab.bare_kernel
+    spec.mkdir(parents=True)
+    blank = ("DATAROBOT_ENDPOINT", "DATAROBOT_API_TOKEN", "DATAROBOT_CONFIG_FILE")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (no DataRobot settings)",
+                "language": "python",
+                "env": {"HOME": str(home), "IPYTHONDIR": str(home / ".ipython")}
+                | dict.fromkeys(blank, ""),
+            }
+        )
+    )
+    return jupyter_path, home
+
+
 @pytest.fixture(scope="session")
 def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """``python -m dr_notebook.demo --headless`` on copies of the notebooks; Ctrl-C at the end."""
@@ -191,12 +248,17 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         "--settings-dir",
         str(work / "lab-settings"),
     ]
+    jupyter_path, bare_home = _bare_kernel_spec(work)
+    env = dict(os.environ)
+    paths = [str(jupyter_path), env.get("JUPYTER_PATH")]
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in paths if p)
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(
@@ -216,7 +278,13 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         process.wait(timeout=60)
         pytest.fail(f"the demo launcher did not get ready; see {ARTIFACTS / 'demo.log'}")
     base_url = url.split("/lab/", 1)[0]
-    yield Lab(base_url=base_url, start_url=url, notebook_dir=notebook_dir, process=process)
+    yield Lab(
+        base_url=base_url,
+        start_url=url,
+        notebook_dir=notebook_dir,
+        process=process,
+        bare_kernel_home=bare_home,
+    )
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=60)
@@ -247,13 +315,17 @@ class Tripwire:
 
     def report(self, page: Any, marker: str) -> dict[str, list[str]]:
         """Poke the rendered READMEs, then list all that was caught (empty lists: harmless)."""
-        dom = page.evaluate(INSPECT_SCRIPT, README_CONTAINERS)
+        found = page.evaluate(INSPECT_SCRIPT, README_CONTAINERS)
         page.wait_for_timeout(1000)  # handlers fired by the poking, and their requests
+        inlined = [inlined_image_kind(item.removeprefix("inlined ")) for item in found
+                   if item.startswith("inlined ")]  # fmt: skip
         return {
             "hooked": self.hooked_calls(page),
             "dialogs": list(self.dialogs),
             "requests": self.requests_matching(marker),
-            "dom": dom,
+            "dom": [item for item in found if not item.startswith("inlined ")]
+            + [f"inlined non-image: {kind}" for kind in inlined if kind.startswith("not ")],
+            "inlined": sorted(kind for kind in inlined if not kind.startswith("not ")),
         }
 
 
@@ -281,9 +353,17 @@ class LabPage:
             timeout=90_000,
         )
 
-    def run_all(self, timeout: float = 180) -> None:
-        """Run every cell and wait until each code cell has run and the kernel is idle."""
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    def run_all(self, timeout: float = 180, wait: bool = True) -> None:
+        """Run every cell and (unless ``wait`` is False) wait until all have run."""
+        # Not awaited: the command's promise waits for every cell, a prompt included.
+        self.page.evaluate(
+            "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+        )
+        if wait:
+            self.wait_for_cells(timeout)
+
+    def wait_for_cells(self, timeout: float = 180) -> None:
+        """Wait until each code cell has run (or one failed) and the kernel is idle."""
         self.page.wait_for_function(
             """() => {
                 const w = window.jupyterapp.shell.currentWidget;

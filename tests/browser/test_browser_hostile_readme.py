@@ -3,11 +3,15 @@ that says so catches an unsanitized payload (positive control)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def hostile_readme(marker: str) -> str:
@@ -18,6 +22,9 @@ def hostile_readme(marker: str) -> str:
 An innocent paragraph with a [safe link](https://example.com/{m}-safe-link).
 
 ![https image](https://example.invalid/{m}-https.png)
+
+![own screenshot](docs/{m}-own.png) ![svg as png](./docs/{m}-evil.png)
+![html as png](docs/{m}-page.png) ![data url](data:image/png;base64,{OWN_PNG_B64})
 
 <script>alert('{m}-script')</script>
 <img src="x-{m}-onerror.png" onerror="alert('{m}-onerror')">
@@ -58,6 +65,22 @@ An innocent paragraph with a [safe link](https://example.com/{m}-safe-link).
 """
 
 
+OWN_PNG = (ROOT / "dr_notebook/sandbox/catalogue/flask-app-base/files/docs/screenshot.png")
+OWN_PNG_B64 = base64.b64encode(OWN_PNG.read_bytes()).decode()
+
+
+def template_files(marker: str) -> dict[str, bytes]:
+    """The hostile template's images: a real PNG, and an SVG and an HTML page named .png."""
+    return {
+        f"docs/{marker}-own.png": OWN_PNG.read_bytes(),
+        f"docs/{marker}-evil.png": (
+            f'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(\'{marker}-svg-png\')">'
+            "<circle r='4'/></svg>"
+        ).encode(),
+        f"docs/{marker}-page.png": f"<html><script>alert('{marker}-html-png')</script>".encode(),
+    }
+
+
 def test_hostile_readme_is_inert_in_dr_template_and_gallery(lab_page) -> None:
     marker = f"drnxss{uuid.uuid4().hex[:10]}"
     name = lab_page.lab.write_notebook(
@@ -65,15 +88,20 @@ def test_hostile_readme_is_inert_in_dr_template_and_gallery(lab_page) -> None:
         [
             (
                 "code",
+                "import pathlib, tempfile\n"
                 "import dr_notebook as drn\n"
                 "client = drn.Client()\n"
                 f"readme = {hostile_readme(marker)!r}\n"
+                "folder = pathlib.Path(tempfile.mkdtemp())\n"
+                "(folder / 'docs').mkdir()\n"
+                "(folder / 'README.md').write_text(readme)\n"
+                f"for path, data in {template_files(marker)!r}.items():\n"
+                "    (folder / path).write_bytes(data)\n"
                 "env = client.templates.resolve('Streamlit App Base').default_environment\n"
                 "hostile = client.templates.create(\n"
                 f"    name='Hostile {marker}', description='XSS payloads',\n"
                 "    template_type='customApplicationTemplate', template_sub_type='streamlit',\n"
-                "    default_environment=env,\n"
-                "    file=readme.encode(), filename='README.md', readme=readme)\n"
+                "    default_environment=env, file=folder)\n"
                 "hostile.id",
             ),
             ("code", "%load_ext dr_notebook\n%dr_template {hostile.id}"),
@@ -96,7 +124,14 @@ def test_hostile_readme_is_inert_in_dr_template_and_gallery(lab_page) -> None:
     report = lab_page.tripwire.report(page, marker)
     lab_page.hide_sidebar()
     lab_page.screenshot("hostile-readme")
-    assert report == {"hooked": [], "dialogs": [], "requests": [], "dom": []}
+    # Only the real PNG was inlined, once per rendering; the README's own data: URL, the SVG and
+    # the HTML page named .png were not.
+    assert report == {
+        "hooked": [], "dialogs": [], "requests": [], "dom": [], "inlined": ["png", "png"]
+    }  # fmt: skip
+    images = page.locator(".jp-OutputArea-output img[alt='own screenshot']")
+    assert images.count() == 2
+    assert all(images.nth(i).evaluate("img => img.naturalWidth > 100") for i in range(2))
     # The README did render images: the https one was requested (and only that one).
     assert any(f"{marker}-https.png" in url for url in lab_page.tripwire.requests)
 
@@ -108,9 +143,13 @@ def test_positive_control_catches_unsanitized_html(lab_page) -> None:
         [
             (
                 "code",
-                "import markdown\nfrom IPython.display import HTML\n"
+                "import base64, markdown\nfrom IPython.display import HTML\n"
                 f"readme = {hostile_readme(marker)!r}\n"
-                "HTML(markdown.markdown(readme))",
+                f"files = {template_files(marker)!r}\n"
+                "planted = ''.join(\n"
+                "    f'<img src=\"data:image/png;base64,{base64.b64encode(data).decode()}\">'\n"
+                "    for data in files.values())\n"
+                "HTML(markdown.markdown(readme) + planted)",
             ),
         ],
     )
@@ -127,3 +166,7 @@ def test_positive_control_catches_unsanitized_html(lab_page) -> None:
     assert any(f"{marker}-relative.png" in url for url in report["requests"]), report
     assert any(item.startswith("attribute on") for item in report["dom"]), report
     assert any(item.startswith("href=javascript") for item in report["dom"]), report
+    # Images inlined without the byte check: the SVG and the HTML page named .png are caught
+    # (the real PNG, planted and in the README's own data: URL, passes).
+    assert report["inlined"] == ["png", "png"], report
+    assert sum(item.startswith("inlined non-image") for item in report["dom"]) == 2, report

@@ -27,6 +27,10 @@ def test_quickstart_runs_clean_in_the_demo(lab_page) -> None:
     # %dr_template's card, README rendered inline.
     card = lab_page.page.locator(".dr-notebook-template").first
     assert card.get_by_role("heading", name="Streamlit App Base").count() >= 1
+    # Its screenshot comes from the template's own files, inlined: nothing is fetched online.
+    shot = card.locator("img[alt='Streamlit App Base screenshot']")
+    assert shot.get_attribute("src").startswith("data:image/png;base64,")
+    assert shot.evaluate("img => img.complete && img.naturalWidth") == 400
     card.evaluate(
         """(e) => { e.scrollIntoView({block: 'start'});
                     e.closest('.jp-WindowedPanel-outer')?.scrollBy(0, -16); }"""
