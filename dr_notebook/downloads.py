@@ -8,9 +8,11 @@ replaced when the caller says so.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -102,6 +104,20 @@ def write_file(local: Path, content: bytes, *, root: Path) -> None:
     temporary = local.with_name(f".{local.name}.dr-notebook-partial")
     temporary.write_bytes(content)
     os.replace(temporary, local)
+
+
+def content_bytes(body: object) -> bytes:
+    """A fetched file's bytes from its JSON body: ``content`` as UTF-8 text, or base64-decoded
+    when the body says ``"encoding": "base64"`` (how servers send binary files)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("content"), str):
+        return b""
+    content: str = body["content"]
+    if str(body.get("encoding", "")).lower() != "base64":
+        return content.encode("utf-8")
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise DataRobotError("The server sent a file whose base64 content is invalid.") from None
 
 
 def download_files(

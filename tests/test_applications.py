@@ -281,3 +281,19 @@ def test_downloads_write_every_file_and_keep_existing_ones(
     assert (tmp_path / "src" / "app.py").read_text() == app_py.content
     assert os.listdir(tmp_path / "src" / "templates") == ["index.html"]
     client.app_sources.delete(source)
+
+
+def test_binary_files_download_byte_for_byte(client: drn.Client, tmp_path: Path) -> None:
+    catalogue = Path(drn.__file__).parent / "sandbox" / "catalogue" / "churn-risk-explorer"
+    png = (catalogue / "files" / "docs" / "screenshot.png").read_bytes()
+    template = client.templates.resolve("Churn Risk Explorer")
+    client.templates.download(template, tmp_path / "tpl")
+    assert (tmp_path / "tpl" / "docs" / "screenshot.png").read_bytes() == png
+    source = client.app_sources.create_from_template(template)
+    client.app_sources.download(source, tmp_path / "src")
+    assert (tmp_path / "src" / "docs" / "screenshot.png").read_bytes() == png
+    blob = bytes(range(256)) * 4  # not UTF-8
+    client.app_sources.new_version(source, {"data/blob.bin": blob})
+    client.app_sources.download(source, tmp_path / "v2")
+    assert (tmp_path / "v2" / "data" / "blob.bin").read_bytes() == blob
+    client.app_sources.delete(source)

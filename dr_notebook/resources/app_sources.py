@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from dr_notebook.downloads import download_files
+from dr_notebook.downloads import content_bytes, download_files
 from dr_notebook.enums import SOURCE_ORDER_BY
 from dr_notebook.errors import (
     AsyncTimeoutError,
@@ -417,9 +417,7 @@ class AppSources(Resource[ApplicationSource]):
         ids = {(item.file_path or item.file_name): item.id for item in chosen.items}
 
         def fetch(path: str) -> bytes:
-            body = self._transport.get_json(f"{base}items/{quote_id(ids[path])}/")
-            content = body.get("content") if isinstance(body, Mapping) else None
-            return (content or "").encode("utf-8") if not isinstance(content, bytes) else content
+            return content_bytes(self._transport.get_json(f"{base}items/{quote_id(ids[path])}/"))
 
         return download_files(
             folder, chosen.paths, fetch, overwrite=overwrite, max_workers=self._max_workers

@@ -307,14 +307,18 @@ class Templates(Resource[Template]):
         ``overwrite=True`` (else ``FileExistsError``), server paths outside the folder refused
         (``UnsafePathError``), all checked before anything is written.
         """
-        from dr_notebook.downloads import download_files
+        from dr_notebook.downloads import content_bytes, download_files
 
         template_id = check_id("template", template)
         current = self.get(template_id)  # the file list as it is now
         ids = {f.name: f.id for f in current.files}
 
         def fetch(name: str) -> bytes:
-            return (self.file(template_id, ids[name]).content or "").encode("utf-8")
+            return content_bytes(
+                self._transport.get_json(
+                    f"customTemplates/{quote_id(template_id)}/files/{quote_id(ids[name])}/"
+                )
+            )
 
         names = [f.name for f in current.files]  # duplicates are refused, not merged
         return download_files(
