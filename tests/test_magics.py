@@ -741,10 +741,10 @@ def test_viewer_gets_one_line_403_from_dr_app_delete(
 
 
 def test_completion_of_application_names(shell: InteractiveShell, admin) -> None:
-    name = f"Completable {uuid.uuid4().hex[:6]}"
+    name = f"Completable {uuid.uuid4().hex[:6]}"  # completed from "Completabl"
     app = admin.launch("Flask App Base", name=name, wait=False)
     magics(shell)._app_names = None
-    assert complete(shell, f"%dr_app {name[:13]}") == [f"%dr_app {name}"]
+    assert complete(shell, f"%dr_app {name[:10]}") == [f"%dr_app {name}"]
     assert complete(shell, f"%dr_app {app.id[:10]}") == [f"%dr_app {app.id}"]
     admin.applications.delete(app)
 
