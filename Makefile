@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PY) benchmarks/list_templates.py
 	$(PY) benchmarks/gallery.py
+	$(PY) benchmarks/launch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -16,13 +16,15 @@ if TYPE_CHECKING:
     from dr_notebook.client import Client
     from dr_notebook.config import Secret
     from dr_notebook.gallery import TemplateGallery
-    from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+    from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep, Template
     from dr_notebook.render import render_markdown
 
 __all__ = [
+    "Application",
     "ApplicationSource",
     "AsyncStatus",
     "Client",
+    "LaunchStep",
     "Secret",
     "Template",
     "TemplateGallery",
@@ -39,7 +41,9 @@ _LAZY = {
     "TemplateGallery": "dr_notebook.gallery",
     "render_markdown": "dr_notebook.render",
     "Template": "dr_notebook.models",
+    "Application": "dr_notebook.models",
     "ApplicationSource": "dr_notebook.models",
+    "LaunchStep": "dr_notebook.models",
     "AsyncStatus": "dr_notebook.models",
 }
 

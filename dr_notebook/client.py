@@ -1,15 +1,21 @@
-"""``Client``: the settings, one transport, and the resources (``templates``, ``app_sources``)."""
+"""``Client``: the settings, one transport, the resources (``templates``, ``app_sources``,
+``applications``) and ``launch``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dr_notebook.config import Secret, resolve_settings
 from dr_notebook.errors import InvalidArgumentError
 from dr_notebook.http import Transport
+from dr_notebook.resources._jobs import DEFAULT_WAIT
 from dr_notebook.resources.app_sources import AppSources
+from dr_notebook.resources.applications import Applications, LaunchCallback
 from dr_notebook.resources.templates import Templates
+
+if TYPE_CHECKING:
+    from dr_notebook.models import Application, Template
 
 __all__ = ["Client"]
 
@@ -19,7 +25,8 @@ SPARE_CONNECTIONS = 4
 
 
 class Client:
-    """A connection to DataRobot (or the sandbox): ``client.templates``, ``client.app_sources``.
+    """A connection to DataRobot (or the sandbox): ``client.templates``, ``client.app_sources``,
+    ``client.applications`` and :meth:`launch`.
 
     Endpoint and token come from the arguments, else ``DATAROBOT_ENDPOINT`` /
     ``DATAROBOT_API_TOKEN``, else ``DATAROBOT_CONFIG_FILE``, else
@@ -59,6 +66,9 @@ class Client:
         self.app_sources = AppSources(
             self._transport, max_workers=max_workers, progress=self._progress
         )
+        self.applications = Applications(
+            self._transport, max_workers=max_workers, progress=self._progress
+        )
 
     @property
     def endpoint(self) -> str:
@@ -92,6 +102,44 @@ class Client:
             "template_count": total,
             "request_id": response.headers.get("X-DataRobot-Request-ID"),
         }
+
+    def launch(
+        self,
+        template: str | Template,
+        *,
+        name: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float = DEFAULT_WAIT,
+        on_status: LaunchCallback | None = None,
+        progress: bool | None = None,
+    ) -> Application:
+        """From a template to a running application: the source, then the application.
+
+        ``template`` is a template, its id or its exact name (case-insensitive). ``name`` (the
+        application's; default: the template's) is checked first: a name already in use raises
+        ``NameInUseError`` (a ``ValueError``) before anything is created.
+        ``on_status`` receives one stream of ``LaunchStep`` events across both stages
+        (``source``, ``build``, ``start``, then ``running`` or ``failed``); ``progress``
+        (default: the client's) shows one bar. ``timeout`` bounds the whole call.
+
+        Returns the application, ``running`` (or, with ``wait=False``, as soon as it exists).
+        Raises ``ApplicationFailedError`` (build error, last log lines) when it fails and
+        ``AsyncTimeoutError`` when the time runs out; the source then stays, and the
+        application too (it may still be building).
+        """
+        from dr_notebook.launch import launch
+
+        return launch(
+            self,
+            template,
+            name=name,
+            resources=resources,
+            wait=wait,
+            timeout=timeout,
+            on_status=on_status,
+            progress=self._progress if progress is None else progress,
+        )
 
     def close(self) -> None:
         """Close the pooled connections (the client can still be used; it reconnects)."""

@@ -8,9 +8,12 @@ replaced when the caller says so.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from dr_notebook.errors import DataRobotError
@@ -101,3 +104,45 @@ def write_file(local: Path, content: bytes, *, root: Path) -> None:
     temporary = local.with_name(f".{local.name}.dr-notebook-partial")
     temporary.write_bytes(content)
     os.replace(temporary, local)
+
+
+def content_bytes(body: object) -> bytes:
+    """A fetched file's bytes from its JSON body: ``content`` as UTF-8 text, or base64-decoded
+    when the body says ``"encoding": "base64"`` (how servers send binary files)."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("content"), str):
+        return b""
+    content: str = body["content"]
+    if str(body.get("encoding", "")).lower() != "base64":
+        return content.encode("utf-8")
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise DataRobotError("The server sent a file whose base64 content is invalid.") from None
+
+
+def download_files(
+    folder: str | os.PathLike[str],
+    paths: Iterable[str],
+    fetch: Callable[[str], bytes],
+    *,
+    overwrite: bool = False,
+    max_workers: int = 8,
+) -> list[Path]:
+    """Write the files at server-given ``paths`` into ``folder``; the local paths, in order.
+
+    Every path is checked first (:func:`plan_writes`); then ``fetch(path)`` reads the contents,
+    up to ``max_workers`` at once; only when all arrived is anything written, so a failed
+    fetch leaves the folder as it was. The folder is created if needed.
+    """
+    root = Path(folder).expanduser()
+    plan = plan_writes(root, paths, overwrite=overwrite)
+    if not plan:
+        return []
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(max_workers, len(plan))), thread_name_prefix="dr-notebook-download"
+    ) as executor:
+        contents = list(executor.map(fetch, plan))
+    root.mkdir(parents=True, exist_ok=True)
+    for local, content in zip(plan.values(), contents, strict=True):
+        write_file(local, content, root=root)
+    return list(plan.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = [
+    "APPLICATION_ORDER_BY",
     "APPLICATION_TEMPLATE",
     "FAILED_JOB_STATUSES",
     "RESOURCE_BUNDLE_IDS",
@@ -18,6 +19,7 @@ __all__ = [
     "TEMPLATE_TYPE_LABELS",
     "ApplicationStatus",
     "JobStatus",
+    "LaunchStage",
     "TemplateType",
 ]
 
@@ -83,6 +85,9 @@ SOURCE_ORDER_BY: tuple[str, ...] = (
     "-updatedAt",
 )
 
+#: ``orderBy`` values of ``GET customApplications/``.
+APPLICATION_ORDER_BY: tuple[str, ...] = SOURCE_ORDER_BY
+
 #: Resource bundle ids a template may name (``defaultResourceBundleId``, ``resourceBundleIds``).
 RESOURCE_BUNDLE_IDS: tuple[str, ...] = (
     "cpu.nano",
@@ -143,8 +148,27 @@ FAILED_JOB_STATUSES: frozenset[str] = frozenset(
 
 
 class ApplicationStatus(_Vocabulary):
-    """``status`` of a custom application; any other value means "not ready yet"."""
+    """``status`` of a custom application.
 
+    ``running`` and ``failed`` end a wait; any other value (``building``, ``stopped``, values
+    this list does not know) means "not ready yet". Models keep unknown values as sent.
+    """
+
+    BUILDING = "building"
     RUNNING = "running"
     FAILED = "failed"
     STOPPED = "stopped"
+
+
+class LaunchStage(_Vocabulary):
+    """``stage`` of a :class:`~dr_notebook.models.LaunchStep`: where a launch has got to.
+
+    ``source`` (the source is being made from the template), ``build`` (the application is
+    being created and built), ``start`` (built, starting up), then ``running`` or ``failed``.
+    """
+
+    SOURCE = "source"
+    BUILD = "build"
+    START = "start"
+    RUNNING = "running"
+    FAILED = "failed"

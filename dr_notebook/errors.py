@@ -19,16 +19,18 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import requests
 
-    from dr_notebook.models import AsyncStatus, Template
+    from dr_notebook.models import Application, AsyncStatus
 
 __all__ = [
     "AmbiguousNameError",
+    "ApplicationFailedError",
     "AsyncOperationError",
     "AsyncTimeoutError",
     "AuthenticationError",
     "ConfigurationError",
     "DataRobotError",
     "InvalidArgumentError",
+    "NameInUseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -130,11 +132,20 @@ class AsyncOperationError(DataRobotError):
 
 class AsyncTimeoutError(DataRobotError, TimeoutError):
     """An asynchronous job did not finish in time (also a ``TimeoutError``); ``status`` is the
-    last state seen."""
+    last job state seen, ``application`` the application as last seen when the wait was for
+    one to run (the job may still finish: the error says where to look)."""
 
-    def __init__(self, message: str, *, status: AsyncStatus | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: AsyncStatus | None = None,
+        application: Application | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.status = status
+        self.application = application
 
 
 class ConfigurationError(DataRobotError):
@@ -145,12 +156,39 @@ class InvalidArgumentError(DataRobotError, ValueError):
     """An argument was rejected before anything was sent (also a ``ValueError``)."""
 
 
-class AmbiguousNameError(DataRobotError):
-    """Several templates have the name given; ``candidates`` lists them."""
+class NameInUseError(InvalidArgumentError):
+    """An application already has the name a launch was asked to use (nothing was created)."""
 
-    def __init__(self, message: str, *, candidates: Sequence[Template] = (), **kwargs: Any) -> None:
+
+class AmbiguousNameError(DataRobotError):
+    """Several templates (or applications) have the name given; ``candidates`` lists them."""
+
+    def __init__(self, message: str, *, candidates: Sequence[Any] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.candidates: list[Template] = list(candidates)
+        self.candidates: list[Any] = list(candidates)
+
+
+class ApplicationFailedError(DataRobotError):
+    """An application ended ``failed`` while a call waited for it to run.
+
+    ``application`` is the application as last seen, ``build_error`` the server's reason (None
+    when it gave none) and ``log_tail`` the last lines of its logs. The message is one line
+    that includes the build error.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        application: Application | None = None,
+        build_error: str | None = None,
+        log_tail: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.application = application
+        self.build_error = build_error
+        self.log_tail: list[str] = list(log_tail)
 
 
 _BY_STATUS: dict[int, type[DataRobotError]] = {

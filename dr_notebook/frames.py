@@ -8,13 +8,15 @@ from typing import Any
 
 import pandas as pd
 
-from dr_notebook.models import Template
+from dr_notebook.models import Application, Template
 
 __all__ = [
+    "APPLICATION_COLUMNS",
     "CATEGORY_COLUMNS",
     "LIST_COLUMNS",
     "TEMPLATE_COLUMNS",
     "TemplateRows",
+    "applications_frame",
     "templates_frame",
 ]
 
@@ -149,3 +151,82 @@ class TemplateRows:
         for name in CATEGORY_COLUMNS:
             frame[name] = frame[name].astype("category")
         return frame
+
+
+APPLICATION_COLUMNS = [
+    "id",
+    "name",
+    "status",
+    "application_url",
+    "source_id",
+    "source_version_id",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "resource_label",
+    "replicas",
+    "external_access_enabled",
+    "allow_auto_stopping",
+    "permissions",
+    "build_error",
+]
+_APPLICATION_TEXT = [
+    "id",
+    "name",
+    "application_url",
+    "source_id",
+    "source_version_id",
+    "created_by",
+    "build_error",
+]
+
+
+def _utc(values: list[Any]) -> Any:
+    series = pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce")
+    return series.astype("datetime64[ns, UTC]").array
+
+
+def applications_frame(applications: Iterable[Application]) -> pd.DataFrame:
+    """One row per application, columns ``APPLICATION_COLUMNS`` then any extra fields sent.
+
+    ``status`` and ``resource_label`` are categorical (any status value is kept as sent),
+    ``created_at``/``updated_at`` ``datetime64[ns, UTC]`` (NaT when missing), ``replicas``
+    a nullable integer (``Int64``), ``external_access_enabled``/``allow_auto_stopping``
+    bool, ``permissions`` Python lists, the other columns text (missing values are NA).
+    Extra fields are named in snake_case. An empty input gives an empty frame with the same columns.
+    """
+    apps = list(applications)
+    resources = [a.resources or {} for a in apps]
+    columns: dict[str, Any] = {
+        "id": [a.id for a in apps],
+        "name": [a.name for a in apps],
+        "status": [a.status or None for a in apps],
+        "application_url": [a.application_url for a in apps],
+        "source_id": [a.source_id for a in apps],
+        "source_version_id": [a.source_version_id for a in apps],
+        "created_at": _utc([a.created_at for a in apps]),
+        "updated_at": _utc([a.updated_at for a in apps]),
+        "created_by": [a.created_by for a in apps],
+        "resource_label": [r.get("resourceLabel") for r in resources],
+        "replicas": pd.array(
+            [r["replicas"] if isinstance(r.get("replicas"), int) else None for r in resources],
+            dtype="Int64",
+        ),
+        "external_access_enabled": [bool(a.external_access_enabled) for a in apps],
+        "allow_auto_stopping": [bool(a.allow_auto_stopping) for a in apps],
+        "permissions": [list(a.permissions) for a in apps],
+        "build_error": [a.build_error for a in apps],
+    }
+    extras = [a.extra for a in apps]
+    for key in dict.fromkeys(key for extra in extras for key in extra):
+        name = _snake(key)
+        columns[f"extra_{name}" if name in columns else name] = [e.get(key) for e in extras]
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(apps)))
+    frame["permissions"] = pd.Series(columns["permissions"], dtype=object)
+    for name in _APPLICATION_TEXT:
+        frame[name] = frame[name].astype(TEXT_DTYPE)
+    for name in ("external_access_enabled", "allow_auto_stopping"):
+        frame[name] = frame[name].astype(bool)
+    for name in ("status", "resource_label"):
+        frame[name] = frame[name].astype("category")
+    return frame

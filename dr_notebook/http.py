@@ -11,7 +11,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -298,8 +298,8 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        data: Mapping[str, Any] | None = None,
-        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        files: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         ok: Iterable[int] = (),
         upload: bool = False,
     ) -> requests.Response:

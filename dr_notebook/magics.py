@@ -32,13 +32,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dr_notebook.client import Client
-    from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+    from dr_notebook.models import (
+        Application,
+        ApplicationSource,
+        AsyncStatus,
+        LaunchStep,
+        Template,
+    )
 
 __all__ = ["DataRobotMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app")
+_COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app", "%dr_app")
+_LOG_LINES = 50
 _NAMES_TTL = 60.0
 _CARDS_WITH_IMAGES = 8
 
@@ -106,7 +113,8 @@ def _words(values: list[str] | None) -> str:
 
 @magics_class
 class DataRobotMagics(Magics, Configurable):
-    """``%dr_templates``, ``%dr_template``, ``%dr_new_app``, ``%dr_gallery``, ``%dr_connect``."""
+    """``%dr_templates``, ``%dr_template``, ``%dr_new_app``, ``%dr_apps``, ``%dr_app``,
+    ``%dr_gallery``, ``%dr_connect``."""
 
     endpoint = Unicode(
         "",
@@ -120,9 +128,9 @@ class DataRobotMagics(Magics, Configurable):
     short_errors = Bool(
         True, help="Show errors a user can fix as one line; False shows the full traceback."
     ).tag(config=True)
-    progress = Bool(True, help="Show progress while loading many pages or creating a source.").tag(
-        config=True
-    )
+    progress = Bool(
+        True, help="Show progress while loading many pages or launching an application."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
@@ -136,6 +144,8 @@ class DataRobotMagics(Magics, Configurable):
         self._connected = False  # the client came from %dr_connect (token typed in)
         self._names: list[tuple[str, str]] | None = None
         self._names_at = 0.0
+        self._app_names: list[tuple[str, str]] | None = None
+        self._app_names_at = 0.0
 
     @observe("endpoint", "max_workers", "request_timeout")
     def _settings_changed(self, change: dict[str, Any]) -> None:
@@ -150,6 +160,7 @@ class DataRobotMagics(Magics, Configurable):
         self._client = None
         self._connected = False
         self._names = None
+        self._app_names = None
 
     @property
     def client(self) -> Client:
@@ -170,6 +181,13 @@ class DataRobotMagics(Magics, Configurable):
             self._names = self.client.templates.names()
             self._names_at = time.monotonic()
         return self._names
+
+    def application_names(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every application, cached for a minute (for completion)."""
+        if self._app_names is None or time.monotonic() - self._app_names_at > _NAMES_TTL:
+            self._app_names = self.client.applications.names()
+            self._app_names_at = time.monotonic()
+        return self._app_names
 
     def _store(self, name: str | None, value: Any) -> None:
         if name:
@@ -248,33 +266,115 @@ class DataRobotMagics(Magics, Configurable):
     @line_magic
     @magic_arguments()
     @argument("template", nargs="*", metavar="ID_OR_NAME", help="Template id or exact name.")
-    @argument("--no-wait", dest="wait", action="store_false", help="Return the job status.")
-    @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait.")
+    @argument("--name", metavar="N", help="The application's name (default: the template's).")
+    @argument(
+        "--source-only", dest="source_only", action="store_true",
+        help="Only create the application source (no application).",
+    )  # fmt: skip
+    @argument("--no-wait", dest="wait", action="store_false", help="Do not wait until it runs.")
+    @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait in all.")
     @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
     @_user_errors
-    def dr_new_app(self, line: str = "") -> ApplicationSource | AsyncStatus:
-        """Create a custom application source from a template; show progress, then its card."""
+    def dr_new_app(self, line: str = "") -> Application | ApplicationSource | AsyncStatus:
+        """A running application from a template: the source, the build, the start, on one line
+        updated in place; then the application's card with its link.
+
+        ``--source-only`` creates only the application source (and shows its card).
+        """
         args = parse_argstring(self.dr_new_app, line)
         if args.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds.")
         template = self._resolve(args.template, "%dr_new_app")
-        progress = _ProgressLine(template) if self.progress else None
+        label = template.name or template.id
+        line_ = _ProgressLine(label) if self.progress else None
         try:
-            result = self.client.app_sources.create_from_template(
-                template.id,
-                wait=args.wait,
-                timeout=args.timeout,
-                on_status=progress.update if progress else None,
-                progress=False,  # the progress line, when on, stands in for the bar
-            )
+            if args.source_only:
+                result: Any = self.client.app_sources.create_from_template(
+                    template.id,
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    on_status=line_.source_status if line_ else None,
+                    progress=False,  # the progress line, when on, stands in for the bar
+                )
+            else:
+                result = self.client.launch(
+                    template,
+                    name=_unquote(args.name),
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    on_status=line_.step if line_ else None,
+                    progress=False,
+                )
+                self._app_names = None
         except DataRobotError as err:
-            if progress:
-                progress.finish(f"failed: {err}")
+            if line_:
+                line_.finish(f"failed: {err}")
             raise
-        if progress:
-            progress.finish("done" if args.wait else "started")
+        if line_:
+            if args.source_only:
+                line_.finish("application source " + ("done" if args.wait else "started"))
+            elif not args.wait:
+                line_.finish(f"application {result.status or 'created'}; %dr_app {result.id}")
         self._store(args.output, result)
         return result
+
+    @line_magic
+    @magic_arguments()
+    @argument("--status", metavar="S", help="Only applications with this status, e.g. running.")
+    @argument("--source", metavar="ID", help="Only applications built from this source.")
+    @argument("--name", metavar="N", help="Only applications whose name contains N.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the DataFrame in VAR.")
+    @_user_errors
+    def dr_apps(self, line: str = "") -> pd.DataFrame:
+        """Your custom applications as a DataFrame (one row per application)."""
+        args = parse_argstring(self.dr_apps, line)
+        frame = self.client.applications.frame(
+            status=_unquote(args.status),
+            source=_unquote(args.source),
+            name=_unquote(args.name),
+            progress=self.progress,
+        )
+        self._store(args.output, frame)
+        return frame
+
+    @line_magic
+    @magic_arguments()
+    @argument("application", nargs="*", metavar="ID_OR_NAME", help="Application id or name.")
+    @argument(
+        "--logs", nargs="?", type=int, const=_LOG_LINES, default=None, metavar="N",
+        help=f"Also show the last N log lines (default {_LOG_LINES}).",
+    )  # fmt: skip
+    @argument("--delete", action="store_true", help="Stop and delete the application.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the Application in VAR.")
+    @_user_errors
+    def dr_app(self, line: str = "") -> Application | None:
+        """One application: its card (status, link, source, version), optionally its logs;
+        ``--delete`` deletes it."""
+        args = parse_argstring(self.dr_app, line)
+        text = _words(args.application)
+        if not text:
+            raise UsageError("%dr_app needs an application id or name, e.g. %dr_app 'My app'.")
+        if args.logs is not None and args.logs < 0:
+            raise UsageError("--logs takes a number of lines >= 0.")
+        app = self.client.applications.resolve(text)
+        self._store(args.output, app)
+        if args.delete:
+            self.client.applications.delete(app)
+            self._app_names = None
+            print(f"Deleted the application {app.name!r} ({app.id}).")
+            return None
+        if args.logs is None:
+            return app
+        logs = self.client.applications.logs(app)
+        display(app)
+        state = f"build {logs.build_status or 'status unknown'}"
+        if logs.build_error:
+            state += f": {logs.build_error}"
+        lines = logs.tail(args.logs)
+        print(f"Last {len(lines)} of {len(logs.lines)} log lines ({state}):")
+        for entry in lines:
+            print(entry)
+        return None
 
     @line_magic
     @magic_arguments()
@@ -325,14 +425,17 @@ class DataRobotMagics(Magics, Configurable):
         print(f"Connected to {client.endpoint}{seen}; the token is kept for this session only.")
 
     def complete(self, event: Any) -> list[str]:
-        """Template ids and names for the ``complete_command`` hook (remainders from the token)."""
+        """Template (or, after ``%dr_app``, application) ids and names for the
+        ``complete_command`` hook (remainders from the token)."""
         _, _, typed = event.text_until_cursor.partition(event.command)
         typed = typed.lstrip()
         token = event.symbol or ""
         if typed.startswith("-") or not typed.endswith(token):
             raise TryNext
         try:
-            names = self.template_names()
+            names = (
+                self.application_names() if event.command == "%dr_app" else self.template_names()
+            )
         except Exception:  # completion must never break typing
             raise TryNext from None
         start = len(typed) - len(token)
@@ -349,15 +452,15 @@ class DataRobotMagics(Magics, Configurable):
 
 
 class _ProgressLine:
-    """One output line updated in place while a source is being created."""
+    """One output line updated in place while a source or an application is being made."""
 
-    def __init__(self, template: Template) -> None:
-        self.template = template
+    def __init__(self, label: str) -> None:
+        self.label = label
         self.started = time.monotonic()
         self.handle: Any = None
 
     def _show(self, text: str) -> None:
-        line = f"{self.template.name or self.template.id}: {text}"
+        line = f"{self.label}: {text}"
         bundle = {
             "text/plain": line,
             "text/html": f'<div style="font-family:var(--jp-code-font-family, monospace)">'
@@ -368,15 +471,20 @@ class _ProgressLine:
         else:
             self.handle.update(bundle, raw=True)
 
-    def update(self, status: AsyncStatus) -> None:
+    def source_status(self, status: AsyncStatus) -> None:
+        """``--source-only``: the source job's state."""
         elapsed = time.monotonic() - self.started
         self._show(f"creating application source… {status.status or 'waiting'} ({elapsed:.1f} s)")
+
+    def step(self, step: LaunchStep) -> None:
+        """A launch: each step, with the time since it started."""
+        self._show(f"{step.message} ({step.elapsed:.1f} s)")
 
     def finish(self, outcome: str) -> None:
         if self.handle is None:
             return  # the server answered at once: nothing was shown, nothing to update
         elapsed = time.monotonic() - self.started
-        self._show(f"application source {outcome} ({elapsed:.1f} s)")
+        self._show(f"{outcome} ({elapsed:.1f} s)")
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -24,14 +24,18 @@ from pydantic.dataclasses import dataclass
 from dr_notebook.enums import (
     APPLICATION_TEMPLATE,
     FAILED_JOB_STATUSES,
+    ApplicationStatus,
     JobStatus,
 )
 
 __all__ = [
+    "Application",
+    "ApplicationLogs",
     "ApplicationSource",
     "ApplicationSourceVersion",
     "AsyncStatus",
     "DefaultEnvironment",
+    "LaunchStep",
     "Template",
     "TemplateFile",
     "TemplateMetadata",
@@ -243,7 +247,8 @@ class Template(ApiModel):
 
 @dataclass(config=_CONFIG, repr=False)
 class WorkspaceItem(ApiModel):
-    """A file of an application source version."""
+    """A file of an application source version; ``content`` is filled only by
+    ``client.app_sources.file()``."""
 
     _shown = ("id", "file_path")
 
@@ -257,6 +262,7 @@ class WorkspaceItem(ApiModel):
     repository_file_path: str | None = None
     repository_location: str | None = None
     repository_name: str | None = None
+    content: str | None = None
 
 
 @dataclass(config=_CONFIG, repr=False)
@@ -282,6 +288,12 @@ class ApplicationSourceVersion(_Authored):
     base_environment_id: str | None = None
     base_environment_version_id: str | None = None
     items: list[WorkspaceItem] = Field(default_factory=list)
+    resources: dict[str, Any] | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        """The files' paths in the version (``file_path``, else ``file_name``)."""
+        return [item.file_path or item.file_name for item in self.items]
 
     def __repr__(self) -> str:
         return (
@@ -346,3 +358,100 @@ class AsyncStatus(ApiModel):
     def completed(self) -> bool:
         """The job finished and its result is at ``location``."""
         return self.status == JobStatus.COMPLETED
+
+
+@dataclass(config=_CONFIG, repr=False)
+class Application(_Authored):
+    """A custom application: a source version built and run, opened at ``application_url``.
+
+    ``status`` is the server's value as sent (see ``enums.ApplicationStatus``; values it does
+    not list are kept, not rejected). ``source_id`` and ``source_version_id`` are what it runs.
+    """
+
+    _card = "application_html"
+
+    id: str = ""
+    name: str = ""
+    status: str = ""
+    application_url: str | None = None
+    source_id: str | None = Field(default=None, alias="customApplicationSourceId")
+    source_version_id: str | None = Field(default=None, alias="customApplicationSourceVersionId")
+    env_version_id: str | None = None
+    lrs_id: str | None = None
+    org_id: str | None = None
+    permissions: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+    external_access_enabled: bool = False
+    external_access_recipients: list[str] = Field(default_factory=list)
+    allow_auto_stopping: bool = False
+    resources: dict[str, Any] | None = None
+    required_key_scope_level: str | None = None
+    build_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the application is up (``status == "running"``)."""
+        return self.status == ApplicationStatus.RUNNING
+
+    @property
+    def failed(self) -> bool:
+        """Whether the application ended ``failed``."""
+        return self.status == ApplicationStatus.FAILED
+
+    def __repr__(self) -> str:
+        return f"Application(id={self.id!r}, name={self.name!r}, status={self.status!r})"
+
+
+@dataclass(config=_CONFIG, repr=False)
+class ApplicationLogs(ApiModel):
+    """``client.applications.logs(app)``: the app's output lines and its build's outcome.
+
+    ``lines`` are the last lines the application printed (the server keeps at most 1000),
+    ``build_status`` the server's build state as sent (e.g. ``inProgress``, ``completed``,
+    ``failed``), ``build_error`` why the build or start failed, ``build_log`` the build's log.
+    """
+
+    lines: list[str] = Field(default_factory=list, alias="logs")
+    build_log: str | None = None
+    build_status: str | None = None
+    build_error: str | None = None
+
+    def tail(self, count: int = 20) -> list[str]:
+        """The last ``count`` output lines (all of them when there are fewer)."""
+        return self.lines[-count:] if count > 0 else []
+
+    def __repr__(self) -> str:
+        return (
+            f"ApplicationLogs(lines={len(self.lines)}, build_status={self.build_status!r}, "
+            f"build_error={self.build_error!r})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchStep:
+    """One progress event of ``client.applications.create`` and ``client.launch``.
+
+    Every ``on_status`` callback of those calls receives these, one stream across both stages,
+    in order: ``stage`` is one of ``enums.LaunchStage``: ``source`` (making the source from
+    the template), ``build`` (creating and building the application: the server's build is in
+    progress), ``start`` (built; the application starts and does not answer yet), then exactly
+    one final ``running`` or ``failed`` step (no final step when the wait times out or was not
+    asked for). ``status`` is the server's raw value at that moment (a job status such as
+    ``RUNNING`` during ``source``, the application's ``status`` after), ``message`` one line
+    for people, ``elapsed`` the seconds since the call started. ``source`` and ``application``
+    are the entities as last seen, once they exist.
+
+    Callbacks run on the calling thread, between polls; they must not block for long.
+    """
+
+    stage: str
+    status: str
+    message: str
+    elapsed: float
+    source: ApplicationSource | None = None
+    application: Application | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether this is the last step (``running`` or ``failed``)."""
+        return self.stage in ("running", "failed")

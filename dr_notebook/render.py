@@ -21,7 +21,7 @@ import nh3
 from dr_notebook.markdown_process import IN_PROCESS_CHARS, Converter, convert
 
 if TYPE_CHECKING:
-    from dr_notebook.models import ApplicationSource, Template
+    from dr_notebook.models import Application, ApplicationSource, Template
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",
@@ -38,6 +38,8 @@ __all__ = [
     "MONO",
     "MUTED",
     "RENDER_TIMEOUT",
+    "application_html",
+    "application_link",
     "bundles_html",
     "chips",
     "code",
@@ -50,6 +52,7 @@ __all__ = [
     "rows_html",
     "safe_url",
     "source_html",
+    "status_badge",
     "template_html",
 ]
 
@@ -426,5 +429,76 @@ def source_html(source: ApplicationSource) -> str:
         f'<div class="dr-notebook-source" style="{_CARD}">'
         f'<div><span style="{MUTED}">application source</span></div>'
         f'<div><span style="{_TITLE}">{escaped(s.name or s.id)}</span></div>'
+        f"{rows_html(rows)}</div>"
+    )
+
+
+_BADGE = "display:inline-block;padding:0 8px;border-radius:9px;font-size:.85em;font-weight:600"
+_BADGE_COLOURS = {
+    "running": "var(--jp-success-color1, #2e7d32)",
+    "failed": "var(--jp-error-color1, #c62828)",
+    "stopped": "var(--jp-ui-font-color2, #757575)",
+}
+_BADGE_BUSY = "var(--jp-warn-color1, #e65100)"
+APP_LINK_REL = "noopener noreferrer"
+
+
+def status_badge(status: str | None) -> str:
+    """An application status as a coloured badge (any value; unknown ones in the busy colour)."""
+    text = status or "unknown"
+    colour = _BADGE_COLOURS.get(text.lower(), _BADGE_BUSY)
+    return (
+        f'<span class="dr-notebook-status" style="{_BADGE};color:{colour};'
+        f'border:1px solid {colour}">{escaped(text)}</span>'
+    )
+
+
+def application_link(url: str | None, label: str = "Open application") -> str:
+    """A link that opens ``url`` in a new tab, only for an absolute http(s) URL ("" otherwise)."""
+    safe = safe_url(url, {"http", "https"}) if url else None
+    if safe is None:
+        return ""
+    return (
+        f'<a href="{escaped(safe)}" target="_blank" rel="{APP_LINK_REL}" '
+        f'class="dr-notebook-open">{escaped(label)}</a>'
+    )
+
+
+def application_html(application: Application) -> str:
+    """A compact HTML card for an application: name, status, link, source, version, created,
+    resources, and the build error when it failed.
+
+    The "Open application" link appears only for an http/https ``application_url``; any other
+    URL is shown as text and never as a link.
+    """
+    a = application
+    created = a.created_at.strftime("%Y-%m-%d %H:%M UTC") if a.created_at else ""
+    creator = " ".join(x for x in (a.creator_first_name, a.creator_last_name) if x)
+    link = application_link(a.application_url)
+    resources = a.resources or {}
+    shown_resources = ", ".join(
+        f"{key} {escaped(resources[key])}"
+        for key in ("resourceLabel", "replicas")
+        if resources.get(key) is not None
+    )
+    rows = [
+        ("id", code(a.id)),
+        ("url", code(a.application_url) if a.application_url else ""),
+        ("source", code(a.source_id) if a.source_id else ""),
+        ("version", code(a.source_version_id) if a.source_version_id else ""),
+        ("created", escaped(" by ".join(x for x in (created, creator) if x))),
+        ("resources", shown_resources),
+        (
+            "build error",
+            f'<pre style="{MONO};margin:0;white-space:pre-wrap">{escaped(a.build_error)}</pre>'
+            if a.build_error
+            else "",
+        ),
+    ]
+    return (
+        f'<div class="dr-notebook-application" style="{_CARD}">'
+        f'<div><span style="{MUTED}">application</span></div>'
+        f'<div><span style="{_TITLE}">{escaped(a.name or a.id)}</span>{status_badge(a.status)}'
+        f"{' &nbsp; ' + link if link else ''}</div>"
         f"{rows_html(rows)}</div>"
     )

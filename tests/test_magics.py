@@ -20,8 +20,9 @@ from IPython.utils.capture import capture_output
 
 import dr_notebook as drn
 from dr_notebook import errors
+from dr_notebook.frames import APPLICATION_COLUMNS
 from dr_notebook.magics import DataRobotMagics
-from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+from dr_notebook.models import Application, ApplicationSource, AsyncStatus, Template
 
 README = """# Churn predictor
 
@@ -367,8 +368,8 @@ def test_bugs_still_raise_with_traceback(
 # %dr_new_app
 
 
-def test_new_app_creates_a_source(shell: InteractiveShell, admin, catalogue) -> None:
-    cell = run(shell, f"%dr_new_app Churn Predictor {_RUN} -o src")
+def test_new_app_source_only_creates_a_source(shell: InteractiveShell, admin, catalogue) -> None:
+    cell = run(shell, f"%dr_new_app Churn Predictor {_RUN} --source-only -o src")
     assert cell.error is None, cell.text
     source = cell.result
     assert isinstance(source, ApplicationSource) and source.id
@@ -386,7 +387,7 @@ def test_new_app_async_shows_one_updating_line(
     shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
 ) -> None:
     sandbox_settings(async_sources=True, async_delay_ms=1800)
-    cell = run(shell, f"%dr_new_app {catalogue['churn'].id}")
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --source-only")
     assert cell.error is None, cell.text
     assert isinstance(cell.result, ApplicationSource)
     progress = [o for o in cell.outputs if "text/plain" in o["data"]]
@@ -407,7 +408,7 @@ def test_new_app_no_wait_returns_the_job(
     shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
 ) -> None:
     sandbox_settings(async_sources=True, async_delay_ms=1500)
-    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --no-wait -o status")
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --source-only --no-wait -o status")
     assert cell.error is None, cell.text
     assert isinstance(cell.result, AsyncStatus)
     assert cell.result.status in ("INITIALIZED", "RUNNING")
@@ -418,7 +419,7 @@ def test_new_app_timeout_is_one_line(
     shell: InteractiveShell, sandbox_settings: Callable[..., Any], catalogue
 ) -> None:
     sandbox_settings(async_sources=True, async_delay_ms=5000)
-    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --timeout 0.6")
+    cell = run(shell, f"%dr_new_app {catalogue['churn'].id} --source-only --timeout 0.6")
     assert isinstance(cell.error, errors.AsyncTimeoutError)
     assert "Traceback" not in cell.text
 
@@ -598,6 +599,10 @@ def test_no_output_of_a_whole_session_contains_the_token(
         run(shell, f"%dr_template Twin App {_RUN}"),
         run(shell, "%dr_template 0123456789abcdef01234567"),
         run(shell, f"%dr_new_app {catalogue['churn'].id}"),
+        run(shell, f"%dr_new_app Flask App Base --name 'Token {_RUN}'"),
+        run(shell, f"%dr_apps --name 'Token {_RUN}'"),
+        run(shell, f"%dr_app Token {_RUN} --logs 5"),
+        run(shell, f"%dr_app Token {_RUN} --delete"),
         run(shell, "%config DataRobotMagics"),
         run(shell, "%dr_templates --bogus"),
     ]
@@ -619,3 +624,142 @@ def test_gallery_magic(shell: InteractiveShell, catalogue) -> None:
 
 def _requests(stats: dict[str, Any]) -> list[Any]:
     return list(stats.get("requests", []))
+
+
+# %dr_new_app (a running application), %dr_apps, %dr_app
+
+
+def launch_line(outputs: list[dict[str, Any]]) -> list[str]:
+    return [o["data"]["text/plain"] for o in outputs if "text/plain" in o["data"]]
+
+
+@pytest.mark.parametrize("async_sources", [False, True], ids=["sync-source", "async-source"])
+def test_new_app_launches_with_one_line_then_the_card(
+    shell: InteractiveShell,
+    admin,
+    sandbox_settings: Callable[..., Any],
+    async_sources: bool,
+) -> None:
+    sandbox_settings(async_sources=async_sources, async_delay_ms=800, app_start_delay_ms=1200)
+    name = f"Launched {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}' -o app")
+    assert cell.error is None, cell.text
+    app = cell.result
+    assert isinstance(app, Application) and app.running and app.name == name
+    assert shell.user_ns["app"] is app
+    texts = launch_line(cell.outputs)
+    assert len({o["transient"]["display_id"] for o in cell.outputs}) == 1  # one line
+    assert texts[0].startswith("Flask App Base: creating the application source")
+    assert any("building the application" in t for t in texts)
+    assert texts[-1].startswith("Flask App Base: running at http") and texts[-1].endswith(" s)")
+    card = app._repr_html_()
+    assert "Open application" in card and 'rel="noopener noreferrer"' in card
+    assert admin.applications.get(app.id).running
+    admin.applications.delete(app)
+
+
+def test_new_app_source_only_and_no_wait(shell: InteractiveShell, admin) -> None:
+    name = f"No wait {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}' --no-wait")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, Application) and cell.result.name == name
+    assert f"%dr_app {cell.result.id}" in launch_line(cell.outputs)[-1]
+    admin.applications.delete(cell.result)
+
+
+def test_new_app_name_in_use_is_one_line(shell: InteractiveShell, admin) -> None:
+    name = f"Taken {uuid.uuid4().hex[:6]}"
+    app = admin.launch("Flask App Base", name=name, wait=False)
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}'")
+    assert_one_line(cell, errors.NameInUseError, "already exists", "--name")
+    admin.applications.delete(app)
+
+
+def test_new_app_timeout_says_how_to_look(
+    shell: InteractiveShell, admin, sandbox_settings: Callable[..., Any]
+) -> None:
+    sandbox_settings(app_start_delay_ms=6000)
+    name = f"Slow {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}' --timeout 1.5")
+    assert_one_line(cell, errors.AsyncTimeoutError, "may still be building", "%dr_app ")
+    admin.applications.delete(admin.applications.resolve(name))
+
+
+def test_new_app_failed_build_is_one_line(
+    shell: InteractiveShell, admin, catalogue, sandbox
+) -> None:
+    # In a simulated sandbox a template without start-app.sh is refused at creation (422).
+    cell = run(shell, f"%dr_new_app Churn Predictor {_RUN} --name 'No start {_RUN}'")
+    assert_one_line(cell, errors.ValidationError, "start-app.sh")
+
+
+def test_apps_returns_the_frame_and_app_shows_the_card_and_logs(
+    shell: InteractiveShell, admin
+) -> None:
+    name = f"Shown {uuid.uuid4().hex[:6]}"
+    app = admin.launch("Flask App Base", name=name)
+    cell = run(shell, f"%dr_apps --name '{name}' --status running -o apps")
+    assert cell.error is None, cell.text
+    frame = cell.result
+    assert list(frame.columns[: len(APPLICATION_COLUMNS)]) == APPLICATION_COLUMNS
+    assert list(frame["id"]) == [app.id] and shell.user_ns["apps"] is frame
+    assert run(shell, f"%dr_apps --name '{name}' --status failed").result.empty
+
+    shown = run(shell, f"%dr_app {name.upper()} -o one")
+    assert isinstance(shown.result, Application) and shown.result.id == app.id
+    assert shell.user_ns["one"].id == app.id
+    with_logs = run(shell, f"%dr_app {app.id} --logs 3")
+    assert with_logs.error is None and with_logs.result is None
+    assert "log lines (build completed)" in with_logs.stdout
+    assert any(app.id in str(o["data"]) for o in with_logs.outputs)  # the card, displayed
+
+    deleted = run(shell, f"%dr_app '{name}' --delete")
+    assert f"Deleted the application {name!r}" in deleted.stdout
+    missing = run(shell, f"%dr_app '{name}'")
+    assert_one_line(missing, errors.NotFoundError, name)
+
+
+def test_app_names_resolve_like_template_names(shell: InteractiveShell, admin) -> None:
+    name = f"Twin App {uuid.uuid4().hex[:6]}"
+    apps = [admin.launch("Flask App Base", name=n, wait=False) for n in (name, name.lower())]
+    cell = run(shell, f"%dr_app {name}")
+    assert_one_line(cell, errors.AmbiguousNameError, "2 applications", apps[0].id)
+    usage = run(shell, "%dr_app")
+    assert isinstance(usage.error, UsageError)
+    for app in apps:
+        admin.applications.delete(app)
+
+
+def test_viewer_gets_one_line_403_from_dr_app_delete(
+    shell: InteractiveShell, admin, sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = admin.launch("Flask App Base", name=f"Guarded {uuid.uuid4().hex[:6]}", wait=False)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.tokens["viewer"])
+    cell = run(shell, f"%dr_app {app.id} --delete")
+    assert_one_line(cell, errors.PermissionDeniedError, "403")
+    admin.applications.delete(app)
+
+
+def test_completion_of_application_names(shell: InteractiveShell, admin) -> None:
+    name = f"Completable {uuid.uuid4().hex[:6]}"  # completed from "Completabl"
+    app = admin.launch("Flask App Base", name=name, wait=False)
+    magics(shell)._app_names = None
+    assert complete(shell, f"%dr_app {name[:10]}") == [f"%dr_app {name}"]
+    assert complete(shell, f"%dr_app {app.id[:10]}") == [f"%dr_app {app.id}"]
+    admin.applications.delete(app)
+
+
+@pytest.mark.slow
+def test_new_app_failed_build_is_one_line_with_the_build_error(
+    shell: InteractiveShell, sandbox_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sandbox_factory(run_apps=True)  # runs start-app.sh: Streamlit is not installed here
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", real.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", real.token)
+    magics(shell)._drop_client()
+    cell = run(shell, "%dr_new_app Streamlit App Base")
+    assert_one_line(
+        cell, errors.ApplicationFailedError, "streamlit", "does not install", "%dr_app "
+    )
+    assert "Streamlit App Base: failed" in launch_line(cell.outputs)[-1]
+    assert real.token not in cell.text

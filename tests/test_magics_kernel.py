@@ -15,7 +15,7 @@ CELLS = [
     "%dr_templates --limit 3",
     "%dr_template 0123456789abcdef01234567",
     "%dr_templates --limit many",
-    "src = %dr_new_app {template_id}\nsrc.id",
+    "src = %dr_new_app {template_id} --source-only\nsrc.id",
     "%config DataRobotMagics",
     "%dr_template {template_id}",
 ]

@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 import dr_notebook as drn
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["quickstart", "gallery", "template_analysis", "publishing"]
+NAMES = ["quickstart", "gallery", "template_analysis", "publishing", "applications"]
 
 
 def run_notebook(name: str, sandbox: Any, tmp_path: Path, monkeypatch: Any) -> Any:
@@ -115,3 +115,23 @@ def test_publishing(sandbox: Any, tmp_path: Path, monkeypatch: Any) -> None:
     assert "st.title" in text_of(tagged(nb, "app-file"))
     assert "deleted: 404" in text_of(tagged(nb, "deleted"))
     assert {t.id for t in client.templates.list()} == before
+
+
+@pytest.mark.slow
+def test_applications(sandbox_factory: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    from dr_notebook.sandbox.testing import processes_in
+
+    sandbox = sandbox_factory(run_apps=True)
+    nb = run_notebook("applications", sandbox, tmp_path, monkeypatch)
+    launch = text_of(tagged(nb, "launch"))
+    assert "Application(" in launch and "status='running'" in launch
+    assert "Flask App Base: running at http" in launch  # the one line, at its last update
+    assert text_of(tagged(nb, "page")).strip() == "200 True"
+    assert "log lines (build completed)" in text_of(tagged(nb, "logs"))
+    assert "templates/index.html" in text_of(tagged(nb, "downloaded"))
+    assert text_of(tagged(nb, "rolled")).strip().splitlines()[-1] == "True True"
+    assert "My Flask app" in text_of(tagged(nb, "apps"))
+    assert "Deleted the application 'My Flask app'" in text_of(tagged(nb, "deleted"))
+    assert text_of(tagged(nb, "gone")).strip() == "0"
+    assert processes_in(sandbox.apps_dir) == []
+    assert sandbox.token not in nbformat.writes(nb)

@@ -420,3 +420,49 @@ def test_long_readme_in_a_script_does_not_rerun_the_script(tmp_path) -> None:
     )
     subprocess.run([sys.executable, str(script)], check=True, timeout=60)
     assert marker.read_text().splitlines() == ["run"]
+
+
+# the application card
+
+
+def card_links(fragment: str) -> list[dict[str, str]]:
+    """The <a> elements of a card as a browser's parser sees them."""
+    tree = html5lib.parseFragment(fragment, namespaceHTMLElements=False)
+    return [dict(a.attrib) for a in tree.iter("a")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", " JAVASCRIPT:alert(1)", "data:text/html,<b>x</b>", "/relative/app",
+     "https:no-host", "vbscript:x", "java\tscript:alert(1)"],
+)  # fmt: skip
+def test_the_card_links_only_http_and_https(url: str) -> None:
+    app = drn.Application.from_api({"id": "a1", "name": "x", "status": "running",
+                                     "applicationUrl": url})  # fmt: skip
+    fragment = app._repr_html_() or ""
+    assert card_links(fragment) == []
+    assert "Open application" not in fragment
+
+
+def test_the_card_escapes_and_links_a_real_url() -> None:
+    app = drn.Application.from_api({
+        "id": "a1", "name": "<script>alert('n')</script>", "status": "<img src=x onerror=y>",
+        "applicationUrl": 'https://apps.example.com/custom_applications/a1/?q="><script>',
+        "customApplicationSourceId": "s1", "customApplicationSourceVersionId": "v1",
+        "createdAt": "2024-05-01T10:00:00Z", "resources": {"resourceLabel": "cpu.small"},
+    })  # fmt: skip
+    fragment = app._repr_html_() or ""
+    [link] = card_links(fragment)  # positive control: a safe URL is linked
+    assert link["href"] == 'https://apps.example.com/custom_applications/a1/?q="><script>'
+    assert link["target"] == "_blank" and link["rel"] == "noopener noreferrer"
+    tree = html5lib.parseFragment(fragment, namespaceHTMLElements=False)
+    assert not list(tree.iter("script")) and not list(tree.iter("img"))
+    assert "2024-05-01 10:00 UTC" in fragment and "cpu.small" in fragment
+    assert "s1" in fragment and "v1" in fragment
+
+
+def test_the_status_badge_takes_any_value() -> None:
+    assert "running" in render.status_badge("running")
+    unknown = render.status_badge("hibernating")
+    assert "hibernating" in unknown and render.status_badge(None).count("unknown") == 1
+    assert unknown != render.status_badge("failed").replace("failed", "hibernating")

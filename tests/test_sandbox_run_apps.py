@@ -6,13 +6,11 @@ import os
 import signal
 import socket
 import time
-from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
-from dr_notebook.sandbox.testing import start_sandbox
+from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
 
@@ -22,16 +20,6 @@ def sb():
     with start_sandbox(run_apps=True) as server:
         yield server
     assert processes_in(server.apps_dir) == []
-
-
-def processes_in(folder: Path) -> list[psutil.Process]:
-    """Processes whose working directory is inside ``folder``: the applications' processes."""
-    found = []
-    for proc in psutil.process_iter(["cwd"]):
-        cwd = proc.info.get("cwd")
-        if cwd and cwd.startswith(str(folder)):
-            found.append(proc)
-    return found
 
 
 def source_from_template(sb, name):

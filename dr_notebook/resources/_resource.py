@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Generic, TypeVar
 
+from dr_notebook.errors import NotFoundError
 from dr_notebook.http import Transport
 from dr_notebook.models import ApiModel
 from dr_notebook.resources.pagination import Paginator
@@ -12,7 +13,7 @@ M = TypeVar("M", bound=ApiModel)
 
 
 class Resource(Generic[M]):
-    """Base of ``client.templates`` and ``client.app_sources``.
+    """Base of ``client.templates``, ``client.app_sources`` and ``client.applications``.
 
     A subclass names its list endpoint, its model and the label of its progress bar.
     ``progress`` is the default for calls that can show a progress bar; each such call takes
@@ -26,6 +27,7 @@ class Resource(Generic[M]):
     def __init__(self, transport: Transport, *, max_workers: int, progress: bool) -> None:
         self._transport = transport
         self._progress = progress
+        self._max_workers = max_workers
         self._pages: Paginator[M] = Paginator(
             transport,
             self.list_path,
@@ -37,6 +39,15 @@ class Resource(Generic[M]):
     def _show_progress(self, progress: bool | None) -> bool:
         """The per-call choice, else the client's default."""
         return self._progress if progress is None else progress
+
+    def _delete(self, path: str, *, hard: bool = False) -> None:
+        """DELETE ``path`` (``?hardDelete=true`` when ``hard``)."""
+        try:
+            self._transport.request("DELETE", path, params={"hardDelete": "true"} if hard else None)
+        except NotFoundError as err:
+            # A retried DELETE whose first attempt went through answers 404: that is success.
+            if not err.attempts > 1:
+                raise
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._transport.endpoint}>"

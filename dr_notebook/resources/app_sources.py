@@ -1,48 +1,78 @@
-"""``client.app_sources``: custom application sources, created from templates."""
+"""``client.app_sources``: custom application sources, their versions and files."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Literal, overload
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, overload
 
-from dr_notebook.enums import SOURCE_ORDER_BY, JobStatus
+from dr_notebook.downloads import content_bytes, download_files
+from dr_notebook.enums import SOURCE_ORDER_BY
 from dr_notebook.errors import (
-    AsyncOperationError,
     AsyncTimeoutError,
     DataRobotError,
     InvalidArgumentError,
+    NotFoundError,
 )
 from dr_notebook.http import quote_id
-from dr_notebook.models import ApplicationSource, AsyncStatus, Template
+from dr_notebook.models import (
+    ApplicationSource,
+    ApplicationSourceVersion,
+    AsyncStatus,
+    DefaultEnvironment,
+    Template,
+    WorkspaceItem,
+)
+from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job, poll_job
 from dr_notebook.resources._progress import progress_bar
 from dr_notebook.resources._resource import Resource
-from dr_notebook.resources.payloads import check_id, check_limit, check_text
+from dr_notebook.resources.pagination import Paginator
+from dr_notebook.resources.payloads import (
+    SourceFiles,
+    check_id,
+    check_limit,
+    check_source_path,
+    check_text,
+    environment_to_api,
+    resources_to_api,
+    source_files,
+)
 
-__all__ = ["DEFAULT_WAIT", "AppSources", "StatusCallback"]
-
-#: Seconds a call waits for an asynchronous job by default.
-DEFAULT_WAIT = 600.0
+__all__ = ["DEFAULT_WAIT", "UPLOAD_BATCH", "AppSources", "StatusCallback"]
 
 StatusCallback = Callable[[AsyncStatus], object]
 
+#: Files sent per PATCH request when a version's files are uploaded (DataRobot's drapps: 50).
+UPLOAD_BATCH = 50
 
-def _status_id(location: str) -> str:
-    parts = [p for p in location.split("?", 1)[0].split("/") if p]
-    return parts[-1] if parts else ""
+Source = str | ApplicationSource
+Version = str | ApplicationSourceVersion
+_LOOKUP = "look for the new source with client.app_sources.list()"
 
 
-def check_wait(timeout: object) -> float:
-    """``timeout`` (the total seconds to wait for a job) if it is a positive number."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+def _base_environment(value: Any) -> dict[str, str]:
+    """``base_environment`` (an id, a pair, a mapping or a DefaultEnvironment) as API fields."""
+    if isinstance(value, str):
+        return {"baseEnvironmentId": check_id("base_environment", value)}
+    try:
+        env = environment_to_api(value)
+    except InvalidArgumentError:
         raise InvalidArgumentError(
-            f"timeout must be a positive number of seconds, not {timeout!r}."
-        )
-    return float(timeout)
+            "base_environment must be an environment id, or (environment_id, version_id)."
+        ) from None
+    return {
+        "baseEnvironmentId": env["environmentId"],
+        "baseEnvironmentVersionId": env["environmentVersionId"],
+    }
 
 
 class AppSources(Resource[ApplicationSource]):
-    """``client.app_sources``: custom application sources, created from templates."""
+    """``client.app_sources``: custom application sources, their versions and files.
+
+    A source holds versions; a version holds files (items). An application is built from a
+    version, which then freezes: changing files means a new version (:meth:`new_version`).
+    """
 
     list_path = "customApplicationSources/"
     model = ApplicationSource
@@ -142,7 +172,7 @@ class AppSources(Resource[ApplicationSource]):
                 "the new source with client.app_sources.list()."
             )
         if not wait:
-            status = self._poll(location)
+            status = poll_job(self._transport, location, lookup=_LOOKUP)
             if on_status is not None:
                 on_status(status)
             return status
@@ -171,29 +201,6 @@ class AppSources(Resource[ApplicationSource]):
             location = str(job)
         return self._wait(location, timeout, on_status, progress, what="")
 
-    def _poll(self, location: str) -> AsyncStatus:
-        response = self._transport.request("GET", location, ok=(303,))
-        if response.status_code == 303:
-            target = response.headers.get("Location")
-            if not target:
-                raise DataRobotError("The job finished (303) but the server sent no Location.")
-            return AsyncStatus(
-                status_id=_status_id(location), status=JobStatus.COMPLETED, location=target
-            )
-        status = AsyncStatus.from_api(self._transport.json(response))
-        if not status.status_id:
-            status.status_id = _status_id(location)
-        if status.completed:
-            status.location = response.headers.get("Location") or None
-            if not status.location:
-                # Polling on would only wait for the timeout: the result has no address.
-                raise DataRobotError(
-                    f"The job {status.status_id} finished (COMPLETED) but the server sent no "
-                    "Location for the new source; look for it with client.app_sources.list().",
-                    status_code=response.status_code,
-                )
-        return status
-
     def _wait(
         self,
         location: str,
@@ -203,42 +210,255 @@ class AppSources(Resource[ApplicationSource]):
         *,
         what: str,
     ) -> ApplicationSource:
-        deadline = time.monotonic() + timeout
-        delay = 0.5
+        deadline = Deadline(timeout)
         bar = progress_bar(
             self._show_progress(progress),
             desc="Creating application source",
             bar_format="{desc} [{elapsed}]",
         )
+
+        def seen(status: AsyncStatus) -> None:
+            if on_status is not None:
+                on_status(status)
+            if bar is not None:
+                bar.set_description_str(f"Creating application source: {status.status}")
+
         try:
-            while True:
-                status = self._poll(location)
-                if on_status is not None:
-                    on_status(status)
-                if bar is not None:
-                    bar.set_description_str(f"Creating application source: {status.status}")
-                if status.completed and status.location:
-                    return self._fetch_result(status.location)
-                if status.failed:
-                    detail = f": {status.message}" if status.message else ""
-                    raise AsyncOperationError(
-                        f"Creating the application source{what} ended {status.status}{detail}",
-                        status=status,
-                        server_message=status.message,
-                    )
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AsyncTimeoutError(
-                        f"Creating the application source{what} did not finish within "
-                        f"{timeout:g} s (last status {status.status or 'unknown'}); it may still "
-                        f"finish: client.app_sources.wait({location!r})",
-                        status=status,
-                    )
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 1.5, 5.0)
+            result, status = follow_job(
+                self._transport,
+                location,
+                deadline,
+                seen,
+                what=f"Creating the application source{what}",
+                lookup=_LOOKUP,
+            )
         finally:
             if bar is not None:
                 bar.close()
+        if result is None:
+            raise AsyncTimeoutError(
+                f"Creating the application source{what} did not finish within "
+                f"{timeout:g} s (last status {status.status or 'unknown'}); it may still "
+                f"finish: client.app_sources.wait({location!r})",
+                status=status,
+            )
+        return self._fetch_result(result)
 
     def _fetch_result(self, location: str) -> ApplicationSource:
         return ApplicationSource.from_api(self._transport.get_json(location))
+
+    # -- the source itself -----------------------------------------------------------------
+    def create(self, name: str) -> ApplicationSource:
+        """A new, empty application source (its first version holds no files)."""
+        name = check_text("name", name, required=True) or ""
+        response = self._transport.request("POST", "customApplicationSources/", json={"name": name})
+        return ApplicationSource.from_api(self._transport.json(response))
+
+    def update(
+        self,
+        source: Source,
+        *,
+        name: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+    ) -> ApplicationSource:
+        """Rename a source and/or set the resources of its latest version; the source now."""
+        source_id = check_id("source", source)
+        payload: dict[str, Any] = {}
+        if name is not None:
+            payload["name"] = check_text("name", name, required=True)
+        if resources is not None:
+            payload["resources"] = resources_to_api(resources)
+        if not payload:
+            raise InvalidArgumentError("update() needs name='...' or resources={...}.")
+        path = f"customApplicationSources/{quote_id(source_id)}/"
+        response = self._transport.request("PATCH", path, json=payload)
+        body = self._transport.json(response) if response.content else None
+        if isinstance(body, Mapping) and body.get("id"):
+            return ApplicationSource.from_api(body)
+        return self.get(source_id)
+
+    def delete(self, source: Source, *, hard: bool = False) -> None:
+        """Delete a source (``hard=True``: at once, not recoverable). Applications built from
+        it keep running."""
+        source_id = check_id("source", source)
+        self._delete(f"customApplicationSources/{quote_id(source_id)}/", hard=hard)
+
+    # -- versions --------------------------------------------------------------------------
+    def versions(
+        self, source: Source, *, limit: int | None = None, progress: bool | None = None
+    ) -> list[ApplicationSourceVersion]:
+        """The source's versions, in the server's order (newest first on DataRobot)."""
+        source_id = check_id("source", source)
+        pages: Paginator[ApplicationSourceVersion] = Paginator(
+            self._transport,
+            f"customApplicationSources/{quote_id(source_id)}/versions/",
+            ApplicationSourceVersion,
+            "Listing versions",
+            max_workers=self._max_workers,
+        )
+        return pages.all({}, check_limit(limit), progress=self._show_progress(progress))
+
+    def version(self, source: Source, version: Version = "latest") -> ApplicationSourceVersion:
+        """One version of a source with its items; ``"latest"`` is the source's latest."""
+        source_id = check_id("source", source)
+        version_id = self._version_id(source_id, version)
+        return ApplicationSourceVersion.from_api(
+            self._transport.get_json(self._version_path(source_id, version_id))
+        )
+
+    def new_version(
+        self,
+        source: Source,
+        files: SourceFiles | None = None,
+        *,
+        base_version: Version | None = "latest",
+        delete: Iterable[str] = (),
+        base_environment: str
+        | tuple[str, str]
+        | Mapping[str, str]
+        | DefaultEnvironment
+        | None = None,
+        resources: Mapping[str, Any] | None = None,
+        label: str | None = None,
+    ) -> ApplicationSourceVersion:
+        """A new version of ``source``, changed as asked; returns it as the server has it.
+
+        ``base_version`` (default ``"latest"``; a version or its id; None for an empty version)
+        is copied first: files, environment, resources. ``delete`` lists paths in the source
+        to leave out. ``files`` are then added or replaced: a folder (its files at their
+        relative paths; ``.git``, ``__pycache__``, ``.env`` files and symbolic links are left
+        out), a mapping ``{path_in_source: str | bytes | Path}`` (str is the text itself), or
+        a list of paths (each file under its own name). They go up ``UPLOAD_BATCH`` per
+        request. ``base_environment`` is an environment id or ``(id, version_id)``;
+        ``resources`` e.g. ``{"resource_label": "cpu.small", "replicas": 1}``.
+        Everything is checked before anything is sent.
+        """
+        source_id = check_id("source", source)
+        uploads = source_files(files) if files is not None else []
+        doomed = [check_source_path(p) for p in ([delete] if isinstance(delete, str) else delete)]
+        payload: dict[str, Any] = {}
+        if label is not None:
+            payload["label"] = check_text("label", label, required=True)
+        if base_environment is not None:
+            payload.update(_base_environment(base_environment))
+        if resources is not None:
+            payload["resources"] = resources_to_api(resources)
+        if base_version is not None:
+            base_id = self._version_id(source_id, base_version, allow_none=True)
+            if base_id:
+                payload["baseVersion"] = base_id
+        created = ApplicationSourceVersion.from_api(
+            self._transport.json(
+                self._transport.request(
+                    "POST",
+                    f"customApplicationSources/{quote_id(source_id)}/versions/",
+                    json=payload,
+                )
+            )
+        )
+        if not created.id:
+            raise DataRobotError(
+                "The server created a version but sent no id; see client.app_sources.versions()."
+            )
+        path = self._version_path(source_id, created.id)
+        version = created
+        if doomed:
+            by_path = {item.file_path or item.file_name: item.id for item in version.items}
+            missing = [p for p in doomed if p not in by_path]
+            if missing:
+                raise InvalidArgumentError(
+                    f"delete names files the version does not have: {missing}; it has "
+                    f"{sorted(by_path)[:10]}. (The new version {created.id} was created.)"
+                )
+            version = self._patch(path, json={"filesToDelete": [by_path[p] for p in doomed]})
+        for start in range(0, len(uploads), UPLOAD_BATCH):
+            batch = uploads[start : start + UPLOAD_BATCH]
+            version = self._patch(
+                path,
+                files=[("file", (name, content)) for name, content in batch],
+                data=[("filePath", name) for name, _ in batch],
+            )
+        return version if version.id else self.version(source_id, created.id)
+
+    def _patch(self, path: str, **body: Any) -> ApplicationSourceVersion:
+        response = self._transport.request("PATCH", path, upload="files" in body, **body)
+        data = self._transport.json(response) if response.content else None
+        return ApplicationSourceVersion.from_api(data if isinstance(data, Mapping) else None)
+
+    def file(self, source: Source, version: Version, item: str | WorkspaceItem) -> WorkspaceItem:
+        """One file of a version, with its ``content``; ``item`` is an item, its id or its
+        path in the version; ``version`` may be ``"latest"``."""
+        source_id = check_id("source", source)
+        version_id = self._version_id(source_id, version)
+        item_id = self._item_id(source_id, version_id, item)
+        body = self._transport.get_json(
+            f"{self._version_path(source_id, version_id)}items/{quote_id(item_id)}/"
+        )
+        return WorkspaceItem.from_api(body)
+
+    def download(
+        self,
+        source: Source,
+        folder: str | os.PathLike[str],
+        *,
+        version: Version = "latest",
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write every file of a version into ``folder`` (created if needed); the paths written.
+
+        Files are fetched concurrently. Existing files are refused (``FileExistsError``)
+        unless ``overwrite=True``; a server path that would land outside the folder (absolute,
+        ``..``, a drive letter, a symbolic link on the way) raises
+        ``dr_notebook.downloads.UnsafePathError``. Both are checked before anything is written.
+        """
+        source_id = check_id("source", source)
+        chosen = self.version(source_id, version)
+        base = self._version_path(source_id, chosen.id)
+        ids = {(item.file_path or item.file_name): item.id for item in chosen.items}
+
+        def fetch(path: str) -> bytes:
+            return content_bytes(self._transport.get_json(f"{base}items/{quote_id(ids[path])}/"))
+
+        return download_files(
+            folder, chosen.paths, fetch, overwrite=overwrite, max_workers=self._max_workers
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _version_path(source_id: str, version_id: str) -> str:
+        return f"customApplicationSources/{quote_id(source_id)}/versions/{quote_id(version_id)}/"
+
+    @overload
+    def _version_id(self, source_id: str, version: Version) -> str: ...
+
+    @overload
+    def _version_id(
+        self, source_id: str, version: Version | None, *, allow_none: Literal[True]
+    ) -> str | None: ...
+
+    def _version_id(
+        self, source_id: str, version: Version | None, *, allow_none: bool = False
+    ) -> str | None:
+        if version is None and allow_none:
+            return None
+        if version == "latest":
+            latest = self.get(source_id).latest_version.id
+            if not latest and not allow_none:
+                raise NotFoundError(f"The source {source_id} has no version yet.")
+            return latest or None
+        return check_id("version", version)
+
+    def _item_id(self, source_id: str, version_id: str, item: str | WorkspaceItem) -> str:
+        if isinstance(item, WorkspaceItem):
+            return check_id("item", item)
+        text = check_id("item", item)
+        version = ApplicationSourceVersion.from_api(
+            self._transport.get_json(self._version_path(source_id, version_id))
+        )
+        for entry in version.items:
+            if text in (entry.id, entry.file_path, entry.file_name):
+                return entry.id
+        raise NotFoundError(
+            f"The version {version_id} has no file {text!r}; it has "
+            f"{', '.join(version.paths[:10]) or 'no files'}."
+        )

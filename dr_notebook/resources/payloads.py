@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Union
+
+from pydantic.alias_generators import to_camel
 
 from dr_notebook.enums import RESOURCE_BUNDLE_IDS
 from dr_notebook.errors import InvalidArgumentError
@@ -30,6 +33,14 @@ MAX_LIST_ITEMS = 1000
 MAX_FILES = 1000
 SKIPPED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".venv"})
 FileContent = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]  # noqa: UP007
+#: What ``new_version(files=...)`` takes: a folder, ``{path_in_source: content}`` or paths.
+SourceFiles = Union[  # noqa: UP007
+    str,
+    os.PathLike,
+    Mapping[str, Union[str, bytes, os.PathLike]],  # noqa: UP007
+    Iterable[Union[str, os.PathLike]],  # noqa: UP007
+]
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 FORM_NAMES = {
     "name": "name",
@@ -82,6 +93,43 @@ def check_limit(limit: Any) -> int | None:
     return limit
 
 
+def filter_params(
+    filters: Mapping[str, Any],
+    keys: Mapping[str, str],
+    order_by: Iterable[str],
+    *,
+    ids: Iterable[str] = (),
+) -> tuple[dict[str, str], int | None]:
+    """A listing's query parameters (``keys`` maps each filter to its API name) and its limit.
+
+    Filter values are strings; those named in ``ids`` may also be entities (their id is sent);
+    ``order_by`` lists the allowed ``orderBy`` values. Unknown filters are refused.
+    """
+    unknown = sorted(set(filters) - {*keys, "limit"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"Unknown filters {unknown}; use: {', '.join([*keys, 'limit'])}."
+        )
+    id_filters = set(ids)
+    params: dict[str, str] = {}
+    for snake, key in keys.items():
+        value = filters.get(snake)
+        if value is None:
+            continue
+        if snake in id_filters:
+            value = check_id(snake, value)
+        elif not isinstance(value, str):
+            raise InvalidArgumentError(f"{snake} must be a string, not {type(value).__name__}.")
+        params[key] = value
+    allowed = tuple(order_by)
+    chosen = params.get("orderBy")
+    if chosen is not None and chosen not in allowed:
+        raise InvalidArgumentError(
+            f"order_by={chosen!r} is not allowed; use one of: {', '.join(allowed)}."
+        )
+    return params, check_limit(filters.get("limit"))
+
+
 def check_str_list(name: str, value: Any) -> list[str]:
     """``value`` as a list of at most ``MAX_LIST_ITEMS`` strings."""
     if isinstance(value, str) or not isinstance(value, Iterable):
@@ -121,6 +169,15 @@ def environment_to_api(value: Any) -> dict[str, str]:
     return checked
 
 
+def resources_to_api(value: Any) -> dict[str, Any]:
+    """Application ``resources`` (snake_case or camelCase keys) as the API's camelCase object."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            "resources must be a dict, e.g. {'resource_label': 'cpu.small', 'replicas': 1}."
+        )
+    return {(to_camel(str(k)) if "_" in str(k) else str(k)): v for k, v in value.items()}
+
+
 def metadata_to_api(meta: TemplateMetadata | Mapping[str, Any]) -> dict[str, Any]:
     """``templateMetadata`` in the API's camelCase, from a model or a (snake or camel) dict."""
     if isinstance(meta, TemplateMetadata):
@@ -158,33 +215,114 @@ def _skipped(name: str) -> bool:
     return name in SKIPPED_NAMES or name == ".env" or name.startswith(".env.")
 
 
-def zip_folder(folder: Path) -> bytes:
-    """The folder's files as an in-memory zip (relative paths).
+def folder_files(folder: Path) -> Iterator[Path]:
+    """The files under ``folder`` that an upload takes, in a stable order.
 
     Left out: ``.git``, caches, ``.env`` / ``.env.*`` files and symbolic links (a link could
     pull a file from outside the folder, such as a credentials file, into a shared catalogue).
+    At most ``MAX_FILES``.
     """
+    count = 0
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _skipped(d))
+        for name in sorted(names):
+            if _skipped(name):
+                continue
+            path = Path(root, name)
+            if path.is_symlink() or not path.is_file():
+                continue
+            count += 1
+            if count > MAX_FILES:
+                raise InvalidArgumentError(
+                    f"{folder} holds more than {MAX_FILES} files; an upload may have at most "
+                    f"{MAX_FILES}."
+                )
+            yield path
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The folder's files (see :func:`folder_files`) as an in-memory zip (relative paths)."""
     buffer = io.BytesIO()
     count = 0
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for root, dirs, names in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not _skipped(d))
-            for name in sorted(names):
-                if _skipped(name):
-                    continue
-                path = Path(root, name)
-                if path.is_symlink() or not path.is_file():
-                    continue
-                count += 1
-                if count > MAX_FILES:
-                    raise InvalidArgumentError(
-                        f"{folder} holds more than {MAX_FILES} files; a template may have at most "
-                        f"{MAX_FILES}."
-                    )
-                archive.write(path, path.relative_to(folder).as_posix())
+        for path in folder_files(folder):
+            count += 1
+            archive.write(path, path.relative_to(folder).as_posix())
     if count == 0:
         raise InvalidArgumentError(f"The folder {folder} holds no files to upload.")
     return buffer.getvalue()
+
+
+def check_source_path(path: object) -> str:
+    """A file's path inside a source: relative, forward slashes, no ``..`` and no drive."""
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidArgumentError(f"A file path in a source must be a non-empty string: {path!r}.")
+    text = path.replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if text.startswith("/") or _DRIVE.match(text) or ".." in parts or not parts or "\x00" in text:
+        raise InvalidArgumentError(
+            f"{path!r} is not a path inside the source: give a relative path such as "
+            "'app.py' or 'templates/index.html'."
+        )
+    return "/".join(parts)
+
+
+def _bytes_of(value: object, where: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, os.PathLike):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise InvalidArgumentError(f"{where}: {str(path)!r} is not a file.")
+        return path.read_bytes()
+    raise InvalidArgumentError(
+        f"{where}: give the content as str (text), bytes or a pathlib.Path, "
+        f"not {type(value).__name__}."
+    )
+
+
+def source_files(files: SourceFiles) -> list[tuple[str, bytes]]:
+    """``(path_in_source, content)`` pairs for a source version upload.
+
+    ``files`` is a folder (its files at their relative paths; see :func:`folder_files` for what
+    is left out), a mapping ``{path_in_source: content}`` where content is ``str`` (text, sent
+    as UTF-8), ``bytes`` or a ``pathlib.Path`` to read, or a list of paths: each file goes in
+    under its own name, each folder's files at their paths relative to that folder.
+    """
+    pairs: list[tuple[str, bytes]] = []
+    if isinstance(files, Mapping):
+        for key, value in files.items():
+            pairs.append((check_source_path(key), _bytes_of(value, f"files[{key!r}]")))
+    else:
+        entries = [files] if isinstance(files, (str, os.PathLike)) else files
+        if not isinstance(entries, Iterable):
+            raise InvalidArgumentError(
+                "files must be a folder, a {path_in_source: content} mapping or a list of paths."
+            )
+        for entry in entries:
+            if not isinstance(entry, (str, os.PathLike)):
+                raise InvalidArgumentError(
+                    f"files lists {entry!r}; a list of files holds paths (str or Path)."
+                )
+            path = Path(entry).expanduser()
+            if path.is_dir():
+                pairs += [
+                    (p.relative_to(path).as_posix(), p.read_bytes()) for p in folder_files(path)
+                ]
+            elif path.is_file():
+                pairs.append((path.name, path.read_bytes()))
+            else:
+                raise InvalidArgumentError(f"{str(entry)!r}: no such file or folder.")
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise InvalidArgumentError(f"Two files would go to {name!r} in the source.")
+        seen.add(name)
+    if len(pairs) > MAX_FILES:
+        raise InvalidArgumentError(f"{len(pairs)} files; an upload may have at most {MAX_FILES}.")
+    return pairs
 
 
 def read_content(file: FileContent, filename: str | None = None) -> tuple[str, bytes, Path | None]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
-import re
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -15,13 +13,12 @@ from typing_extensions import Unpack
 
 from dr_notebook.enums import RESOURCE_BUNDLE_IDS, TEMPLATE_ORDER_BY
 from dr_notebook.errors import (
-    AmbiguousNameError,
     DataRobotError,
     InvalidArgumentError,
-    NotFoundError,
 )
 from dr_notebook.http import quote_id
 from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
+from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
 from dr_notebook.resources.pagination import Page
 from dr_notebook.resources.payloads import (
@@ -29,11 +26,11 @@ from dr_notebook.resources.payloads import (
     METADATA_NAMES,
     FileContent,
     check_id,
-    check_limit,
     check_metadata,
     check_text,
     content_type,
     environment_to_api,
+    filter_params,
     metadata_to_api,
     read_content,
 )
@@ -45,7 +42,6 @@ __all__ = ["TemplateFilters", "Templates"]
 
 log = logging.getLogger("dr_notebook.client")
 
-_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _REQUIRED = ("name", "description", "template_type", "template_sub_type")
 _FILTER_KEYS = {
     "search": "search",
@@ -79,25 +75,7 @@ class TemplateFilters(TypedDict, total=False):
 
 def _query(filters: TemplateFilters) -> tuple[dict[str, str], int | None]:
     """The query parameters and the limit of ``filters``, checked."""
-    unknown = sorted(set(filters) - {*_FILTER_KEYS, "limit"})
-    if unknown:
-        raise InvalidArgumentError(
-            f"Unknown filters {unknown}; use: {', '.join([*_FILTER_KEYS, 'limit'])}."
-        )
-    params: dict[str, str] = {}
-    for snake, key in _FILTER_KEYS.items():
-        value = filters.get(snake)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidArgumentError(f"{key} must be a string, not {type(value).__name__}.")
-        params[key] = value
-    order_by = params.get("orderBy")
-    if order_by is not None and order_by not in TEMPLATE_ORDER_BY:
-        raise InvalidArgumentError(
-            f"order_by={order_by!r} is not allowed; use one of: {', '.join(TEMPLATE_ORDER_BY)}."
-        )
-    return params, check_limit(filters.get("limit"))
+    return filter_params(filters, _FILTER_KEYS, TEMPLATE_ORDER_BY)
 
 
 def _folder_readme(folder: Path) -> str | None:
@@ -166,35 +144,12 @@ class Templates(Resource[Template]):
         """
         if isinstance(id_or_name, Template):
             return id_or_name
-        text = check_id("id_or_name", id_or_name)
-        if _OBJECT_ID.match(text):
-            try:
-                return self.get(text)
-            except NotFoundError:
-                pass
-        candidates = self.list(search=text, progress=False)
-        wanted = text.casefold()
-        exact = [t for t in candidates if t.name.strip().casefold() == wanted]
-        if len(exact) == 1:
-            return exact[0]
-        if len(exact) > 1:
-            ids = ", ".join(t.id for t in exact[:5])
-            raise AmbiguousNameError(
-                f"{len(exact)} templates are named {text!r} ({ids}); use the id instead.",
-                candidates=exact,
-            )
-        hint = ""
-        if candidates:
-            # Names containing the text first, then the most similar ones.
-            ranked = sorted(
-                candidates,
-                key=lambda t: (
-                    wanted not in t.name.casefold(),
-                    -difflib.SequenceMatcher(None, wanted, t.name.casefold()).ratio(),
-                ),
-            )
-            hint = "; did you mean " + " or ".join(repr(t.name) for t in ranked[:3]) + "?"
-        raise NotFoundError(f"No template has the id or name {text!r}{hint}")
+        return resolve_name(
+            check_id("id_or_name", id_or_name),
+            get=self.get,
+            search=lambda text: self.list(search=text, progress=False),
+            kind="template",
+        )
 
     def names(self) -> list[tuple[str, str]]:
         """``(id, name)`` of every template, for completion (no progress bar)."""
@@ -343,12 +298,7 @@ class Templates(Resource[Template]):
     def delete(self, template: str | Template) -> None:
         """Delete a template."""
         template_id = check_id("template", template)
-        try:
-            self._transport.request("DELETE", f"customTemplates/{quote_id(template_id)}/")
-        except NotFoundError as err:
-            # A retried DELETE whose first attempt went through answers 404: that is success.
-            if not err.attempts > 1:
-                raise
+        self._delete(f"customTemplates/{quote_id(template_id)}/")
 
     def file(self, template: str | Template, file: str | TemplateFile) -> TemplateFile:
         """One file of a template, with its ``content``."""
@@ -358,3 +308,34 @@ class Templates(Resource[Template]):
             f"customTemplates/{quote_id(template_id)}/files/{quote_id(file_id)}/"
         )
         return TemplateFile.from_api(body)
+
+    def download(
+        self,
+        template: str | Template,
+        folder: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write the template's files into ``folder``; the local paths, in the template's order.
+
+        As ``client.app_sources.download``: concurrent fetches, existing files kept unless
+        ``overwrite=True`` (else ``FileExistsError``), server paths outside the folder refused
+        (``UnsafePathError``), all checked before anything is written.
+        """
+        from dr_notebook.downloads import content_bytes, download_files
+
+        template_id = check_id("template", template)
+        current = self.get(template_id)  # the file list as it is now
+        ids = {f.name: f.id for f in current.files}
+
+        def fetch(name: str) -> bytes:
+            return content_bytes(
+                self._transport.get_json(
+                    f"customTemplates/{quote_id(template_id)}/files/{quote_id(ids[name])}/"
+                )
+            )
+
+        names = [f.name for f in current.files]  # duplicates are refused, not merged
+        return download_files(
+            folder, names, fetch, overwrite=overwrite, max_workers=self._max_workers
+        )

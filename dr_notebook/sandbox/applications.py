@@ -156,6 +156,8 @@ class Applications:
                 "was not run. The application shows a page that says so."
             )
         status = {BUILDING: "inProgress", "failed": "failed"}.get(record.status, "completed")
+        if status == "inProgress" and self.runner is not None and self.runner.started(record.id):
+            status = "completed"  # built; start-app.sh is starting and not answering yet
         return {
             "logs": lines,
             "buildLog": build_log,

@@ -122,6 +122,12 @@ class AppRunner:
             return [], None
         return list(run.output), "\n".join(run.build)
 
+    def started(self, app_id: str) -> bool:
+        """Whether the run got past its build: files written, ``start-app.sh`` launched."""
+        with self._lock:
+            run = self._runs.get(app_id)
+        return run is not None and run.process is not None
+
     def pids(self, app_id: str) -> int | None:
         """The process group id of the application's run, if it has a process."""
         with self._lock:

@@ -8,7 +8,14 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from dr_notebook.sandbox.store import SOURCE_ORDER, Store, new_id, now_iso, order_clause
+from dr_notebook.sandbox.store import (
+    SOURCE_ORDER,
+    Store,
+    file_content,
+    new_id,
+    now_iso,
+    order_clause,
+)
 from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES
 from dr_notebook.sandbox.versions import runtime_parameters
 
@@ -251,7 +258,7 @@ class SourceStore:
         return True
 
     def get_item(self, source_id: str, version_id: str, item_id: str) -> dict[str, Any] | None:
-        """One file of a version with its text content, or None."""
+        """One file of a version with its content (text, or base64 for binary files), or None."""
         with self.store.lock:
             if self._version_row(source_id, version_id) is None:
                 return None
@@ -262,8 +269,9 @@ class SourceStore:
             ).fetchone()
         if row is None:
             return None
-        content = bytes(row["content"]).decode("utf-8", errors="replace")
-        return {**item_entity(row["id"], row["path"], row["created_at"]), "content": content}
+        # Text as it is; binary files (images) base64-encoded with "encoding": "base64".
+        content = file_content(bytes(row["content"]))
+        return {**item_entity(row["id"], row["path"], row["created_at"]), **content}
 
     def files(self, version_id: str) -> list[tuple[str, bytes]]:
         """A version's files as (path, bytes), in the order they were added."""

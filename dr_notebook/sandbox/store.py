@@ -395,7 +395,7 @@ class Store:
             ).fetchone()
         if row is None:
             return None
-        return {"id": row["id"], "filename": row["name"], **_file_content(row["content"])}
+        return {"id": row["id"], "filename": row["name"], **file_content(row["content"])}
 
     def template_files(self, template_id: str) -> list[dict[str, Any]]:
         """A template's files with their ids, names and creation times, in order."""
@@ -528,7 +528,7 @@ def _lower(value: SqlValue) -> SqlValue:
     return value.lower() if isinstance(value, str) else value
 
 
-def _file_content(content: bytes | str) -> dict[str, str]:
+def file_content(content: bytes | str) -> dict[str, str]:
     """``{"content": text}``, or base64 with ``"encoding": "base64"`` for binary files (images)."""
     if isinstance(content, bytes):
         try:
@@ -536,4 +536,3 @@ def _file_content(content: bytes | str) -> dict[str, str]:
         except UnicodeDecodeError:
             return {"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"}
     return {"content": content}
-

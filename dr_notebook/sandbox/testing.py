@@ -25,7 +25,7 @@ import requests
 from dr_notebook.sandbox.server import TOKENS_ENV
 from dr_notebook.sandbox.settings import ROLES, apps_dir_for
 
-__all__ = ["SandboxError", "SandboxServer", "start_sandbox"]
+__all__ = ["SandboxError", "SandboxServer", "processes_in", "start_sandbox"]
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
@@ -296,3 +296,16 @@ def start_sandbox(**kwargs: Any) -> SandboxServer:
 
 def _generated_tokens() -> dict[str, str]:
     return {role: f"sbx-{role}-{secrets.token_urlsafe(18)}" for role in ROLES}
+
+
+def processes_in(folder: Path) -> list[Any]:
+    """Processes (``psutil.Process``) whose working directory is inside ``folder``: with
+    ``SandboxServer.apps_dir``, the processes of a ``run_apps`` sandbox's applications."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cwd"]):
+        cwd = proc.info.get("cwd")
+        if cwd and cwd.startswith(str(folder)):
+            found.append(proc)
+    return found

@@ -1,0 +1,442 @@
+"""``client.applications``: custom applications: list, create and wait until running, update,
+logs, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from typing_extensions import Unpack
+
+from dr_notebook.enums import APPLICATION_ORDER_BY, LaunchStage
+from dr_notebook.errors import (
+    ApplicationFailedError,
+    AsyncTimeoutError,
+    DataRobotError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from dr_notebook.http import quote_id
+from dr_notebook.models import (
+    Application,
+    ApplicationLogs,
+    ApplicationSource,
+    ApplicationSourceVersion,
+    AsyncStatus,
+    LaunchStep,
+)
+from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job
+from dr_notebook.resources._names import resolve_name
+from dr_notebook.resources._progress import progress_bar
+from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.payloads import check_id, check_text, filter_params, resources_to_api
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LOG_TAIL", "ApplicationFilters", "Applications", "LaunchCallback", "LaunchSteps"]
+
+#: ``on_status`` of :meth:`Applications.create`, :meth:`Applications.update` and
+#: ``Client.launch``: called with each :class:`~dr_notebook.models.LaunchStep`.
+LaunchCallback = Callable[[LaunchStep], object]
+
+#: Log lines an :class:`~dr_notebook.errors.ApplicationFailedError` carries.
+LOG_TAIL = 20
+
+_FILTER_KEYS = {
+    "name": "name",
+    "source": "customApplicationSourceId",
+    "status": "status",
+    "order_by": "orderBy",
+}
+_STAGE_LABELS = {
+    LaunchStage.SOURCE: "creating the application source",
+    LaunchStage.BUILD: "building the application",
+    LaunchStage.START: "starting the application",
+}
+_LOOKUP = "look for the new application with client.applications.list()"
+
+Target = str | ApplicationSource | ApplicationSourceVersion
+App = str | Application
+
+
+class ApplicationFilters(TypedDict, total=False):
+    """The filters of :meth:`Applications.list`, ``iter`` and ``frame``, as the server takes them.
+
+    ``name`` (text in the name, case-insensitive on DataRobot), ``source`` (an application
+    source or its id), ``status`` (e.g. ``running``), ``order_by`` (``name``, ``createdAt``,
+    ``updatedAt``, optionally prefixed with ``-``), ``limit`` (at most this many).
+    """
+
+    name: str | None
+    source: str | ApplicationSource | None
+    status: str | None
+    order_by: str | None
+    limit: int | None
+
+
+def _query(filters: ApplicationFilters) -> tuple[dict[str, str], int | None]:
+    return filter_params(filters, _FILTER_KEYS, APPLICATION_ORDER_BY, ids=("source",))
+
+
+class LaunchSteps:
+    """The one stream of :class:`LaunchStep` events of a launch, and its optional progress bar.
+
+    Shared by ``client.launch`` (source stage, then the application's) and
+    :meth:`Applications.create`: ``elapsed`` counts from the start of the whole call.
+    """
+
+    def __init__(self, on_status: LaunchCallback | None, deadline: Deadline, *, bar: bool):
+        self.on_status = on_status
+        self.deadline = deadline
+        self.source: ApplicationSource | None = None
+        self._bar = progress_bar(bar, desc="Launching", bar_format="{desc} [{elapsed}]")
+
+    def emit(
+        self,
+        stage: LaunchStage,
+        status: str = "",
+        message: str | None = None,
+        application: Application | None = None,
+    ) -> LaunchStep:
+        """Send one step to the callback (and the bar); returns it."""
+        if message is None:
+            message = _STAGE_LABELS.get(stage, stage.value)
+            if status:
+                message += f" ({status})"
+        step = LaunchStep(
+            stage=stage.value,
+            status=status,
+            message=message,
+            elapsed=self.deadline.elapsed,
+            source=self.source,
+            application=application,
+        )
+        if self._bar is not None:
+            self._bar.set_description_str(message)
+        if self.on_status is not None:
+            self.on_status(step)
+        return step
+
+    def close(self) -> None:
+        """Remove the progress bar, if one was shown."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Applications(Resource[Application]):
+    """``client.applications``: custom applications built from application sources.
+
+    Every call may run in any thread. ``on_status`` callbacks run in the calling thread.
+    """
+
+    list_path = "customApplications/"
+    model = Application
+    progress_label = "Listing applications"
+
+    # -- reading ---------------------------------------------------------------------------
+    def list(
+        self, *, progress: bool | None = None, **filters: Unpack[ApplicationFilters]
+    ) -> list[Application]:
+        """Every application matching the filters (at most ``limit``), in the server's order."""
+        params, limit = _query(filters)
+        return self._pages.all(params, limit, progress=self._show_progress(progress))
+
+    def iter(self, **filters: Unpack[ApplicationFilters]) -> Iterator[Application]:
+        """Like :meth:`list`, lazily: one page is fetched when the previous one is used up."""
+        params, limit = _query(filters)
+        return self._pages.iter(params, limit)
+
+    def frame(
+        self, *, progress: bool | None = None, **filters: Unpack[ApplicationFilters]
+    ) -> pd.DataFrame:
+        """:meth:`list` as a DataFrame, one row per application (``frames.applications_frame``:
+        columns ``id, name, status, application_url, source_id, source_version_id, created_at,
+        updated_at, ...``)."""
+        from dr_notebook.frames import applications_frame
+
+        return applications_frame(self.list(progress=progress, **filters))
+
+    def get(self, application: App) -> Application:
+        """One application by id (or an :class:`Application`, read again)."""
+        app_id = check_id("application", application)
+        return Application.from_api(
+            self._transport.get_json(f"customApplications/{quote_id(app_id)}/")
+        )
+
+    def resolve(self, id_or_name: App) -> Application:
+        """The application with this id, else the one with exactly this name (case-insensitive).
+
+        Raises ``NotFoundError`` when none matches (naming the closest names), and
+        ``AmbiguousNameError`` (with ``candidates``) when several do.
+        """
+        if isinstance(id_or_name, Application):
+            return id_or_name
+        return resolve_name(
+            check_id("id_or_name", id_or_name),
+            get=self.get,
+            search=lambda text: self.list(name=text, progress=False),
+            kind="application",
+        )
+
+    def names(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every application, for completion (no progress bar)."""
+        return [(a.id, a.name) for a in self.list(progress=False)]
+
+    def name_in_use(self, name: str) -> bool:
+        """Whether an application already has this name (``nameCheck``; a server without it
+        is asked for the applications of that name instead)."""
+        name = check_text("name", name, required=True) or ""
+        try:
+            body = self._transport.get_json("customApplications/nameCheck/", {"name": name})
+        except NotFoundError:
+            body = None
+        if isinstance(body, Mapping) and isinstance(body.get("inUse"), bool):
+            return body["inUse"]
+        return any(a.name == name for a in self.list(name=name, progress=False))
+
+    def logs(self, application: App) -> ApplicationLogs:
+        """The application's last output lines (at most 1000), build status, error and log."""
+        app_id = check_id("application", application)
+        return ApplicationLogs.from_api(
+            self._transport.get_json(f"customApplications/{quote_id(app_id)}/logs/")
+        )
+
+    # -- creating and waiting --------------------------------------------------------------
+    def create(
+        self,
+        source_or_version: Target,
+        *,
+        name: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float = DEFAULT_WAIT,
+        on_status: LaunchCallback | None = None,
+        progress: bool | None = None,
+    ) -> Application:
+        """Build and start an application; with ``wait``, return it once it is ``running``.
+
+        ``source_or_version`` is an :class:`ApplicationSource` or its id (its latest version is
+        built) or an :class:`ApplicationSourceVersion` (that version). ``name`` defaults to the
+        server's choice (the source's name); ``resources`` e.g. ``{"replicas": 1,
+        "resource_label": "cpu.small"}``. The request is sent once, never retried.
+
+        The server's 202 job is followed to the application; then, with ``wait``, the
+        application is polled until ``running``, at most ``timeout`` seconds for the whole
+        call. ``on_status`` receives a :class:`LaunchStep` per poll (stages ``build``, ``start``,
+        then ``running`` or ``failed``); ``progress`` (default: the client's) shows a bar.
+
+        Raises :class:`ApplicationFailedError` (with the build error and the last log lines)
+        when it ends ``failed``, and :class:`AsyncTimeoutError` when the time runs out (the
+        application may still be building: the message says how to look). ``wait=False``
+        returns the application as soon as it exists (usually still building).
+        """
+        deadline = Deadline(check_wait(timeout))
+        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
+        try:
+            return self.create_in(
+                steps, source_or_version, name=name, resources=resources, wait=wait
+            )
+        finally:
+            steps.close()
+
+    def create_in(
+        self,
+        steps: LaunchSteps,
+        source_or_version: Target,
+        *,
+        name: str | None,
+        resources: Mapping[str, Any] | None,
+        wait: bool,
+    ) -> Application:
+        """:meth:`create` reporting to an existing step stream (``client.launch`` uses it)."""
+        body: dict[str, Any] = {}
+        if isinstance(source_or_version, ApplicationSourceVersion):
+            body["applicationSourceVersionId"] = check_id("version", source_or_version)
+        else:
+            body["applicationSourceId"] = check_id("source_or_version", source_or_version)
+        if name is not None:
+            body["name"] = check_text("name", name, required=True)
+        if resources is not None:
+            body["resources"] = resources_to_api(resources)
+        steps.emit(LaunchStage.BUILD)
+        response = self._transport.request("POST", "customApplications/", json=body)
+        data = self._transport.json(response) if response.content else None
+        app = Application.from_api(data if isinstance(data, Mapping) else None)
+        location = response.headers.get("Location")
+        if response.status_code == 202 and location:
+            app = self._follow_job(location, app, steps)
+        elif not app.id:
+            raise DataRobotError(
+                f"The server answered {response.status_code} to creating the application but "
+                f"sent neither the application nor a Location; {_LOOKUP}."
+            )
+        if not wait:
+            return app
+        return self._wait_running(app, steps, version_id=None)
+
+    def wait(
+        self,
+        application: App,
+        *,
+        timeout: float = DEFAULT_WAIT,
+        on_status: LaunchCallback | None = None,
+        progress: bool | None = None,
+    ) -> Application:
+        """Wait (at most ``timeout`` seconds) until the application is ``running``; as
+        :meth:`create` with ``wait=True`` does, with the same events and errors."""
+        deadline = Deadline(check_wait(timeout))
+        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
+        try:
+            return self._wait_running(self.get(application), steps, version_id=None)
+        finally:
+            steps.close()
+
+    def _follow_job(self, location: str, app: Application, steps: LaunchSteps) -> Application:
+        def seen(status: AsyncStatus) -> None:
+            if not status.completed:  # the application's own status follows
+                steps.emit(LaunchStage.BUILD, status.status, application=app if app.id else None)
+
+        result, status = follow_job(
+            self._transport,
+            location,
+            steps.deadline,
+            seen,
+            what="Creating the application",
+            lookup=_LOOKUP,
+        )
+        if result is None:
+            raise self._timeout(app, steps, status.status)
+        return Application.from_api(self._transport.get_json(result))
+
+    def _wait_running(
+        self, app: Application, steps: LaunchSteps, *, version_id: str | None
+    ) -> Application:
+        while True:
+            on_version = version_id is None or app.source_version_id == version_id
+            if app.running and on_version:
+                where = f" at {app.application_url}" if app.application_url else ""
+                steps.emit(LaunchStage.RUNNING, app.status, f"running{where}", app)
+                return app
+            if app.failed and on_version:
+                raise self._failure(app, steps)
+            steps.emit(self._stage(app), app.status, application=app)
+            if not steps.deadline.sleep():
+                raise self._timeout(app, steps, app.status)
+            app = self.get(app.id)
+
+    def _stage(self, app: Application) -> LaunchStage:
+        """``start`` once the server says the build completed, else ``build``."""
+        try:
+            logs = self.logs(app.id)
+        except DataRobotError:
+            return LaunchStage.BUILD
+        return LaunchStage.START if logs.build_status == "completed" else LaunchStage.BUILD
+
+    def _failure(self, app: Application, steps: LaunchSteps) -> ApplicationFailedError:
+        try:
+            logs = self.logs(app.id)
+        except DataRobotError:
+            logs = ApplicationLogs()
+        build_error = logs.build_error or app.build_error
+        tail = logs.tail(LOG_TAIL)
+        reason = build_error or "the server gave no build error"
+        last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
+        step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
+        return ApplicationFailedError(
+            f"The application {app.name or app.id!r} ({app.id}) failed after "
+            f"{step.elapsed:.0f} s: {reason}.{last} Logs: %dr_app {app.id} --logs",
+            application=app,
+            build_error=build_error,
+            log_tail=tail,
+        )
+
+    def _timeout(self, app: Application, steps: LaunchSteps, status: str) -> AsyncTimeoutError:
+        if app.id:
+            look = f"look with %dr_app {app.id} or client.applications.get({app.id!r})"
+            what = f"The application {app.name or app.id!r} ({app.id})"
+        else:
+            look = _LOOKUP
+            what = "The application"
+        return AsyncTimeoutError(
+            f"{what} is not running after {steps.deadline.timeout:g} s (status "
+            f"{status or 'unknown'}); it may still be building: {look}.",
+            application=app if app.id else None,
+        )
+
+    # -- changing --------------------------------------------------------------------------
+    def update(
+        self,
+        application: App,
+        *,
+        name: str | None = None,
+        source_version: str | ApplicationSourceVersion | None = None,
+        external_access_enabled: bool | None = None,
+        external_access_recipients: Iterable[str] | None = None,
+        allow_auto_stopping: bool | None = None,
+        wait: bool = True,
+        timeout: float = DEFAULT_WAIT,
+        on_status: LaunchCallback | None = None,
+        progress: bool | None = None,
+    ) -> Application:
+        """Change an application; returns it as the server now has it.
+
+        ``source_version`` (a version or its id) restarts the application on that version,
+        keeping its id and URL; with ``wait`` the call then waits (at most ``timeout`` s, with
+        :meth:`create`'s events and errors) until it runs that version. The server may answer
+        200 with the application, 202 or 204: all are accepted.
+        """
+        app_id = check_id("application", application)
+        timeout = check_wait(timeout)
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = check_text("name", name, required=True)
+        version_id = None
+        if source_version is not None:
+            version_id = check_id("source_version", source_version)
+            body["customApplicationSourceVersionId"] = version_id
+        for key, flag in (
+            ("externalAccessEnabled", external_access_enabled),
+            ("allowAutoStopping", allow_auto_stopping),
+        ):
+            if flag is not None:
+                if not isinstance(flag, bool):
+                    raise InvalidArgumentError(f"{key} must be True or False, not {flag!r}.")
+                body[key] = flag
+        if external_access_recipients is not None:
+            if isinstance(external_access_recipients, str):
+                raise InvalidArgumentError(
+                    "external_access_recipients must be a list of email addresses."
+                )
+            body["externalAccessRecipients"] = list(external_access_recipients)
+        if not body:
+            raise InvalidArgumentError(
+                "update() needs a field to change, e.g. name='...' or source_version=..."
+            )
+        response = self._transport.request(
+            "PATCH", f"customApplications/{quote_id(app_id)}/", json=body
+        )
+        data = (
+            self._transport.json(response)
+            if response.status_code == 200 and response.content
+            else None
+        )
+        app = (
+            Application.from_api(data)
+            if isinstance(data, Mapping) and data.get("id")
+            else self.get(app_id)
+        )
+        if version_id is None or not wait:
+            return app
+        deadline = Deadline(timeout)
+        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
+        try:
+            return self._wait_running(app, steps, version_id=version_id)
+        finally:
+            steps.close()
+
+    def delete(self, application: App, *, hard: bool = False) -> None:
+        """Stop and delete an application (``hard=True``: at once, not recoverable)."""
+        app_id = check_id("application", application)
+        self._delete(f"customApplications/{quote_id(app_id)}/", hard=hard)
