@@ -29,10 +29,12 @@ __all__ = [
     "ConfigurationError",
     "DataRobotError",
     "InvalidArgumentError",
+    "NoMatchWarning",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "UnknownValueWarning",
     "ValidationError",
     "error_from_response",
     "redact",
@@ -151,6 +153,15 @@ class AmbiguousNameError(DataRobotError):
     def __init__(self, message: str, *, candidates: Sequence[Template] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.candidates: list[Template] = list(candidates)
+
+
+class UnknownValueWarning(UserWarning):
+    """A value outside the API's known vocabulary, sent as given (the server may know more)."""
+
+
+class NoMatchWarning(UserWarning):
+    """A listing came back empty because no template has a filter's value; the message names
+    the values that exist."""
 
 
 _BY_STATUS: dict[int, type[DataRobotError]] = {

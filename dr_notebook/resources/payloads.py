@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
-from dr_notebook.enums import RESOURCE_BUNDLE_IDS
-from dr_notebook.errors import InvalidArgumentError
+from dr_notebook.enums import (
+    RESOURCE_BUNDLE_IDS,
+    TEMPLATE_TYPE_LABELS,
+    expand_template_type,
+    known_template_types,
+    order_by_value,
+)
+from dr_notebook.errors import InvalidArgumentError, UnknownValueWarning
 from dr_notebook.models import ApiModel, DefaultEnvironment, TemplateMetadata
 
 TEXT_LIMITS = {
@@ -64,6 +71,42 @@ def check_text(name: str, value: Any, *, required: bool) -> str | None:
             f"{name} is {len(value)} characters long; the limit is {limit}: shorten it."
         )
     return value
+
+
+_warned_types: set[str] = set()
+
+
+def check_template_type(value: Any) -> Any:
+    """``template_type`` with short names expanded (see ``enums.expand_template_type``).
+
+    A type outside the known ones is sent as given, as the API allows, after a warning that
+    names the known ones: once per value and process.
+    """
+    if not isinstance(value, str):
+        return value  # check_text says what is wrong with it
+    expanded = expand_template_type(value) or value
+    if expanded.strip() and expanded not in TEMPLATE_TYPE_LABELS and expanded not in _warned_types:
+        _warned_types.add(expanded)
+        warnings.warn(
+            f"template_type={expanded!r} is not a known type ({known_template_types()}); "
+            "it is sent as given, and no filter by a known type will find it.",
+            UnknownValueWarning,
+            stacklevel=4,  # the caller of create() or update()
+        )
+    return expanded
+
+
+def check_order_by(value: Any, allowed: tuple[str, ...]) -> str | None:
+    """The API's ``orderBy`` value for ``value`` (snake_case or camelCase, ``-`` descending)."""
+    if value is None:
+        return None
+    api = order_by_value(value, allowed) if isinstance(value, str) else None
+    if api is None:
+        raise InvalidArgumentError(
+            f"order_by={value!r} is not allowed; use one of: {', '.join(allowed)} "
+            "(snake_case works too, e.g. '-created_at')."
+        )
+    return api
 
 
 def check_id(name: str, value: Any) -> str:

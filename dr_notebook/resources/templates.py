@@ -7,22 +7,30 @@ import json
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import Unpack
 
-from dr_notebook.enums import RESOURCE_BUNDLE_IDS, TEMPLATE_ORDER_BY
+from dr_notebook.enums import (
+    RESOURCE_BUNDLE_IDS,
+    TEMPLATE_ORDER_BY,
+    TEMPLATE_TYPE_LABELS,
+    expand_template_type,
+)
 from dr_notebook.errors import (
     AmbiguousNameError,
     DataRobotError,
     InvalidArgumentError,
+    NoMatchWarning,
     NotFoundError,
 )
 from dr_notebook.http import quote_id
 from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
 from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.pagination import PAGE_SIZE
 from dr_notebook.resources.payloads import (
     FORM_NAMES,
     METADATA_NAMES,
@@ -30,6 +38,8 @@ from dr_notebook.resources.payloads import (
     check_id,
     check_limit,
     check_metadata,
+    check_order_by,
+    check_template_type,
     check_text,
     content_type,
     environment_to_api,
@@ -46,6 +56,7 @@ log = logging.getLogger("dr_notebook.client")
 
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _REQUIRED = ("name", "description", "template_type", "template_sub_type")
+_HINTED_FILTERS = {"templateType": "type", "templateSubType": "sub-type"}
 _FILTER_KEYS = {
     "search": "search",
     "tag": "tag",
@@ -62,8 +73,10 @@ Environment = DefaultEnvironment | Mapping[str, str] | tuple[str, str]
 class TemplateFilters(TypedDict, total=False):
     """The filters of :meth:`Templates.list`, :meth:`Templates.iter` and :meth:`Templates.frame`.
 
-    ``order_by`` is one of ``name``, ``createdAt``, ``templateType``, ``templateSubType``,
-    optionally prefixed with ``-``; ``limit`` caps how many templates come back.
+    ``template_type`` takes the short names ``application``, ``metric``, ``job`` too.
+    ``order_by`` is one of ``name``, ``createdAt``, ``templateType``, ``templateSubType``
+    (or their snake_case: ``created_at``), prefixed with ``-`` for descending; ``limit`` caps
+    how many templates come back.
     """
 
     search: str | None
@@ -91,11 +104,10 @@ def _query(filters: TemplateFilters) -> tuple[dict[str, str], int | None]:
         if not isinstance(value, str):
             raise InvalidArgumentError(f"{key} must be a string, not {type(value).__name__}.")
         params[key] = value
-    order_by = params.get("orderBy")
-    if order_by is not None and order_by not in TEMPLATE_ORDER_BY:
-        raise InvalidArgumentError(
-            f"order_by={order_by!r} is not allowed; use one of: {', '.join(TEMPLATE_ORDER_BY)}."
-        )
+    if "orderBy" in params:
+        params["orderBy"] = check_order_by(params["orderBy"], TEMPLATE_ORDER_BY) or ""
+    if "templateType" in params:
+        params["templateType"] = expand_template_type(params["templateType"]) or ""
     return params, check_limit(filters.get("limit"))
 
 
@@ -119,10 +131,54 @@ class Templates(Resource[Template]):
         """Every template matching the filters (at most ``limit``), in the server's order.
 
         Pages after the first are read concurrently; ``progress`` (default: the client's)
-        shows a bar while they load.
+        shows a bar while they load. An empty result filtered by a type or sub-type that no
+        template has warns (``NoMatchWarning``) with the values that exist.
         """
         params, limit = _query(filters)
-        return self._pages.all(params, limit, progress=self._show_progress(progress))
+        items = self._pages.all(params, limit, progress=self._show_progress(progress))
+        hint = None if items or limit == 0 else self.no_match_hint(params)
+        if hint:
+            warnings.warn(hint, NoMatchWarning, stacklevel=2)
+        return items
+
+    def no_match_hint(self, params: Mapping[str, str]) -> str | None:
+        """Why a listing with these query ``params`` is empty, when a ``templateType`` or
+        ``templateSubType`` filter names a value no template has: one line naming the values
+        that exist (the sub-types of the type asked for). None when the values exist.
+
+        Costs one request for one page of templates per field checked (two more at most):
+        with a larger catalogue, the values named are those of its first page, and the line
+        says so.
+        """
+        for key, label in _HINTED_FILTERS.items():
+            value = params.get(key)
+            if not value:
+                continue
+            scope = {"templateType": params["templateType"]} if key == "templateSubType" else {}
+            page = self._transport.get_json(self.list_path, params={**scope, "limit": PAGE_SIZE})
+            data = page.get("data") if isinstance(page, Mapping) else None
+            rows = [row for row in data or [] if isinstance(row, Mapping)]
+            existing = sorted({str(row[key]) for row in rows if row.get(key)}, key=str.casefold)
+            if value in existing:
+                continue  # the value exists: the other filters left nothing
+            total = page.get("totalCount") if isinstance(page, Mapping) else None
+            partial = isinstance(total, int) and total > len(rows)
+            if partial and set(params) - {key, "orderBy", *scope}:
+                # Other filters were given too: ask whether the value exists at all.
+                probe = self._transport.get_json(
+                    self.list_path, params={**scope, key: value, "limit": 1}
+                )
+                if isinstance(probe, Mapping) and probe.get("data"):
+                    continue
+            names = [
+                f"{v} ({TEMPLATE_TYPE_LABELS[v]})" if v in TEMPLATE_TYPE_LABELS else v
+                for v in existing
+            ]
+            whose = f"{scope['templateType']} template" if scope else "template"
+            where = f" among the first {len(rows)} of {total} templates" if partial else ""
+            found = ", ".join(names) if names else "none"
+            return f"No {whose} has the {label} {value!r}; {label}s{where}: {found}."
+        return None
 
     def iter(self, **filters: Unpack[TemplateFilters]) -> Iterator[Template]:
         """Like :meth:`list`, lazily: one page is fetched when the previous one is used up."""
@@ -190,7 +246,10 @@ class Templates(Resource[Template]):
         """Validated multipart fields (``files=`` form of requests) for create and update."""
         form: dict[str, Any] = {}
         for snake, api_name in FORM_NAMES.items():
-            value = check_text(snake, values.get(snake), required=creating and snake in _REQUIRED)
+            value = values.get(snake)
+            if snake == "template_type":
+                value = check_template_type(value)
+            value = check_text(snake, value, required=creating and snake in _REQUIRED)
             if value is not None:
                 form[api_name] = (None, value)
         bundle = values.get("default_resource_bundle_id")
