@@ -177,7 +177,7 @@ class Templates(Resource[Template]):
             whose = f"{scope['templateType']} template" if scope else "template"
             where = f" among the first {len(rows)} of {total} templates" if partial else ""
             found = ", ".join(names) if names else "none"
-            return f"No {whose} has the {label} {value!r}; {label}s{where}: {found}."
+            return f"No {whose} has the {label} {value!r}; {label}s that exist{where}: {found}."
         return None
 
     def iter(self, **filters: Unpack[TemplateFilters]) -> Iterator[Template]:
