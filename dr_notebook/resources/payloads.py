@@ -22,7 +22,7 @@ from dr_notebook.enums import (
     order_by_value,
 )
 from dr_notebook.errors import InvalidArgumentError, UnknownValueWarning
-from dr_notebook.models import ApiModel, DefaultEnvironment, TemplateMetadata
+from dr_notebook.models import ApiModel, DefaultEnvironment, Template, TemplateMetadata
 
 TEXT_LIMITS = {
     "name": 255,
@@ -138,7 +138,13 @@ def check_str_list(name: str, value: Any) -> list[str]:
 
 
 def environment_to_api(value: Any) -> dict[str, str]:
-    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``."""
+    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``.
+
+    ``value``: a template (its environment is copied), a ``DefaultEnvironment``, a dict (snake
+    or camel keys) or a pair ``(id, version_id)``.
+    """
+    if isinstance(value, Template):
+        value = value.default_environment
     if isinstance(value, DefaultEnvironment):
         env = {
             "environmentId": value.environment_id,
@@ -158,8 +164,9 @@ def environment_to_api(value: Any) -> dict[str, str]:
     checked = {k: v for k, v in env.items() if isinstance(v, str) and v.strip()}
     if len(checked) != 2:
         raise InvalidArgumentError(
-            "default_environment needs an environment id and version id: pass "
-            "{'environment_id': '...', 'environment_version_id': '...'} or a pair (id, version_id)."
+            "default_environment needs an environment id and version id: pass an existing "
+            "template (its environment is copied), {'environment_id': '...', "
+            "'environment_version_id': '...'} or a pair (id, version_id)."
         )
     return checked
 

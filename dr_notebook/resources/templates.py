@@ -67,7 +67,8 @@ _FILTER_KEYS = {
     "order_by": "orderBy",
 }
 
-Environment = DefaultEnvironment | Mapping[str, str] | tuple[str, str]
+#: A template (its environment is copied), its ``default_environment``, or the two ids.
+Environment = Template | DefaultEnvironment | Mapping[str, str] | tuple[str, str]
 
 
 class TemplateFilters(TypedDict, total=False):
@@ -298,6 +299,13 @@ class Templates(Resource[Template]):
     ) -> Template:
         """Publish a new template and return it as the server stores it.
 
+        ``template_type`` takes the short names ``application``, ``metric``, ``job`` too; a type
+        outside the known ones is sent as given, with a warning (once per value).
+        ``default_environment`` is the execution environment the template runs in: an
+        environment id and version id. The simplest source is an existing template of the same
+        kind: pass it (``default_environment=client.templates.resolve("Flask App Base")``) and
+        its ``default_environment`` is copied. A dict ``{"environment_id": ...,
+        "environment_version_id": ...}`` or a pair ``(id, version_id)`` works too.
         ``file`` is a path to a file, a folder (zipped on the fly, ``.git`` and caches left out)
         or the content as bytes. With a folder and no ``readme``, its ``README.md`` is used.
         Everything is checked before anything is sent.
