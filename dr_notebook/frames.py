@@ -12,13 +12,14 @@ from dr_notebook.models import Template
 
 __all__ = ["CATEGORY_COLUMNS", "LIST_COLUMNS", "TEMPLATE_COLUMNS", "templates_frame"]
 
+# What a person reads first comes first: a narrow terminal shows the leading columns.
 TEMPLATE_COLUMNS = [
-    "id",
     "name",
-    "description",
     "template_type",
     "template_sub_type",
     "enabled",
+    "id",
+    "description",
     "default_resource_bundle_id",
     "environment_id",
     "environment_version_id",
@@ -60,12 +61,12 @@ def templates_frame(templates: Iterable[Template]) -> pd.DataFrame:
     """
     templates = list(templates)
     columns: dict[str, Any] = {
-        "id": [t.id for t in templates],
         "name": [t.name for t in templates],
-        "description": [t.description for t in templates],
         "template_type": [t.template_type or None for t in templates],
         "template_sub_type": [t.template_sub_type for t in templates],
         "enabled": [bool(t.enabled) for t in templates],
+        "id": [t.id for t in templates],
+        "description": [t.description for t in templates],
         "default_resource_bundle_id": [t.default_resource_bundle_id for t in templates],
         "environment_id": [t.default_environment.environment_id for t in templates],
         "environment_version_id": [t.default_environment.environment_version_id for t in templates],

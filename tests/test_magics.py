@@ -282,6 +282,18 @@ def test_template_by_id(shell: InteractiveShell, catalogue) -> None:
     assert "<script" not in card and "onerror" not in card
 
 
+def test_template_in_a_terminal_reads_as_text(shell: InteractiveShell, catalogue) -> None:
+    assert shell.display_formatter.active_types == ["text/plain"]  # as in terminal IPython
+    churn = catalogue["churn"]
+    cell = run(shell, f"%dr_template {churn.id}")
+    assert cell.error is None, cell.text
+    shown = cell.stdout.split("Out[", 1)[1]
+    for part in (f"Churn Predictor {_RUN}", "customApplicationTemplate / streamlit", "enabled",
+                 "churn", TAG, churn.id, "# Churn predictor", "| metric | value |"):  # fmt: skip
+        assert part in shown, (part, shown)
+    assert "Template(id=" not in shown and "<" not in shown and "alert" not in shown
+
+
 @pytest.mark.parametrize(
     "spelling", ["Churn Predictor {run}", "churn predictor {run}", "'CHURN PREDICTOR {run}'"]
 )
