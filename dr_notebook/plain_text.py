@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ __all__ = ["README_LINES", "plain", "template_text"]
 
 #: How many lines of the README the text form shows.
 README_LINES = 8
+_ABOUT_WIDTH = 90
 
 # Escape sequences (CSI, OSC and other ESC-introduced ones) and bidirectional overrides.
 _ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)?")
@@ -64,7 +66,7 @@ def template_text(template: Template, readme_lines: int = README_LINES) -> str:
         ("state", "enabled" if template.enabled else "disabled"),
         ("tags", ", ".join(plain(tag) for tag in template.tags)),
         ("id", plain(template.id)),
-        ("about", plain(template.description).strip().split("\n", 1)[0]),
+        ("about", textwrap.shorten(plain(template.description), _ABOUT_WIDTH, placeholder=" …")),
     ]
     lines = [plain(template.name).strip() or plain(template.id) or "(a template without a name)"]
     lines += [f"  {name + ':':<7}{value}" for name, value in fields if value]
