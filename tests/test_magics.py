@@ -230,8 +230,16 @@ def test_empty_result_for_a_value_no_template_has_says_so_under_the_frame(
     assert len(hint) == 1, cell.text
     assert hint[0].startswith("No ") and existing in hint[0]
     assert "Warning" not in cell.text and "Traceback" not in cell.text
-    # Under the frame: printed after the cell's result.
+    # Under the frame: printed after the cell's result, and once.
     assert cell.stdout.index("Empty DataFrame") < cell.stdout.index(hint[0])
+    assert named not in run(shell, "1 + 1").text
+
+
+def test_empty_result_hint_outside_a_cell_is_printed_at_once(shell: InteractiveShell) -> None:
+    with capture_output() as captured:
+        frame = shell.run_line_magic("dr_templates", "--type aplication")
+    assert len(frame) == 0 and "'aplication'" in captured.stdout
+    assert "'aplication'" not in run(shell, "1 + 1").text  # nothing left for the next cell
 
 
 def test_empty_result_with_existing_values_prints_nothing_more(shell: InteractiveShell) -> None:

@@ -137,12 +137,12 @@ class Templates(Resource[Template]):
         """
         params, limit = _query(filters)
         items = self._pages.all(params, limit, progress=self._show_progress(progress))
-        hint = None if items or limit == 0 else self.no_match_hint(params)
+        hint = None if items or limit == 0 else self._no_match_hint(params)
         if hint:
             warnings.warn(hint, NoMatchWarning, stacklevel=2)
         return items
 
-    def no_match_hint(self, params: Mapping[str, str]) -> str | None:
+    def _no_match_hint(self, params: Mapping[str, str]) -> str | None:
         """Why a listing with these query ``params`` is empty, when a ``templateType`` or
         ``templateSubType`` filter names a value no template has: one line naming the values
         that exist (the sub-types of the type asked for). None when the values exist.
