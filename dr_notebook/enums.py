@@ -21,6 +21,9 @@ __all__ = [
     "JobStatus",
     "LaunchStage",
     "TemplateType",
+    "expand_template_type",
+    "known_template_types",
+    "order_by_value",
 ]
 
 
@@ -47,6 +50,27 @@ TEMPLATE_TYPE_LABELS: dict[str, str] = {
     TemplateType.METRIC.value: "metric",
     TemplateType.JOB.value: "job",
 }
+
+
+def expand_template_type(value: str | None) -> str | None:
+    """The ``templateType`` a person means: short names and case-insensitive spellings of the
+    known types expand (``"application"``, ``"app"`` -> ``customApplicationTemplate``); any
+    other value is returned as given (the API takes any text, the server may know more types).
+    """
+    if not value:
+        return value
+    wanted = value.strip().casefold()
+    for full, label in TEMPLATE_TYPE_LABELS.items():
+        if wanted in (full.casefold(), label):
+            return full
+    by_prefix = [full for full, label in TEMPLATE_TYPE_LABELS.items() if label.startswith(wanted)]
+    return by_prefix[0] if len(by_prefix) == 1 else value
+
+
+def known_template_types() -> str:
+    """The known types with their short names, for messages and help texts."""
+    return ", ".join(f"{full} ({label})" for full, label in TEMPLATE_TYPE_LABELS.items())
+
 
 #: ``templateSubType`` values known per template type (others are accepted as sent).
 TEMPLATE_SUB_TYPES: dict[str, tuple[str, ...]] = {
@@ -87,6 +111,21 @@ SOURCE_ORDER_BY: tuple[str, ...] = (
 
 #: ``orderBy`` values of ``GET customApplications/``.
 APPLICATION_ORDER_BY: tuple[str, ...] = SOURCE_ORDER_BY
+
+def order_by_value(value: str, allowed: tuple[str, ...]) -> str | None:
+    """The ``orderBy`` value among ``allowed`` that ``value`` names, None if none does.
+
+    Fields may be written in snake_case or camelCase, in any case (``created_at``,
+    ``-createdAt``); a leading ``-`` sorts descending.
+    """
+    text = value.strip()
+    descending = text.startswith("-")
+    wanted = text.removeprefix("-").replace("_", "").casefold()
+    for field in allowed:
+        if field.startswith("-") == descending and field.removeprefix("-").casefold() == wanted:
+            return field
+    return None
+
 
 #: Resource bundle ids a template may name (``defaultResourceBundleId``, ``resourceBundleIds``).
 RESOURCE_BUNDLE_IDS: tuple[str, ...] = (

@@ -31,10 +31,12 @@ __all__ = [
     "DataRobotError",
     "InvalidArgumentError",
     "NameInUseError",
+    "NoMatchWarning",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "UnknownValueWarning",
     "ValidationError",
     "error_from_response",
     "redact",
@@ -189,6 +191,15 @@ class ApplicationFailedError(DataRobotError):
         self.application = application
         self.build_error = build_error
         self.log_tail: list[str] = list(log_tail)
+
+
+class UnknownValueWarning(UserWarning):
+    """A value outside the API's known vocabulary, sent as given (the server may know more)."""
+
+
+class NoMatchWarning(UserWarning):
+    """A listing came back empty because no template has a filter's value; the message names
+    the values that exist."""
 
 
 _BY_STATUS: dict[int, type[DataRobotError]] = {

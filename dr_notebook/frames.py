@@ -20,13 +20,14 @@ __all__ = [
     "templates_frame",
 ]
 
+# What a person reads first comes first: a narrow terminal shows the leading columns.
 TEMPLATE_COLUMNS = [
-    "id",
     "name",
-    "description",
     "template_type",
     "template_sub_type",
     "enabled",
+    "id",
+    "description",
     "default_resource_bundle_id",
     "environment_id",
     "environment_version_id",

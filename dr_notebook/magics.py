@@ -13,8 +13,10 @@ import functools
 import getpass
 import html
 import inspect
+import itertools
 import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +28,13 @@ from traitlets import Bool, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
 import dr_notebook
-from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
+from dr_notebook.enums import TEMPLATE_ORDER_BY, known_template_types
+from dr_notebook.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DataRobotError,
+    NoMatchWarning,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +56,11 @@ _COMPLETED_COMMANDS = ("%dr_template", "%dr_new_app", "%dr_app")
 _LOG_LINES = 50
 _NAMES_TTL = 60.0
 _CARDS_WITH_IMAGES = 8
+_TYPE_HELP = f"Template type: {known_template_types()}; the short names work too."
+_ORDER_HELP = (
+    f"Sort by {', '.join(f for f in TEMPLATE_ORDER_BY if not f.startswith('-'))} "
+    "(or created_at...); descending: --order-by=-name."
+)
 
 
 def _one_line_error(err: DataRobotError) -> DataRobotError:
@@ -85,6 +98,28 @@ def _plain_help(magic: Callable[..., Any]) -> str:
     return plain.format_help()
 
 
+def _dash_value_error(magic: Callable[..., Any], line: str, err: UsageError) -> UsageError:
+    """``err``, or for ``--order-by -name`` (argparse reads ``-name`` as an option) one naming
+    the spelling that works: ``--order-by=-name``."""
+    parser = getattr(magic, "parser", None)
+    if parser is None or "expected one argument" not in str(err):
+        return err
+    words = line.split()
+    takes_value = {
+        option: action
+        for action in parser._actions
+        if isinstance(action, argparse._StoreAction) and action.nargs is None
+        for option in action.option_strings
+    }
+    for option, value in itertools.pairwise(words):
+        if option in takes_value and value.startswith("-") and value not in takes_value:
+            return UsageError(
+                f"{option} {value}: with a space, {value} reads as an option; "
+                f"write {option}={value}"
+            )
+    return err
+
+
 def _answering_help(magic: Callable[..., Any]) -> Callable[..., Any]:
     """``%magic -h`` and ``%magic --help`` print the magic's usage instead of running it."""
 
@@ -95,7 +130,10 @@ def _answering_help(magic: Callable[..., Any]) -> Callable[..., Any]:
         if not {"-h", "--help"}.isdisjoint(options):
             print(_plain_help(magic))
             return None
-        return magic(line, *args, **kwargs)
+        try:
+            return magic(line, *args, **kwargs)
+        except UsageError as err:
+            raise _dash_value_error(magic, line, err) from None
 
     return wrapper
 
@@ -196,6 +234,19 @@ class DataRobotMagics(Magics, Configurable):
             if self.shell is not None:
                 self.shell.user_ns[name] = value
 
+    def _print_after_cell(self, text: str) -> None:
+        """Print ``text`` once the running cell is done: under its result, not above it."""
+        shell = self.shell
+        if shell is None or getattr(shell.displayhook, "exec_result", None) is None:
+            print(text)  # not inside a cell (a direct call): now
+            return
+
+        def show() -> None:
+            shell.events.unregister("post_execute", show)
+            print(text)
+
+        shell.events.register("post_execute", show)
+
     def _resolve(self, words: list[str], magic: str) -> Template:
         text = _words(words)
         if not text:
@@ -206,29 +257,42 @@ class DataRobotMagics(Magics, Configurable):
     @magic_arguments()
     @argument("--search", metavar="TEXT", help="Text to look for in names and descriptions.")
     @argument("--tag", metavar="TAG", help="Only templates with this tag.")
-    @argument("--type", dest="template_type", metavar="TYPE", help="Template type.")
-    @argument("--subtype", dest="template_sub_type", metavar="SUB", help="Template sub-type.")
+    @argument("--type", dest="template_type", metavar="TYPE", help=_TYPE_HELP)
+    @argument("--subtype", dest="template_sub_type", metavar="SUB", help="e.g. streamlit, llm.")
     @argument("--publisher", metavar="P", help="Only templates from this publisher.")
     @argument("--category", metavar="C", help="Only templates of this category.")
-    @argument("--order-by", dest="order_by", metavar="FIELD", help="Sort field (=-FIELD: desc).")
+    @argument("--order-by", dest="order_by", metavar="FIELD", help=_ORDER_HELP)
     @argument("--limit", type=int, metavar="N", help="At most N templates.")
     @argument("--readme", action="store_true", help="Keep the (long) readme column.")
     @argument("-o", "--output", metavar="VAR", help="Also store the full DataFrame in VAR.")
     @_user_errors
     def dr_templates(self, line: str = "") -> pd.DataFrame:
-        """The template catalogue as a DataFrame (one row per template)."""
+        """The template catalogue as a DataFrame (one row per template).
+
+        When no template has the type or sub-type asked for, a line under the empty frame
+        names the values that exist.
+        """
         args = parse_argstring(self.dr_templates, line)
-        frame = self.client.templates.frame(
-            search=_unquote(args.search),
-            tag=_unquote(args.tag),
-            template_type=_unquote(args.template_type),
-            template_sub_type=_unquote(args.template_sub_type),
-            publisher=_unquote(args.publisher),
-            category=_unquote(args.category),
-            order_by=_unquote(args.order_by),
-            limit=args.limit,
-            progress=self.progress,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NoMatchWarning)
+            frame = self.client.templates.frame(
+                search=_unquote(args.search),
+                tag=_unquote(args.tag),
+                template_type=_unquote(args.template_type),
+                template_sub_type=_unquote(args.template_sub_type),
+                publisher=_unquote(args.publisher),
+                category=_unquote(args.category),
+                order_by=_unquote(args.order_by),
+                limit=args.limit,
+                progress=self.progress,
+            )
+        for warning in caught:
+            if issubclass(warning.category, NoMatchWarning):
+                self._print_after_cell(str(warning.message))
+            else:
+                warnings.showwarning(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
         self._store(args.output, frame)
         if args.readme or "readme" not in frame.columns:
             return frame
@@ -378,7 +442,7 @@ class DataRobotMagics(Magics, Configurable):
 
     @line_magic
     @magic_arguments()
-    @argument("--type", dest="template_type", metavar="TYPE", help="Show only this type.")
+    @argument("--type", dest="template_type", metavar="TYPE", help=_TYPE_HELP)
     @_user_errors
     def dr_gallery(self, line: str = "") -> Any:
         """The template gallery widget."""

@@ -237,6 +237,13 @@ class Template(ApiModel):
         """Whether an application source can be created from this template."""
         return self.enabled and self.template_type == APPLICATION_TEMPLATE
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # IPython's plain-text display (terminal IPython, Out[]): a readable summary, where
+        # Jupyter shows the HTML card. repr() stays one short line, for logs.
+        from dr_notebook.plain_text import template_text
+
+        printer.text(repr(self) if cycle else template_text(self))
+
     def __repr__(self) -> str:
         sub = f"/{self.template_sub_type}" if self.template_sub_type else ""
         state = "" if self.enabled else ", disabled"

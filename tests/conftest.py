@@ -14,12 +14,12 @@ pytest_plugins = ["dr_notebook.sandbox.pytest_plugin"]
 def template_columns() -> list[str]:
     """The documented columns of ``client.templates.frame()``, in order (README's table)."""
     return [
-        "id",
         "name",
-        "description",
         "template_type",
         "template_sub_type",
         "enabled",
+        "id",
+        "description",
         "default_resource_bundle_id",
         "environment_id",
         "environment_version_id",

@@ -439,6 +439,7 @@ def test_create_from_bytes_and_single_file(client: drn.Client, tmp_path: Path) -
         ({"name": "  "}, "name must not be empty"),
         ({"default_resource_bundle_id": "cpu.huge"}, "cpu.nano"),
         ({"default_environment": {"environment_id": "e"}}, "environment id and version id"),
+        ({"default_environment": Template()}, "an existing template"),
         ({"file": "/no/such/folder"}, "no such file or folder"),
         ({"tags": "one-tag"}, "tags must be a list of strings"),
     ],
@@ -450,6 +451,24 @@ def test_create_checks_before_sending(
     with pytest.raises(errors.InvalidArgumentError, match=message):
         new_template(client, tmp_path, **change)
     assert sandbox.stats()["total"] == 0
+
+
+def test_default_environment_copied_from_an_existing_template(
+    client: drn.Client, tmp_path: Path
+) -> None:
+    existing = client.templates.resolve("Flask App Base")
+    assert existing.default_environment.environment_id
+    template = new_template(client, tmp_path, default_environment=existing)
+    try:
+        assert template.default_environment == existing.default_environment
+        other = new_template(client, tmp_path / "other", default_environment=ENV)
+        changed = client.templates.update(other, default_environment=template)
+        client.templates.delete(other)
+        assert changed.default_environment == existing.default_environment
+    finally:
+        client.templates.delete(template)
+    doc = client.templates.create.__doc__ or ""
+    assert "default_environment" in doc and "existing template" in doc
 
 
 def test_create_server_side_validation_error(client: drn.Client, tmp_path: Path) -> None:

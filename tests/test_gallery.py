@@ -214,6 +214,22 @@ def test_filters_and_search_combine(gallery: TemplateGallery, templates: list[Te
     assert gallery.filters["template_type"].value == "customNoSuchTemplate"
 
 
+def test_type_filter_takes_short_names(
+    gallery: TemplateGallery, client: Client, templates: list[Template]
+) -> None:
+    gallery.template_type = "metric"
+    assert gallery.template_type == "customMetricTemplate"
+    assert gallery.filters["template_type"].value == "customMetricTemplate"
+    assert gallery.matches == sum(t.template_type == "customMetricTemplate" for t in templates) > 0
+    built = drn.TemplateGallery(client, template_type="application")
+    assert built.wait(60)
+    try:
+        assert built.template_type == APP and built.filters["template_type"].value == APP
+        assert built.matches == sum(t.template_type == APP for t in templates)
+    finally:
+        built.close()
+
+
 def test_paging(gallery: TemplateGallery, templates: list[Template]) -> None:
     names = _by_name(templates)
     pages = -(-len(names) // 4)

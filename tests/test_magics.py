@@ -198,6 +198,85 @@ def test_templates_filters_select_our_templates(shell: InteractiveShell, catalog
     assert list(cell.result["id"]) == [catalogue["metric"].id]
 
 
+def test_templates_type_takes_short_names(shell: InteractiveShell, catalogue) -> None:
+    cell = run(shell, f"%dr_templates --tag {TAG} --type metric")
+    assert cell.error is None, cell.text
+    assert list(cell.result["id"]) == [catalogue["metric"].id]
+    cell = run(shell, f"%dr_templates --tag {TAG} --type application --subtype streamlit")
+    assert sorted(cell.result["id"]) == sorted(catalogue[k].id for k in ("churn", "twin1", "twin2"))
+
+
+def test_templates_help_lists_the_known_types(shell: InteractiveShell) -> None:
+    cell = run(shell, "%dr_templates --help")
+    text = " ".join(cell.stdout.split())
+    for known in ("customApplicationTemplate (application)", "customMetricTemplate (metric)",
+                  "customJobTemplate (job)", "--order-by=-name", "created_at"):  # fmt: skip
+        assert known in text, (known, cell.stdout)
+
+
+@pytest.mark.parametrize(
+    ("option", "named", "existing"),
+    [
+        ("--type aplication", "'aplication'", "customJobTemplate (job)"),
+        ("--type application --subtype flsk", "'flsk'", "streamlit"),
+    ],
+)
+def test_empty_result_for_a_value_no_template_has_says_so_under_the_frame(
+    shell: InteractiveShell, catalogue, option: str, named: str, existing: str
+) -> None:
+    cell = run(shell, f"%dr_templates {option}")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, pd.DataFrame) and len(cell.result) == 0
+    hint = [line for line in cell.stdout.splitlines() if named in line]
+    assert len(hint) == 1, cell.text
+    assert hint[0].startswith("No ") and existing in hint[0]
+    assert "Warning" not in cell.text and "Traceback" not in cell.text
+    # Under the frame: printed after the cell's result, and once.
+    assert cell.stdout.index("Empty DataFrame") < cell.stdout.index(hint[0])
+    assert named not in run(shell, "1 + 1").text
+
+
+def test_empty_result_hint_outside_a_cell_is_printed_at_once(shell: InteractiveShell) -> None:
+    with capture_output() as captured:
+        frame = shell.run_line_magic("dr_templates", "--type aplication")
+    assert len(frame) == 0 and "'aplication'" in captured.stdout
+    assert "'aplication'" not in run(shell, "1 + 1").text  # nothing left for the next cell
+
+
+def test_empty_result_with_existing_values_prints_nothing_more(shell: InteractiveShell) -> None:
+    cell = run(shell, "%dr_templates --type metric --search 'no such words anywhere'")
+    assert cell.error is None and len(cell.result) == 0
+    assert "No " not in cell.stdout and cell.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "api"),
+    [
+        ("--order-by created_at", "createdAt"),
+        ("--order-by=-created_at", "-createdAt"),
+        ("--order-by '-template_type'", "-templateType"),
+        ("--order-by=-name", "-name"),
+    ],
+)
+def test_templates_order_by_snake_case(
+    shell: InteractiveShell, admin, catalogue, option: str, api: str
+) -> None:
+    cell = run(shell, f"%dr_templates --tag {TAG} {option}")
+    assert cell.error is None, cell.text
+    assert list(cell.result["id"]) == list(admin.templates.frame(tag=TAG, order_by=api)["id"])
+
+
+@pytest.mark.parametrize("value", ["-name", "-created_at"])
+def test_order_by_with_a_space_before_a_dash_says_how_to_write_it(
+    shell: InteractiveShell, value: str
+) -> None:
+    cell = run(shell, f"%dr_templates --order-by {value} --limit 2")
+    assert isinstance(cell.error, UsageError), cell.text
+    line = cell.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in cell.text
+    assert f"--order-by={value}" in line, line
+
+
 # %dr_template
 
 
@@ -210,6 +289,18 @@ def test_template_by_id(shell: InteractiveShell, catalogue) -> None:
     card = cell.result._repr_html_()
     assert "<table>" in card and "Churn predictor</h1>" in card
     assert "<script" not in card and "onerror" not in card
+
+
+def test_template_in_a_terminal_reads_as_text(shell: InteractiveShell, catalogue) -> None:
+    assert shell.display_formatter.active_types == ["text/plain"]  # as in terminal IPython
+    churn = catalogue["churn"]
+    cell = run(shell, f"%dr_template {churn.id}")
+    assert cell.error is None, cell.text
+    shown = cell.stdout.split("Out[", 1)[1]
+    for part in (f"Churn Predictor {_RUN}", "customApplicationTemplate / streamlit", "enabled",
+                 "churn", TAG, churn.id, "# Churn predictor", "| metric | value |"):  # fmt: skip
+        assert part in shown, (part, shown)
+    assert "Template(id=" not in shown and "<" not in shown and "alert" not in shown
 
 
 @pytest.mark.parametrize(
@@ -620,6 +711,8 @@ def test_gallery_magic(shell: InteractiveShell, catalogue) -> None:
     assert cell.error is None, cell.text
     assert isinstance(cell.result, TemplateGallery)
     assert cell.result.template_type == "customMetricTemplate"
+    cell = run(shell, "%dr_gallery --type application")
+    assert cell.result.template_type == "customApplicationTemplate"
 
 
 def _requests(stats: dict[str, Any]) -> list[Any]:

@@ -178,3 +178,58 @@ def test_models_take_snake_case_names_too() -> None:
     status = AsyncStatus(status_id="j1", status="completed", location="/x")
     assert (status.status_id, status.status, status.completed) == ("j1", "COMPLETED", True)
     assert Template(template_type="customApplicationTemplate").can_create_application
+
+
+TERMINAL_README = "\n".join(
+    [
+        "# Churn predictor",
+        "",
+        "<script>alert('x')</script><b>Scores</b> customers \x1b[31mby risk\x1b[0m.",
+        "",
+        "| metric | value |",
+        *[f"line {i}" for i in range(1, 30)],
+    ]
+)
+
+
+def test_template_reads_as_plain_text_in_a_terminal() -> None:
+    from IPython.core.formatters import PlainTextFormatter
+    from IPython.lib.pretty import pretty
+
+    t = Template.from_api(
+        {
+            **FULL_TEMPLATE,
+            "name": "Churn \x1b]0;pwned\x07Predictor",
+            "templateSubType": "streamlit",
+            "templateMetadata": {"readme": TERMINAL_README, "tags": ["churn", "demo"]},
+        }
+    )
+    text = pretty(t)
+    assert PlainTextFormatter()(t) == text  # what a terminal's Out[] shows
+    lines = text.splitlines()
+    assert lines[0] == "Churn Predictor"  # the name first, control sequences removed
+    for part in (
+        "customApplicationTemplate / streamlit (application)",
+        "disabled",
+        "churn, demo",
+        "65f0c0ffee0123456789abcd",
+        "A minimal Flask app",
+        "# Churn predictor",
+        "Scores customers by risk.",
+        "| metric | value |",
+    ):
+        assert part in text, (part, text)
+    assert "line 3" in text and "line 20" not in text  # the README's first lines only
+    assert "more lines" in text
+    assert "<" not in text and "alert" not in text and "\x1b" not in text and "\x07" not in text
+    assert len(lines) < 20
+    # repr stays one short line, for logs.
+    assert repr(t).startswith("Template(id='65f0c0ffee0123456789abcd'") and "\n" not in repr(t)
+
+
+def test_plain_text_of_a_bare_template() -> None:
+    from IPython.lib.pretty import pretty
+
+    text = pretty(Template.from_api({"id": "abc", "templateType": "customThing"}))
+    assert text.splitlines()[0] == "abc"
+    assert "customThing" in text and "README" not in text

@@ -18,7 +18,7 @@ import traitlets
 from traitlets import Bool, Enum, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
-from dr_notebook.enums import TEMPLATE_TYPE_LABELS
+from dr_notebook.enums import TEMPLATE_TYPE_LABELS, expand_template_type
 from dr_notebook.gallery import html
 from dr_notebook.gallery.catalogue import (
     FILTER_FIELDS,
@@ -152,7 +152,9 @@ class TemplateGallery(widgets.VBox):
     """
 
     search = Unicode("", help="Text searched in names and descriptions (case-insensitive).")
-    template_type = Unicode(None, allow_none=True, help="Show only this templateType.")
+    template_type = Unicode(
+        None, allow_none=True, help="Show only this templateType (or: application, metric, job)."
+    )
     template_sub_type = Unicode(None, allow_none=True, help="Show only this templateSubType.")
     tag = Unicode(None, allow_none=True, help="Show only templates with this tag.")
     publisher = Unicode(None, allow_none=True, help="Show only this publisher's templates.")
@@ -542,6 +544,10 @@ class TemplateGallery(widgets.VBox):
     def _on_search_or_sort(self, _change: dict[str, Any]) -> None:
         if self._ready:
             self._apply_query(keep_page=False)
+
+    @validate("template_type")
+    def _full_type(self, proposal: dict[str, Any]) -> str | None:
+        return expand_template_type(proposal["value"])  # "application" -> its templateType
 
     @validate("page")
     def _valid_page(self, proposal: dict[str, Any]) -> int:

@@ -32,6 +32,7 @@ from dr_notebook.resources.payloads import (
     SourceFiles,
     check_id,
     check_limit,
+    check_order_by,
     check_source_path,
     check_text,
     environment_to_api,
@@ -92,17 +93,16 @@ class AppSources(Resource[ApplicationSource]):
         limit: int | None = None,
         progress: bool | None = None,
     ) -> list[ApplicationSource]:
-        """Every application source the token can see (optionally filtered by name)."""
+        """Every application source the token can see (optionally filtered by name).
+
+        ``order_by``: ``name``, ``createdAt``, ``updatedAt`` (or ``created_at``...), ``-`` first
+        for descending.
+        """
         params: dict[str, str] = {}
         if name is not None:
             params["name"] = check_text("name", name, required=False) or ""
         if order_by is not None:
-            if order_by not in SOURCE_ORDER_BY:
-                raise InvalidArgumentError(
-                    f"order_by={order_by!r} is not allowed; "
-                    f"use one of: {', '.join(SOURCE_ORDER_BY)}."
-                )
-            params["orderBy"] = order_by
+            params["orderBy"] = check_order_by(order_by, SOURCE_ORDER_BY) or ""
         return self._pages.all(params, check_limit(limit), progress=self._show_progress(progress))
 
     @overload

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -16,9 +17,15 @@ from typing import Any, BinaryIO, Union
 
 from pydantic.alias_generators import to_camel
 
-from dr_notebook.enums import RESOURCE_BUNDLE_IDS
-from dr_notebook.errors import InvalidArgumentError
-from dr_notebook.models import ApiModel, DefaultEnvironment, TemplateMetadata
+from dr_notebook.enums import (
+    RESOURCE_BUNDLE_IDS,
+    TEMPLATE_TYPE_LABELS,
+    expand_template_type,
+    known_template_types,
+    order_by_value,
+)
+from dr_notebook.errors import InvalidArgumentError, UnknownValueWarning
+from dr_notebook.models import ApiModel, DefaultEnvironment, Template, TemplateMetadata
 
 TEXT_LIMITS = {
     "name": 255,
@@ -77,6 +84,42 @@ def check_text(name: str, value: Any, *, required: bool) -> str | None:
     return value
 
 
+_warned_types: set[str] = set()
+
+
+def check_template_type(value: Any) -> Any:
+    """``template_type`` with short names expanded (see ``enums.expand_template_type``).
+
+    A type outside the known ones is sent as given, as the API allows, after a warning that
+    names the known ones: once per value and process.
+    """
+    if not isinstance(value, str):
+        return value  # check_text says what is wrong with it
+    expanded = expand_template_type(value) or value
+    if expanded.strip() and expanded not in TEMPLATE_TYPE_LABELS and expanded not in _warned_types:
+        _warned_types.add(expanded)
+        warnings.warn(
+            f"template_type={expanded!r} is not a known type ({known_template_types()}); "
+            "it is sent as given, and no filter by a known type will find it.",
+            UnknownValueWarning,
+            stacklevel=4,  # the caller of create() or update()
+        )
+    return expanded
+
+
+def check_order_by(value: Any, allowed: tuple[str, ...]) -> str | None:
+    """The API's ``orderBy`` value for ``value`` (snake_case or camelCase, ``-`` descending)."""
+    if value is None:
+        return None
+    api = order_by_value(value, allowed) if isinstance(value, str) else None
+    if api is None:
+        raise InvalidArgumentError(
+            f"order_by={value!r} is not allowed; use one of: {', '.join(allowed)} "
+            "(snake_case works too, e.g. '-created_at')."
+        )
+    return api
+
+
 def check_id(name: str, value: Any) -> str:
     """The id string of ``value`` (an id, or an entity such as a ``Template``)."""
     if isinstance(value, ApiModel):
@@ -121,12 +164,8 @@ def filter_params(
         elif not isinstance(value, str):
             raise InvalidArgumentError(f"{snake} must be a string, not {type(value).__name__}.")
         params[key] = value
-    allowed = tuple(order_by)
-    chosen = params.get("orderBy")
-    if chosen is not None and chosen not in allowed:
-        raise InvalidArgumentError(
-            f"order_by={chosen!r} is not allowed; use one of: {', '.join(allowed)}."
-        )
+    if "orderBy" in params:
+        params["orderBy"] = check_order_by(params["orderBy"], tuple(order_by)) or ""
     return params, check_limit(filters.get("limit"))
 
 
@@ -143,7 +182,13 @@ def check_str_list(name: str, value: Any) -> list[str]:
 
 
 def environment_to_api(value: Any) -> dict[str, str]:
-    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``."""
+    """``default_environment`` as the API's ``{environmentId, environmentVersionId}``.
+
+    ``value``: a template (its environment is copied), a ``DefaultEnvironment``, a dict (snake
+    or camel keys) or a pair ``(id, version_id)``.
+    """
+    if isinstance(value, Template):
+        value = value.default_environment
     if isinstance(value, DefaultEnvironment):
         env = {
             "environmentId": value.environment_id,
@@ -163,8 +208,9 @@ def environment_to_api(value: Any) -> dict[str, str]:
     checked = {k: v for k, v in env.items() if isinstance(v, str) and v.strip()}
     if len(checked) != 2:
         raise InvalidArgumentError(
-            "default_environment needs an environment id and version id: pass "
-            "{'environment_id': '...', 'environment_version_id': '...'} or a pair (id, version_id)."
+            "default_environment needs an environment id and version id: pass an existing "
+            "template (its environment is copied), {'environment_id': '...', "
+            "'environment_version_id': '...'} or a pair (id, version_id)."
         )
     return checked
 

@@ -5,28 +5,36 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from typing_extensions import Unpack
 
-from dr_notebook.enums import RESOURCE_BUNDLE_IDS, TEMPLATE_ORDER_BY
+from dr_notebook.enums import (
+    RESOURCE_BUNDLE_IDS,
+    TEMPLATE_ORDER_BY,
+    TEMPLATE_TYPE_LABELS,
+    expand_template_type,
+)
 from dr_notebook.errors import (
     DataRobotError,
     InvalidArgumentError,
+    NoMatchWarning,
 )
 from dr_notebook.http import quote_id
 from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
 from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
-from dr_notebook.resources.pagination import Page
+from dr_notebook.resources.pagination import PAGE_SIZE, Page
 from dr_notebook.resources.payloads import (
     FORM_NAMES,
     METADATA_NAMES,
     FileContent,
     check_id,
     check_metadata,
+    check_template_type,
     check_text,
     content_type,
     environment_to_api,
@@ -43,6 +51,7 @@ __all__ = ["TemplateFilters", "Templates"]
 log = logging.getLogger("dr_notebook.client")
 
 _REQUIRED = ("name", "description", "template_type", "template_sub_type")
+_HINTED_FILTERS = {"templateType": "type", "templateSubType": "sub-type"}
 _FILTER_KEYS = {
     "search": "search",
     "tag": "tag",
@@ -53,14 +62,17 @@ _FILTER_KEYS = {
     "order_by": "orderBy",
 }
 
-Environment = DefaultEnvironment | Mapping[str, str] | tuple[str, str]
+#: A template (its environment is copied), its ``default_environment``, or the two ids.
+Environment = Template | DefaultEnvironment | Mapping[str, str] | tuple[str, str]
 
 
 class TemplateFilters(TypedDict, total=False):
     """The filters of :meth:`Templates.list`, :meth:`Templates.iter` and :meth:`Templates.frame`.
 
-    ``order_by`` is one of ``name``, ``createdAt``, ``templateType``, ``templateSubType``,
-    optionally prefixed with ``-``; ``limit`` caps how many templates come back.
+    ``template_type`` takes the short names ``application``, ``metric``, ``job`` too.
+    ``order_by`` is one of ``name``, ``createdAt``, ``templateType``, ``templateSubType``
+    (or their snake_case: ``created_at``), prefixed with ``-`` for descending; ``limit`` caps
+    how many templates come back.
     """
 
     search: str | None
@@ -75,7 +87,10 @@ class TemplateFilters(TypedDict, total=False):
 
 def _query(filters: TemplateFilters) -> tuple[dict[str, str], int | None]:
     """The query parameters and the limit of ``filters``, checked."""
-    return filter_params(filters, _FILTER_KEYS, TEMPLATE_ORDER_BY)
+    params, limit = filter_params(filters, _FILTER_KEYS, TEMPLATE_ORDER_BY)
+    if "templateType" in params:
+        params["templateType"] = expand_template_type(params["templateType"]) or ""
+    return params, limit
 
 
 def _folder_readme(folder: Path) -> str | None:
@@ -98,10 +113,59 @@ class Templates(Resource[Template]):
         """Every template matching the filters (at most ``limit``), in the server's order.
 
         Pages after the first are read concurrently; ``progress`` (default: the client's)
-        shows a bar while they load.
+        shows a bar while they load. An empty result filtered by a type or sub-type that no
+        template has warns (``NoMatchWarning``) with the values that exist.
         """
         params, limit = _query(filters)
-        return self._pages.all(params, limit, progress=self._show_progress(progress))
+        items = self._pages.all(params, limit, progress=self._show_progress(progress))
+        self._warn_if_empty(len(items), params, limit)
+        return items
+
+    def _warn_if_empty(self, count: int, params: Mapping[str, str], limit: int | None) -> None:
+        """Warn (``NoMatchWarning``, pointing at the user's call) when a listing came back empty
+        because of a type or sub-type no template has."""
+        hint = None if count or limit == 0 else self._no_match_hint(params)
+        if hint:
+            warnings.warn(hint, NoMatchWarning, stacklevel=3)
+
+    def _no_match_hint(self, params: Mapping[str, str]) -> str | None:
+        """Why a listing with these query ``params`` is empty, when a ``templateType`` or
+        ``templateSubType`` filter names a value no template has: one line naming the values
+        that exist (the sub-types of the type asked for). None when the values exist.
+
+        Costs one request for one page of templates per field checked (two more at most):
+        with a larger catalogue, the values named are those of its first page, and the line
+        says so.
+        """
+        for key, label in _HINTED_FILTERS.items():
+            value = params.get(key)
+            if not value:
+                continue
+            scope = {"templateType": params["templateType"]} if key == "templateSubType" else {}
+            page = self._transport.get_json(self.list_path, params={**scope, "limit": PAGE_SIZE})
+            data = page.get("data") if isinstance(page, Mapping) else None
+            rows = [row for row in data or [] if isinstance(row, Mapping)]
+            existing = sorted({str(row[key]) for row in rows if row.get(key)}, key=str.casefold)
+            if value in existing:
+                continue  # the value exists: the other filters left nothing
+            total = page.get("totalCount") if isinstance(page, Mapping) else None
+            partial = isinstance(total, int) and total > len(rows)
+            if partial and set(params) - {key, "orderBy", *scope}:
+                # Other filters were given too: ask whether the value exists at all.
+                probe = self._transport.get_json(
+                    self.list_path, params={**scope, key: value, "limit": 1}
+                )
+                if isinstance(probe, Mapping) and probe.get("data"):
+                    continue
+            names = [
+                f"{v} ({TEMPLATE_TYPE_LABELS[v]})" if v in TEMPLATE_TYPE_LABELS else v
+                for v in existing
+            ]
+            whose = f"{scope['templateType']} template" if scope else "template"
+            where = f" among the first {len(rows)} of {total} templates" if partial else ""
+            found = ", ".join(names) if names else "none"
+            return f"No {whose} has the {label} {value!r}; {label}s that exist{where}: {found}."
+        return None
 
     def iter(self, **filters: Unpack[TemplateFilters]) -> Iterator[Template]:
         """Like :meth:`list`, lazily: one page is fetched when the previous one is used up."""
@@ -119,6 +183,7 @@ class Templates(Resource[Template]):
         # Page by page: the models of a page are dropped once its values are in the columns.
         for page in self._pages.stream(params, limit, progress=self._show_progress(progress)):
             rows.add(page, adopt=True)
+        self._warn_if_empty(len(rows), params, limit)
         return rows.frame()
 
     def pages(self, **filters: Unpack[TemplateFilters]) -> Generator[Page[Template], None, None]:
@@ -160,7 +225,10 @@ class Templates(Resource[Template]):
         """Validated multipart fields (``files=`` form of requests) for create and update."""
         form: dict[str, Any] = {}
         for snake, api_name in FORM_NAMES.items():
-            value = check_text(snake, values.get(snake), required=creating and snake in _REQUIRED)
+            value = values.get(snake)
+            if snake == "template_type":
+                value = check_template_type(value)
+            value = check_text(snake, value, required=creating and snake in _REQUIRED)
             if value is not None:
                 form[api_name] = (None, value)
         bundle = values.get("default_resource_bundle_id")
@@ -209,6 +277,13 @@ class Templates(Resource[Template]):
     ) -> Template:
         """Publish a new template and return it as the server stores it.
 
+        ``template_type`` takes the short names ``application``, ``metric``, ``job`` too; a type
+        outside the known ones is sent as given, with a warning (once per value).
+        ``default_environment`` is the execution environment the template runs in: an
+        environment id and version id. The simplest source is an existing template of the same
+        kind: pass it (``default_environment=client.templates.resolve("Flask App Base")``) and
+        its ``default_environment`` is copied. A dict ``{"environment_id": ...,
+        "environment_version_id": ...}`` or a pair ``(id, version_id)`` works too.
         ``file`` is a path to a file, a folder (zipped on the fly, ``.git`` and caches left out)
         or the content as bytes. With a folder and no ``readme``, its ``README.md`` is used.
         Everything is checked before anything is sent.
