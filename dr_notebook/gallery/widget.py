@@ -1,11 +1,14 @@
-"""``TemplateGallery``: browse, read and start custom templates in an ipywidgets card gallery."""
+"""``TemplateGallery``: browse, read and start custom templates in an ipywidgets card gallery.
+
+The gallery composes its views (``browser``: search, filters, cards, pager; ``detail``: the
+selected template with its create and launch buttons; ``applications``: "My applications") and
+runs the catalogue queries between them.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -15,11 +18,13 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import traitlets
-from traitlets import Bool, Enum, Instance, Int, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
 from dr_notebook.enums import TEMPLATE_TYPE_LABELS, expand_template_type
 from dr_notebook.gallery import html
+from dr_notebook.gallery.applications import ApplicationsView
+from dr_notebook.gallery.browser import ALL, TemplateBrowser, TemplateCard
 from dr_notebook.gallery.catalogue import (
     FILTER_FIELDS,
     SORT_ORDERS,
@@ -28,8 +33,10 @@ from dr_notebook.gallery.catalogue import (
     page_count,
     page_rows,
 )
+from dr_notebook.gallery.detail import DetailPane
 from dr_notebook.gallery.loader import CatalogueLoader, LoadReport
-from dr_notebook.models import ApplicationSource, AsyncStatus
+from dr_notebook.gallery.ui import USER_ERRORS, UiGuard, one_line, walk
+from dr_notebook.models import Application, ApplicationSource
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -38,21 +45,8 @@ __all__ = ["TemplateCard", "TemplateGallery"]
 
 log = logging.getLogger(__name__)
 
-_BORDER = "2px solid var(--jp-border-color2, rgba(128,128,128,.35))"
-_SELECTED_BORDER = "2px solid var(--jp-brand-color1, #1976d2)"
-_FILTER_LABELS = {
-    "template_type": "Type",
-    "template_sub_type": "Sub-type",
-    "tag": "Tag",
-    "publisher": "Publisher",
-    "category": "Category",
-}
-_ALL = ""
-# Errors a user can act on, shown as one line instead of a traceback.
-# (Transport turns every requests exception into a DataRobotError.)
-_USER_ERRORS = (errors.DataRobotError,)
-
 F = TypeVar("F", bound=Callable[..., Any])
+_walk = walk  # the name the tests and fixtures know
 
 
 def _under_ui_lock(method: F) -> F:
@@ -66,80 +60,8 @@ def _under_ui_lock(method: F) -> F:
     return locked  # type: ignore[return-value]
 
 
-def _button(description: str, icon: str, tooltip: str, **kwargs: Any) -> widgets.Button:
-    return widgets.Button(
-        description=description,
-        icon=icon,
-        tooltip=tooltip,
-        layout=widgets.Layout(width="auto"),
-        **kwargs,
-    )
-
-
-def _one_line(err: BaseException) -> str:
-    if isinstance(err, errors.DataRobotError):
-        return str(err)
-    text = " ".join(str(err).split()) or type(err).__name__
-    return f"{type(err).__name__}: {text}"
-
-
-class TemplateCard(widgets.VBox):
-    """One card of the grid. Its widgets are reused for whichever template the page shows."""
-
-    def __init__(self) -> None:
-        self.template_id: str | None = None
-        # display: block, not the Label's flex: text-overflow (its ellipsis) needs a block box.
-        self.title = widgets.Label(
-            value="",
-            style={"font_weight": "bold"},
-            layout=widgets.Layout(width="100%", display="block"),
-        )
-        # Badges, tags and the description excerpt in one HTML widget: one update per card.
-        self.body = widgets.HTML(value="", layout=widgets.Layout(flex="1 1 auto"))
-        self.open_button = widgets.Button(
-            description="Details",
-            icon="book",
-            tooltip="Show this template's README, files and the create button",
-            layout=widgets.Layout(width="auto", align_self="flex-end"),
-        )
-        self._selected = False
-        super().__init__(
-            children=[self.title, self.body, self.open_button],
-            layout=widgets.Layout(
-                border=_BORDER, padding="6px 8px", min_height="150px", display="none"
-            ),
-        )
-
-    @property
-    def visible(self) -> bool:
-        """Whether the card currently shows a template."""
-        return self.layout.display != "none"
-
-    def show(self, view: html.CardView, selected: bool) -> None:
-        """Fill the card with one template's values (only changed values reach the frontend)."""
-        if self.template_id != view.id:
-            self.template_id = view.id
-            self.title.value = view.name
-            self.title.tooltip = view.name
-            self.body.value = view.body
-        if not self.visible:
-            self.layout.display = None
-        self.mark(selected)
-
-    def hide(self) -> None:
-        """Hide the card (a page with fewer templates than cards); its values stay for reuse."""
-        if self.visible:
-            self.layout.display = "none"
-
-    def mark(self, selected: bool) -> None:
-        """Highlight the card when its template is the selected one."""
-        if selected != self._selected:
-            self._selected = selected
-            self.layout.border = _SELECTED_BORDER if selected else _BORDER
-
-
 class TemplateGallery(widgets.VBox):
-    """A card gallery of the custom templates: search, filter, page, read, create.
+    """A card gallery of the custom templates: search, filter, page, read, create, launch.
 
     The catalogue loads in a background thread: the first cards show as soon as the first page
     of the listing arrives, and search, filters and paging work over what has loaded while the
@@ -147,8 +69,9 @@ class TemplateGallery(widgets.VBox):
     locally; the ``refresh`` button (or ``refresh()``) reloads it. Drive it from code through
     its traits:
     ``search``, the filters (``template_type``, ``template_sub_type``, ``tag``, ``publisher``,
-    ``category``; None means all), ``order_by``, ``page`` (1-based), ``selected_id``; read
-    ``matches`` and ``last_source``; call ``create_app()``.
+    ``category``; None means all), ``order_by``, ``page`` (1-based), ``selected_id``, ``view``
+    (``templates`` or ``applications``); read ``matches``, ``last_source`` and
+    ``last_application``; call ``create_app()`` or ``launch_app()``.
     """
 
     search = Unicode("", help="Text searched in names and descriptions (case-insensitive).")
@@ -162,10 +85,21 @@ class TemplateGallery(widgets.VBox):
     order_by = Enum(list(SORT_ORDERS), default_value="name", help="Sort order (an orderBy value).")
     page = Int(1, help="The page shown, from 1 (clamped to the pages there are).")
     selected_id = Unicode(None, allow_none=True, help="The template shown in the detail pane.")
+    view = Enum(
+        ["templates", "applications"],
+        default_value="templates",
+        help='What the gallery shows: the templates, or "My applications".',
+    )
     matches = Int(0, read_only=True, help="How many templates match the search and filters.")
     loading = Bool(False, read_only=True, help="Whether the catalogue is still loading.")
     last_source = Instance(
         ApplicationSource, allow_none=True, help="The last application source created here."
+    )
+    last_application = Instance(
+        Application, allow_none=True, help="The last application launched here."
+    )
+    launch_timeout = Float(
+        600.0, help="Seconds the Launch button waits for the application to run."
     )
 
     def __init__(
@@ -177,13 +111,12 @@ class TemplateGallery(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
-        # Held by whichever thread updates widgets (the face, the loader, the creation worker);
-        # close() takes it to end the workers' updates.
-        self._ui_lock = threading.RLock()
+        self._guard = UiGuard()
+        # Held by whichever thread updates widgets (the face, the loader, the workers).
+        self._ui_lock = self._guard.lock
         self._loader: CatalogueLoader | None = None
         self._generation = 0  # of the load in progress: older loaders' reports are dropped
         self._shown_generation = 0
-        self._closed = False
         self._owns_client = False  # True once the gallery builds a Client itself
         if not isinstance(page_size, int) or page_size < 1:
             raise errors.InvalidArgumentError(
@@ -193,24 +126,28 @@ class TemplateGallery(widgets.VBox):
         self._page_size = page_size
         self._catalogue = Catalogue()
         self._views: dict[int, html.CardView] = {}
-        self._options: dict[str, list[tuple[str, str]]] = {
-            f: [("All", _ALL)] for f in FILTER_FIELDS
-        }
+        self._options: dict[str, list[tuple[str, str]]] = {f: [("All", ALL)] for f in FILTER_FIELDS}
         self._rows: np.ndarray = np.empty(0, dtype=np.int64)
         self._load_error = ""
         self._ready = False
         self._quiet = False
-        self._busy = threading.Lock()
-        self._started = time.monotonic()
         #: The Future of the last creation started by the button (None before the first).
         self.creation: Future[ApplicationSource | None] | None = None
+        #: The Future of the last launch started by the button (None before the first).
+        self.launching: Future[Application | None] | None = None
 
         with self._ui_lock:  # the loader's reports wait for the widgets
             # The first request goes out while the widgets are built.
             error = self._start_loading()
-            self._build_widgets()
+            self._build_views()
             super().__init__(
-                children=[self.top_bar, self.status_bar, self.message, self.body],
+                children=[
+                    self.top_bar,
+                    self.status_bar,
+                    self.message,
+                    self.body,
+                    self.apps_view.box,
+                ],
                 layout=widgets.Layout(width="100%"),
                 **kwargs,
             )
@@ -221,115 +158,45 @@ class TemplateGallery(widgets.VBox):
             self._ready = True
             self._show_loading(error)
 
-    # --- widgets -------------------------------------------------------------------------
+    # --- views ---------------------------------------------------------------------------
 
-    def _build_widgets(self) -> None:
-        self.search_box = widgets.Text(
-            value="",
-            placeholder="Search names and descriptions",
-            continuous_update=True,
-            tooltip="Type to filter the templates by name or description",
-            layout=widgets.Layout(flex="1 1 260px", min_width="200px"),
-        )
-        self.refresh_button = _button("Refresh", "refresh", "Reload the catalogue from the server")
-        self.filters: dict[str, widgets.Dropdown] = {
-            field: widgets.Dropdown(
-                options=[("All", _ALL)],
-                value=_ALL,
-                description=label,
-                tooltip=f"Show only templates with this {label.lower()}",
-                style={"description_width": "initial"},
-                layout=widgets.Layout(width="auto", max_width="320px"),
-            )
-            for field, label in _FILTER_LABELS.items()
-        }
-        self.sort = widgets.Dropdown(
-            options=[(label, key) for key, label in SORT_ORDERS.items()],
-            value="name",
-            description="Sort",
-            tooltip="Order of the cards",
-            style={"description_width": "initial"},
+    def _build_views(self) -> None:
+        self.apps_toggle = widgets.ToggleButton(
+            value=False,
+            description="My applications",
+            icon="list",
+            tooltip="Show your applications (status, link, logs, delete)",
             layout=widgets.Layout(width="auto"),
         )
-        wrap = widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="4px 12px")
-        self.top_bar = widgets.VBox(
-            [
-                widgets.HBox([self.search_box, self.refresh_button], layout=wrap),
-                widgets.HBox([*self.filters.values(), self.sort], layout=wrap),
-            ]
+        self.browser = TemplateBrowser(self._page_size, tools=[self.apps_toggle])
+        self.detail_pane = DetailPane(
+            self._guard,
+            client=self._require_client,
+            executor=self._worker,
+            name_of=self._name_of,
+            blocker_of=self._blocker_of,
+            on_source=lambda source: setattr(self, "last_source", source),
+            on_application=lambda app: setattr(self, "last_application", app),
         )
-        self.matches_label = widgets.HTML(value="")
-        self.load_status = widgets.HTML(value="")
-        self.status_bar = widgets.HBox(
-            [self.matches_label, self.load_status],
-            layout=widgets.Layout(align_items="center", grid_gap="12px"),
-        )
-        self.message = widgets.HTML(value="")
-
-        self.cards = [TemplateCard() for _ in range(self._page_size)]
-        self.grid = widgets.GridBox(
-            children=self.cards,
-            layout=widgets.Layout(
-                grid_template_columns="repeat(auto-fill, minmax(230px, 1fr))",
-                grid_gap="8px",
-                width="100%",
-            ),
-        )
-        self.prev_button = _button("Previous", "chevron-left", "Previous page")
-        self.next_button = _button("Next", "chevron-right", "Next page")
-        self.page_label = widgets.Label(value="Page 1 of 1")
-        self.pager = widgets.HBox(
-            [self.prev_button, self.page_label, self.next_button],
-            layout=widgets.Layout(align_items="center", grid_gap="8px", margin="6px 0"),
-        )
-        browser = widgets.VBox(
-            [self.grid, self.pager], layout=widgets.Layout(flex="2 1 480px", min_width="0")
-        )
-
-        self.detail_header = widgets.HTML(value="")
-        self.readme = widgets.HTML(value="")
-        self.readme_box = widgets.Box(
-            [self.readme],
-            layout=widgets.Layout(
-                max_height="420px",
-                overflow="auto",
-                border="1px solid var(--jp-border-color2, rgba(128,128,128,.35))",
-                padding="0 8px",
-            ),
-        )
-        self.detail_info = widgets.HTML(value="")
-        self.create_button = _button(
-            "Create application source",
-            "rocket",
-            "Create an application source from this template",
-            button_style="primary",
-        )
-        self.close_button = _button("Close", "times", "Close the details")
-        self.create_reason = widgets.HTML(value="")
-        self.progress = widgets.HTML(value="")
-        self.result = widgets.HTML(value="")
-        self.detail = widgets.VBox(
-            [
-                self.detail_header,
-                self.readme_box,
-                self.detail_info,
-                widgets.HBox([self.create_button, self.close_button], layout=wrap),
-                self.create_reason,
-                self.progress,
-                self.result,
-            ],
-            layout=widgets.Layout(
-                flex="1 1 360px",
-                min_width="0",
-                display="none",
-                padding="6px 10px",
-                border="1px solid var(--jp-border-color1, rgba(128,128,128,.5))",
-            ),
-        )
+        self.apps_view = ApplicationsView(self._require_client)
         self.body = widgets.HBox(
-            [browser, self.detail],
+            [self.browser.box, self.detail_pane.box],
             layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),
         )
+        # The views' widgets under the gallery's own names (code and tests drive them).
+        b, d = self.browser, self.detail_pane
+        self.search_box, self.refresh_button, self.filters, self.sort = (
+            b.search_box, b.refresh_button, b.filters, b.sort)  # fmt: skip
+        self.top_bar, self.status_bar, self.matches_label, self.load_status, self.message = (
+            b.top_bar, b.status_bar, b.matches_label, b.load_status, b.message)  # fmt: skip
+        self.cards, self.grid, self.pager, self.page_label = b.cards, b.grid, b.pager, b.page_label
+        self.prev_button, self.next_button = b.prev_button, b.next_button
+        self.detail, self.detail_header, self.readme, self.readme_box = (
+            d.box, d.header, d.readme, d.readme_box)  # fmt: skip
+        self.detail_info, self.create_button, self.launch_button = (
+            d.info, d.create_button, d.launch_button)  # fmt: skip
+        self.close_button, self.create_reason, self.progress, self.result = (
+            d.close_button, d.reason, d.progress, d.result)  # fmt: skip
 
     def _wire(self) -> None:
         traitlets.link((self.search_box, "value"), (self, "search"))
@@ -341,6 +208,11 @@ class TemplateGallery(widgets.VBox):
         self.next_button.on_click(lambda _b: self._step(+1))
         self.close_button.on_click(lambda _b: setattr(self, "selected_id", None))
         self.create_button.on_click(lambda _b: self._start_creation())
+        self.launch_button.on_click(lambda _b: self._start_launch())
+        self.apps_toggle.observe(
+            lambda change: setattr(self, "view", "applications" if change["new"] else "templates"),
+            names="value",
+        )
         for card in self.cards:
             card.open_button.on_click(self._card_opened(card))
 
@@ -367,6 +239,23 @@ class TemplateGallery(widgets.VBox):
             yield
         finally:
             self._quiet = was
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dr-gallery")
+        return self._executor
+
+    @observe("view")
+    @_under_ui_lock
+    def _on_view(self, change: dict[str, Any]) -> None:
+        """Switch between the templates and "My applications" (loaded afresh when shown)."""
+        apps = change["new"] == "applications"
+        self.apps_toggle.value = apps
+        for box in (self.browser.filter_bar, self.status_bar, self.message, self.body):
+            box.layout.display = "none" if apps else None
+        self.apps_view.box.layout.display = None if apps else "none"
+        if apps:
+            self.apps_view.refresh()
 
     # --- data ----------------------------------------------------------------------------
 
@@ -426,8 +315,8 @@ class TemplateGallery(widgets.VBox):
         generation = self._generation
         try:
             client = self._require_client()
-        except _USER_ERRORS as err:
-            return f"Could not load the templates: {_one_line(err)}"
+        except USER_ERRORS as err:
+            return f"Could not load the templates: {one_line(err)}"
         self.set_trait("loading", True)
         self._loader = CatalogueLoader(
             client,
@@ -448,7 +337,7 @@ class TemplateGallery(widgets.VBox):
         return True if loader is None else loader.wait(timeout)
 
     def _current(self, generation: int) -> bool:
-        return not self._closed and generation == self._generation
+        return not self._guard.closed and generation == self._generation
 
     def _page_loaded(self, generation: int, loaded: int, total: int | None) -> None:
         """The loader's report after each page (from its thread)."""
@@ -497,7 +386,7 @@ class TemplateGallery(widgets.VBox):
             for field, dropdown in self.filters.items():
                 values = self._catalogue.options(field)
                 labels = TEMPLATE_TYPE_LABELS if field == "template_type" else {}
-                options = [("All", _ALL)] + [(labels.get(v, v), v) for v in values]
+                options = [("All", ALL)] + [(labels.get(v, v), v) for v in values]
                 self._options[field] = options
                 self._set_dropdown(dropdown, options, getattr(self, field))
 
@@ -505,7 +394,7 @@ class TemplateGallery(widgets.VBox):
     def _set_dropdown(
         dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
     ) -> None:
-        value = value or _ALL
+        value = value or ALL
         if value not in {v for _, v in options}:
             # A filter set from code to a value no template has: show it (with 0 matches).
             options = [*options, (value, value)]
@@ -562,12 +451,8 @@ class TemplateGallery(widgets.VBox):
     @observe("selected_id")
     @_under_ui_lock
     def _on_selected(self, change: dict[str, Any]) -> None:
-        for card in self.visible_cards:
-            card.mark(card.template_id == change["new"])
+        self.browser.mark(change["new"])
         if self._ready:
-            if not self._busy.locked():
-                self.progress.value = ""
-                self.result.value = ""
             self._show_detail()
 
     def _step(self, delta: int) -> None:
@@ -585,24 +470,9 @@ class TemplateGallery(widgets.VBox):
     @_under_ui_lock
     def _show_page(self) -> None:
         rows = page_rows(self._rows, self.page, self._page_size)
-        for i, card in enumerate(self.cards):
-            if i < len(rows):
-                view = self._card_view(int(rows[i]))
-                card.show(view, selected=view.id == self.selected_id)
-            else:
-                card.hide()
-        pages = self.page_count
-        self.page_label.value = f"Page {self.page} of {pages}"
-        self.prev_button.disabled = self.page <= 1
-        self.next_button.disabled = self.page >= pages
-        self.pager.layout.display = None if pages > 1 else "none"
-        total = len(self._catalogue)
-        noun = "template" if total == 1 else "templates"
-        self.matches_label.value = (
-            f"<b>{self.matches}</b> of {total} {noun} match"
-            if self.matches != total
-            else f"<b>{total}</b> {noun}"
-        )
+        views = [self._card_view(int(row)) for row in rows]
+        self.browser.show_page(views, self.selected_id, self.page, self.page_count)
+        self.browser.show_counts(self.matches, len(self._catalogue))
         self.message.value = self._notice()
 
     def _card_view(self, position: int) -> html.CardView:
@@ -636,31 +506,13 @@ class TemplateGallery(widgets.VBox):
 
     @_under_ui_lock
     def _show_detail(self) -> None:
-        if self.selected_id is None:
-            self.detail.layout.display = "none"
-            return
         from dr_notebook.render import render_markdown
 
-        self.detail.layout.display = None
-        row = self._selected_row()
-        if row is None:
-            self.detail_header.value = html.message_html(
-                f"Template {self.selected_id} is not in the loaded catalogue "
-                "(refresh to reload it).",
-                "warn",
-            )
-            self.readme.value = ""
-            self.readme_box.layout.display = "none"
-            self.detail_info.value = ""
-            blocker = ""
-        else:
-            self.detail_header.value = html.detail_header_html(row)
+        row = self._selected_row() if self.selected_id is not None else None
+        readme = ""
+        if row is not None:
             readme = render_markdown(row.get("readme") or "", images=self._readme_images(row))
-            self.readme.value = html.readme_html(readme)
-            self.readme_box.layout.display = None
-            self.detail_info.value = html.detail_info_html(row)
-            blocker = html.create_blocker(row)
-        self._update_create_button(blocker)
+        self.detail_pane.show(self.selected_id, row, readme)
 
     def _readme_images(self, row: dict[str, Any]) -> dict[str, bytes]:
         """The template's own images its README shows (none if it names none, or on errors)."""
@@ -673,101 +525,20 @@ class TemplateGallery(widgets.VBox):
         except errors.DataRobotError:
             return {}
 
-    def _update_create_button(self, blocker: str | None = None) -> None:
-        if blocker is None:
-            row = self._selected_row()
-            blocker = html.create_blocker(row) if row is not None else ""
-        busy = self._busy.locked()
-        self.create_button.disabled = bool(blocker) or busy
-        if blocker:
-            self.create_button.tooltip = f"Not available: {blocker}"
-        elif busy:
-            self.create_button.tooltip = "An application source is being created"
-        else:
-            self.create_button.tooltip = "Create an application source from this template"
-        self.create_reason.value = html.message_html(blocker, "warn")
-
-    # --- creating application sources ---------------------------------------------------
-
     def _name_of(self, template_id: str) -> str:
         position = self._catalogue.position(template_id)
         if position is None:
             return template_id
         return self._catalogue.record(position)["name"] or template_id
 
-    def _begin(self, template_id: str) -> None:
-        """Take the creation lock and show that creation started (raises if one is running)."""
-        if not self._busy.acquire(blocking=False):
-            raise errors.InvalidArgumentError(
-                "An application source is already being created here: wait for it to finish"
-            )
-        self._started = time.monotonic()
-        self.result.value = ""
-        self.progress.value = html.progress_html(
-            f"Creating an application source from {self._name_of(template_id)}…"
-        )
-        self._update_create_button()
-
-    def _end(self) -> None:
-        self._busy.release()
-        with self._ui_lock:
-            if not self._closed:
-                self._update_create_button()
-
-    def _report(self, progress: str, result: str | None = None) -> None:
-        """Show creation progress (and a result): from any thread, never after ``close()``."""
-        with self._ui_lock:
-            if self._closed:
-                return
-            self.progress.value = progress
-            if result is not None:
-                self.result.value = result
-
-    def _on_status(self, status: AsyncStatus) -> None:
-        elapsed = time.monotonic() - self._started
-        text = f"Creating the application source: {status.status or 'waiting'} ({elapsed:.1f} s)"
-        if status.message:
-            text += f": {status.message}"
-        self._report(html.progress_html(text))
-
-    def _create(self, template_id: str) -> ApplicationSource:
-        """Create the source (progress shown through ``on_status``) and show the result.
-
-        Runs in the creation worker or the caller's thread: no progress bar, only the
-        gallery's own progress line.
-        """
-        try:
-            source = self._require_client().app_sources.create_from_template(
-                template_id, on_status=self._on_status, progress=False
-            )
-        except _USER_ERRORS as err:
-            self._report("", html.message_html(_one_line(err), "error"))
-            raise
-        except Exception as err:
-            self._report("", html.message_html(f"Unexpected error: {_one_line(err)}", "error"))
-            raise
-        from dr_notebook.render import source_html
-
-        elapsed = time.monotonic() - self._started
-        self.last_source = source
-        done = f"Created application source {source.name or source.id} in {elapsed:.1f} s."
-        self._report(html.message_html(done, "ok"), source_html(source))
-        return source
-
-    def _check_creatable(self, template_id: str) -> None:
+    def _blocker_of(self, template_id: str | None) -> str:
+        """Why no application can be made from this template ("" when it can, or is unknown)."""
         position = self._catalogue.position(template_id)
-        if position is not None:
-            blocker = html.create_blocker(self._catalogue.record(position))
-            if blocker:
-                self.result.value = html.message_html(blocker, "warn")
-                raise errors.InvalidArgumentError(blocker)
+        return "" if position is None else html.create_blocker(self._catalogue.record(position))
 
-    def create_app(self, template_id: str | None = None) -> ApplicationSource:
-        """Create an application source from ``template_id`` (default: the selected template).
+    # --- creating application sources and launching applications ------------------------
 
-        Waits for the server, shows the source (or the error's one line) in the detail pane and
-        returns the ``ApplicationSource``; errors are raised after being shown.
-        """
+    def _chosen(self, template_id: str | None) -> str:
         template_id = template_id or self.selected_id
         if not template_id:
             raise errors.InvalidArgumentError(
@@ -775,38 +546,63 @@ class TemplateGallery(widgets.VBox):
             )
         if template_id != self.selected_id:
             self.selected_id = template_id
-        self._check_creatable(template_id)
-        self._begin(template_id)
-        try:
-            return self._create(template_id)
-        finally:
-            self._end()
+        return template_id
+
+    def create_app(self, template_id: str | None = None) -> ApplicationSource:
+        """Create an application source from ``template_id`` (default: the selected template).
+
+        Waits for the server, shows the source (or the error's one line) in the detail pane and
+        returns the ``ApplicationSource``; errors are raised after being shown.
+        """
+        chosen = self._chosen(template_id)
+        pane = self.detail_pane
+        return pane.run(chosen, pane.creating(chosen), lambda: pane.create(chosen))
+
+    def launch_app(
+        self,
+        template_id: str | None = None,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> Application:
+        """Launch ``template_id`` (default: the selected template): its source, then a running
+        application named ``name`` (default: the template's name), as ``client.launch`` does.
+
+        Waits (at most ``timeout`` s, default ``launch_timeout``) while the pane's progress line
+        follows the stages, then shows the application's card with its link and returns the
+        ``Application``; errors (a name in use, a failed build, a timeout) are shown as one line,
+        then raised.
+        """
+        chosen = self._chosen(template_id)
+        pane = self.detail_pane
+        wait = self.launch_timeout if timeout is None else timeout
+        return pane.run(
+            chosen, pane.launching(chosen, name), lambda: pane.launch(chosen, name, wait)
+        )
 
     def _start_creation(self) -> Future[ApplicationSource | None] | None:
         """The button: create the selected template's source in a worker thread."""
-        template_id = self.selected_id
-        if not template_id:
+        chosen, pane = self.selected_id, self.detail_pane
+        if not chosen:
             return None
-        try:
-            self._check_creatable(template_id)
-            self._begin(template_id)
-        except errors.InvalidArgumentError:
-            return None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dr-gallery")
-        self.creation = self._executor.submit(self._create_in_worker, template_id)
-        return self.creation
+        future = pane.submit(chosen, pane.creating(chosen), lambda: pane.create(chosen))
+        if future is not None:
+            self.creation = future
+        return future
 
-    def _create_in_worker(self, template_id: str) -> ApplicationSource | None:
-        try:
-            return self._create(template_id)
-        except _USER_ERRORS:
-            return None  # already shown in the pane as one line
-        except Exception:
-            log.exception("Creating an application source from %s failed", template_id)
-            raise
-        finally:
-            self._end()
+    def _start_launch(self) -> Future[Application | None] | None:
+        """The button: launch the selected template in a worker thread (name from the box)."""
+        chosen, pane = self.selected_id, self.detail_pane
+        if not chosen:
+            return None
+        name = pane.app_name.value.strip() or None
+        wait = self.launch_timeout
+        future = pane.submit(
+            chosen, pane.launching(chosen, name), lambda: pane.launch(chosen, name, wait)
+        )
+        if future is not None:
+            self.launching = future
+        return future
 
     def close(self) -> None:
         """Close the gallery and every widget in it, and stop its worker thread.
@@ -814,7 +610,7 @@ class TemplateGallery(widgets.VBox):
         A client the gallery built itself is closed too; one passed in stays open.
         """
         with self._ui_lock:
-            self._closed = True  # the workers touch no widget from here on
+            self._guard.closed = True  # the workers touch no widget from here on
             if self._loader is not None:
                 self._loader.stop()
         if self._executor is not None:
@@ -826,14 +622,3 @@ class TemplateGallery(widgets.VBox):
             if widget is not self:
                 widget.close()
         super().close()
-
-
-def _walk(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    """A widget and all its descendants (children and layout/style models), depth first."""
-    yield widget
-    for name in ("layout", "style"):
-        child = getattr(widget, name, None)
-        if isinstance(child, widgets.Widget):
-            yield child
-    for child in getattr(widget, "children", ()):
-        yield from _walk(child)

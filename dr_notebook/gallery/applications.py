@@ -1,0 +1,188 @@
+"""The "My applications" view of the gallery: your applications with status and link, their
+logs, and delete with a confirmation click.
+
+The list loads in the calling thread (the face's), on demand: its rows are widgets, which a
+worker thread may not create, and it is one or two requests for the few applications a user has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+from dr_notebook.gallery import html
+from dr_notebook.gallery.ui import USER_ERRORS, WRAP, button, one_line, walk
+from dr_notebook.models import Application
+
+if TYPE_CHECKING:
+    from dr_notebook.client import Client
+
+__all__ = ["LIMIT", "LOG_LINES", "ApplicationRow", "ApplicationsView"]
+
+#: At most this many applications are listed (the most recently created first).
+LIMIT = 100
+#: The last output lines the Logs button shows.
+LOG_LINES = 50
+
+_PRE = (
+    "font-family:var(--jp-code-font-family, monospace);font-size:.85em;white-space:pre-wrap;"
+    "max-height:320px;overflow:auto;margin:4px 0;padding:4px 8px;"
+    "background:var(--jp-layout-color2, rgba(128,128,128,.1))"
+)
+_DELETE_TIP = "Stop and delete this application (asks for a second click)"
+
+
+class ApplicationRow(widgets.HBox):
+    """One application: name, id, status badge and link, then its Logs and Delete buttons."""
+
+    def __init__(self, app: Application) -> None:
+        from dr_notebook.render import application_link, code, escaped, status_badge
+
+        self.application = app
+        link = application_link(app.application_url)
+        self.summary = widgets.HTML(
+            value=(
+                f"<b>{escaped(app.name or app.id)}</b> <span>{code(app.id)}</span> "
+                f"{status_badge(app.status)}{' &nbsp; ' + link if link else ''}"
+            ),
+            layout=widgets.Layout(flex="1 1 auto"),
+        )
+        self.logs_button = button("Logs", "file-text", "Show the application's last output lines")
+        self.delete_button = button("Delete", "trash", _DELETE_TIP)
+        super().__init__(
+            [self.summary, self.logs_button, self.delete_button],
+            layout=widgets.Layout(align_items="center", grid_gap="8px", width="100%"),
+        )
+
+    def confirm(self, asking: bool) -> None:
+        """Turn the Delete button into "Confirm delete" (or back)."""
+        self.delete_button.description = "Confirm delete" if asking else "Delete"
+        self.delete_button.button_style = "danger" if asking else ""
+        self.delete_button.tooltip = (
+            "Click again to delete it; anything else cancels" if asking else _DELETE_TIP
+        )
+
+
+class ApplicationsView:
+    """Your applications, one row each, with Refresh, Logs and two-click Delete."""
+
+    def __init__(self, client: Callable[[], Client]) -> None:
+        self._client = client
+        self._asking: ApplicationRow | None = None
+        self.applications: list[Application] = []
+        self.rows: list[ApplicationRow] = []
+        self.refresh_button = button("Refresh", "refresh", "Reload your applications")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.status = widgets.HTML(value="")
+        self.list_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
+        self.logs = widgets.HTML(value="")
+        self.box = widgets.VBox(
+            [
+                widgets.HBox(
+                    [widgets.HTML("<b>My applications</b>"), self.refresh_button],
+                    layout=widgets.Layout(**WRAP),
+                ),
+                self.status,
+                self.list_box,
+                self.logs,
+            ],
+            layout=widgets.Layout(display="none", width="100%", padding="4px 0"),
+        )
+
+    def row(self, app_id: str) -> ApplicationRow:
+        """The row of one application on show."""
+        return next(r for r in self.rows if r.application.id == app_id)
+
+    def refresh(self) -> list[Application]:
+        """Reload the list (newest first); errors are shown as one line, and [] returned."""
+        self._cancel()
+        self.logs.value = ""
+        try:
+            apps = self._client().applications.list(order_by="-createdAt", limit=LIMIT + 1)
+        except USER_ERRORS as err:
+            self.status.value = html.message_html(
+                f"Could not list the applications: {one_line(err)}", "error"
+            )
+            return []
+        more = len(apps) > LIMIT
+        self.applications = apps[:LIMIT]
+        old, self.rows = self.rows, [self._new_row(app) for app in self.applications]
+        self.list_box.children = self.rows
+        for row in old:
+            for widget in walk(row):
+                widget.close()
+        count = len(self.applications)
+        if count == 0:
+            self.status.value = html.message_html(
+                "You have no applications yet: open a template and click Launch application.",
+                "info",
+            )
+        else:
+            noun = "application" if count == 1 else "applications"
+            newest = f" (the newest {LIMIT})" if more else ""
+            self.status.value = html.progress_html(f"{count} {noun}{newest}")
+        return self.applications
+
+    def _new_row(self, app: Application) -> ApplicationRow:
+        row = ApplicationRow(app)
+        row.logs_button.on_click(lambda _b: self.show_logs(app.id))
+        row.delete_button.on_click(lambda _b: self.delete(app.id))
+        return row
+
+    def _cancel(self) -> None:
+        """Cancel a pending delete confirmation."""
+        if self._asking is not None:
+            self._asking.confirm(False)
+            self._asking = None
+
+    def show_logs(self, app_id: str) -> None:
+        """Show the application's last ``LOG_LINES`` output lines (escaped), or its build log."""
+        self._cancel()
+        app = self.row(app_id).application
+        from dr_notebook.render import escaped
+
+        try:
+            logs = self._client().applications.logs(app_id)
+        except USER_ERRORS as err:
+            self.logs.value = html.message_html(
+                f"Could not read the logs: {one_line(err)}", "error"
+            )
+            return
+        lines = logs.tail(LOG_LINES)
+        what = f"last {len(lines)} output lines"
+        if not lines:
+            lines = (logs.build_log or "").splitlines()[-LOG_LINES:]
+            what = "no output yet; the build log" if lines else "no output yet"
+        title = (
+            f"<b>Logs of {escaped(app.name or app.id)}</b> ({what}; build "
+            f"{escaped(logs.build_status or 'unknown')})"
+        )
+        error = html.message_html(logs.build_error or "", "error")
+        body = f'<pre style="{_PRE}">{escaped(chr(10).join(lines))}</pre>' if lines else ""
+        self.logs.value = f"<div>{title}{error}{body}</div>"
+
+    def delete(self, app_id: str) -> bool:
+        """The Delete button: the first click asks to confirm, the second deletes.
+
+        Returns whether the application was deleted."""
+        row = self.row(app_id)
+        if self._asking is not row:
+            self._cancel()
+            self._asking = row
+            row.confirm(True)
+            return False
+        self._asking = None
+        row.confirm(False)
+        app = row.application
+        try:
+            self._client().applications.delete(app_id)
+        except USER_ERRORS as err:
+            self.status.value = html.message_html(
+                f"Could not delete {app.name or app.id}: {one_line(err)}", "error"
+            )
+            return False
+        self.refresh()
+        self.status.value = html.message_html(f"Deleted {app.name or app.id} ({app.id}).", "ok")
+        return True
