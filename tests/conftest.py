@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import traitlets
@@ -34,6 +35,20 @@ def template_columns() -> list[str]:
     ]
 
 
+@pytest.fixture(scope="module")
+def client(sandbox: Any) -> Any:
+    """An admin client of the session sandbox, without progress bars (modules may override)."""
+    from dr_notebook.client import Client
+
+    return Client(endpoint=sandbox.endpoint, token=sandbox.token, progress=False)
+
+
+@pytest.fixture(scope="module")
+def templates(client: Any) -> list[Any]:
+    """The session sandbox's catalogue (the demo templates), as ``client.templates.list()``."""
+    return client.templates.list()
+
+
 @pytest.fixture
 def widget_changes() -> Callable[..., list[str]]:
     """``watch(gallery)``: a list that records every change to the widgets inside it from now on."""
@@ -49,3 +64,22 @@ def widget_changes() -> Callable[..., list[str]]:
         return touched
 
     return watch
+
+
+@pytest.fixture
+def value_recorder() -> Callable[..., tuple[list[str], list[str]]]:
+    """``record(widget)``: every value the widget takes from now on, and the thread setting it."""
+    import threading
+
+    def record(widget: Any) -> tuple[list[str], list[str]]:
+        values: list[str] = []
+        threads: list[str] = []
+
+        def seen(change: dict[str, Any]) -> None:
+            values.append(change["new"])
+            threads.append(threading.current_thread().name)
+
+        widget.observe(seen, names="value")
+        return values, threads
+
+    return record

@@ -36,16 +36,6 @@ def _loaded(g: TemplateGallery) -> TemplateGallery:
     return g
 
 
-@pytest.fixture(scope="module")
-def client(sandbox: Any) -> Client:
-    return Client(endpoint=sandbox.endpoint, token=sandbox.token, progress=False)
-
-
-@pytest.fixture(scope="module")
-def templates(client: Client) -> list[Template]:
-    return client.templates.list()
-
-
 @pytest.fixture
 def gallery(client: Client) -> Iterator[TemplateGallery]:
     g = _loaded(TemplateGallery(client, page_size=4))
@@ -389,27 +379,15 @@ def test_create_app(
     g.close()
 
 
-def _recorder(widget: widgets.Widget) -> tuple[list[str], list[str]]:
-    values: list[str] = []
-    threads: list[str] = []
-
-    def seen(change: dict[str, Any]) -> None:
-        values.append(change["new"])
-        threads.append(threading.current_thread().name)
-
-    widget.observe(seen, names="value")
-    return values, threads
-
-
 @pytest.mark.parametrize("async_mode", [False, True], ids=["sync", "async"])
 def test_button_creates_in_a_worker_thread(
-    restore: Any, client: Client, templates: list[Template], async_mode: bool
+    restore: Any, client: Client, templates: list[Template], async_mode: bool, value_recorder: Any
 ) -> None:
     restore.configure(async_sources=async_mode, async_delay_ms=600)
     g = _loaded(TemplateGallery(client))
     template = _creatable(templates)
     g.selected_id = template.id
-    values, threads = _recorder(g.progress)
+    values, threads = value_recorder(g.progress)
     g.create_button.click()
     future = g.creation
     assert future is not None
