@@ -137,13 +137,15 @@ def chromium_path() -> str | None:
 
 @dataclass
 class Lab:
-    """The running demo launcher: JupyterLab's URL and the folder it serves."""
+    """The running demo launcher: JupyterLab's URL, the folder it serves, its sandbox's database
+    (its applications run in ``apps_dir_for(sandbox_db)``)."""
 
     base_url: str
     start_url: str
     notebook_dir: Path
     process: subprocess.Popen[str]
     bare_kernel_home: Path
+    sandbox_db: Path
 
     bare_kernel: str = "python3-no-datarobot"
 
@@ -234,6 +236,7 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
     """``python -m dr_notebook.demo --headless`` on copies of the notebooks; Ctrl-C at the end."""
     work = tmp_path_factory.mktemp("demo")
     notebook_dir = work / "notebooks"
+    sandbox_db = work / "sandbox" / "demo.db"
     shutil.copytree(ROOT / "notebooks", notebook_dir)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     command = [
@@ -242,7 +245,7 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         "dr_notebook.demo",
         "--headless",
         "--db",
-        str(work / "sandbox" / "demo.db"),
+        str(sandbox_db),
         "--notebook-dir",
         str(notebook_dir),
         "--settings-dir",
@@ -284,6 +287,7 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         notebook_dir=notebook_dir,
         process=process,
         bare_kernel_home=bare_home,
+        sandbox_db=sandbox_db,
     )
     process.send_signal(signal.SIGINT)
     try:

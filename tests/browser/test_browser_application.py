@@ -1,0 +1,64 @@
+"""A launch in JupyterLab: %dr_new_app's card, its "Open application" link, the app's own page
+in a new tab (the demo's sandbox runs applications: --run-apps), then nothing left running."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dr_notebook.sandbox.settings import apps_dir_for
+from dr_notebook.sandbox.testing import processes_in
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+RUN_IN_KERNEL = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const reply = await kernel.requestExecute({code}).done;
+    return reply.content.status;
+}"""
+
+
+def test_open_application_link_shows_the_apps_own_page(lab_page) -> None:
+    name = f"Browser Flask {uuid.uuid4().hex[:6]}"
+    notebook = lab_page.lab.write_notebook(
+        "launch.ipynb",
+        [
+            ("code", "%load_ext dr_notebook"),
+            ("code", f'%dr_new_app Flask App Base --name "{name}"'),
+        ],
+    )
+    lab_page.open(notebook)
+    lab_page.run_all(timeout=240)
+    assert lab_page.errors() == []
+    lab_page.hide_sidebar()
+    page = lab_page.page
+    card = page.locator(".dr-notebook-application").first
+    card.wait_for(timeout=60_000)
+    assert name in card.inner_text() and "running" in card.inner_text()
+    link = card.get_by_role("link", name="Open application")
+    url = link.get_attribute("href")
+    assert url and url.startswith("http://127.0.0.1:")
+    assert link.get_attribute("target") == "_blank"
+    apps = apps_dir_for(lab_page.lab.sandbox_db)
+    try:
+        with page.context.expect_page() as opened:
+            link.click()
+        app_page = opened.value
+        app_page.wait_for_load_state()
+        # The application URL forwards to the port the application itself listens on.
+        assert app_page.url.startswith("http://127.0.0.1:"), app_page.url
+        app_page.get_by_role("heading", name="Flask App Base").wait_for(timeout=30_000)
+        assert "Connected to the DataRobot API" in app_page.inner_text("body")
+        assert "simulated" not in app_page.inner_text("body")  # the app itself answered
+        assert lab_page.tripwire.dialogs == []
+        card.screenshot(path=str(DOCS / "application-card.png"))
+        app_page.set_viewport_size({"width": 760, "height": 180})
+        app_page.screenshot(path=str(DOCS / "application.png"))
+        assert processes_in(apps)  # the application runs on this machine
+    finally:
+        status = page.evaluate(RUN_IN_KERNEL, f'%dr_app "{name}" --delete')
+    assert status == "ok"
+    assert processes_in(apps) == []
