@@ -50,7 +50,7 @@ class CliServer:
     def interrupt(self) -> tuple[int, str, str]:
         """Press Ctrl-C; return exit code, rest of stdout and stderr."""
         self.proc.send_signal(signal.SIGINT)
-        out, err = self.proc.communicate(timeout=15)
+        out, err = self.proc.communicate(timeout=60)  # generous: CI machines can be loaded
         return self.proc.returncode, out, err
 
 
