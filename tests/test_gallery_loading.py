@@ -199,6 +199,9 @@ def test_a_catalogue_grown_page_by_page_equals_one_built_at_once(
         Query(template_type=kind, publisher=publisher, order_by="templateSubType"),
     ]
     pd.testing.assert_frame_equal(grown.frame, whole.frame)
+    # README text is held once: the frame's cells are the strings the cards and detail read.
+    readme = grown.record(7)["readme"]
+    assert readme and readme is grown.frame["readme"].iloc[7]
     for catalogue, reference in [
         (grown, whole),
         *((c, Catalogue(whole.frame.iloc[: len(c)])) for c in early),
