@@ -77,7 +77,7 @@ def measure(size: int, repeat: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print a table and the verdict; exit 1 when a target is missed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)

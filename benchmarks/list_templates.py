@@ -51,11 +51,12 @@ def sequential_loop(endpoint: str, token: str) -> int:
 
 def official_client(endpoint: str, token: str) -> Callable[[], int]:
     """``datarobot.CustomTemplate.list()`` with a client set up for the sandbox."""
-    import datarobot as dr
+    from datarobot.client import Client as OfficialClient
+    from datarobot.models.custom_templates import CustomTemplate
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="datarobot")
-    dr.Client(endpoint=endpoint, token=token)
-    return lambda: len(dr.CustomTemplate.list())
+    OfficialClient(endpoint=endpoint, token=token)
+    return lambda: len(CustomTemplate.list())
 
 
 def timed(fn: Callable[[], int], expected: int) -> float:
@@ -69,7 +70,7 @@ def timed(fn: Callable[[], int], expected: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)

@@ -21,7 +21,7 @@ from dr_notebook.sandbox.store import Store, TemplateQuery
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

@@ -123,24 +123,39 @@ class TemplateRows:
                 self._extras.append((row, extra))
             row += 1
 
-    def frame(self) -> pd.DataFrame:
-        """The templates added so far, as described in :func:`templates_frame`."""
-        n = len(self)
-        columns: dict[str, Any] = dict(self._columns)
-        for name, values in self._times.items():
-            if any(v is not None for v in values):
+    def column(self, name: str) -> list[Any]:
+        """The values added so far of one of ``TEMPLATE_COLUMNS``, as they go into the frame.
+
+        The list itself, which grows as templates are added: read it, don't change it.
+        """
+        return self._columns[name]
+
+    def columns(self, rows: int | None = None) -> dict[str, Any]:
+        """The columns of :meth:`frame` for the first ``rows`` templates (default: all), before
+        their dtypes are set: lists, and UTC datetime arrays for the timestamps."""
+        n = len(self) if rows is None else min(rows, len(self))
+        columns: dict[str, Any] = {name: values[:n] for name, values in self._columns.items()}
+        for name, times in self._times.items():
+            times = times[:n]
+            if any(v is not None for v in times):
                 columns[name] = pd.to_datetime(
-                    pd.Series(values, dtype=object), utc=True, errors="coerce"
+                    pd.Series(times, dtype=object), utc=True, errors="coerce"
                 ).array
-        for key in dict.fromkeys(key for _, extra in self._extras for key in extra):
+        extras = [(row, extra) for row, extra in list(self._extras) if row < n]
+        for key in dict.fromkeys(key for _, extra in extras for key in extra):
             name = _snake(key)
             if name in columns:
                 name = f"extra_{name}"
             values: list[Any] = [None] * n
-            for row, extra in self._extras:
+            for row, extra in extras:
                 values[row] = extra.get(key)
             columns[name] = values
+        return columns
 
+    def frame(self, rows: int | None = None) -> pd.DataFrame:
+        """The first ``rows`` templates added (default: all), as in :func:`templates_frame`."""
+        columns = self.columns(rows)
+        n = len(columns["id"])
         frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
         for name in LIST_COLUMNS:
             # A column of empty lists must still hold lists, whatever pandas infers.

@@ -92,7 +92,9 @@ def _has(container: Mapping[str, Any] | list[Any], key: str | int) -> bool:
 
 
 # Pydantic dataclasses rather than BaseModel: a listing builds some 60,000 of them, and plain
-# instances cost the garbage collector a third of what BaseModel instances do.
+# instances cost the garbage collector a third of what BaseModel instances do. Their fields are
+# slots (no per-instance dict for the collector to walk); the fields the server sends that a
+# model does not name land in the instance dict that ``ApiModel`` (a class without slots) keeps.
 _CONFIG = ConfigDict(
     extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
 )
@@ -131,7 +133,7 @@ class ApiModel:
     @property
     def extra(self) -> dict[str, Any]:
         """The fields the server sent that the model does not name (camelCase keys)."""
-        names = _field_names(type(self))
+        names = _field_names(type(self))  # the fields are slots: the instance dict holds the rest
         return {k: v for k, v in vars(self).items() if k not in names}
 
     #: The fields ``repr`` shows (the rest stay out of notebook output).
@@ -163,7 +165,7 @@ def _loc_key(loc: tuple[str | int, ...]) -> tuple[tuple[int, str | int], ...]:
     return tuple((isinstance(part, int), part) for part in loc)  # type: ignore[misc]
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class DefaultEnvironment(ApiModel):
     """The execution environment a template starts from."""
 
@@ -173,7 +175,7 @@ class DefaultEnvironment(ApiModel):
     environment_version_id: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class TemplateMetadata(ApiModel):
     """A template's permanent metadata: README, tags, resource bundles, class labels."""
 
@@ -189,7 +191,7 @@ class TemplateMetadata(ApiModel):
         return f"TemplateMetadata(tags={self.tags!r}, readme=<{size} chars>)"
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class TemplateFile(ApiModel):
     """One file of a template; ``content`` is filled only by ``client.templates.file()``."""
 
@@ -201,7 +203,7 @@ class TemplateFile(ApiModel):
     content: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class Template(ApiModel):
     """A custom template: an application, custom metric or custom job starting point."""
 
@@ -252,7 +254,7 @@ class Template(ApiModel):
         )
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class WorkspaceItem(ApiModel):
     """A file of an application source version; ``content`` is filled only by
     ``client.app_sources.file()``."""
@@ -272,7 +274,7 @@ class WorkspaceItem(ApiModel):
     content: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class _Authored(ApiModel):
     """Who made an entity and when (shared by sources and their versions)."""
 
@@ -285,7 +287,7 @@ class _Authored(ApiModel):
     user_id: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class ApplicationSourceVersion(_Authored):
     """One version of an application source, with its files."""
 
@@ -309,7 +311,7 @@ class ApplicationSourceVersion(_Authored):
         )
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class ApplicationSource(_Authored):
     """A custom application source, as created from a template."""
 
@@ -333,7 +335,7 @@ class ApplicationSource(_Authored):
         )
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class AsyncStatus(ApiModel):
     """The state of an asynchronous job (``GET status/{id}/``)."""
 

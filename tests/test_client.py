@@ -7,7 +7,7 @@ import json
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -124,13 +124,14 @@ def test_list_matches_the_sequential_walk_in_order(
     assert len(templates) == 250
     assert all(isinstance(t, Template) for t in templates)
     statuses = [r["status"] for r in list_requests(big)]
-    # Page one and up to max_workers - 1 next pages at once; those past the end are dropped.
-    assert 3 <= len(statuses) <= big_client.max_workers and set(statuses) == {200}
+    # A first listing speculates nothing: page one, then the two pages its total asks for.
+    assert len(statuses) == 3 and set(statuses) == {200}
 
 
-def test_pages_after_the_first_are_asked_before_it_returns(
+def test_a_repeat_listing_asks_for_later_pages_before_page_one_returns(
     big_client: drn.Client, big: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert len(big_client.templates.list()) == 250  # the client now knows the catalogue's size
     transport = big_client._transport
     real = transport.request
     events: list[tuple[str, int]] = []
@@ -153,10 +154,43 @@ def test_pages_after_the_first_are_asked_before_it_returns(
         big.configure(latency_ms=0)
     first_back = events.index(("done", 0))
     sent_before = sorted(offset for kind, offset in events[:first_back] if kind == "sent")
-    assert sent_before == list(range(0, 100 * big_client.max_workers, 100))
+    assert sent_before == [0, 100, 200]  # as many pages as the last listing had, no more
     sent = sorted(offset for kind, offset in events if kind == "sent")
-    assert sent == sent_before  # 250 templates: no page asked twice, none after page one
+    assert sent == sent_before  # no page asked twice, none after page one
+    events.clear()
     assert len(big_client.templates.list(limit=120)) == 120
+    assert sorted(offset for kind, offset in events if kind == "sent") == [0, 100]
+
+
+def test_a_small_catalogue_costs_one_request_every_time(
+    sandbox_factory: Callable[..., SandboxServer],
+) -> None:
+    small = sandbox_factory(generate=37, demo=False, seed=5)
+    with drn.Client(small.endpoint, small.token, progress=False) as c:
+        small.reset_stats()
+        for _ in range(3):
+            assert [t.id for t in c.templates.list()] == [t["id"] for t in raw_pages(small)]
+        assert len(list_requests(small)) == 3 + 3  # one per listing, one per page of raw_pages
+
+
+def test_speculative_pages_past_a_shrunk_catalogue_are_dropped(
+    sandbox_factory: Callable[..., SandboxServer],
+) -> None:
+    server = sandbox_factory(generate=250, demo=False, seed=6)
+    with drn.Client(server.endpoint, server.token, progress=False) as c:
+        before = c.templates.list(order_by="name")
+        for template in before[:130]:
+            c.templates.delete(template)
+        server.reset_stats()
+        server.configure(latency_ms=100)  # page one comes back after every worker has started
+        after = c.templates.list(order_by="name")
+        server.configure(latency_ms=0)
+        # Pages at 100 and 200 went out with page one (250 before); the one past the end
+        # came back empty and was dropped.
+        assert len(list_requests(server)) == 3
+        assert [t.id for t in after] == [t.id for t in before[130:]]
+        assert [t.id for t in after] == [t["id"] for t in raw_pages(server, orderBy="name")]
+        assert len(c.templates.list(order_by="name", limit=50)) == 50
 
 
 def test_list_with_order_and_filters(big_client: drn.Client, big: SandboxServer) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from dr_notebook.client import Client
 from dr_notebook.gallery import TemplateGallery
+from dr_notebook.gallery.catalogue import FILTER_FIELDS, Catalogue, CatalogueBuilder, Query
 
 WAIT = 60
 SIZE = 1000  # ten pages of 100
@@ -171,3 +174,47 @@ def test_first_cards_long_before_a_large_catalogue_is_in(
     assert first_title[0] < loaded / 3, (constructed, first_title, loaded)
     assert g.matches == 10_000
     g.close()
+
+
+def test_a_catalogue_grown_page_by_page_equals_one_built_at_once(
+    sandbox_factory: Callable[..., Any],
+) -> None:
+    sb = sandbox_factory(demo=False, generate=SIZE, seed=11)
+    client = Client(endpoint=sb.endpoint, token=sb.token, progress=False)
+    whole = Catalogue(client.templates.frame())
+    builder = CatalogueBuilder(batch=250)  # some rows indexed between pages, some on demand
+    early: list[Catalogue] = []
+    with closing(client.templates.pages()) as pages:
+        for page in pages:
+            builder.add(page.items)
+            if len(builder) in (100, 300, 600):
+                early.append(builder.catalogue())
+    grown = builder.catalogue()
+    tag, publisher = whole.options("tag")[0], whole.options("publisher")[-1]
+    kind = whole.options("template_type")[0]
+    queries = [
+        Query(),
+        Query(search="app", order_by="-name"),
+        Query(tag=tag, order_by="-createdAt"),
+        Query(template_type=kind, publisher=publisher, order_by="templateSubType"),
+    ]
+    pd.testing.assert_frame_equal(grown.frame, whole.frame)
+    # README text is held once: the frame's cells are the strings the cards and detail read.
+    readme = grown.record(7)["readme"]
+    assert readme and readme is grown.frame["readme"].iloc[7]
+    for catalogue, reference in [
+        (grown, whole),
+        *((c, Catalogue(whole.frame.iloc[: len(c)])) for c in early),
+    ]:
+        for query in queries:
+            assert list(catalogue.select(query)) == list(reference.select(query)), query
+        for field in FILTER_FIELDS:
+            assert catalogue.options(field) == reference.options(field)
+        for position in (0, len(reference) // 2, len(reference) - 1):
+            assert catalogue.record(position) == reference.record(position)
+            template_id = reference.record(position, ["id"])["id"]
+            assert catalogue.position(template_id) == position
+    # A catalogue reported earlier does not change as later pages come in.
+    assert [len(c) for c in early] == [100, 300, 600]
+    assert early[0].position(whole.record(150, ["id"])["id"]) is None
+    assert early[0].options("tag") == Catalogue(whole.frame.iloc[:100]).options("tag")

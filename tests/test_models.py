@@ -57,6 +57,16 @@ def test_full_template_parses() -> None:
     assert t.can_create_application is False
 
 
+def test_fields_are_slots_and_only_extras_use_the_instance_dict() -> None:
+    # A listing holds many models: a dict per instance would be one more object per model for
+    # the garbage collector to walk.
+    t = Template.from_api(FULL_TEMPLATE)
+    assert vars(t) == {"somethingNew": {"a": 1}}
+    assert vars(t.metadata) == {"futureKey": 1}
+    assert vars(t.default_environment) == {} and vars(t.files[0]) == {}
+    assert t.to_api()["somethingNew"] == {"a": 1} and t.to_api()["name"] == t.name
+
+
 @pytest.mark.parametrize("missing", [None, {}, {"id": "x"}])
 def test_nulls_and_missing_fields_get_defaults(missing: dict | None) -> None:
     t = Template.from_api(missing)

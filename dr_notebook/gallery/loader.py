@@ -2,12 +2,13 @@
 
 The worker reads ``client.templates.pages()`` and reports through two callbacks: ``on_page``
 after every page (how many templates have loaded, out of how many) and ``on_catalogue`` with a
-new :class:`Catalogue` of everything loaded so far. A catalogue is built after the first page
-(the first cards), then each time the loaded count has doubled while less than half is in, and
-once at the end: together the early ones cost no more than the final one, so loading stays
-linear in the catalogue's size. The worker creates no widget; the callbacks decide what the
-face shows, and :meth:`CatalogueLoader.stop` makes it end at the next page and report nothing
-more.
+new :class:`Catalogue` of everything loaded so far. Each template is taken and indexed once, as
+its page arrives (:class:`CatalogueBuilder`); a report only adds the rows new since the last one
+and sorts the whole for the cards. Reports come after the first page (the first cards), then
+each time the loaded count has doubled while less than half is in, and once at the end:
+together the early sorts cost no more than the final one, so loading stays linear in the
+catalogue's size. The worker creates no widget; the callbacks decide what the face shows, and
+:meth:`CatalogueLoader.stop` makes it end at the next page and report nothing more.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from dr_notebook import errors
-from dr_notebook.frames import TemplateRows
-from dr_notebook.gallery.catalogue import Catalogue
+from dr_notebook.gallery.catalogue import Catalogue, CatalogueBuilder
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -83,7 +83,7 @@ class CatalogueLoader:
         return self._finished.wait(timeout)
 
     def _run(self) -> None:
-        rows = TemplateRows()
+        rows = CatalogueBuilder()
         total: int | None = None
         next_build = 1
         try:
@@ -91,7 +91,7 @@ class CatalogueLoader:
                 for page in pages:
                     if self._stopped.is_set():
                         return
-                    rows.add(page.items, adopt=True)
+                    rows.add(page.items)
                     total = page.total
                     self._on_page(len(rows), total)
                     if len(rows) >= next_build and (total is None or 2 * len(rows) <= total):
@@ -108,10 +108,10 @@ class CatalogueLoader:
             self._finished.set()
 
     def _report(
-        self, rows: TemplateRows, total: int | None, *, done: bool, error: str = ""
+        self, rows: CatalogueBuilder, total: int | None, *, done: bool, error: str = ""
     ) -> None:
         if self._stopped.is_set():
             return
-        catalogue = Catalogue(rows.frame())
+        catalogue = rows.catalogue()
         if not self._stopped.is_set():
             self._on_catalogue(LoadReport(catalogue, total, done=done, error=error))

@@ -22,6 +22,7 @@ from dr_notebook.resources._progress import progress_bar
 __all__ = ["PAGE_SIZE", "Page", "Paginator", "unique_by_id"]
 
 PAGE_SIZE = 100
+_REMEMBERED_QUERIES = 64
 
 M = TypeVar("M", bound=ApiModel)
 T = TypeVar("T")
@@ -76,6 +77,27 @@ class Paginator(Generic[M]):
         self._reader = _page_reader(model)
         self._label = label
         self._max_workers = max_workers
+        # The total the last listing of each query had: the guide to how far to speculate.
+        self._last_totals: dict[tuple[tuple[str, str], ...], int] = {}
+
+    @staticmethod
+    def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((str(k), str(v)) for k, v in params.items()))
+
+    def _speculation(self, params: Mapping[str, Any], first_size: int, want: float) -> range:
+        """The offsets to request together with page one."""
+        # Only as many pages as the last listing of the same query had: a speculative request
+        # past the end costs the server (and a rate limit) for nothing, so none on a first one.
+        last = self._last_totals.get(self._key(params), 0)
+        stop = min(want, last, first_size * self._max_workers)
+        return range(first_size, int(stop), first_size)
+
+    def _remember(self, params: Mapping[str, Any], total: int | None) -> None:
+        if total is None:
+            return
+        if len(self._last_totals) >= _REMEMBERED_QUERIES:
+            self._last_totals.clear()
+        self._last_totals[self._key(params)] = total
 
     def _fetch(self, params: Mapping[str, Any], offset: int, size: int) -> requests.Response:
         return self._transport.request(
@@ -138,9 +160,10 @@ class Paginator(Generic[M]):
     def pages(self, params: Mapping[str, Any], limit: int | None) -> Generator[Page[M], None, None]:
         """The pages of every item (at most ``limit``) in server order, each id once.
 
-        Page one goes out together with ``max_workers - 1`` speculative requests for the pages
-        after it (their results are dropped when the catalogue ends before them); once page one
-        tells the total, the other pages are requested at once, ``max_workers`` at a time. Each
+        Page one goes out together with speculative requests for the pages after it, as many as
+        the last listing of the same query had (at most ``max_workers - 1``; their results are
+        dropped when the catalogue ends before them); once page one tells the total, the other
+        pages are requested at once, ``max_workers`` at a time. Each
         page yielded carries the items new to the caller and, as ``total``, how many items the
         whole listing will have (None when the server does not say). Close the iterator to
         stop early: requests not yet sent are cancelled.
@@ -169,11 +192,12 @@ class Paginator(Generic[M]):
                 return executor.submit(self._fetch, params, offset, size)
 
             first_request = fetch(0, first_size)
-            ahead = range(first_size, int(min(want, first_size * self._max_workers)), first_size)
             speculative = {
-                offset: fetch(offset, int(min(first_size, want - offset))) for offset in ahead
+                offset: fetch(offset, int(min(first_size, want - offset)))
+                for offset in self._speculation(params, first_size, want)
             }
             first = self._read(first_request.result())
+            self._remember(params, first.total)
             target = first.total if first.total is None else int(min(first.total, want))
             yield Page(fresh(first), target, first.next)
             if not first.items or got >= want:
