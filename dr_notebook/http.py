@@ -237,6 +237,11 @@ class Transport:
         """Close the pooled connections."""
         self._session.close()
 
+    def redact(self, text: str) -> str:
+        """``text`` with this transport's token (and anything shaped like a credential) masked:
+        for server text that may echo it, such as an application's own log lines."""
+        return redact(text, [self._secret.get_secret_value()])
+
     def url(self, path_or_url: str) -> str:
         """The absolute URL for an API path (``customTemplates/``) or a URL the server sent.
 

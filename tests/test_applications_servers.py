@@ -189,3 +189,32 @@ def test_the_same_server_with_ordinary_paths_writes_them(
             "sub/deeper/ok.txt",
         ]
         assert (folder / "sub" / "deeper" / "ok.txt").read_text() == "pwned"
+
+
+def test_an_application_printing_the_token_does_not_show_it(
+    serve: Callable[[Route], drn.Client],
+) -> None:
+    token = "test-token-1234"  # the token the serve() client sends, which the app runs with
+    leaked = f"DATAROBOT_API_TOKEN={token}"
+    served: list[str] = []
+
+    def route(method: str, path: str, body: Any) -> tuple[int, Any]:
+        if path == "customApplications/a1/logs/":
+            payload = {"logs": ["starting", leaked], "buildLog": f"env: {leaked}",
+                       "buildStatus": "failed", "buildError": f"crashed: {leaked}"}  # fmt: skip
+        else:
+            payload = {"id": "a1", "name": "leaky", "status": "failed",
+                       "customApplicationSourceVersionId": "v1",
+                       "buildError": f"crashed: {leaked}"}  # fmt: skip
+        served.append(json.dumps(payload))
+        return 200, payload
+
+    client = serve(route)
+    logs = client.applications.logs("a1")
+    assert logs.lines == ["starting", "DATAROBOT_API_TOKEN=***"]
+    assert token not in f"{logs.build_log} {logs.build_error}"
+    with pytest.raises(drn.errors.ApplicationFailedError) as failed:
+        client.applications.wait("a1", timeout=5)
+    shown = f"{failed.value} {failed.value.build_error} {failed.value.log_tail}"
+    assert "crashed" in shown and token not in shown
+    assert all(token in text for text in served)  # positive control: the server did send it

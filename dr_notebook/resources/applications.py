@@ -199,9 +199,15 @@ class Applications(Resource[Application]):
     def logs(self, application: App) -> ApplicationLogs:
         """The application's last output lines (at most 1000), build status, error and log."""
         app_id = check_id("application", application)
-        return ApplicationLogs.from_api(
+        logs = ApplicationLogs.from_api(
             self._transport.get_json(f"customApplications/{quote_id(app_id)}/logs/")
         )
+        # The application runs with the user's token: output that prints it must not show it.
+        hide = self._transport.redact
+        logs.lines = [hide(line) for line in logs.lines]
+        logs.build_log = hide(logs.build_log) if logs.build_log else logs.build_log
+        logs.build_error = hide(logs.build_error) if logs.build_error else logs.build_error
+        return logs
 
     # -- creating and waiting --------------------------------------------------------------
     def create(
@@ -339,7 +345,9 @@ class Applications(Resource[Application]):
             logs = self.logs(app.id)
         except DataRobotError:
             logs = ApplicationLogs()
-        build_error = logs.build_error or app.build_error
+        build_error = logs.build_error or (
+            self._transport.redact(app.build_error) if app.build_error else None
+        )
         tail = logs.tail(LOG_TAIL)
         reason = build_error or "the server gave no build error"
         last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
