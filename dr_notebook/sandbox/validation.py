@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 RESOURCE_BUNDLE_IDS = [
@@ -116,18 +117,25 @@ def validate_template_fields(
             shown = ", ".join(RESOURCE_BUNDLE_IDS[:4])
             errors["defaultResourceBundleId"] = f"must be a resource bundle id ({shown}, ...)"
     if fields.get("defaultEnvironment") not in (None, "") and "defaultEnvironment" not in errors:
-        env, problem = _parse_environment(fields["defaultEnvironment"])
-        if problem:
-            errors["defaultEnvironment"] = problem
-        else:
-            values["defaultEnvironment"] = env
+        take_parsed(fields, "defaultEnvironment", _parse_environment, values, errors)
     if "templateMetadata" in fields:
-        meta, problem = parse_metadata(fields["templateMetadata"])
-        if problem:
-            errors["templateMetadata"] = problem
-        else:
-            values["templateMetadata"] = meta
+        take_parsed(fields, "templateMetadata", parse_metadata, values, errors)
     return values, errors
+
+
+def take_parsed(
+    fields: dict[str, Any],
+    key: str,
+    parse: Callable[[Any], tuple[Any, str | None]],
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Parse ``fields[key]``: its value goes into ``values``, or its problem into ``errors``."""
+    value, problem = parse(fields[key])
+    if problem:
+        errors[key] = problem
+    else:
+        values[key] = value
 
 
 def _parse_bool(raw: Any) -> bool | None:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from dr_notebook.sandbox.store import new_id, now_iso
-from dr_notebook.sandbox.validation import reject_constant, unstorable
+from dr_notebook.sandbox.validation import reject_constant, take_parsed, unstorable
 
 MAX_LABEL = 255
 MAX_RUNTIME_PARAMETERS = 100
@@ -54,17 +54,9 @@ def version_settings(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
             else:
                 settings[key] = value or None
     if "resources" in fields:
-        resources, problem = parse_resources(fields["resources"])
-        if problem:
-            errors["resources"] = problem
-        else:
-            settings["resources"] = resources
+        take_parsed(fields, "resources", parse_resources, settings, errors)
     if "runtimeParameterValues" in fields:
-        values, problem = parse_runtime_values(fields["runtimeParameterValues"])
-        if problem:
-            errors["runtimeParameterValues"] = problem
-        else:
-            settings["runtimeParameterValues"] = values
+        take_parsed(fields, "runtimeParameterValues", parse_runtime_values, settings, errors)
     return settings, errors
 
 
