@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import pytest
 import requests
+from archives import tar_of, zip_of
 
 from dr_notebook.sandbox import uploads
 from dr_notebook.sandbox.uploads import UploadError, unpack
@@ -22,29 +23,6 @@ FIELDS = {
     "name": "n", "description": "d", "templateType": "customApplicationTemplate",
     "templateSubType": "s", "defaultEnvironment": ENV,
 }  # fmt: skip
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
-
-
-def tar_of(entries: dict[str, bytes], mode: str = "w:gz", link: str | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode=mode) as archive:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        if link:
-            info = tarfile.TarInfo(link)
-            info.type = tarfile.SYMTYPE
-            info.linkname = "/etc/passwd"
-            archive.addfile(info)
-    return buf.getvalue()
 
 
 def test_zip_entries_become_files_with_relative_paths():

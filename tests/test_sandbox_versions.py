@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from archives import tar_of, zip_of
 
 from dr_notebook.sandbox.testing import start_sandbox
 
@@ -295,34 +293,7 @@ def test_mismatched_file_and_path_counts_are_refused(sb):
     assert response.status_code == 422 and "filePath" in response.json()["errors"]
 
 
-def zip_with(entries, link=None):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-        if link:
-            info = zipfile.ZipInfo(link)
-            info.external_attr = 0o120777 << 16  # a symbolic link, as zip -y stores it
-            archive.writestr(info, "/etc/passwd")
-    return buf.getvalue()
-
-
-def tar_with(entries, link=None):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as archive:
-        for name, data in entries.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        if link:
-            info = tarfile.TarInfo(link)
-            info.type = tarfile.SYMTYPE
-            info.linkname = "/etc/passwd"
-            archive.addfile(info)
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("maker", [zip_with, tar_with])
+@pytest.mark.parametrize("maker", [zip_of, tar_of])
 def test_archives_add_their_files_but_links_and_traversal_are_refused(sb, maker):
     source = new_source(sb)
     url = f"customApplicationSources/{source['id']}/versions/{version_of(sb, source)}/"
