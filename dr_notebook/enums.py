@@ -112,6 +112,7 @@ SOURCE_ORDER_BY: tuple[str, ...] = (
 #: ``orderBy`` values of ``GET customApplications/``.
 APPLICATION_ORDER_BY: tuple[str, ...] = SOURCE_ORDER_BY
 
+
 def order_by_value(value: str, allowed: tuple[str, ...]) -> str | None:
     """The ``orderBy`` value among ``allowed`` that ``value`` names, None if none does.
 

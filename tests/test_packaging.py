@@ -89,9 +89,11 @@ def test_wheel_carries_the_whole_catalogue_and_py_typed(built: Built) -> None:
 
 
 def test_one_version_in_code_wheel_and_user_agent(built: Built, fresh_venv: Path) -> None:
-    metadata = zipfile.ZipFile(built.wheel).read(
-        f"dr_notebook-{dr_notebook.__version__}.dist-info/METADATA"
-    ).decode()
+    metadata = (
+        zipfile.ZipFile(built.wheel)
+        .read(f"dr_notebook-{dr_notebook.__version__}.dist-info/METADATA")
+        .decode()
+    )
     assert f"\nVersion: {dr_notebook.__version__}\n" in metadata
     installed = run(fresh_venv / "bin" / "python", "-c",
                     "import dr_notebook; print(dr_notebook.__version__)").strip()  # fmt: skip

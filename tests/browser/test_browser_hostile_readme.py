@@ -65,7 +65,7 @@ An innocent paragraph with a [safe link](https://example.com/{m}-safe-link).
 """
 
 
-OWN_PNG = (ROOT / "dr_notebook/sandbox/catalogue/flask-app-base/files/docs/screenshot.png")
+OWN_PNG = ROOT / "dr_notebook/sandbox/catalogue/flask-app-base/files/docs/screenshot.png"
 OWN_PNG_B64 = base64.b64encode(OWN_PNG.read_bytes()).decode()
 
 
