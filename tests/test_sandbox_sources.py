@@ -7,6 +7,7 @@ import json
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -47,24 +48,38 @@ def make_template(sb, name, template_type="customApplicationTemplate", enabled="
     return response.json()["customTemplateId"]
 
 
+@dataclass(frozen=True)
+class TemplateIds:
+    """The module sandbox's templates: one a source can be made from, two it cannot."""
+
+    app_id: str
+    metric_id: str
+    disabled_id: str
+
+
 @pytest.fixture(scope="module")
-def seeded() -> Iterator[tuple[SandboxServer, str]]:
-    """The sandbox, and the id of its one enabled application template."""
+def seeded() -> Iterator[tuple[SandboxServer, TemplateIds]]:
     with start_sandbox(demo=False) as server:
-        app_id = make_template(server, "Streamlit Base")
-        make_template(server, "Some Metric", "customMetricTemplate")
-        make_template(server, "Disabled App", enabled="false")
-        yield server, app_id
+        yield server, TemplateIds(
+            app_id=make_template(server, "Streamlit Base"),
+            metric_id=make_template(server, "Some Metric", "customMetricTemplate"),
+            disabled_id=make_template(server, "Disabled App", enabled="false"),
+        )
 
 
 @pytest.fixture(scope="module")
-def sb(seeded: tuple[SandboxServer, str]) -> SandboxServer:
+def sb(seeded: tuple[SandboxServer, TemplateIds]) -> SandboxServer:
     return seeded[0]
 
 
 @pytest.fixture(scope="module")
-def app_id(seeded: tuple[SandboxServer, str]) -> str:
+def template_ids(seeded: tuple[SandboxServer, TemplateIds]) -> TemplateIds:
     return seeded[1]
+
+
+@pytest.fixture(scope="module")
+def app_id(template_ids: TemplateIds) -> str:
+    return template_ids.app_id
 
 
 @pytest.fixture
@@ -130,8 +145,8 @@ def test_unknown_template_is_404(sb):
 @pytest.mark.parametrize(
     ("attr", "words"), [("disabled_id", "disabled"), ("metric_id", "customApplicationTemplate")]
 )
-def test_unsuitable_templates_are_422_saying_why(sb, attr, words):
-    response = from_template(sb, getattr(sb, attr))
+def test_unsuitable_templates_are_422_saying_why(sb, template_ids, attr, words):
+    response = from_template(sb, getattr(template_ids, attr))
     assert response.status_code == 422
     assert words in response.json()["message"]
 
@@ -234,8 +249,8 @@ def test_template_deleted_while_the_job_runs_gives_error(async_mode):
     assert body["status"] == "ERROR" and "deleted" in body["message"]
 
 
-def test_async_errors_are_still_immediate(async_mode):
-    assert from_template(async_mode, async_mode.disabled_id).status_code == 422
+def test_async_errors_are_still_immediate(async_mode, template_ids):
+    assert from_template(async_mode, template_ids.disabled_id).status_code == 422
     assert async_mode.api("GET", f"status/{'0' * 24}/").status_code == 404
 
 
