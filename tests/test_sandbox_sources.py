@@ -60,10 +60,13 @@ class TemplateIds:
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[tuple[SandboxServer, TemplateIds]]:
     with start_sandbox(demo=False) as server:
-        yield server, TemplateIds(
-            app_id=make_template(server, "Streamlit Base"),
-            metric_id=make_template(server, "Some Metric", "customMetricTemplate"),
-            disabled_id=make_template(server, "Disabled App", enabled="false"),
+        yield (
+            server,
+            TemplateIds(
+                app_id=make_template(server, "Streamlit Base"),
+                metric_id=make_template(server, "Some Metric", "customMetricTemplate"),
+                disabled_id=make_template(server, "Disabled App", enabled="false"),
+            ),
         )
 
 
