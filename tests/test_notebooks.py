@@ -135,3 +135,17 @@ def test_applications(sandbox_factory: Any, tmp_path: Path, monkeypatch: Any) ->
     assert text_of(tagged(nb, "gone")).strip() == "0"
     assert processes_in(sandbox.apps_dir) == []
     assert sandbox.token not in nbformat.writes(nb)
+
+
+def test_applications_run_again_stops_at_the_name_in_use(
+    sandbox: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from nbclient.exceptions import CellExecutionError
+
+    client = client_for(sandbox)
+    existing = client.launch("Flask App Base", name="My Flask app", wait=False)
+    with pytest.raises(CellExecutionError, match="NameInUseError") as failed:
+        run_notebook("applications", sandbox, tmp_path, monkeypatch)
+    assert "Traceback" not in str(failed.value)  # one line, not a traceback
+    assert client.applications.get(existing.id).name == "My Flask app"  # left alone
+    client.applications.delete(existing)

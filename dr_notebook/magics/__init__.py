@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.error import TryNext
 from IPython.core.magic import magics_class
 
+from dr_notebook.magics import _run_all as run_all
 from dr_notebook.magics.applications import ApplicationMagics
 from dr_notebook.magics.connection import ConnectionMagics
 from dr_notebook.magics.templates import TemplateMagics
@@ -36,10 +37,12 @@ DataRobotMagics.magics = {
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics and the completion of template names and ids."""
+    """Register the magics and the completion of template names and ids; in a kernel, make
+    Run All stop at a failed cell (see ``_run_all``)."""
     unload_ipython_extension(ipython)  # %reload_ext: replace, don't stack
     magics = DataRobotMagics(ipython)
     ipython.register_magics(magics)
+    run_all.install(ipython)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     if not getattr(ipython, "_dr_notebook_completer", False):
