@@ -363,14 +363,34 @@ class Transport:
             )
         return response
 
-    def get_json(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET and decode the JSON body."""
-        return self.json(self.request("GET", path_or_url, params=params))
+    def get_json(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        verbatim: bool = False,
+    ) -> Any:
+        """GET and decode the JSON body (see :meth:`json` for ``verbatim``)."""
+        return self.json(self.request("GET", path_or_url, params=params), verbatim=verbatim)
 
-    def json(self, response: requests.Response) -> Any:
-        """The JSON body of a response; a clear error when the server sent something else."""
+    def carries_token(self, response: requests.Response) -> bool:
+        """Whether the body holds this transport's token (a quick byte search)."""
+        secret = self._secret.get_secret_value()
+        return bool(secret) and secret.encode() in response.content
+
+    def json(self, response: requests.Response, *, verbatim: bool = False) -> Any:
+        """The JSON body of a response; a clear error when the server sent something else.
+
+        Server text may echo the token (an application's output, a build error): when the body
+        holds it, every string in it passes through :meth:`redact`, so no model, card, frame or
+        error built from it shows the token. ``verbatim`` keeps a file's content byte for byte
+        (the user's own files, written where they ask).
+        """
         try:
-            return response.json()
+            body = response.json()
+            if not verbatim and self.carries_token(response):
+                body = _redacted(body, self.redact)
+            return body
         except ValueError:
             start = " ".join(response.text[:120].split())
             raise DataRobotError(
@@ -379,3 +399,14 @@ class Transport:
                 f"{response.headers.get('Content-Type', 'no content type')}: {start!r}",
                 status_code=response.status_code,
             ) from None
+
+
+def _redacted(value: Any, hide: Any) -> Any:
+    """``value`` (decoded JSON) with ``hide`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return hide(value)
+    if isinstance(value, list):
+        return [_redacted(item, hide) for item in value]
+    if isinstance(value, dict):
+        return {hide(key): _redacted(item, hide) for key, item in value.items()}
+    return value

@@ -416,7 +416,9 @@ class AppSources(Resource[ApplicationSource]):
         ids = {(item.file_path or item.file_name): item.id for item in chosen.items}
 
         def fetch(path: str) -> bytes:
-            return content_bytes(self._transport.get_json(f"{base}items/{quote_id(ids[path])}/"))
+            return content_bytes(
+                self._transport.get_json(f"{base}items/{quote_id(ids[path])}/", verbatim=True)
+            )
 
         return download_files(
             folder, chosen.paths, fetch, overwrite=overwrite, max_workers=self._max_workers

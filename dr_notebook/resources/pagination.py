@@ -106,12 +106,14 @@ class Paginator(Generic[M]):
 
     def _read(self, response: requests.Response) -> Page[M]:
         """The page in ``response``: validated straight from the JSON bytes when it is well
-        formed, else item by item with the models' tolerant rule (see ``models``)."""
-        try:
-            body = self._reader.validate_json(response.content)
-            return Page(body.data, body.total_count, body.next)
-        except ValidationError:
-            pass  # an odd item or not JSON at all: the slow path says which
+        formed and free of the token, else item by item with the models' tolerant rule (see
+        ``models``) from the redacted JSON."""
+        if not self._transport.carries_token(response):
+            try:
+                body = self._reader.validate_json(response.content)
+                return Page(body.data, body.total_count, body.next)
+            except ValidationError:
+                pass  # an odd item or not JSON at all: the slow path says which
         return self._read_tolerantly(self._transport.json(response))
 
     def _read_tolerantly(self, body: Any) -> Page[M]:

@@ -404,7 +404,8 @@ class Templates(Resource[Template]):
         def fetch(name: str) -> bytes:
             return content_bytes(
                 self._transport.get_json(
-                    f"customTemplates/{quote_id(template_id)}/files/{quote_id(ids[name])}/"
+                    f"customTemplates/{quote_id(template_id)}/files/{quote_id(ids[name])}/",
+                    verbatim=True,
                 )
             )
 
