@@ -9,6 +9,7 @@ the token is never sent to an endpoint that was configured somewhere else.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,6 +158,19 @@ def _parse_number(value: Any, where: str, kind: type) -> Any:
     return number
 
 
+def _parse_seconds(value: Any, where: str) -> float:
+    """A timeout: a positive, finite number of seconds (0, NaN and infinity cannot work)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{where} must be a number, not {value!r}.") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(
+            f"{where} must be a positive, finite number of seconds, not {value!r}."
+        )
+    return seconds
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     """The YAML mapping in ``path``, its token wrapped in :class:`Secret`."""
     problem = None
@@ -294,15 +308,15 @@ def resolve_settings(
     connect_timeout = DEFAULT_CONNECT_TIMEOUT
     raw_connect, connect_from = pick("connect_timeout", None)
     if raw_connect is not None:
-        connect_timeout = _parse_number(raw_connect, f"connect_timeout ({connect_from})", float)
+        connect_timeout = _parse_seconds(raw_connect, f"connect_timeout ({connect_from})")
     read_timeout = DEFAULT_READ_TIMEOUT
     if isinstance(request_timeout, (tuple, list)):
         if len(request_timeout) != 2:
             raise ConfigurationError("request_timeout must be seconds or a (connect, read) pair.")
-        connect_timeout = _parse_number(request_timeout[0], "request_timeout[0]", float)
-        read_timeout = _parse_number(request_timeout[1], "request_timeout[1]", float)
+        connect_timeout = _parse_seconds(request_timeout[0], "request_timeout[0]")
+        read_timeout = _parse_seconds(request_timeout[1], "request_timeout[1]")
     elif request_timeout is not None:
-        read_timeout = _parse_number(request_timeout, "request_timeout", float)
+        read_timeout = _parse_seconds(request_timeout, "request_timeout")
 
     max_retries = DEFAULT_MAX_RETRIES
     raw_retries, retries_from = pick("max_retries", None)

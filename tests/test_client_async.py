@@ -124,9 +124,19 @@ def test_completed_status_without_location_is_an_error_not_a_wait(
     assert "client.app_sources.list()" in str(info.value)
 
 
-def test_bad_timeout_is_rejected(client: drn.Client, app_template: Template) -> None:
-    with pytest.raises(errors.InvalidArgumentError):
-        client.app_sources.create_from_template(app_template.id, timeout=0)
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf")])
+def test_bad_timeout_is_rejected(
+    client: drn.Client, app_template: Template, timeout: float
+) -> None:
+    # Refused at once: NaN waited forever before.
+    for call in (
+        lambda: client.app_sources.create_from_template(app_template.id, timeout=timeout),
+        lambda: client.launch(app_template, name="never made", timeout=timeout),
+        lambda: client.applications.wait("0123456789abcdef01234567", timeout=timeout),
+    ):
+        with pytest.raises(errors.InvalidArgumentError, match="positive, finite"):
+            call()
+    assert client.applications.list(name="never made") == []
 
 
 def test_progress_bar_is_chosen_per_call_and_never_drawn_off_the_main_thread(

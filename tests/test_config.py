@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,22 @@ def test_request_timeout_argument_forms(home: Path) -> None:
     assert (settings.connect_timeout, settings.read_timeout) == (1.0, 2.0)
     with pytest.raises(ConfigurationError):
         resolve_settings("h", "t", request_timeout="soon", environ={}, home=home)  # pyright: ignore[reportArgumentType]  # a wrong type on purpose
+
+
+@pytest.mark.parametrize(
+    "timeout", [float("nan"), float("inf"), 0, -1, (float("nan"), 5), (5, 0), (float("inf"), 1)]
+)
+def test_request_timeouts_that_cannot_work_are_refused(home: Path, timeout: Any) -> None:
+    with pytest.raises(ConfigurationError, match="positive, finite number of seconds"):
+        resolve_settings("h", "t", request_timeout=timeout, environ={}, home=home)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-2"])
+def test_connect_timeouts_that_cannot_work_are_refused(home: Path, value: str) -> None:
+    config = write_config(home / "drconfig.yaml", f"connect_timeout: {value}\n")
+    environ = {"DATAROBOT_CONFIG_FILE": str(config)}
+    with pytest.raises(ConfigurationError, match="connect_timeout"):
+        resolve_settings("h", "t", environ=environ, home=home)
 
 
 def test_blank_token_is_rejected(home: Path) -> None:

@@ -531,6 +531,13 @@ def test_new_app_timeout_is_one_line(
     assert "Traceback" not in cell.text
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
+def test_new_app_timeout_that_cannot_work_is_refused(shell: InteractiveShell, value: str) -> None:
+    cell = run(shell, f"%dr_new_app Anything --timeout {value}")
+    assert isinstance(cell.error, UsageError)
+    assert "positive, finite number of seconds" in cell.text
+
+
 # completion
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,8 @@ class ApplicationMagics(MagicsBase):
         ``--source-only`` creates only the application source (and shows its card).
         """
         args = parse_argstring(self.dr_new_app, line)
-        if args.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds.")
+        if not math.isfinite(args.timeout) or args.timeout <= 0:
+            raise UsageError("--timeout must be a positive, finite number of seconds.")
         template = self._resolve(args.template, "%dr_new_app")
         label = template.name or template.id
         line_ = _ProgressLine(label) if self.progress else None

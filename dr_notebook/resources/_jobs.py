@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -23,10 +24,16 @@ def status_id(location: str) -> str:
 
 
 def check_wait(timeout: object) -> float:
-    """``timeout`` (the total seconds to wait for a job) if it is a positive number."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    """``timeout`` (the total seconds to wait for a job) if it is a positive, finite number
+    (NaN would wait forever, 0 not at all)."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
         raise InvalidArgumentError(
-            f"timeout must be a positive number of seconds, not {timeout!r}."
+            f"timeout must be a positive, finite number of seconds, not {timeout!r}."
         )
     return float(timeout)
 
