@@ -1,8 +1,10 @@
 """The HTTP layer: one ``requests.Session`` with auth, timeouts, safe retries and redaction.
 
 Retries (urllib3's ``Retry``, with full jitter and a time budget) cover 429/502/503/504, read
-errors and connection errors for GET, PATCH and DELETE. POST is retried only when the connection
-could not be opened at all, never once the request may have reached the server.
+errors and connection errors for GET, PATCH and DELETE. POST, and a PATCH whose effect would
+repeat (``request(..., once=True)``: deleting files from a version, moving an application to a
+version), are retried only when the connection could not be opened at all, never once the
+request may have reached the server.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from http.cookiejar import DefaultCookiePolicy
@@ -78,6 +81,10 @@ class BearerAuth(AuthBase):
         return "BearerAuth(token=<redacted>)"
 
 
+# Set while a request that must not be repeated once sent is in flight (this thread only).
+_SENT_ONCE = threading.local()
+
+
 class RetryPolicy(Retry):
     """urllib3's ``Retry`` with full-jitter back-off and a bound on the total time spent retrying.
 
@@ -107,6 +114,9 @@ class RetryPolicy(Retry):
             return 0.0
         ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
         return random.uniform(0, ceiling)
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return not getattr(_SENT_ONCE, "active", False) and super()._is_method_retryable(method)
 
     def get_retry_after(self, response: Any) -> float | None:
         try:
@@ -263,7 +273,9 @@ class Transport:
         rebased = f"{self.endpoint}/{parts.path[index + len(marker) :]}"
         return rebased + (f"?{parts.query}" if parts.query else "")
 
-    def _transport_error(self, method: str, url: str, exc: BaseException) -> DataRobotError:
+    def _transport_error(
+        self, method: str, url: str, exc: BaseException, *, once: bool = False
+    ) -> DataRobotError:
         path = api_path(url)
         reason = redact(_reason(exc), [self._secret.get_secret_value()])
         where = f"{method} {path}"
@@ -280,14 +292,14 @@ class Transport:
                 f"Cannot connect to {self.endpoint} ({reason}) on {where}; check the endpoint "
                 "and that the server is reachable"
             )
-        elif timed_out and method == "POST":
+        elif timed_out and (method == "POST" or once):
             message = (
                 f"No answer to {where} in time; it may have reached the server, so it was not "
                 "retried: check whether it took effect before trying again"
             )
         elif timed_out:
             message = f"{where} timed out ({reason}); pass a longer request_timeout= to Client()"
-        elif method == "POST":
+        elif method == "POST" or once:
             message = (
                 f"The connection broke during {where} ({reason}); it may have reached the "
                 "server, so it was not retried: check whether it took effect before trying again"
@@ -307,8 +319,12 @@ class Transport:
         files: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         ok: Iterable[int] = (),
         upload: bool = False,
+        once: bool = False,
     ) -> requests.Response:
         """Send one request (with the retries allowed for its method) and return the response.
+
+        ``once``: the request's effect would repeat (deleting files, moving an application):
+        like a POST, it is retried only if it was never sent.
 
         Statuses >= 300 raise the matching :class:`~dr_notebook.errors.DataRobotError`, except
         those listed in ``ok`` (a poller reads ``303`` itself; redirects are never followed).
@@ -319,6 +335,7 @@ class Transport:
         error: DataRobotError | None = None
         response: requests.Response | None = None
         started = time.perf_counter()
+        _SENT_ONCE.active = once
         try:
             response = self._session.request(
                 method,
@@ -331,7 +348,9 @@ class Transport:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            error = self._transport_error(method, url, exc)
+            error = self._transport_error(method, url, exc, once=once)
+        finally:
+            _SENT_ONCE.active = False
         if error is not None or response is None:
             # Raised outside the except block: no chained traceback with the request's headers.
             raise error or DataRobotError(f"No response to {method} {api_path(url)}")

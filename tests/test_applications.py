@@ -204,6 +204,10 @@ def test_arguments_are_checked_before_sending(client: drn.Client, runnable: Any)
         client.app_sources.new_version(runnable, {"../escape.py": "x"})
     with pytest.raises(errors.InvalidArgumentError, match="no such file"):
         client.app_sources.new_version(runnable, ["/no/such/file.py"])
+    before = len(client.app_sources.versions(runnable))
+    with pytest.raises(errors.InvalidArgumentError, match=r"base version does not have.*nope"):
+        client.app_sources.new_version(runnable, {"a.txt": "x"}, delete=["nope.py"])
+    assert len(client.app_sources.versions(runnable)) == before  # no orphan version left
 
 
 # application sources: versions and files

@@ -290,6 +290,21 @@ def test_connection_reset_mid_post_is_not_retried(
     assert "not retried" in text and info.value.status_code is None
 
 
+def test_a_patch_that_moves_an_application_is_not_retried_once_sent(
+    raw_server: Callable[[str], RawServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = raw_server("reset")
+    client = raw_client(server, tmp_path, monkeypatch)
+    with pytest.raises(errors.DataRobotError, match="not retried") as info:
+        client.applications.update("a" * 24, source_version="b" * 24, wait=False)
+    assert len(server.heads) == 1  # a retry would restart the application again
+    assert "during PATCH customApplications/" in str(info.value)
+    # Control: a rename repeats harmlessly, so it is retried.
+    with pytest.raises(errors.DataRobotError):
+        client.applications.update("a" * 24, name="renamed", wait=False)
+    assert len(server.heads) == 4
+
+
 def test_connection_reset_on_get_is_retried(
     raw_server: Callable[[str], RawServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

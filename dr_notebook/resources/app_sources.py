@@ -342,10 +342,20 @@ class AppSources(Resource[ApplicationSource]):
             payload.update(_base_environment(base_environment))
         if resources is not None:
             payload["resources"] = resources_to_api(resources)
+        base_id = None
         if base_version is not None:
             base_id = self._version_id(source_id, base_version, allow_none=True)
             if base_id:
                 payload["baseVersion"] = base_id
+        if doomed:  # checked against the base before a version exists (no orphan version)
+            base = self.version(source_id, base_id).items if base_id else []
+            have = {item.file_path or item.file_name for item in base}
+            missing = [p for p in doomed if p not in have]
+            if missing:
+                raise InvalidArgumentError(
+                    f"delete names files the base version does not have: {missing}; it has "
+                    f"{sorted(have)[:10]}."
+                )
         created = ApplicationSourceVersion.from_api(
             self._transport.json(
                 self._transport.request(
@@ -364,12 +374,13 @@ class AppSources(Resource[ApplicationSource]):
         if doomed:
             by_path = {item.file_path or item.file_name: item.id for item in version.items}
             missing = [p for p in doomed if p not in by_path]
-            if missing:
-                raise InvalidArgumentError(
-                    f"delete names files the version does not have: {missing}; it has "
-                    f"{sorted(by_path)[:10]}. (The new version {created.id} was created.)"
+            if missing:  # the server's copy of the base differs from what it listed
+                raise DataRobotError(
+                    f"The new version {created.id} lacks files of its base: {missing}."
                 )
-            version = self._patch(path, json={"filesToDelete": [by_path[p] for p in doomed]})
+            version = self._patch(
+                path, json={"filesToDelete": [by_path[p] for p in doomed]}, once=True
+            )
         for start in range(0, len(uploads), UPLOAD_BATCH):
             batch = uploads[start : start + UPLOAD_BATCH]
             version = self._patch(
@@ -379,8 +390,8 @@ class AppSources(Resource[ApplicationSource]):
             )
         return version if version.id else self.version(source_id, created.id)
 
-    def _patch(self, path: str, **body: Any) -> ApplicationSourceVersion:
-        response = self._transport.request("PATCH", path, upload="files" in body, **body)
+    def _patch(self, path: str, *, once: bool = False, **body: Any) -> ApplicationSourceVersion:
+        response = self._transport.request("PATCH", path, upload="files" in body, once=once, **body)
         data = self._transport.json(response) if response.content else None
         return ApplicationSourceVersion.from_api(data if isinstance(data, Mapping) else None)
 

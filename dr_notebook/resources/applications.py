@@ -253,7 +253,10 @@ class Applications(Resource[Application]):
                 "update() needs a field to change, e.g. name='...' or source_version=..."
             )
         response = self._transport.request(
-            "PATCH", f"customApplications/{quote_id(app_id)}/", json=body
+            "PATCH",
+            f"customApplications/{quote_id(app_id)}/",
+            json=body,
+            once=version_id is not None,  # a retried move would restart it again
         )
         data = (
             self._transport.json(response)
