@@ -29,6 +29,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DataRobotError",
+    "ExistingFileError",
     "InvalidArgumentError",
     "NameInUseError",
     "NoMatchWarning",
@@ -37,6 +38,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "UnknownValueWarning",
+    "UnsafePathError",
     "ValidationError",
     "error_from_response",
     "redact",
@@ -160,6 +162,15 @@ class InvalidArgumentError(DataRobotError, ValueError):
 
 class NameInUseError(InvalidArgumentError):
     """An application already has the name a launch was asked to use (nothing was created)."""
+
+
+class UnsafePathError(DataRobotError):
+    """The server named a file path that would land outside the download folder, or that
+    clashes with another (same name but for case, a file where a folder must be)."""
+
+
+class ExistingFileError(DataRobotError, FileExistsError):
+    """A download would replace files that exist (also a ``FileExistsError``)."""
 
 
 class AmbiguousNameError(DataRobotError):

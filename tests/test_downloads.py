@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dr_notebook.downloads import UnsafePathError, plan_writes, target_path, write_file
+from dr_notebook import errors as drn_errors
+from dr_notebook.downloads import (
+    UnsafePathError,
+    content_bytes,
+    download_files,
+    plan_writes,
+    target_path,
+    write_file,
+)
+from dr_notebook.errors import DataRobotError, ExistingFileError
 
 HOSTILE = [
     "/etc/passwd",
@@ -82,3 +92,54 @@ def test_a_file_where_the_folder_should_be(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="choose another folder"):
         plan_writes(tmp_path / "file", ["a.txt"])
+
+
+# all or nothing
+
+
+def fetch_from(files: dict[str, dict[str, str]]) -> Callable[[str], bytes]:
+    """A fetch over ``{path: JSON body}``, as the resources' fetches read them."""
+    return lambda path: content_bytes(files[path])
+
+
+def test_paths_equal_but_for_case_clash(tmp_path: Path) -> None:
+    with pytest.raises(UnsafePathError, match="two files"):
+        plan_writes(tmp_path, ["README.md", "readme.md"])
+
+
+def test_a_file_where_a_folder_is_needed_clashes(tmp_path: Path) -> None:
+    with pytest.raises(UnsafePathError, match="both as a file and as the folder"):
+        plan_writes(tmp_path, ["src", "src/app.py"])
+    with pytest.raises(UnsafePathError, match="both as a file and as the folder"):
+        plan_writes(tmp_path, ["SRC/app.py", "src"])
+    (tmp_path / "lib").write_text("a file on disk")
+    with pytest.raises(UnsafePathError, match="is a file, not a folder"):
+        plan_writes(tmp_path, ["lib/x.py"], overwrite=True)
+
+
+def test_the_existing_file_error_is_both_kinds(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("mine")
+    with pytest.raises(ExistingFileError) as info:
+        plan_writes(tmp_path, ["app.py"])
+    assert isinstance(info.value, FileExistsError) and isinstance(info.value, DataRobotError)
+    assert drn_errors.UnsafePathError is UnsafePathError
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["into-a-folder", "new-folder"])
+def test_a_missing_content_leaves_the_target_as_it_was(tmp_path: Path, exists: bool) -> None:
+    target = tmp_path / "dl"
+    if exists:
+        target.mkdir()
+        (target / "keep.txt").write_text("mine")
+    files: dict[str, dict[str, str]] = {
+        "a.txt": {"content": "one"},
+        "b/c.txt": {"filePath": "b/c.txt"},
+    }
+    with pytest.raises(DataRobotError, match=r"no content for the file b/c\.txt"):
+        download_files(target, files, fetch_from(files))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == (["dl", "keep.txt"] if exists else [])
+    # Positive control: with the content, every file lands, and no temporary folder is left.
+    files["b/c.txt"]["content"] = "two"
+    written = download_files(target, files, fetch_from(files))
+    assert [p.read_text() for p in written] == ["one", "two"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl"]

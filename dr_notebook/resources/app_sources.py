@@ -416,10 +416,11 @@ class AppSources(Resource[ApplicationSource]):
     ) -> list[Path]:
         """Write every file of a version into ``folder`` (created if needed); the paths written.
 
-        Files are fetched concurrently. Existing files are refused (``FileExistsError``)
-        unless ``overwrite=True``; a server path that would land outside the folder (absolute,
-        ``..``, a drive letter, a symbolic link on the way) raises
-        ``dr_notebook.downloads.UnsafePathError``. Both are checked before anything is written.
+        Files are fetched concurrently. Existing files are refused (``ExistingFileError``, a
+        ``FileExistsError``) unless ``overwrite=True``; a server path that would land outside
+        the folder (absolute, ``..``, a drive letter, a symbolic link on the way) or clashes
+        with another raises ``UnsafePathError``. All or nothing: everything is checked and
+        fetched, written beside the folder, then moved into place.
         """
         source_id = check_id("source", source)
         chosen = self.version(source_id, version)

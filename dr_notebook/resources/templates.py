@@ -392,8 +392,8 @@ class Templates(Resource[Template]):
         """Write the template's files into ``folder``; the local paths, in the template's order.
 
         As ``client.app_sources.download``: concurrent fetches, existing files kept unless
-        ``overwrite=True`` (else ``FileExistsError``), server paths outside the folder refused
-        (``UnsafePathError``), all checked before anything is written.
+        ``overwrite=True`` (else ``ExistingFileError``), server paths outside the folder or
+        clashing refused (``UnsafePathError``), all or nothing.
         """
         from dr_notebook.downloads import content_bytes, download_files
 
