@@ -184,6 +184,45 @@ def test_a_wait_that_runs_out_says_it_may_still_be_building(
     client.applications.delete(err.application)
 
 
+def test_a_wait_polls_the_status_and_reads_the_logs_rarely(
+    client: drn.Client,
+    sandbox_settings: Callable[..., Any],
+    runnable: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox_settings(app_start_delay_ms=3000)
+    app = client.applications.create(runnable, name=unique("Polled"), wait=False)
+    calls: list[str] = []
+    apps = client.applications
+    for name in ("get", "logs"):
+        real = getattr(apps, name)
+        monkeypatch.setattr(
+            apps, name, lambda *a, _n=name, _r=real, **k: calls.append(_n) or _r(*a, **k)
+        )
+    assert apps.wait(app.id, timeout=30).running
+    assert calls.count("get") >= 4 and calls.count("logs") <= 2, calls
+    client.applications.delete(app)
+
+
+def test_a_stopped_application_ends_the_wait(
+    client: drn.Client, sandbox: Any, sandbox_settings: Callable[..., Any], runnable: Any
+) -> None:
+    sandbox_settings(app_start_delay_ms=60_000)
+    app = client.applications.create(runnable, name=unique("Stopped"), wait=False)
+    assert sandbox.api("POST", f"customApplications/{app.id}/stop/").status_code == 202
+    with pytest.raises(errors.DataRobotError, match="is stopped") as caught:
+        client.applications.wait(app.id, timeout=20)
+    assert not isinstance(caught.value, errors.AsyncTimeoutError)  # not after 20 s
+    client.applications.delete(app)
+
+
+def test_a_launch_out_of_time_raises_the_timeout_error(client: drn.Client) -> None:
+    name = unique("No time")
+    with pytest.raises(errors.AsyncTimeoutError, match="nothing was created"):
+        client.launch("Flask App Base", name=name, timeout=1e-6)
+    assert client.applications.list(name=name) == []
+
+
 def test_a_viewer_is_refused_with_403(sandbox: Any, runnable: Any) -> None:
     viewer = drn.Client(sandbox.endpoint, sandbox.tokens["viewer"], progress=False)
     with pytest.raises(errors.PermissionDeniedError, match="403"):

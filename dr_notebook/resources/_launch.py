@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dr_notebook.enums import LaunchStage
+from dr_notebook.enums import ApplicationStatus, LaunchStage
 from dr_notebook.errors import (
     ApplicationFailedError,
     AsyncTimeoutError,
@@ -49,6 +49,8 @@ _STAGE_LABELS = {
     LaunchStage.START: "starting the application",
 }
 _LOOKUP = "look for the new application with client.applications.list()"
+#: Least seconds between reads of the logs while a wait tells "build" from "start".
+_LOGS_EVERY = 1.5
 
 Target = str | ApplicationSource | ApplicationSourceVersion
 
@@ -131,7 +133,10 @@ def launch(
 
         remaining = deadline.remaining
         if remaining <= 0:
-            raise DataRobotError("No time left to create the source: pass a longer timeout.")
+            raise AsyncTimeoutError(
+                f"The time ran out ({deadline.timeout:g} s) before the application source was "
+                "created; nothing was created: pass a longer timeout."
+            )
         steps.source = client.app_sources.create_from_template(
             chosen.id, wait=True, timeout=remaining, on_status=source_status, progress=False
         )
@@ -243,6 +248,10 @@ def _follow_job(apps: Applications, location: str, app: Application, steps: _Ste
 def _wait_running(
     apps: Applications, app: Application, steps: _Steps, version_id: str | None
 ) -> Application:
+    # Each poll reads the application's status; the logs (up to 1000 lines) only to tell
+    # "build" from "start", ever more rarely (a long build is not read every poll), and
+    # never once started.
+    stage, logs_read = LaunchStage.BUILD, -_LOGS_EVERY
     while True:
         on_version = version_id is None or app.source_version_id == version_id
         if app.running and on_version:
@@ -251,10 +260,24 @@ def _wait_running(
             return app
         if app.failed and on_version:
             raise _failure(apps, app, steps)
-        steps.emit(_stage(apps, app), app.status, application=app)
+        if app.status == ApplicationStatus.STOPPED and on_version:
+            raise _stopped(app, steps)
+        elapsed = steps.deadline.elapsed
+        if stage == LaunchStage.BUILD and elapsed - logs_read >= max(_LOGS_EVERY, elapsed / 2):
+            stage, logs_read = _stage(apps, app), elapsed
+        steps.emit(stage, app.status, application=app)
         if not steps.deadline.sleep():
             raise _timeout(app, steps, app.status)
         app = apps.get(app.id)
+
+
+def _stopped(app: Application, steps: _Steps) -> DataRobotError:
+    steps.emit(LaunchStage.FAILED, app.status, "stopped", app)
+    return DataRobotError(
+        f"The application {app.name or app.id!r} ({app.id}) is stopped: it will not run "
+        "until it is started again (in DataRobot, or by moving it to a version with "
+        "client.applications.update(..., source_version=...))."
+    )
 
 
 def _stage(apps: Applications, app: Application) -> LaunchStage:
