@@ -115,20 +115,31 @@ class ApiModel:
 
     @classmethod
     def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
-        """Build the model from a JSON object (see the module's rule for odd values)."""
-        if not isinstance(data, Mapping) or not data:
+        """Build the model from a JSON object (see the module's rule for odd values).
+
+        Anything but an object (``None``, a list, a string) raises ``DataRobotError``: an
+        answer of the wrong shape is said, not turned into an empty model.
+        """
+        from dr_notebook.errors import DataRobotError
+
+        if not isinstance(data, Mapping):
+            raise DataRobotError(
+                f"The server sent {type(data).__name__} where {cls.__name__} data (a JSON "
+                "object) was expected."
+            )
+        if not data:
             return cls()
         if type(data) is not dict:
             data = dict(data)
         validator = _validator(cls)
-        for _ in range(3):
+        for _ in range(5):
             try:
                 return validator.validate_python(data)
             except ValidationError as err:
                 # Deepest and last locations first, so that list indexes stay valid.
                 for loc in sorted((e["loc"] for e in err.errors()), key=_loc_key, reverse=True):
                     data = _without(data, loc)
-        return cls()
+        raise DataRobotError(f"The server's {cls.__name__} data could not be read.")
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -156,8 +167,12 @@ class ApiModel:
         return getattr(cards, self._card)(self)
 
     def to_api(self) -> dict[str, Any]:
-        """The model as the API's JSON object (camelCase keys), unknown fields included."""
-        return {**self.extra, **_validator(type(self)).dump_python(self, by_alias=True)}
+        """The model as the API's JSON object (camelCase keys, ISO dates: ``json.dumps``
+        takes it), unknown fields included."""
+        return {
+            **self.extra,
+            **_validator(type(self)).dump_python(self, by_alias=True, mode="json"),
+        }
 
 
 def _loc_key(loc: tuple[str | int, ...]) -> tuple[tuple[int, str | int], ...]:

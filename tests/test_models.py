@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
+from dr_notebook.errors import DataRobotError
 from dr_notebook.models import (
+    Application,
     ApplicationSource,
     AsyncStatus,
     Template,
@@ -67,8 +71,8 @@ def test_fields_are_slots_and_only_extras_use_the_instance_dict() -> None:
     assert t.to_api()["somethingNew"] == {"a": 1} and t.to_api()["name"] == t.name
 
 
-@pytest.mark.parametrize("missing", [None, {}, {"id": "x"}])
-def test_nulls_and_missing_fields_get_defaults(missing: dict | None) -> None:
+@pytest.mark.parametrize("missing", [{}, {"id": "x"}])
+def test_nulls_and_missing_fields_get_defaults(missing: dict) -> None:
     t = Template.from_api(missing)
     assert t.files == []
     assert t.tags == [] and t.readme is None
@@ -132,7 +136,21 @@ def test_parse_timestamp_tolerates_rubbish() -> None:
 def test_missing_fields_equal_the_constructor_defaults() -> None:
     assert Template.from_api({}) == Template() == Template.from_api({"id": None})
     assert Template.from_api({}).id == ""  # not the text "None"
-    assert AsyncStatus.from_api(None) == AsyncStatus()
+
+
+@pytest.mark.parametrize("data", [None, [], ["id"], "abc", 5])
+def test_anything_but_an_object_is_said_not_made_empty(data: Any) -> None:
+    with pytest.raises(DataRobotError, match="where AsyncStatus data"):
+        AsyncStatus.from_api(data)
+
+
+def test_to_api_is_json_serialisable() -> None:
+    app = Application.from_api(
+        {"id": "a1", "createdAt": "2025-01-02T03:04:05Z", "expiresAt": "2025-02-01T00:00:00Z"}
+    )
+    text = json.dumps(app.to_api())
+    assert '"expiresAt": "2025-02-01T00:00:00Z"' in text
+    assert Application.from_api(json.loads(text)) == app
 
 
 def test_wrongly_shaped_nested_values_are_tolerated() -> None:

@@ -213,7 +213,7 @@ def _create(
     transport = apps._transport
     response = transport.request("POST", "customApplications/", json=body)
     data = transport.json(response) if response.content else None
-    app = Application.from_api(data if isinstance(data, Mapping) else None)
+    app = Application.from_api(data) if isinstance(data, Mapping) else Application()
     location = response.headers.get("Location")
     if response.status_code == 202 and location:
         app = _follow_job(apps, location, app, steps)

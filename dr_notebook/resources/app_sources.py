@@ -393,7 +393,12 @@ class AppSources(Resource[ApplicationSource]):
     def _patch(self, path: str, *, once: bool = False, **body: Any) -> ApplicationSourceVersion:
         response = self._transport.request("PATCH", path, upload="files" in body, once=once, **body)
         data = self._transport.json(response) if response.content else None
-        return ApplicationSourceVersion.from_api(data if isinstance(data, Mapping) else None)
+        # 204 or no object: the caller reads the version again
+        return (
+            ApplicationSourceVersion.from_api(data)
+            if isinstance(data, Mapping)
+            else ApplicationSourceVersion()
+        )
 
     def file(self, source: Source, version: Version, item: str | WorkspaceItem) -> WorkspaceItem:
         """One file of a version, with its ``content``; ``item`` is an item, its id or its
