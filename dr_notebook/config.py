@@ -101,6 +101,8 @@ class Settings:
     upload_timeout: float = DEFAULT_UPLOAD_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     source: str = "arguments"
+    #: The endpoint was given without ``http://`` or ``https://``: ``https://`` was assumed.
+    scheme_assumed: bool = False
 
 
 def normalize_endpoint(endpoint: str) -> str:
@@ -329,6 +331,7 @@ def resolve_settings(
     source = endpoint_from if endpoint_from == token_from else f"{endpoint_from}, {token_from}"
     return Settings(
         endpoint=normalize_endpoint(raw_endpoint),
+        scheme_assumed="://" not in str(raw_endpoint),
         token=secret,
         ssl_verify=verify,
         connect_timeout=connect_timeout,

@@ -282,7 +282,14 @@ class Transport:
         timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
             _cause(exc), ReadTimeoutError
         )
-        if isinstance(exc, requests.exceptions.SSLError):
+        if isinstance(exc, requests.exceptions.SSLError) and self.settings.scheme_assumed:
+            plain = self.endpoint.replace("https://", "http://", 1)
+            message = (
+                f"The endpoint was given without http:// or https://, so https:// was assumed, "
+                f"and {where} failed its TLS handshake ({reason}); for a plain-HTTP server "
+                f"(such as the sandbox) write the endpoint as {plain}"
+            )
+        elif isinstance(exc, requests.exceptions.SSLError):
             message = (
                 f"TLS/SSL error on {where} ({reason}); set ssl_verify (or DATAROBOT_SSL_VERIFY) "
                 "to the path of your CA bundle"

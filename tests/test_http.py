@@ -305,6 +305,25 @@ def test_a_patch_that_moves_an_application_is_not_retried_once_sent(
     assert len(server.heads) == 4
 
 
+def test_an_endpoint_without_its_scheme_is_said_not_a_tls_error(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "drconfig.yaml"
+    config.write_text("max_retries: 0\n")
+    monkeypatch.setenv("DATAROBOT_CONFIG_FILE", str(config))
+    bare = sandbox.endpoint.removeprefix("http://").removesuffix("/api/v2")  # 127.0.0.1:PORT
+    client = drn.Client(bare, sandbox.token, progress=False)
+    with pytest.raises(errors.DataRobotError) as info:
+        client.templates.list()
+    text = str(info.value)
+    assert "without http:// or https://" in text and f"as {sandbox.endpoint}" in text
+    assert "ssl_verify" not in text
+    # Control: https:// written out is a TLS problem to fix with ssl_verify.
+    typed = drn.Client(f"https://{bare}", sandbox.token, progress=False)
+    with pytest.raises(errors.DataRobotError, match="ssl_verify"):
+        typed.templates.list()
+
+
 def test_connection_reset_on_get_is_retried(
     raw_server: Callable[[str], RawServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -656,6 +656,7 @@ def test_connect_with_a_bad_token_keeps_the_old_client(
     cell = run(shell, "%dr_connect")
     assert_one_line(cell, errors.AuthenticationError, "401")
     assert "wrong-token-123456789" not in cell.text
+    assert "%dr_connect" not in cell.text  # the user just ran it
     assert magics(shell).client is old
 
 

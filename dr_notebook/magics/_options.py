@@ -28,10 +28,17 @@ ORDER_HELP = (
 )
 
 
-def one_line_error(err: DataRobotError) -> DataRobotError:
-    """Make IPython show ``err`` as one line instead of a traceback (IPython's own hook)."""
+def one_line_error(err: DataRobotError, *, connect_hint: bool = True) -> DataRobotError:
+    """Make IPython show ``err`` as one line instead of a traceback (IPython's own hook).
+
+    ``connect_hint``: a missing or refused token suggests ``%dr_connect`` (not from
+    ``%dr_connect`` itself)."""
     line = f"{type(err).__name__}: {err}"
-    if isinstance(err, (AuthenticationError, ConfigurationError)) and "%dr_connect" not in line:
+    if (
+        connect_hint
+        and isinstance(err, (AuthenticationError, ConfigurationError))
+        and "%dr_connect" not in line
+    ):
         line += " (run %dr_connect to enter an endpoint and token)"
     err._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
     return err
@@ -46,7 +53,8 @@ def user_errors(method: F) -> F:
             return method(self, line, *args, **kwargs)
         except DataRobotError as err:
             if self.short_errors:
-                raise one_line_error(err) from None
+                hint = method.__name__ != "dr_connect"
+                raise one_line_error(err, connect_hint=hint) from None
             raise
 
     return wrapper  # type: ignore[return-value]
