@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -221,6 +223,33 @@ def test_a_launch_out_of_time_raises_the_timeout_error(client: drn.Client) -> No
     with pytest.raises(errors.AsyncTimeoutError, match="nothing was created"):
         client.launch("Flask App Base", name=name, timeout=1e-6)
     assert client.applications.list(name=name) == []
+
+
+SCRIPT = """
+import sys
+import dr_notebook as drn
+print(drn.Client().launch("Flask App Base", name=sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+def test_a_script_prints_each_stage_on_its_own_line(
+    client: drn.Client, sandbox: Any, sandbox_settings: Callable[..., Any]
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=1200, app_start_delay_ms=2500)
+    name = unique("Script")
+    env = {**os.environ, **sandbox.env(), "DATAROBOT_CONFIG_FILE": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, name], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Application(") and "status='running'" in done.stdout
+    lines = done.stderr.splitlines()  # the progress, where a bar cannot update in place
+    assert "\r" not in done.stderr and done.stderr.endswith("\n")
+    assert lines[0] == "creating the application source", lines
+    assert lines[-1].startswith("running at http"), lines
+    assert len(lines) == len(set(lines)) <= 5, lines  # each stage once
+    client.applications.delete(client.applications.resolve(name))
 
 
 def test_a_viewer_is_refused_with_403(sandbox: Any, runnable: Any) -> None:

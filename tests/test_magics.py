@@ -109,6 +109,8 @@ def shell(
     monkeypatch.setenv("DATAROBOT_ENDPOINT", sandbox.endpoint)
     monkeypatch.setenv("DATAROBOT_API_TOKEN", sandbox.token)
     monkeypatch.delenv("DATAROBOT_CONFIG_FILE", raising=False)
+    # The notebook's face by default (progress lines updated in place), as in a kernel.
+    monkeypatch.setattr("dr_notebook.magics.applications._in_kernel", lambda: True)
     globalipapp.start_ipython()  # once per process; later calls do nothing
     ip = globalipapp.get_ipython()
     assert ip is not None
@@ -485,6 +487,30 @@ def test_new_app_source_only_creates_a_source(shell: InteractiveShell, admin, ca
     assert source.id in html_of(source)
 
 
+def test_new_app_in_a_terminal_prints_each_stage_once(
+    shell: InteractiveShell,
+    sandbox_settings: Callable[..., Any],
+    admin,
+    catalogue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Terminal IPython (this test shell, outside a kernel): nothing is updated in place.
+    monkeypatch.setattr("dr_notebook.magics.applications._in_kernel", lambda: False)
+    sandbox_settings(async_sources=True, async_delay_ms=1200, app_start_delay_ms=2500)
+    name = f"Terminal {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f'%dr_new_app Flask App Base --name "{name}"')
+    assert cell.error is None, cell.text
+    assert not [o for o in cell.outputs if o["transient"]]  # no display to update
+    lines = [line for line in cell.stdout.splitlines() if line.startswith("Flask App Base: ")]
+    assert cell.stdout.splitlines()[-1].startswith("Out[")  # the result on its own line
+    stages = [line.split(": ", 1)[1].split(" (", 1)[0] for line in lines]
+    assert len(stages) == len(set(stages)) >= 3, lines  # each stage once
+    assert stages[0].startswith("creating the application source"), lines
+    assert stages[-1].startswith("running at http"), lines
+    assert cell.stdout.endswith("\n") and "\r" not in cell.stdout
+    admin.applications.delete(cell.result)
+
+
 def test_new_app_refuses_a_metric_template(shell: InteractiveShell, catalogue) -> None:
     cell = run(shell, f"%dr_new_app {catalogue['metric'].id}")
     assert_one_line(cell, errors.ValidationError, "422")
@@ -809,6 +835,8 @@ def test_new_app_failed_build_is_one_line(
     # In a simulated sandbox a template without start-app.sh is refused at creation (422).
     cell = run(shell, f"%dr_new_app Churn Predictor {_RUN} --name 'No start {_RUN}'")
     assert_one_line(cell, errors.ValidationError, "start-app.sh")
+    shown = "\n".join([cell.stdout, cell.stderr, *launch_line(cell.outputs)])
+    assert shown.count("no start-app.sh") == 1, shown  # the progress line does not repeat it
 
 
 def test_apps_returns_the_frame_and_app_shows_the_card_and_logs(
@@ -880,4 +908,6 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
         cell, errors.ApplicationFailedError, "streamlit", "does not install", "%dr_app "
     )
     assert "Streamlit App Base: failed" in launch_line(cell.outputs)[-1]
+    shown = "\n".join([cell.stdout, cell.stderr, *launch_line(cell.outputs)])
+    assert shown.count("does not install") == 1 and ".." not in shown, shown
     assert real.token not in cell.text

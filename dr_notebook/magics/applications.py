@@ -72,9 +72,9 @@ class ApplicationMagics(MagicsBase):
                     progress=False,
                 )
                 self._app_names = None
-        except DataRobotError as err:
+        except DataRobotError:
             if line_:
-                line_.finish(f"failed: {err}")
+                line_.finish("failed")  # why: the error's own line, next
             raise
         if line_:
             if args.source_only:
@@ -144,15 +144,24 @@ class ApplicationMagics(MagicsBase):
 
 
 class _ProgressLine:
-    """One output line updated in place while a source or an application is being made."""
+    """One output line updated in place while a source or an application is being made; in a
+    terminal (nothing to update in place) one printed line per stage."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.started = time.monotonic()
         self.handle: Any = None
+        self.in_place = _in_kernel()
+        self.printed = ""  # terminal: the last stage printed
 
-    def _show(self, text: str) -> None:
+    def _show(self, text: str, *, last: bool = False) -> None:
         line = f"{self.label}: {text}"
+        if not self.in_place:
+            stage = text.split(" (", 1)[0].rstrip("…")
+            if last or stage != self.printed:
+                self.printed = stage
+                print(line, flush=True)
+            return
         bundle = {
             "text/plain": line,
             "text/html": f'<div style="font-family:var(--jp-code-font-family, monospace)">'
@@ -169,11 +178,19 @@ class _ProgressLine:
         self._show(f"creating application source… {status.status or 'waiting'} ({elapsed:.1f} s)")
 
     def step(self, step: LaunchStep) -> None:
-        """A launch: each step, with the time since it started."""
-        self._show(f"{step.message} ({step.elapsed:.1f} s)")
+        """A launch: each step, with the time since it started (a failure's reason is left to
+        the error's own line)."""
+        message = "failed" if step.stage == "failed" else step.message
+        self._show(f"{message} ({step.elapsed:.1f} s)")
 
     def finish(self, outcome: str) -> None:
-        if self.handle is None:
+        if self.handle is None and not self.printed:
             return  # the server answered at once: nothing was shown, nothing to update
         elapsed = time.monotonic() - self.started
-        self._show(f"{outcome} ({elapsed:.1f} s)")
+        self._show(f"{outcome} ({elapsed:.1f} s)", last=True)
+
+
+def _in_kernel() -> bool:
+    from IPython import get_ipython
+
+    return hasattr(get_ipython(), "kernel")

@@ -66,7 +66,9 @@ class _Steps:
         self.on_status = on_status
         self.deadline = deadline
         self.source: ApplicationSource | None = None
-        self._bar = progress_bar(bar, desc="Launching", bar_format="{desc} [{elapsed}]")
+        self._bar = progress_bar(
+            bar, stages=True, desc="Launching", bar_format="{desc} [{elapsed}]"
+        )
 
     def emit(
         self,
@@ -298,7 +300,7 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
         apps._transport.redact(app.build_error) if app.build_error else None
     )
     tail = logs.tail(LOG_TAIL)
-    reason = build_error or "the server gave no build error"
+    reason = (build_error or "the server gave no build error").rstrip(". ")
     last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
     step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
     return ApplicationFailedError(

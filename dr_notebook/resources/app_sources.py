@@ -212,6 +212,7 @@ class AppSources(Resource[ApplicationSource]):
         deadline = Deadline(timeout)
         bar = progress_bar(
             self._show_progress(progress),
+            stages=True,
             desc="Creating application source",
             bar_format="{desc} [{elapsed}]",
         )
