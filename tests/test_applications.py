@@ -252,6 +252,16 @@ def test_a_script_prints_each_stage_on_its_own_line(
     client.applications.delete(client.applications.resolve(name))
 
 
+def test_a_near_miss_of_a_name_suggests_the_name(client: drn.Client, runnable: Any) -> None:
+    with pytest.raises(errors.NotFoundError, match="did you mean 'Flask App Base'"):
+        client.templates.resolve("Flask Ap Base")  # a typo: no name contains it
+    name = unique("Typo target")
+    app = client.applications.create(runnable, name=name, wait=False)
+    with pytest.raises(errors.NotFoundError, match=f"did you mean {name!r}"):
+        client.applications.resolve(name.replace("Typo", "Tpyo"))
+    client.applications.delete(app)
+
+
 def test_a_viewer_is_refused_with_403(sandbox: Any, runnable: Any) -> None:
     viewer = drn.Client(sandbox.endpoint, sandbox.tokens["viewer"], progress=False)
     with pytest.raises(errors.PermissionDeniedError, match="403"):

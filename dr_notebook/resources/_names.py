@@ -21,13 +21,19 @@ N = TypeVar("N", bound=Named)
 
 
 def resolve_name(
-    text: str, *, get: Callable[[str], N], search: Callable[[str], Sequence[N]], kind: str
+    text: str,
+    *,
+    get: Callable[[str], N],
+    search: Callable[[str], Sequence[N]],
+    kind: str,
+    every: Callable[[], Sequence[N]] | None = None,
 ) -> N:
     """The ``kind`` with the id ``text``, else the one named exactly ``text`` (case-insensitive).
 
     ``search(text)`` lists the candidates (a server-side name search). Raises ``NotFoundError``
-    naming the closest names when none matches, ``AmbiguousNameError`` (with ``candidates``)
-    when several do.
+    naming the closest names when none matches (from ``every()``, all of them, when the search
+    finds none: a typo is not a substring), ``AmbiguousNameError`` (with ``candidates``) when
+    several do.
     """
     if _OBJECT_ID.match(text):
         try:
@@ -46,6 +52,10 @@ def resolve_name(
             candidates=exact,
         )
     hint = ""
+    if not candidates and every is not None:
+        everything = {c.name.casefold(): c for c in every() if c.name}
+        close = difflib.get_close_matches(wanted, list(everything), n=3, cutoff=0.6)
+        candidates = [everything[name] for name in close]
     if candidates:
         # Names containing the text first, then the most similar ones.
         ranked = sorted(

@@ -113,6 +113,7 @@ class Applications(Resource[Application]):
             get=self.get,
             search=lambda text: self.list(name=text, progress=False),
             kind="application",
+            every=lambda: self.list(progress=False),
         )
 
     def names(self) -> list[tuple[str, str]]:

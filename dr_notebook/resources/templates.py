@@ -212,6 +212,7 @@ class Templates(Resource[Template]):
             get=self.get,
             search=lambda text: self.list(search=text, progress=False),
             kind="template",
+            every=lambda: self.list(progress=False),
         )
 
     def names(self) -> list[tuple[str, str]]:
