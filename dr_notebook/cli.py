@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 from collections.abc import Sequence
+
+# What the ``sandbox`` extra installs that the sandbox imports when it starts.
+_SANDBOX_MODULES = ("fastapi", "uvicorn", "psutil", "packaging")
+
+
+def missing_sandbox_module() -> str | None:
+    """The first module of the ``sandbox`` extra that cannot be imported, if any."""
+    for module in _SANDBOX_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            return module
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command != "sandbox":
         parser.print_help()
+        return 2
+    missing = missing_sandbox_module()
+    if missing:
+        print(
+            f"dr-notebook sandbox needs the 'sandbox' extra ({missing} is not installed): "
+            "pip install 'dr-notebook[sandbox]'",
+            file=sys.stderr,
+        )
         return 2
     return serve(settings_from_args(args))
 

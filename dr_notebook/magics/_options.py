@@ -61,14 +61,32 @@ def user_errors(method: F) -> F:
 
 
 def plain_help(magic: Callable[..., Any]) -> str:
-    """The magic's usage as a terminal shows it (IPython formats it for docstrings: ``::``)."""
+    """The magic's usage as a terminal shows it (IPython formats it for docstrings: ``::``):
+    no reST markup, and the id or name shown as required (it is read as ``nargs="*"`` only to
+    take a name of several words)."""
     parser = getattr(magic, "parser", None)
     if parser is None:
-        return inspect.getdoc(magic) or ""
+        return _plain_text(inspect.getdoc(magic) or "")
     plain = copy.copy(parser)
     plain.formatter_class = argparse.HelpFormatter
     plain.prog = f"%{parser.prog}"
+    plain.description = _plain_text(parser.description or "")
+    plain._actions = [copy.copy(action) for action in parser._actions]
+    for action in plain._actions:
+        if not action.option_strings and action.nargs == "*" and action.metavar == "ID_OR_NAME":
+            action.nargs = "+"
+    groups = []
+    for group in parser._action_groups:
+        copied = copy.copy(group)
+        by_dest = {a.dest: a for a in plain._actions}
+        copied._group_actions = [by_dest[a.dest] for a in group._group_actions]
+        groups.append(copied)
+    plain._action_groups = groups
     return plain.format_help()
+
+
+def _plain_text(text: str) -> str:
+    return text.replace("``", "")
 
 
 def dash_value_error(magic: Callable[..., Any], line: str, err: UsageError) -> UsageError:
