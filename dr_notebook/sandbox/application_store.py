@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,10 +120,20 @@ class ApplicationStore:
             ).fetchone()
         return found is not None
 
-    def save(self, record: AppRecord, *, freeze: str | None = None) -> None:
-        """Write back a changed application (freezing the version ``freeze`` with it)."""
-        record.updated_at = now_iso()
+    def modify(
+        self, app_id: str, change: Callable[[AppRecord], object], *, freeze: str | None = None
+    ) -> AppRecord | None:
+        """Apply ``change`` to the stored application and write it back, in one transaction
+        (freezing the version ``freeze`` with it); the changed record, or None if it is gone."""
         with self.store.lock, self.store.transaction():
+            row = self.store.db.execute(
+                "SELECT * FROM applications WHERE id = ?", (app_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            record = _record(row)
+            change(record)
+            record.updated_at = now_iso()
             if freeze is not None:
                 self.sources.freeze(freeze)
             self.store.db.execute(
@@ -131,6 +142,7 @@ class ApplicationStore:
                 " updated_at = ?, body = ? WHERE id = ?",
                 (*_row(record)[1:], record.id),
             )
+        return record
 
     def report(
         self, app_id: str, run_id: str, status: str, build_error: str | None, build_log: str
