@@ -370,7 +370,11 @@ def _listening(pids: Sequence[int]) -> set[tuple[str, int]]:
 
 
 def _tail(run: _Run) -> str:
-    lines = run.output.tail(ERROR_TAIL)
+    lines = [_short(line) for line in run.output.tail(ERROR_TAIL)]
     if not lines:
         return " It printed nothing."
     return " Last lines of its output:\n" + "\n".join(lines)
+
+
+def _short(line: str, limit: int = 300) -> str:
+    return line if len(line) <= limit else line[:limit] + " [...]"

@@ -25,11 +25,12 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, keeping its end (where the reason usually is)."""
+    """``text`` cut to ``limit`` characters: its start (the reason) and its end (the latest)."""
     if len(text) <= limit:
         return text
-    note = "[cut] ..."
-    return note + text[-(limit - len(note)) :]
+    note = "\n[...cut...]\n"
+    head = (limit - len(note)) // 4
+    return text[:head] + note + text[-(limit - len(note) - head) :]
 
 
 class OutputRing:
