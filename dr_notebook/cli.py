@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 
@@ -18,7 +19,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run a local DataRobot-compatible API server",
         description="Run a local DataRobot-compatible API server for custom templates.",
     )
-    from dr_notebook.sandbox.server import add_arguments, serve, settings_from_args
+    try:
+        from dr_notebook.sandbox.server import add_arguments, serve, settings_from_args
+    except KeyboardInterrupt:  # Ctrl-C while Python imports, before the sandbox handles it
+        print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
+        return 0
 
     add_arguments(sandbox)
     args = parser.parse_args(argv)

@@ -159,7 +159,11 @@ def serve(settings: ServerSettings) -> int:
     previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return _serve(settings, stopper)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Exception, _Stop):
+        if not stopper.count:
+            raise
+        # A signal during start-up: whatever it interrupted (a library may wrap the exception
+        # it raised into one of its own), the sandbox stops.
         print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
         return 0
     finally:
@@ -221,6 +225,8 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
         )
         server = _quiet_server(uvicorn.Server)(config)
         stopper.server = server
+        # A signal some library swallowed during start-up still stops the sandbox here.
+        server.should_exit = stopper.count > 0
         try:
             server.run(sockets=[sock])
         finally:
@@ -235,6 +241,11 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
     return 0
 
 
+class _Stop(BaseException):
+    """A stop signal during start-up (not KeyboardInterrupt: CPython 3.11 would then exit with
+    SIGINT even once it is handled, if it struck inside code run by ``PyRun_*``)."""
+
+
 class _Stopper:
     """The sandbox's SIGINT/SIGTERM handler: only sets flags once the server runs."""
 
@@ -246,7 +257,7 @@ class _Stopper:
         self.count += 1
         server = self.server
         if server is None:
-            raise KeyboardInterrupt(signal.Signals(signum).name)
+            raise _Stop(signal.Signals(signum).name)
         if self.count > 1:
             server.force_exit = True
         server.should_exit = True
