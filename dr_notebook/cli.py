@@ -9,6 +9,14 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dr-notebook <command> [options]``; today the command is ``sandbox``."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the sandbox handles signals (imports, options)
+        print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="dr-notebook",
         description="DataRobot custom templates in Jupyter: tools for the command line.",
@@ -19,11 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run a local DataRobot-compatible API server",
         description="Run a local DataRobot-compatible API server for custom templates.",
     )
-    try:
-        from dr_notebook.sandbox.server import add_arguments, serve, settings_from_args
-    except KeyboardInterrupt:  # Ctrl-C while Python imports, before the sandbox handles it
-        print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
-        return 0
+    from dr_notebook.sandbox.server import add_arguments, serve, settings_from_args
 
     add_arguments(sandbox)
     args = parser.parse_args(argv)

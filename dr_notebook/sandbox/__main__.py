@@ -5,7 +5,9 @@ import sys
 if __name__ == "__main__":
     try:
         from dr_notebook.sandbox.server import main
-    except KeyboardInterrupt:  # Ctrl-C while Python imports, before the sandbox handles it
+
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before the sandbox handles signals (imports, options)
         print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
-        raise SystemExit(0) from None
-    raise SystemExit(main())
+        code = 0
+    raise SystemExit(code)
