@@ -47,7 +47,7 @@ class SimulatedRuntime:
 
     def logs(self, app_id: str) -> RunLogs:
         """No output; a build log that says why."""
-        return RunLogs([], SIMULATED_BUILD_LOG, True)
+        return RunLogs([], SIMULATED_BUILD_LOG, False)
 
     def upstream(self, app_id: str) -> Upstream | None:
         """A simulated application answers nowhere: the sandbox's page stands for it."""
