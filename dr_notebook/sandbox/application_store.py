@@ -132,15 +132,19 @@ class ApplicationStore:
             if row is None:
                 return None
             record = _record(row)
+            before = _row(record)
             change(record)
             record.updated_at = now_iso()
             if freeze is not None:
                 self.sources.freeze(freeze)
+            # Only the columns the change touched: nothing else is written back.
+            after = zip(_COLUMNS, _row(record), before, strict=True)
+            changed = {column: new for column, new, old in after if new != old}
+            changed.pop("id", None)
+            assignments = ", ".join(f"{column} = ?" for column in changed)
             self.store.db.execute(
-                "UPDATE applications SET name = ?, source_id = ?, version_id = ?, status = ?,"
-                " status_id = ?, role = ?, run_id = ?, ready_ts = ?, port = ?, created_at = ?,"
-                " updated_at = ?, body = ? WHERE id = ?",
-                (*_row(record)[1:], record.id),
+                f"UPDATE applications SET {assignments} WHERE id = ?",
+                (*changed.values(), app_id),
             )
         return record
 
@@ -198,6 +202,12 @@ class ApplicationStore:
         with self.store.lock:
             row = self.store.db.execute(query, (key,)).fetchone()
         return None if row is None else _record(row)
+
+
+_COLUMNS = (
+    "id", "name", "source_id", "version_id", "status", "status_id", "role", "run_id",
+    "ready_ts", "port", "created_at", "updated_at", "body",
+)  # fmt: skip
 
 
 def _row(r: AppRecord) -> tuple[Any, ...]:

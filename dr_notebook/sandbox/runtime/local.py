@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import os
 import shutil
 import socket
@@ -32,7 +33,6 @@ from dr_notebook.sandbox.runtime.supervisor import STOP_GRACE_S, Readiness, Supe
 
 ERROR_TAIL = 20
 _EXPOSURE_CHECK_S = 2.0
-_ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 
 @dataclass
@@ -287,16 +287,30 @@ class LocalRuntime:
 
 
 def exposure_problem(pids: Sequence[int]) -> str | None:
-    """Why the application may not run (it listens on all interfaces), or None."""
-    exposed = sorted({port for host, port in _listening(pids) if host in _ALL_INTERFACES})
+    """Why the application may not run (it listens beyond the loopback interface), or None."""
+    exposed = sorted({(h, p) for h, p in _listening(pids) if not _is_loopback(h)})
     if not exposed:
         return None
-    shown = ", ".join(map(str, exposed))
+    shown = ", ".join(f"{h or '*'} port {p}" for h, p in exposed)
+    what = "all network interfaces" if any(_is_any(h) for h, _ in exposed) else "a network"
     return (
-        f"The application listens on all network interfaces (port {shown}), so other machines "
-        "could reach it: the sandbox runs applications on 127.0.0.1 only. Bind to "
-        "${BIND_ADDRESS:-127.0.0.1} (e.g. `--host 127.0.0.1`)."
+        f"The application listens on {what} ({shown}), so other machines could reach it: "
+        "the sandbox runs applications on 127.0.0.1 only. Bind to ${BIND_ADDRESS:-127.0.0.1} "
+        "(e.g. `--host 127.0.0.1`)."
     )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def _is_any(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
