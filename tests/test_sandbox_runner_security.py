@@ -419,3 +419,19 @@ def test_apps_that_ignore_sigterm_are_stopped_in_parallel(tmp_path):
         assert elapsed < 12, elapsed  # one grace period (5 s), not three in a row
     finally:
         server.stop()
+
+
+def test_renames_during_the_build_never_undo_the_runners_status(sb):
+    slow_start = script("sleep 0.5", SERVE)
+    source = source_with(sb, [("start-app.sh", slow_start)])
+    app = create(sb, source)
+    url = f"customApplications/{app['id']}/"
+
+    def rename(n):
+        return sb.api("PATCH", url, json={"name": f"name-{n}"}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(rename, range(40))) == {200}
+    running = wait_until(sb, app["id"], wanted=("running",), timeout=30)
+    assert running["name"].startswith("name-")
+    sb.api("DELETE", url)
