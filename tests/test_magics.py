@@ -588,6 +588,22 @@ def test_completion_of_names_and_ids(shell: InteractiveShell, catalogue) -> None
     assert cell.result.id == churn.id
 
 
+def test_completion_of_a_large_catalogue_asks_a_bounded_search(
+    shell: InteractiveShell, catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dr_notebook.magics._base._COMPLETE_ALL", 3)  # the demo is "large"
+    m = magics(shell)
+    m._names = None
+    asked: list[dict[str, Any]] = []
+    real = m.client.templates.list
+    monkeypatch.setattr(m.client.templates, "list", lambda **kw: asked.append(kw) or real(**kw))
+    for _ in range(3):  # three presses
+        assert complete(shell, "%dr_template Churn Pre") == [f"%dr_template Churn Predictor {_RUN}"]
+    assert all(kw.get("limit") is not None and kw["limit"] <= 50 for kw in asked[1:]), asked
+    assert asked[0]["limit"] == 4  # only enough to know the catalogue is large
+    assert len(asked) == 2, asked  # one search for the text, then cached
+
+
 def test_completion_stops_after_unload(shell: InteractiveShell, catalogue) -> None:
     shell.run_line_magic("unload_ext", "dr_notebook")
     try:

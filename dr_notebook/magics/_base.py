@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from dr_notebook.models import Template
 
 _NAMES_TTL = 60.0
+# Completion lists the whole catalogue (cached) only up to this size; a larger one is asked
+# per typed text, at most _COMPLETE_MATCHES names a press.
+_COMPLETE_ALL = 2000
+_COMPLETE_MATCHES = 50
 
 
 class MagicsBase(Magics, Configurable):
@@ -51,6 +55,7 @@ class MagicsBase(Magics, Configurable):
         self._connected = False  # the client came from %dr_connect (token typed in)
         self._names: list[tuple[str, str]] | None = None
         self._names_at = 0.0
+        self._searches: dict[str, list[tuple[str, str]]] = {}  # large catalogues: by text
         self._app_names: list[tuple[str, str]] | None = None
         self._app_names_at = 0.0
 
@@ -82,12 +87,24 @@ class MagicsBase(Magics, Configurable):
             )
         return self._client
 
-    def template_names(self) -> list[tuple[str, str]]:
-        """``(id, name)`` of every template, cached for a minute (for completion)."""
+    def template_names(self, typed: str = "") -> list[tuple[str, str]]:
+        """``(id, name)`` of the templates completion offers for ``typed``, cached for a
+        minute: every template of a catalogue of at most ``_COMPLETE_ALL``; of a larger one,
+        up to ``_COMPLETE_MATCHES`` found by the server's search for ``typed``."""
         if self._names is None or time.monotonic() - self._names_at > _NAMES_TTL:
-            self._names = self.client.templates.names()
+            first = self.client.templates.list(limit=_COMPLETE_ALL + 1, progress=False)
+            self._names = [(t.id, t.name) for t in first]
             self._names_at = time.monotonic()
-        return self._names
+            self._searches = {}
+        if len(self._names) <= _COMPLETE_ALL:
+            return self._names
+        key = typed.casefold()
+        if key not in self._searches:
+            found = self.client.templates.list(
+                search=typed, limit=_COMPLETE_MATCHES, progress=False
+            )
+            self._searches[key] = [(t.id, t.name) for t in found]
+        return self._searches[key]
 
     def application_names(self) -> list[tuple[str, str]]:
         """``(id, name)`` of every application, cached for a minute (for completion)."""
@@ -132,7 +149,9 @@ class MagicsBase(Magics, Configurable):
             raise TryNext
         try:
             names = (
-                self.application_names() if event.command == "%dr_app" else self.template_names()
+                self.application_names()
+                if event.command == "%dr_app"
+                else self.template_names(typed)
             )
         except Exception:  # completion must never break typing
             raise TryNext from None
