@@ -366,10 +366,11 @@ def test_template_card_shows_the_templates_own_images(
         assert 'src="https://example.com/x.png"' in card
         again = formatter(shell).format(shell.user_ns["tpl"])[0]["text/html"]
         assert again == card
-        # A Template that did not come from %dr_template shows as before, fetching nothing.
+        # A Template displayed directly (not through %dr_template) shows its images too.
         plain = admin.templates.get(template.id)
-        assert formatter(shell).format(plain)[0]["text/html"] == html_of(plain)
-        assert "data:" not in html_of(plain)
+        shown = formatter(shell).format(plain)[0]["text/html"]
+        assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in shown
+        assert "data:" not in html_of(plain)  # without the extension: no client to read them
         shell.run_line_magic("unload_ext", "dr_notebook")
         unloaded = formatter(shell).format(cell.result)[0]["text/html"]
         assert unloaded == html_of(cell.result) and "data:" not in unloaded

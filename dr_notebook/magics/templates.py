@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -96,10 +97,16 @@ class TemplateMagics(MagicsBase):
                 del self._card_images[next(iter(self._card_images))]
 
     def template_card(self, template: Template) -> str:
-        """A template's HTML card, with the README images ``%dr_template`` fetched for it."""
+        """A template's HTML card, with its README images: those ``%dr_template`` fetched, or
+        (a ``Template`` displayed directly) fetched now with the session's client."""
         from dr_notebook.cards import template_html
 
         kept = self._card_images.get(id(template))
+        if not (kept and kept[0] is template) and template.id and template.readme:
+            # A card must show even if its images cannot be read.
+            with contextlib.suppress(Exception):
+                self._keep_card_images(template)
+            kept = self._card_images.get(id(template))
         return template_html(template, kept[1] if kept and kept[0] is template else None)
 
     @line_magic
