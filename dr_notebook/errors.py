@@ -161,7 +161,12 @@ class InvalidArgumentError(DataRobotError, ValueError):
 
 
 class NameInUseError(InvalidArgumentError):
-    """An application already has the name a launch was asked to use (nothing was created)."""
+    """An application already has the name a launch was asked to use (nothing was created);
+    ``name`` is that name."""
+
+    def __init__(self, message: str, *, name: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.name = name
 
 
 class UnsafePathError(DataRobotError):

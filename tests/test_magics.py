@@ -396,7 +396,7 @@ def test_missing_argument_and_bad_option_are_usage_errors(shell: InteractiveShel
         ("%dr_template", "needs a template id or name"),
         ("%dr_templates --bogus", "unrecognized arguments: --bogus"),
         ("%dr_templates --limit many", "invalid int value"),
-        ("%dr_new_app x --timeout -1", "--timeout must be a positive number"),
+        ("%dr_new_app x --timeout -1", "--timeout must be a positive, finite number"),
         ("%dr_templates -o 1bad", "-o needs a Python variable name"),
     ]:
         cell = run(shell, source)
@@ -832,7 +832,7 @@ def test_new_app_name_in_use_is_one_line(shell: InteractiveShell, admin) -> None
     name = f"Taken {uuid.uuid4().hex[:6]}"
     app = admin.launch("Flask App Base", name=name, wait=False)
     cell = run(shell, f"%dr_new_app Flask App Base --name '{name}'")
-    assert_one_line(cell, errors.NameInUseError, "already exists", "--name")
+    assert_one_line(cell, errors.NameInUseError, "already exists", "--name NEW", "--delete")
     admin.applications.delete(app)
 
 

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from IPython.core.error import UsageError
 
 from dr_notebook.enums import TEMPLATE_ORDER_BY, known_template_types
-from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
+from dr_notebook.errors import (
+    ApplicationFailedError,
+    AsyncTimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    DataRobotError,
+    NameInUseError,
+)
 
 if TYPE_CHECKING:
     from dr_notebook.magics._base import MagicsBase
@@ -33,7 +40,7 @@ def one_line_error(err: DataRobotError, *, connect_hint: bool = True) -> DataRob
 
     ``connect_hint``: a missing or refused token suggests ``%dr_connect`` (not from
     ``%dr_connect`` itself)."""
-    line = f"{type(err).__name__}: {err}"
+    line = f"{type(err).__name__}: {err}" + magic_hint(err)
     if (
         connect_hint
         and isinstance(err, (AuthenticationError, ConfigurationError))
@@ -42,6 +49,18 @@ def one_line_error(err: DataRobotError, *, connect_hint: bool = True) -> DataRob
         line += " (run %dr_connect to enter an endpoint and token)"
     err._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
     return err
+
+
+def magic_hint(err: DataRobotError) -> str:
+    """What to type next, in magic syntax (the library's own messages name Python calls)."""
+    app = getattr(err, "application", None)
+    if isinstance(err, NameInUseError) and err.name:
+        return f" Use --name NEW, or delete it: %dr_app {err.name!r} --delete"
+    if isinstance(err, ApplicationFailedError) and app is not None and app.id:
+        return f" Logs: %dr_app {app.id} --logs"
+    if isinstance(err, AsyncTimeoutError) and app is not None and app.id:
+        return f" Look with %dr_app {app.id}"
+    return ""
 
 
 def user_errors(method: F) -> F:

@@ -122,9 +122,9 @@ def launch(
         raise InvalidArgumentError("The template has no name to give the application: pass name=.")
     if client.applications.name_in_use(app_name):
         raise NameInUseError(
-            f"An application named {app_name!r} already exists; pass another name "
-            f"(%dr_new_app ... --name NEW, or name='...'), or delete it first "
-            f"(%dr_app {app_name!r} --delete)."
+            f"An application named {app_name!r} already exists; pass another name, or delete "
+            "that application first.",
+            name=app_name,
         )
     steps = _Steps(on_status, deadline, bar=progress)
     try:
@@ -305,7 +305,7 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
     step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
     return ApplicationFailedError(
         f"The application {app.name or app.id!r} ({app.id}) failed after "
-        f"{step.elapsed:.0f} s: {reason}.{last} Logs: %dr_app {app.id} --logs",
+        f"{step.elapsed:.0f} s: {reason}.{last} Logs: client.applications.logs({app.id!r}).",
         application=app,
         build_error=build_error,
         log_tail=tail,
@@ -314,7 +314,7 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
 
 def _timeout(app: Application, steps: _Steps, status: str) -> AsyncTimeoutError:
     if app.id:
-        look = f"look with %dr_app {app.id} or client.applications.get({app.id!r})"
+        look = f"look with client.applications.get({app.id!r})"
         what = f"The application {app.name or app.id!r} ({app.id})"
     else:
         look = _LOOKUP
