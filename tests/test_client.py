@@ -314,7 +314,7 @@ def test_frame(big_client: drn.Client, template_columns: list[str]) -> None:
 
 
 def test_listing_progress_bar_only_when_slow(
-    big: SandboxServer, capsys: pytest.CaptureFixture[str]
+    big: SandboxServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One worker: the pages after the first come one round trip after another (with more
     # workers, all three pages of this catalogue would come back in page one's round trip).
@@ -324,6 +324,10 @@ def test_listing_progress_bar_only_when_slow(
     assert capsys.readouterr().err == ""
     big.configure(latency_ms=700)
     try:
+        # Where nothing updates in place (a file, a pipe: pytest's capture), no bar.
+        assert len(noisy.templates.list()) == 250
+        assert capsys.readouterr().err == ""
+        monkeypatch.setattr("dr_notebook.resources._progress._is_terminal", lambda _s: True)
         assert len(noisy.templates.list()) == 250
         assert "Listing templates" in capsys.readouterr().err
         assert len(quiet.templates.list()) == 250

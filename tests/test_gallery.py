@@ -204,6 +204,23 @@ def test_filters_and_search_combine(gallery: TemplateGallery, templates: list[Te
     assert gallery.browser.filters["template_type"].value == "customNoSuchTemplate"
 
 
+def test_the_sub_type_list_follows_the_chosen_type(
+    gallery: TemplateGallery, templates: list[Template]
+) -> None:
+    def sub_types() -> list[str]:
+        return [v for _, v in gallery.browser.filters["template_sub_type"].options if v]
+
+    everything = sorted({t.template_sub_type for t in templates if t.template_sub_type})
+    assert sorted(sub_types()) == everything
+    for kind in sorted({t.template_type for t in templates}):
+        gallery.template_type = kind
+        own = {t.template_sub_type for t in templates if t.template_type == kind}
+        assert set(sub_types()) == own - {None}, kind
+    assert len({t.template_type for t in templates if t.template_sub_type}) > 1  # a real test
+    gallery.template_type = None
+    assert sorted(sub_types()) == everything
+
+
 def test_type_filter_takes_short_names(
     gallery: TemplateGallery, client: Client, templates: list[Template]
 ) -> None:
@@ -601,6 +618,8 @@ def test_the_creation_worker_draws_no_progress_bar(
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(tqdm.auto, "tqdm", Recorded)
+    # As in a terminal (pytest's captured stderr would get stage lines, not a bar).
+    monkeypatch.setattr("dr_notebook.resources._progress._is_terminal", lambda _stream: True)
     restore.configure(async_sources=True, async_delay_ms=900)
     noisy = Client(endpoint=sandbox.endpoint, token=sandbox.token)  # progress bars on
     template = _creatable(templates)

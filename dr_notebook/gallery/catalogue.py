@@ -320,9 +320,15 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._source)
 
-    def options(self, field: str) -> list[str]:
-        """The distinct values of a filter field (see ``FILTER_FIELDS``), sorted case-blind."""
-        values = list(self._index.tags) if field == "tag" else self._index.options[field]
+    def options(self, field: str, *, template_type: str | None = None) -> list[str]:
+        """The distinct values of a filter field (see ``FILTER_FIELDS``), sorted case-blind;
+        the sub-types only of ``template_type`` when one is chosen."""
+        if field == "template_sub_type" and template_type:
+            column = self._source.series(FILTER_FIELDS[field])
+            chosen = column.to_numpy(dtype=object)[self._equals("template_type", template_type)]
+            values = [str(v) for v in set(chosen) if isinstance(v, str) and v]
+        else:
+            values = list(self._index.tags) if field == "tag" else self._index.options[field]
         return sorted(set(values), key=lambda v: (v.lower(), v))
 
     def _equals(self, field: str, value: str) -> np.ndarray:

@@ -301,7 +301,7 @@ class TemplateGallery(widgets.VBox):
     def _update_options(self) -> None:
         with self._quietly():
             for field, dropdown in self.browser.filters.items():
-                values = self._catalogue.options(field)
+                values = self._catalogue.options(field, template_type=self.template_type)
                 labels = TEMPLATE_TYPE_LABELS if field == "template_type" else {}
                 options = [("All", ALL)] + [(labels.get(v, v), v) for v in values]
                 self._options[field] = options
@@ -327,9 +327,7 @@ class TemplateGallery(widgets.VBox):
         if change["new"] == "":
             self.set_trait(field, None)
             return
-        dropdown = self.browser.filters[field]
-        with self._quietly():
-            set_dropdown(dropdown, self._options[field], change["new"])
+        self._update_options()  # the sub-types follow the chosen type
         if self._ready:
             self._apply_query(keep_page=False)
 
