@@ -233,6 +233,10 @@ def test_my_applications_lists_refreshes_logs_and_deletes_with_a_confirmation(
     gallery.apps_toggle.value = True  # the toggle: the list loads, the templates hide
     assert gallery.view == "applications"
     assert view.box.layout.display is None and gallery.body.layout.display == "none"
+    # One Refresh on show: the list's own (the catalogue's hides with the search box).
+    assert gallery.browser.refresh_button.layout.display == "none"
+    assert gallery.browser.search_box.layout.display == "none"
+    assert view.refresh_button.layout.display != "none"
     listed = {a.id for a in client.applications.list()}
     assert {r.application.id for r in view.rows} == listed
     row = view.row(first.id)
@@ -267,6 +271,7 @@ def test_my_applications_lists_refreshes_logs_and_deletes_with_a_confirmation(
     assert sandbox.token not in all_state(gallery)
     gallery.view = "templates"
     assert not gallery.apps_toggle.value and gallery.body.layout.display is None
+    assert gallery.browser.refresh_button.layout.display is None  # back with the templates
     client.applications.delete(first)
 
 

@@ -172,7 +172,9 @@ class TemplateGallery(widgets.VBox):
         """Switch between the templates and "My applications" (loaded afresh when shown)."""
         apps = change["new"] == "applications"
         self.apps_toggle.value = apps
-        for box in (
+        for box in (  # one Refresh: the applications view has its own
+            self.browser.search_box,
+            self.browser.refresh_button,
             self.browser.filter_bar,
             self.browser.status_bar,
             self.browser.message,
