@@ -206,8 +206,12 @@ def application_link(url: str | None, label: str = "Open application") -> str:
         return ""
     return (
         f'<a href="{escaped(safe)}" target="_blank" rel="{APP_LINK_REL}" '
-        f'class="dr-notebook-open">{escaped(label)}</a>'
+        f'class="dr-notebook-open" style="{_LINK}">{escaped(label)}</a>'
     )
+
+
+# Widgets' HTML does not style links: spelled out, so it reads as a link everywhere.
+_LINK = "color:var(--jp-content-link-color, #1a73e8);text-decoration:underline;cursor:pointer"
 
 
 def application_html(application: Application) -> str:
