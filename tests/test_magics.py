@@ -605,6 +605,28 @@ def test_completion_of_a_large_catalogue_asks_a_bounded_search(
     assert len(asked) == 2, asked  # one search for the text, then cached
 
 
+def test_terminal_frames_show_the_columns_a_person_reads(
+    shell: InteractiveShell, admin, catalogue
+) -> None:
+    templates = run(shell, "%dr_templates --type application")
+    text = formatter(shell).format(templates.result)[0]["text/plain"]
+    lines = text.splitlines()
+    assert lines[0].split() == ["name", "type", "sub-type"], lines[0]
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert "application" in text and "more columns: use -o VAR" in lines[-1]
+    assert len(templates.result.columns) > 10  # the frame itself keeps every column
+    # A frame that did not come from a magic shows as pandas shows it.
+    other = templates.result.head(2)
+    assert formatter(shell).format(other)[0]["text/plain"] == repr(other)
+    name = f"Terminal frame {uuid.uuid4().hex[:6]}"
+    app = admin.launch("Flask App Base", name=name, wait=False)
+    apps = run(shell, f"%dr_apps --name '{name}'")
+    app_lines = formatter(shell).format(apps.result)[0]["text/plain"].splitlines()
+    assert app_lines[0].split() == ["name", "status", "url"], app_lines[0]
+    assert name in app_lines[1]
+    admin.applications.delete(app)
+
+
 def test_completion_stops_after_unload(shell: InteractiveShell, catalogue) -> None:
     shell.run_line_magic("unload_ext", "dr_notebook")
     try:

@@ -59,6 +59,11 @@ def load_ipython_extension(ipython: Any) -> None:
     from dr_notebook.models import Template
 
     ipython.display_formatter.formatters["text/html"].for_type(Template, magics.template_card)
+    import pandas as pd
+
+    from dr_notebook.magics._terminal import plain_text
+
+    ipython.display_formatter.formatters["text/plain"].for_type(pd.DataFrame, plain_text)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -75,4 +80,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     from dr_notebook.models import Template
 
     ipython.display_formatter.formatters["text/html"].pop(Template, None)
+    import pandas as pd
+
+    ipython.display_formatter.formatters["text/plain"].pop(pd.DataFrame, None)
     magics._drop_client()

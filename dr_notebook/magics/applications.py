@@ -16,6 +16,7 @@ from IPython.display import display
 from dr_notebook.errors import DataRobotError
 from dr_notebook.magics._base import MagicsBase
 from dr_notebook.magics._options import unquote, user_errors, words_of
+from dr_notebook.magics._terminal import compact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,7 +102,7 @@ class ApplicationMagics(MagicsBase):
             progress=self.progress,
         )
         self._store(args.output, frame)
-        return frame
+        return compact(frame, ("name", "status", "application_url"))
 
     @line_magic
     @magic_arguments()

@@ -13,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from dr_notebook.errors import NoMatchWarning
 from dr_notebook.magics._base import MagicsBase
 from dr_notebook.magics._options import ORDER_HELP, TYPE_HELP, unquote, user_errors
+from dr_notebook.magics._terminal import compact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,9 +68,9 @@ class TemplateMagics(MagicsBase):
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
         self._store(args.output, frame)
-        if args.readme or "readme" not in frame.columns:
-            return frame
-        return frame.drop(columns="readme")
+        if not args.readme and "readme" in frame.columns:
+            frame = frame.drop(columns="readme")
+        return compact(frame, ("name", "template_type", "template_sub_type"))
 
     @line_magic
     @magic_arguments()
