@@ -3,11 +3,16 @@
 import sys
 
 if __name__ == "__main__":
+    from dr_notebook.sandbox.signals import STOPPER
+
+    STOPPER.install()  # from here on a signal is counted, even if an import swallows it
     try:
         from dr_notebook.sandbox.server import main
 
         code = main()
-    except KeyboardInterrupt:  # Ctrl-C before the sandbox handles signals (imports, options)
+    except BaseException as exc:  # a signal before the sandbox handled it itself
+        if isinstance(exc, SystemExit) or not (isinstance(exc, KeyboardInterrupt) or STOPPER.count):
+            raise
         print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
         code = 0
     raise SystemExit(code)
