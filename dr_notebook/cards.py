@@ -210,6 +210,13 @@ def application_link(url: str | None, label: str = "Open application") -> str:
     )
 
 
+def _wrapping_code(value: str) -> str:
+    """A long value (a URL) in the code font, wrapped anywhere rather than cut off."""
+    return (
+        f'<code style="{MONO};overflow-wrap:anywhere;word-break:break-all">{escaped(value)}</code>'
+    )
+
+
 # Widgets' HTML does not style links: spelled out, so it reads as a link everywhere.
 _LINK = "color:var(--jp-content-link-color, #1a73e8);text-decoration:underline;cursor:pointer"
 
@@ -233,7 +240,7 @@ def application_html(application: Application) -> str:
     )
     rows = [
         ("id", code(a.id)),
-        ("url", code(a.application_url) if a.application_url else ""),
+        ("url", _wrapping_code(a.application_url) if a.application_url else ""),
         ("source", code(a.source_id) if a.source_id else ""),
         ("version", code(a.source_version_id) if a.source_version_id else ""),
         ("created", escaped(" by ".join(x for x in (created, creator) if x))),

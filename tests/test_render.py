@@ -459,6 +459,7 @@ def test_the_card_escapes_and_links_a_real_url() -> None:
     assert link["href"] == 'https://apps.example.com/custom_applications/a1/?q="><script>'
     assert link["target"] == "_blank" and link["rel"] == "noopener noreferrer"
     assert "text-decoration:underline" in link["style"]  # looks like a link in widgets too
+    assert "overflow-wrap:anywhere" in fragment  # a long URL wraps, not cut off
     tree = html5lib.parseFragment(fragment, namespaceHTMLElements=False)
     assert not list(tree.iter("script")) and not list(tree.iter("img"))
     assert "2024-05-01 10:00 UTC" in fragment and "cpu.small" in fragment

@@ -123,8 +123,8 @@ class DetailPane:
                 self.result,
             ],
             layout=widgets.Layout(
-                flex="1 1 360px",
-                min_width="0",
+                flex="1 1 480px",  # room for a README and an application card's URL
+                min_width="min(420px, 100%)",
                 display="none",
                 padding="6px 10px",
                 border="1px solid var(--jp-border-color1, rgba(128,128,128,.5))",
