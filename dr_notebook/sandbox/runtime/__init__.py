@@ -1,0 +1,1 @@
+"""The runtime half of the sandbox: builds, runs and supervises applications."""
