@@ -80,7 +80,7 @@ def environment_id(python_version: str) -> str:
 
 def version_id(python_version: str) -> str:
     """The stable id of that environment's version."""
-    return _hex(f"dr-notebook python {python_version} applications base v1 {BASE_PACKAGES}")
+    return _hex(f"dr-notebook python {python_version} applications base v1")
 
 
 @functools.cache
