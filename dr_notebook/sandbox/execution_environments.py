@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -90,9 +90,26 @@ def environments() -> tuple[ExecutionEnvironment, ...]:
     for minor in _MINORS:
         version = f"3.{minor}"
         path = shutil.which(f"python{version}")
-        if version not in found and path and os.access(path, os.X_OK):
-            found[version] = path
+        if version not in found and path:
+            real = _interpreter(path, version)
+            if real:
+                found[version] = real
     return tuple(_environment(version, path) for version, path in found.items())
+
+
+def _interpreter(path: str, version: str) -> str | None:
+    """The interpreter behind ``path`` if it runs and is ``version`` (a pyenv shim may not)."""
+    probe = "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}', sys.executable)"
+    try:
+        result = subprocess.run(
+            [path, "-c", probe], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    answer = result.stdout.split(maxsplit=1)
+    if result.returncode != 0 or len(answer) != 2 or answer[0] != version:
+        return None
+    return answer[1].strip()
 
 
 def default() -> ExecutionEnvironment:
