@@ -43,9 +43,8 @@ class ExecutionEnvironment:
             "id": self.id,
             "name": self.name,
             "description": (
-                f"Python {self.python_version} ({self.python}) with {', '.join(self.packages)}; "
-                "each application's requirements.txt is installed on top, in an environment "
-                "of its own."
+                f"Python {self.python_version} with {', '.join(self.packages)}; each "
+                "application's requirements.txt is installed on top, in an environment of its own."
             ),
             "programmingLanguage": "python",
             "isPublic": True,
