@@ -35,7 +35,7 @@ from typing import Protocol
 import requests
 from packaging.utils import canonicalize_name
 
-from dr_notebook.sandbox.requirements import check_requirements, describe
+from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 from dr_notebook.sandbox.runtime.pipfile import REQUIREMENTS, read_requirements
 
 BUILD_SCRIPT = "build-app.sh"
