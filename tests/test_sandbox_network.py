@@ -39,7 +39,7 @@ def api() -> Iterator[int]:
             self.end_headers()
             self.wfile.write(b"sandbox")
 
-        def log_message(self, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

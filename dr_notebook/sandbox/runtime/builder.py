@@ -35,8 +35,8 @@ from typing import Protocol
 import requests
 from packaging.utils import canonicalize_name
 
-from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 from dr_notebook.sandbox.runtime.pipfile import REQUIREMENTS, read_requirements
+from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 
 BUILD_SCRIPT = "build-app.sh"
 READY = ".ready"  # written last: a folder without it is a build that did not finish

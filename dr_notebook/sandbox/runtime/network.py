@@ -26,6 +26,7 @@ import functools
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +35,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
 
 APP_PORT = 8080
 ISOLATION_ENV = "DR_NOTEBOOK_ISOLATION"  # "namespace" (the default where possible) or "port"
@@ -115,21 +119,28 @@ class DoorFolder:
 
 @dataclass(frozen=True)
 class Doors:
-    """A run's doors: argv to put before the app's, and the socket the sandbox connects to."""
+    """A run's doors: what to add to ``unshare`` and to put before the app's argv."""
 
     app_socket: Path
-    prefix: tuple[str, ...]  # `--net` and the doors script, to follow the PID namespace prefix
+    api_port: int | None  # where the door to the sandbox listens inside
+    unshare_flags: tuple[str, ...]  # after the PID namespace's flags
+    wrapper: tuple[str, ...]  # the doors script, between the namespace's init and the app
 
     @classmethod
     def for_run(cls, folder: DoorFolder, app_id: str, run_id: str, api_port: int | None) -> Doors:
         """The doors of one run; ``api_port`` is the sandbox's port (None: no door to it)."""
         app_socket = folder.app_socket(app_id, run_id)
         socat = shutil.which("socat") or "socat"
-        prefix = (
-            "--net", "sh", "-c", DOORS_SCRIPT, "dr-notebook-doors", sys.executable, socat,
+        wrapper = (
+            "sh", "-c", DOORS_SCRIPT, "dr-notebook-doors", sys.executable, socat,
             str(app_socket), "" if api_port is None else str(api_port), str(folder.api_socket),
         )  # fmt: skip
-        return cls(app_socket, prefix)
+        return cls(app_socket, api_port, ("--net",), wrapper)
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        """``unshare_flags`` then ``wrapper``: to follow a PID namespace prefix directly."""
+        return (*self.unshare_flags, *self.wrapper)
 
     @staticmethod
     def environment() -> dict[str, str]:
@@ -137,48 +148,82 @@ class Doors:
         return {"DR_NOTEBOOK_LO_UP": LO_UP}
 
 
+class Forward:
+    """One ``socat`` outside the namespaces, from ``listen`` to ``connect`` (socat addresses)."""
+
+    def __init__(self, listen: str, connect: str) -> None:
+        self.listen, self.connect = listen, connect
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start forwarding (again, if it stopped)."""
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                return
+            self._process = subprocess.Popen(
+                [shutil.which("socat") or "socat", self.listen, self.connect],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def close(self) -> None:
+        """Stop the ``socat`` (and the connections it forked)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            for child in _children(process.pid):
+                os.kill(child, signal.SIGTERM)
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def port_door(port: int, app_socket: Path) -> Forward:
+    """127.0.0.1:``port`` outside, to the app's door: for browsers (redirects) and tools."""
+    return Forward(f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{app_socket}")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:  # gone already
+        return []
+
+
 class ApiDoor:
     """The one ``socat`` outside the namespaces that carries apps' calls to the sandbox."""
 
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
-        self._process: subprocess.Popen[bytes] | None = None
+        self._forward: Forward | None = None
         self._target: tuple[str, int] | None = None
         self._lock = threading.Lock()
 
     def ensure(self, host: str, port: int) -> None:
         """Listen on the socket, forwarding to ``host:port`` (restarted if the target moved)."""
         with self._lock:
-            alive = self._process is not None and self._process.poll() is None
-            if alive and self._target == (host, port):
-                return
-            self._stop_locked()
-            self._process = subprocess.Popen(
-                [
-                    shutil.which("socat") or "socat",
-                    f"UNIX-LISTEN:{self.socket_path},fork,mode=600,unlink-early",
-                    f"TCP:{host}:{port}",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            self._target = (host, port)
+            if self._forward is not None and self._target != (host, port):
+                self._forward.close()
+                self._forward = None
+            if self._forward is None:
+                listen = f"UNIX-LISTEN:{self.socket_path},fork,mode=600,unlink-early"
+                self._forward = Forward(listen, f"TCP:{host}:{port}")
+                self._target = (host, port)
+            self._forward.start()
 
     def close(self) -> None:
         """Stop the ``socat``."""
         with self._lock:
-            self._stop_locked()
-
-    def _stop_locked(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+            if self._forward is not None:
+                self._forward.close()
+            self._forward = None
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -214,12 +259,10 @@ def answers(app_socket: Path, timeout: float = 2.0) -> bool:
     return True
 
 
-def loopback_only(pid: int, port: int = APP_PORT) -> bool | None:
-    """Whether the process's network listens on ``port`` on 127.0.0.1/::1 only (None: unknown).
-
-    Reads the kernel's table of the process's own network namespace (``/proc/<pid>/net/tcp``).
-    """
-    listening: set[str] = set()
+def listeners(pid: int) -> set[tuple[str, int]]:
+    """(address as the kernel writes it, port) of the TCP sockets listening in the process's
+    own network namespace (``/proc/<pid>/net/tcp``; psutil reads the caller's)."""
+    found: set[tuple[str, int]] = set()
     for table in ("tcp", "tcp6"):
         try:
             rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
@@ -229,9 +272,67 @@ def loopback_only(pid: int, port: int = APP_PORT) -> bool | None:
             fields = row.split()
             if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
                 address, _, hex_port = fields[1].partition(":")
-                if int(hex_port, 16) == port:
-                    listening.add(address)
-    if not listening:
+                found.add((address, int(hex_port, 16)))
+    return found
+
+
+def loopback_only(pid: int, port: int = APP_PORT) -> bool | None:
+    """Whether the process's network listens on ``port`` on 127.0.0.1/::1 only (None: not at
+    all, or unknown)."""
+    addresses = {address for address, bound in listeners(pid) if bound == port}
+    if not addresses:
         return None
-    loopback = {"0100007F", "00000000000000000000000001000000"}
-    return listening <= loopback
+    return addresses <= {"0100007F", "00000000000000000000000001000000"}
+
+
+class Networks:
+    """The network side of one sandbox's runs: own namespaces (with doors), or the PORT mode."""
+
+    def __init__(self, pid_prefix: Sequence[str], force_port: bool = False) -> None:
+        reason = "--isolation port asks for it" if force_port else unavailable_reason(pid_prefix)
+        self.reason = reason  # why runs use the PORT mode; None: each has its own network
+        self._folder = DoorFolder() if reason is None else None
+        self._api = ApiDoor(self._folder.api_socket) if self._folder is not None else None
+
+    @property
+    def isolated(self) -> bool:
+        """Whether each run gets a network namespace of its own."""
+        return self._folder is not None
+
+    def note(self) -> str:
+        """One line for the start-up message and each build log."""
+        if self.reason is None:
+            return (
+                f"Network: the application runs in a network of its own and listens on port "
+                f"{APP_PORT} (PORT={APP_PORT}); the sandbox reaches it through a Unix socket."
+            )
+        return (
+            f"Network: PORT mode ({self.reason}): the application listens on $PORT on 127.0.0.1 "
+            "and shares the machine's network."
+        )
+
+    def doors(self, app_id: str, run_id: str, endpoint: str | None) -> Doors | None:
+        """The doors of a new run (None in the PORT mode); the door to the sandbox is opened."""
+        if self._folder is None or self._api is None:
+            return None
+        target = _host_port(endpoint)
+        if target is not None:
+            self._api.ensure(*target)
+        return Doors.for_run(self._folder, app_id, run_id, None if target is None else target[1])
+
+    def close(self) -> None:
+        """Stop the door to the sandbox and remove the doors' folder."""
+        if self._api is not None:
+            self._api.close()
+        if self._folder is not None:
+            self._folder.close()
+
+
+def _host_port(endpoint: str | None) -> tuple[str, int] | None:
+    """(host, port) of ``DATAROBOT_ENDPOINT``, when it is a local HTTP address."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    return "127.0.0.1", parts.port or 80
