@@ -186,3 +186,27 @@ def test_the_port_mode_fallback_can_be_forced(envs):
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
         sb.api("DELETE", f"customApplications/{app['id']}/")
     assert "Network: PORT mode (--isolation port asks for it)" in sb.output
+
+
+def test_the_build_log_is_served_while_it_grows(sb):
+    files = {
+        "start-app.sh": b'#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n',
+        "build-app.sh": b"echo build step one\nsleep 4\necho build step two\n",
+    }
+    app = launch(sb, files, "slow build")
+    deadline = time.monotonic() + 120
+    partial = None
+    while time.monotonic() < deadline:
+        record = sb.api("GET", f"customApplications/{app['id']}/").json()
+        build_log = logs(sb, app["id"])["buildLog"]
+        if record["status"] == "building" and "build step one" in build_log:
+            partial = build_log
+            break
+        time.sleep(0.1)
+    assert partial is not None and "build step two" not in partial  # served as it grows
+    assert logs(sb, app["id"])["buildStatus"] == "inProgress"
+    done = wait_until(sb, app["id"])
+    assert done["status"] == "running", done["buildError"]
+    final = logs(sb, app["id"])["buildLog"]
+    assert final.index("Running build-app.sh.") < final.index("build step two")
+    sb.api("DELETE", f"customApplications/{app['id']}/")
