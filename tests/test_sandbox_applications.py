@@ -141,7 +141,7 @@ def test_list_filters_and_paginates(sb):
     assert page["totalCount"] == 3 and page["count"] == 2 and page["next"]
     assert [a["id"] for a in page["data"]] == ids[:2]
     assert sb.api("GET", "customApplications/?name=LISTED-1").json()["totalCount"] == 1
-    wait_for(sb, ids[0], "running")
+    wait_for(sb, ids[-1], "running")  # the last created is the last due
     running = sb.api(
         "GET", f"customApplications/?status=running&customApplicationSourceId={sid}"
     ).json()

@@ -72,6 +72,7 @@ def create(sb, source, role="admin", **extra):
 
 def wait_until(sb, app_id, wanted=("running", "failed"), timeout=60.0):
     deadline = time.monotonic() + timeout
+    app: dict = {}
     while time.monotonic() < deadline:
         app = sb.api("GET", f"customApplications/{app_id}/").json()
         if app["status"] in wanted:
@@ -400,6 +401,7 @@ def test_ten_concurrent_restarts_leave_one_consistent_run(sb):
     contents = {v["id"]: f"v{n}" for n, v in enumerate(versions, start=1)}
     label = contents[running["customApplicationSourceVersionId"]]
     deadline = time.monotonic() + 20
+    served = None
     while time.monotonic() < deadline:
         served = requests.get(running["applicationUrl"], timeout=10).text.strip()
         if served == label:

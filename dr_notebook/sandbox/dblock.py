@@ -26,8 +26,8 @@ class DatabaseLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`DatabaseInUse` naming the holder (touching nothing)."""
-        if fcntl is None:
-            return
+        if fcntl is None or str(self.path.with_suffix("")) == ":memory:":
+            return  # no file, nothing to share
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
