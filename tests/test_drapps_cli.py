@@ -12,6 +12,7 @@ import requests
 from drapps_cli import Drapps
 
 from dr_notebook.sandbox.execution_environments import default
+from dr_notebook.sandbox.runtime import isolation
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
@@ -25,6 +26,7 @@ def sb() -> Iterator[SandboxServer]:
     with start_sandbox(run_apps=True, demo=False) as server:
         yield server
     assert processes_in(server.apps_dir) == []
+    assert isolation.marked(f"{server.apps_dir.resolve()}/") == []  # the socat doors too
 
 
 def test_the_drapps_cli_installs_in_a_venv_of_its_own(drapps_cli: Drapps, sb) -> None:

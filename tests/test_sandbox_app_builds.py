@@ -63,6 +63,7 @@ def sb(envs: Path) -> Iterator[SandboxServer]:
     with start_sandbox(run_apps=True, demo=False, envs_dir=envs) as server:
         yield server
     assert processes_in(server.apps_dir) == []
+    assert isolation.marked(f"{server.apps_dir.resolve()}/") == []  # the socat doors too
 
 
 def launch(sb: SandboxServer, files: dict[str, bytes], name: str) -> dict:
@@ -116,6 +117,8 @@ def test_two_apps_on_8080_at_once_with_what_datarobot_gives(sb):
         assert env["USER_AGENT"].startswith("kube-probe/")  # the health check, as DataRobot's
     build_log = logs(sb, running[0]["id"])["buildLog"]
     assert "runs in a network of its own and listens on port 8080" in build_log
+    doors = isolation.marked(f"{sb.apps_dir.resolve()}/doors/")  # outside socats carry the mark
+    assert len(doors) >= 3  # the door to the sandbox, and each app's port
     assert sb.token not in json.dumps(seen)
     for app in running:
         assert sb.api("DELETE", f"customApplications/{app['id']}/").status_code == 204

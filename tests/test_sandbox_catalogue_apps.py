@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from dr_notebook.sandbox.demo import load_catalogue
+from dr_notebook.sandbox.runtime import isolation
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
@@ -24,6 +25,7 @@ def sb() -> Iterator[SandboxServer]:
     with start_sandbox(run_apps=True, app_start_timeout_s=180) as server:
         yield server
     assert processes_in(server.apps_dir) == []
+    assert isolation.marked(f"{server.apps_dir.resolve()}/") == []  # the socat doors too
 
 
 def launch_to_running(sb: SandboxServer, name: str) -> tuple[str, str, str | None]:

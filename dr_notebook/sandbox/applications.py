@@ -178,8 +178,8 @@ class Applications:
             self.apps.modify(app_id, change)
 
     def stop_all(self) -> None:
-        """End every run (the sandbox is stopping)."""
-        self.runtime.stop_all()
+        """End every run and what the runtime holds besides (the sandbox is stopping)."""
+        self.runtime.close()
 
     def delete(self, app_id: str) -> None:
         """Stop the application and forget it (its working folders too)."""

@@ -91,7 +91,7 @@ class LocalRuntime:
         if not isolation.namespace_prefix():
             isolation.become_subreaper()
         self.builder = Builder(envs or root.with_name(f"{root.name}-envs"), offline=offline)
-        self.networks = network.Networks(isolation.namespace_prefix(), force_port)
+        self.networks = network.Networks(isolation.namespace_prefix(), force_port, self._tag)
 
     # -- the protocol ------------------------------------------------------------------------
     def ready_at(self) -> float | None:
@@ -306,7 +306,7 @@ class LocalRuntime:
                 "(bind 0.0.0.0). The sandbox still serves it."
             )
         if run.spec.port is not None:  # for browsers until a proxy serves the socket
-            run.port_door = network.port_door(run.spec.port, doors.app_socket)
+            run.port_door = network.port_door(run.spec.port, doors.app_socket, self.networks.mark)
             run.port_door.start()
         return None
 

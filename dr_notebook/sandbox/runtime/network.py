@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from dr_notebook.sandbox.runtime.environment import MARKER
+
 APP_PORT = 8080
 ISOLATION_ENV = "DR_NOTEBOOK_ISOLATION"  # "namespace" (the default where possible) or "port"
 PROBE_USER_AGENT = "kube-probe/1.29"  # DataRobot's health checks come from Kubernetes
@@ -149,10 +151,15 @@ class Doors:
 
 
 class Forward:
-    """One ``socat`` outside the namespaces, from ``listen`` to ``connect`` (socat addresses)."""
+    """One ``socat`` outside the namespaces, from ``listen`` to ``connect`` (socat addresses).
 
-    def __init__(self, listen: str, connect: str) -> None:
+    ``mark`` goes into its environment as the runs' mark (``DR_NOTEBOOK_SANDBOX_RUN``), so a
+    sandbox killed with SIGKILL leaves nothing the next one on its database does not end.
+    """
+
+    def __init__(self, listen: str, connect: str, mark: str | None = None) -> None:
         self.listen, self.connect = listen, connect
+        self._env = None if mark is None else {"PATH": os.defpath, MARKER: mark}
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -163,6 +170,7 @@ class Forward:
                 return
             self._process = subprocess.Popen(
                 [shutil.which("socat") or "socat", self.listen, self.connect],
+                env=self._env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -185,9 +193,10 @@ class Forward:
             process.wait()
 
 
-def port_door(port: int, app_socket: Path) -> Forward:
+def port_door(port: int, app_socket: Path, mark: str | None = None) -> Forward:
     """127.0.0.1:``port`` outside, to the app's door: for browsers (redirects) and tools."""
-    return Forward(f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"UNIX-CONNECT:{app_socket}")
+    listen = f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"
+    return Forward(listen, f"UNIX-CONNECT:{app_socket}", mark)
 
 
 def _children(pid: int) -> list[int]:
@@ -200,8 +209,9 @@ def _children(pid: int) -> list[int]:
 class ApiDoor:
     """The one ``socat`` outside the namespaces that carries apps' calls to the sandbox."""
 
-    def __init__(self, socket_path: Path) -> None:
+    def __init__(self, socket_path: Path, mark: str | None = None) -> None:
         self.socket_path = socket_path
+        self._mark = mark
         self._forward: Forward | None = None
         self._target: tuple[str, int] | None = None
         self._lock = threading.Lock()
@@ -214,7 +224,7 @@ class ApiDoor:
                 self._forward = None
             if self._forward is None:
                 listen = f"UNIX-LISTEN:{self.socket_path},fork,mode=600,unlink-early"
-                self._forward = Forward(listen, f"TCP:{host}:{port}")
+                self._forward = Forward(listen, f"TCP:{host}:{port}", self._mark)
                 self._target = (host, port)
             self._forward.start()
 
@@ -288,11 +298,15 @@ def loopback_only(pid: int, port: int = APP_PORT) -> bool | None:
 class Networks:
     """The network side of one sandbox's runs: own namespaces (with doors), or the PORT mode."""
 
-    def __init__(self, pid_prefix: Sequence[str], force_port: bool = False) -> None:
+    def __init__(
+        self, pid_prefix: Sequence[str], force_port: bool = False, mark: str | None = None
+    ) -> None:
+        """``mark``: the runs' mark prefix of this sandbox, given to its ``socat`` doors too."""
         reason = "--isolation port asks for it" if force_port else unavailable_reason(pid_prefix)
         self.reason = reason  # why runs use the PORT mode; None: each has its own network
+        self.mark = None if mark is None else f"{mark}doors/"
         self._folder = DoorFolder() if reason is None else None
-        self._api = ApiDoor(self._folder.api_socket) if self._folder is not None else None
+        self._api = None if self._folder is None else ApiDoor(self._folder.api_socket, self.mark)
 
     @property
     def isolated(self) -> bool:
