@@ -1,13 +1,13 @@
 """Run applications for real (``--run-apps``): a folder per run, ``bash start-app.sh``, watched.
 
-Each run writes the version's files into a folder of its own, checks ``requirements.txt``
-against the sandbox's own Python environment (the build step; it installs nothing), then starts
-``start-app.sh`` contained (see :mod:`isolation`) with an allow-listed environment (see
-:mod:`environment`). The run reports ``running`` once the app answers HTTP on its port on
-127.0.0.1 only, or ``failed`` with the reason. Operations on one application are serialized;
-stopping a run ends every process it started.
+Each run writes the version's files into a folder of its own, builds (or reuses) its
+environment with uv (see :mod:`builder`), then starts ``start-app.sh`` contained (see
+:mod:`isolation`), in a network of its own on port 8080 where possible (see :mod:`network`;
+else on a free port of 127.0.0.1), with an allow-listed environment (see :mod:`environment`).
+The run reports ``running`` once the app answers HTTP (through its door, or on its port), or
+``failed`` with the reason. Operations on one application are serialized; stopping a run ends
+every process it started.
 """
-
 from __future__ import annotations
 
 import contextlib
