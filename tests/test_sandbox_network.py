@@ -138,3 +138,18 @@ def test_the_port_mode_can_be_forced(monkeypatch):
     )
     monkeypatch.setenv(network.ISOLATION_ENV, "namespace")
     assert network.unavailable_reason(()) is not None  # no PID namespace: no network of its own
+
+
+def test_the_doors_folder_is_private_and_the_next_sandbox_clears_a_killed_ones(tmp_path: Path):
+    key = f"{tmp_path}/db-apps/"
+    first = network.DoorFolder(key)
+    (first.path / "api.sock").write_text("left by a killed sandbox")
+    second = network.DoorFolder(key)
+    assert second.path == first.path and list(second.path.iterdir()) == []
+    assert (second.path.stat().st_mode & 0o777) == 0o700
+    second.path.chmod(0o755)  # not private (anyone's to read): not trusted, not reused
+    third = network.DoorFolder(key)
+    assert third.path != second.path and (third.path.stat().st_mode & 0o777) == 0o700
+    for folder in (second, third):
+        folder.close()
+    assert not second.path.exists() and not third.path.exists()

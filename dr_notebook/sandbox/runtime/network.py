@@ -13,8 +13,9 @@ crosses network namespaces and a TCP port does not; ``socat`` keeps both:
   to ``<doors>/api.sock``, where one ``socat`` outside (:class:`ApiDoor`) connects to the
   sandbox. So ``DATAROBOT_ENDPOINT`` is the same URL inside and out.
 
-The doors live in a private folder under the temporary directory (``mkdtemp``, 0700): a Unix
-socket path may not exceed 107 bytes, which a run folder beside a database often does.
+The doors live in a private folder (0700) under the temporary directory, named after the
+sandbox's runs folder: a Unix socket path may not exceed 107 bytes, which a run folder beside a
+database often does.
 Where namespaces or ``socat`` are missing, or ``DR_NOTEBOOK_ISOLATION=port`` (``--isolation
 port``) forces it, runs fall back to the ``PORT`` mode: a free port on 127.0.0.1.
 """
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.client
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -100,10 +103,25 @@ def _net_works(pid_prefix: tuple[str, ...]) -> bool:
 
 
 class DoorFolder:
-    """The private folder of one sandbox's doors (removed on :meth:`close`)."""
+    """The private folder of one sandbox's doors (removed on :meth:`close`).
 
-    def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="drn-"))  # 0700, a random name
+    Named after ``key`` (the runs' folder), so the next sandbox on the same database removes
+    what a killed one left; a name taken by anything but this user's own folder gives way to
+    a random one.
+    """
+
+    def __init__(self, key: str = "") -> None:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"drn-{os.getuid()}-{digest}"
+        if key and _own_private_folder(path):
+            shutil.rmtree(path)
+        try:
+            if not key:
+                raise FileExistsError
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            path = Path(tempfile.mkdtemp(prefix="drn-"))  # 0700, a random name
+        self.path = path
 
     def app_socket(self, app_id: str, run_id: str) -> Path:
         """Where a run's app door listens."""
@@ -117,6 +135,15 @@ class DoorFolder:
     def close(self) -> None:
         """Remove the folder and what is left in it."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _own_private_folder(path: Path) -> bool:
+    """Whether ``path`` is a real folder (no link) of this user's, and no one else's to read."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 @dataclass(frozen=True)
@@ -305,7 +332,7 @@ class Networks:
         reason = "--isolation port asks for it" if force_port else unavailable_reason(pid_prefix)
         self.reason = reason  # why runs use the PORT mode; None: each has its own network
         self.mark = None if mark is None else f"{mark}doors/"
-        self._folder = DoorFolder() if reason is None else None
+        self._folder = DoorFolder(mark or "") if reason is None else None
         self._api = None if self._folder is None else ApiDoor(self._folder.api_socket, self.mark)
 
     @property
