@@ -27,6 +27,7 @@ from dr_notebook.sandbox.settings import (
     default_db_path,
     envs_dir_for,
 )
+from dr_notebook.sandbox.signals import STOPPER, Stop, Stopper
 
 if TYPE_CHECKING:
     from dr_notebook.sandbox.store import Store
@@ -183,11 +184,11 @@ def serve(settings: ServerSettings) -> int:
     SIGINT and SIGTERM are handled from the first line on: before the server runs they stop
     the start-up at once; once it runs they ask it to stop (a second one forces it).
     """
-    stopper = _Stopper()
-    previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopper = STOPPER
+    previous = stopper.install()
     try:
         return _serve(settings, stopper)
-    except (KeyboardInterrupt, Exception, _Stop):
+    except (KeyboardInterrupt, Exception, Stop):
         if not stopper.count:
             raise
         # A signal during start-up: whatever it interrupted (a library may wrap the exception
@@ -199,7 +200,7 @@ def serve(settings: ServerSettings) -> int:
             signal.signal(sig, handler)
 
 
-def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
+def _serve(settings: ServerSettings, stopper: Stopper) -> int:
     import uvicorn
 
     from dr_notebook.sandbox.app import create_app
@@ -274,28 +275,6 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
         lock.release()
     print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
     return 0
-
-
-class _Stop(BaseException):
-    """A stop signal during start-up (not KeyboardInterrupt: CPython 3.11 would then exit with
-    SIGINT even once it is handled, if it struck inside code run by ``PyRun_*``)."""
-
-
-class _Stopper:
-    """The sandbox's SIGINT/SIGTERM handler: only sets flags once the server runs."""
-
-    def __init__(self) -> None:
-        self.server: Any = None
-        self.count = 0
-
-    def __call__(self, signum: int, _frame: object) -> None:
-        self.count += 1
-        server = self.server
-        if server is None:
-            raise _Stop(signal.Signals(signum).name)
-        if self.count > 1:
-            server.force_exit = True
-        server.should_exit = True
 
 
 def _quiet_server(base: type[Any]) -> type[Any]:
