@@ -8,6 +8,7 @@ The run reports ``running`` once the app answers HTTP (through its door, or on i
 ``failed`` with the reason. Operations on one application are serialized; stopping a run ends
 every process it started.
 """
+
 from __future__ import annotations
 
 import contextlib
