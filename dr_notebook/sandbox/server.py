@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import secrets
 import shlex
@@ -19,10 +20,12 @@ from dr_notebook.sandbox.dblock import DatabaseInUse, DatabaseLock
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
     ROLES,
+    BuildSettings,
     RuntimeConfig,
     ServerSettings,
     apps_dir_for,
     default_db_path,
+    envs_dir_for,
 )
 from dr_notebook.sandbox.signals import STOPPER, Stop, Stopper
 
@@ -116,6 +119,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the sandbox's address as clients reach it (default http://HOST:PORT); "
         "applications' DATAROBOT_ENDPOINT and applicationUrl are built from it",
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --run-apps: install nothing; check requirements.txt against the sandbox's "
+        "own packages (also what happens when no package index answers)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("namespace", "port"),
+        default=os.environ.get("DR_NOTEBOOK_ISOLATION", "").strip().lower() or "namespace",
+        help="with --run-apps: 'namespace' gives each application a network of its own on port "
+        "8080 where Linux allows it (default); 'port' runs them on a free port of this "
+        "machine's 127.0.0.1 (env DR_NOTEBOOK_ISOLATION)",
+    )
+    parser.add_argument(
+        "--envs-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --run-apps: where applications' environments are built and kept "
+        "(default: next to the database, <db>-envs)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
 
 
@@ -147,6 +172,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         ),
         run_apps=args.run_apps,
         public_url=_public_url(args.public_url),
+        builds=BuildSettings(
+            envs_dir=args.envs_dir, offline=args.offline, isolation=args.isolation
+        ),
     )
 
 
@@ -205,7 +233,12 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
         public_url = (settings.public_url or f"http://{shown}:{port}").rstrip("/")
-        app = create_app(store, tokens, settings.runtime, settings.seed, apps_dir, public_url)
+        builds = settings.builds
+        if builds.envs_dir is None:
+            builds = dataclasses.replace(builds, envs_dir=envs_dir_for(settings.db_path))
+        app = create_app(
+            store, tokens, settings.runtime, settings.seed, apps_dir, public_url, builds
+        )
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.
         print(f"export DATAROBOT_ENDPOINT={public_url}/api/v2", flush=True)
@@ -219,6 +252,8 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if apps_dir is not None:
+            print(f"dr-notebook sandbox: {app.app.state.network_note}", file=sys.stderr, flush=True)
         # Idle keep-alive connections stay open longer than clients' pools keep them, so a
         # client never sends on a connection the server is closing (a reset, not an answer).
         config = uvicorn.Config(
