@@ -5,6 +5,7 @@ against the sandbox over HTTP (simulated applications; the ones that really run 
 from __future__ import annotations
 
 import html
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -274,6 +275,34 @@ def test_my_applications_lists_refreshes_logs_and_deletes_with_a_confirmation(
     assert not gallery.apps_toggle.value and gallery.body.layout.display is None
     assert gallery.browser.refresh_button.layout.display is None  # back with the templates
     client.applications.delete(first)
+
+
+def test_my_applications_loads_without_holding_the_ui_lock(
+    gallery: TemplateGallery, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held: list[bool] = []
+    real = client.applications.list
+
+    def listing(**kwargs: Any) -> Any:
+        # Another thread (the loader) must be able to take the lock during the request.
+        result: list[bool] = []
+        probe = threading.Thread(target=lambda: result.append(_try(gallery._ui_lock)))
+        probe.start()
+        probe.join(5)
+        held.append(not result[0])
+        return real(**kwargs)
+
+    monkeypatch.setattr(client.applications, "list", listing)
+    gallery.view = "applications"
+    assert held == [False]
+    gallery.view = "templates"
+
+
+def _try(lock: Any) -> bool:
+    if lock.acquire(timeout=0.2):
+        lock.release()
+        return True
+    return False
 
 
 def test_my_applications_empty_and_errors(

@@ -167,21 +167,21 @@ class TemplateGallery(widgets.VBox):
         return self._executor
 
     @observe("view")
-    @under_ui_lock
     def _on_view(self, change: dict[str, Any]) -> None:
-        """Switch between the templates and "My applications" (loaded afresh when shown)."""
+        """Switch views; "My applications" loads afresh, outside the UI lock (no network in it)."""
         apps = change["new"] == "applications"
-        self.apps_toggle.value = apps
-        for box in (  # one Refresh: the applications view has its own
-            self.browser.search_box,
-            self.browser.refresh_button,
-            self.browser.filter_bar,
-            self.browser.status_bar,
-            self.browser.message,
-            self.body,
-        ):
-            box.layout.display = "none" if apps else None
-        self.apps_view.box.layout.display = None if apps else "none"
+        with self._ui_lock:
+            self.apps_toggle.value = apps
+            for box in (  # one Refresh: the applications view has its own
+                self.browser.search_box,
+                self.browser.refresh_button,
+                self.browser.filter_bar,
+                self.browser.status_bar,
+                self.browser.message,
+                self.body,
+            ):
+                box.layout.display = "none" if apps else None
+            self.apps_view.box.layout.display = None if apps else "none"
         if apps:
             self.apps_view.refresh()
 
