@@ -1,0 +1,1 @@
+"""The sandbox's runtime half: running applications and forwarding requests to them."""
