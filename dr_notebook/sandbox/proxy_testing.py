@@ -277,24 +277,16 @@ def serve(
         "--ws",
         "websockets-sansio",
     ]
-    listener: socket.socket | None = None
-    pass_fds: tuple[int, ...] = ()
     if socket_path is not None:
         argv += ["--uds", str(socket_path)]
         served_url, port = "http://localhost", None
     else:
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
-        port = listener.getsockname()[1]
-        argv += ["--fd", str(listener.fileno())]
-        pass_fds = (listener.fileno(),)
+        # A port, not an inherited socket (--fd): uvicorn takes an inherited one for a Unix
+        # socket, and asyncio then leaves Nagle's algorithm on for its TCP connections.
+        port = _free_port()
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
         served_url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        argv, env={**os.environ, **(env or {})}, pass_fds=pass_fds, stdin=subprocess.DEVNULL
-    )
-    if listener is not None:
-        listener.close()
+    process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
     served = Served(process, served_url, str(socket_path) if socket_path else None, port)
     try:
         _wait_ready(served)
@@ -306,6 +298,12 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _wait_ready(served: Served, timeout: float = 30.0) -> None:
