@@ -88,7 +88,7 @@ def test_the_token_and_sandbox_cookies_never_reach_the_app(front: Served) -> Non
             headers={
                 "Authorization": f"Bearer {TOKEN}",
                 "Cookie": f"_xsrf={TOKEN}; username-x={TOKEN}; app_cookie=kept",
-                "X-Forwarded-Prefix": "/spoofed",
+                "X-Forwarded-Prefix": "/outer",
                 "X-User-Email": "boss@example.com",
                 "X-App-Header": "kept",
             },
@@ -99,7 +99,7 @@ def test_the_token_and_sandbox_cookies_never_reach_the_app(front: Served) -> Non
     assert "authorization" not in headers
     assert headers["cookie"] == "app_cookie=kept"  # positive control: the app's own pass
     assert headers["x-app-header"] == "kept"
-    assert headers["x-forwarded-prefix"] == APP
+    assert headers["x-forwarded-prefix"] == f"/outer{APP}"
     assert headers.get("x-user-email") != "boss@example.com"
 
 

@@ -52,10 +52,10 @@ def test_the_sandbox_token_and_cookies_are_removed_and_the_apps_own_kept() -> No
     assert strip_credentials([("Cookie", "_xsrf=1")]) == []
 
 
-def test_forwarded_headers_append_the_client_and_cannot_be_claimed_by_the_visitor() -> None:
+def test_forwarded_headers_append_the_client_and_the_user_cannot_be_claimed() -> None:
     headers = [
         ("X-Forwarded-For", "10.0.0.9"),
-        ("X-Forwarded-Prefix", "/evil"),
+        ("X-Forwarded-Prefix", "/user/me/proxy/8765/"),
         ("X-User-Email", "boss@example.com"),
         ("Host", "127.0.0.1:8765"),
     ]
@@ -70,7 +70,7 @@ def test_forwarded_headers_append_the_client_and_cannot_be_claimed_by_the_visito
         )
     )
     assert out["x-forwarded-for"] == "10.0.0.9, 127.0.0.1"
-    assert out["x-forwarded-prefix"] == PREFIX
+    assert out["x-forwarded-prefix"] == f"/user/me/proxy/8765{PREFIX}"  # both proxies' prefixes
     assert out["x-forwarded-proto"] == "http"
     assert out["x-forwarded-host"] == "127.0.0.1:8765"
     assert "X-User-Email" not in out and "x-user-email" not in out
@@ -78,6 +78,7 @@ def test_forwarded_headers_append_the_client_and_cannot_be_claimed_by_the_visito
         [], client_host=None, scheme="wss", host="h", prefix=PREFIX, user_email="me@example.com"
     )
     assert ("x-user-email", "me@example.com") in known
+    assert ("x-forwarded-prefix", PREFIX) in known
     assert ("x-forwarded-proto", "https") in known
 
 

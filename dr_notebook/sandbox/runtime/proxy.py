@@ -172,10 +172,13 @@ def forwarded_headers(
     """Headers plus ``X-Forwarded-*``, ``X-Forwarded-Prefix`` and ``X-User-Email``.
 
     ``X-Forwarded-For`` gets the client appended; ``-Proto`` and ``-Host`` from a proxy in front
-    are kept; the prefix and the user are always the sandbox's (a visitor cannot claim them).
+    are kept; a prefix from a proxy in front (jupyter-server-proxy sends ``<base>/proxy/<port>``)
+    goes before the sandbox's, so that the app's links lead back through both; the user is
+    always the sandbox's (a visitor cannot claim one).
     """
     headers = list(headers)
     previous_for = ", ".join(v for n, v in headers if n.lower() == "x-forwarded-for")
+    outer = next((v for n, v in headers if n.lower() == "x-forwarded-prefix"), "")
     out = [(n, v) for n, v in headers if n.lower() not in _SET_BY_PROXY]
     names = {n.lower() for n, _ in out}
     chain = [p for p in (previous_for, client_host) if p]
@@ -185,7 +188,7 @@ def forwarded_headers(
         out.append(("x-forwarded-proto", "https" if scheme in ("https", "wss") else "http"))
     if "x-forwarded-host" not in names and host:
         out.append(("x-forwarded-host", host))
-    out.append(("x-forwarded-prefix", prefix))
+    out.append(("x-forwarded-prefix", outer.strip().rstrip("/") + prefix))
     if user_email:
         out.append(("x-user-email", user_email))
     return out
