@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -295,6 +296,68 @@ def serve(
         process.terminate()
         try:
             process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Jupyter:
+    """A Jupyter server with jupyter-server-proxy, started by :func:`jupyter_server`."""
+
+    process: subprocess.Popen[bytes]
+    origin: str  # http://127.0.0.1:<port>
+    base_url: str  # "/user/me/"
+    token: str
+
+    @property
+    def url(self) -> str:
+        """The server's own URL, ending in "/"."""
+        return self.origin + self.base_url
+
+    def proxied(self, port: int) -> str:
+        """The path of ``http://127.0.0.1:<port>/`` through the server's proxy, without "/"."""
+        return f"{self.base_url}proxy/{port}"
+
+
+@contextlib.contextmanager
+def jupyter_server(root: Path, base_url: str = "/user/me/") -> Iterator[Jupyter]:
+    """A Jupyter server (a JupyterHub user's shape: ``base_url``) proxying local ports."""
+    port, token = _free_port(), secrets.token_hex(16)
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "server",
+        "--no-browser",
+        "--allow-root",  # containers often run as root
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--ServerApp.base_url={base_url}",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+    ]
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    server = Jupyter(process, f"http://127.0.0.1:{port}", base_url, token)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the Jupyter server exited with {process.returncode}")
+            try:
+                httpx.get(f"{server.url}api/status", timeout=2, trust_env=False)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
