@@ -347,7 +347,8 @@ class Proxy:
         return f"{scheme}://{authority}{path}" + (f"?{query}" if query else "")
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any, target: Target) -> None:
-        headers = self._request_headers(scope, target, drop=())
+        # httpx does not wait for "100 Continue": the body goes at once, so the app must not wait.
+        headers = self._request_headers(scope, target, drop=("expect",))
         has_body = any(
             n.lower() in ("content-length", "transfer-encoding")
             for n, _ in _decode(scope["headers"])
