@@ -128,7 +128,7 @@ class Client:
         ``AsyncTimeoutError`` when the time runs out; the source then stays, and the
         application too (it may still be building).
         """
-        from dr_notebook.launch import launch
+        from dr_notebook.resources._launch import launch
 
         return launch(
             self,

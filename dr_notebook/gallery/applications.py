@@ -38,7 +38,7 @@ class ApplicationRow(widgets.HBox):
     """One application: name, id, status badge and link, then its Logs and Delete buttons."""
 
     def __init__(self, app: Application) -> None:
-        from dr_notebook.render import application_link, code, escaped, status_badge
+        from dr_notebook.cards import application_link, code, escaped, status_badge
 
         self.application = app
         link = application_link(app.application_url)
@@ -141,7 +141,7 @@ class ApplicationsView:
         """Show the application's last ``LOG_LINES`` output lines (escaped), or its build log."""
         self._cancel()
         app = self.row(app_id).application
-        from dr_notebook.render import escaped
+        from dr_notebook.cards import escaped
 
         try:
             logs = self._client().applications.logs(app_id)
