@@ -13,7 +13,10 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from dr_notebook.render import safe_url
+
 LINK_BASE_ENV = "DR_NOTEBOOK_APP_LINK_BASE"
+DIRECT = "direct"  # %config DataRobotMagics.app_link_base = "direct": never through a proxy
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _APP_PATH = "/custom_applications/"
 
@@ -48,6 +51,38 @@ def app_link(application_url: str | None, base: str | None) -> str | None:
     if valid is None or not parts.path.startswith(_APP_PATH):
         return application_url
     return valid + parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+_configured = ""  # %config DataRobotMagics.app_link_base; "" detects
+
+
+def set_link_base(base: str) -> None:
+    """Use ``base`` for every application link of this kernel ("" detects, "direct": none)."""
+    global _configured
+    _configured = base.strip()
+
+
+def link_base_for(application_url: str | None) -> str | None:
+    """The link base for an application at ``application_url``: configured, else detected."""
+    if _configured == DIRECT:
+        return None
+    if _configured:
+        return valid_link_base(_configured)
+    return detect_link_base(application_url)
+
+
+def link_href(application_url: str | None) -> str | None:
+    """What an "Open application" link may point to: the (possibly proxied) URL, if safe.
+
+    Absolute http(s) URLs pass the same check as every other link; a path is accepted only when
+    it came from a valid link base.
+    """
+    href = app_link(application_url, link_base_for(application_url))
+    if href is None:
+        return None
+    if href != application_url and valid_link_base(href) is not None and href.startswith("/"):
+        return href
+    return safe_url(href, {"http", "https"})
 
 
 def detect_link_base(endpoint: str | None, environ: Mapping[str, str] | None = None) -> str | None:
