@@ -36,9 +36,11 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import Scope
 from starlette.websockets import WebSocket
 
-from dr_notebook.sandbox.runtime.proxy import Proxy, Target, Upstream, send_page, split_app_path
+from dr_notebook.sandbox.runtime.base import Upstream
+from dr_notebook.sandbox.runtime.proxy import Proxy, Target, send_page, split_app_path
 
 CHUNK = 64 * 1024
 UPSTREAM_ENV = "DR_PROXY_UPSTREAM"
@@ -200,7 +202,7 @@ class Front:
     def __init__(self) -> None:
         self.proxy = Proxy()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()

@@ -13,6 +13,7 @@ INHERITED = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM")
 INHERITED_PREFIXES = ("LC_",)
 # What the application may be given by the sandbox itself (see RunSpec.env).
 GIVEN_PREFIXES = ("DATAROBOT_", "MLOPS_RUNTIME_PARAM_")
+GIVEN_NAMES = ("APPLICATION_ID", "SCRIPT_NAME")
 MARKER = "DR_NOTEBOOK_SANDBOX_RUN"  # the run's mark, read from /proc/<pid>/environ
 
 
@@ -33,7 +34,7 @@ def run_environment(
     env["PATH"] = os.pathsep.join(
         p for p in (str(Path(sys.executable).parent), env.get("PATH", os.defpath)) if p
     )
-    env.update({k: v for k, v in given.items() if k.startswith(GIVEN_PREFIXES)})
+    env.update({k: v for k, v in given.items() if k.startswith(GIVEN_PREFIXES) or k in GIVEN_NAMES})
     if port is not None:
         env["PORT"] = str(port)
     env["BIND_ADDRESS"] = "127.0.0.1"

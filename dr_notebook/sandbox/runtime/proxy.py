@@ -18,8 +18,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from starlette.types import Scope
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from dr_notebook.sandbox.runtime.base import Upstream
 
 PAGE_PREFIX = "/custom_applications"
 Headers = list[tuple[str, str]]
@@ -61,20 +64,6 @@ _PAGE_HEADERS = {
 }
 _TIMEOUT = httpx.Timeout(connect=10.0, read=None, write=None, pool=None)
 _LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=32)
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """Where an application answers: a Unix socket, or a TCP host and port."""
-
-    host: str = "127.0.0.1"
-    port: int | None = None
-    socket_path: str | None = None
-
-    @property
-    def authority(self) -> str:
-        """``host:port`` as the app would write it in its own absolute URLs."""
-        return f"{self.host}:{self.port}" if self.port else self.host
 
 
 @dataclass(frozen=True)
@@ -280,7 +269,7 @@ def _encode(headers: Iterable[tuple[str, str]]) -> AsgiHeaders:
 
 def _upstream_hosts(upstream: Upstream) -> frozenset[str]:
     # Apps write their own address as they were told to bind it: 8080 in their network.
-    hosts = {upstream.authority, "127.0.0.1:8080", "localhost:8080", "0.0.0.0:8080"}
+    hosts = {_tcp_authority(upstream), "127.0.0.1:8080", "localhost:8080", "0.0.0.0:8080"}
     return frozenset(h.lower() for h in hosts)
 
 
@@ -295,9 +284,7 @@ class Proxy:
         self.cookie_prefixes = cookie_prefixes
         self._clients: dict[Upstream, httpx.AsyncClient] = {}
 
-    async def __call__(
-        self, scope: dict[str, Any], receive: Any, send: Any, target: Target
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Any, send: Any, target: Target) -> None:
         """Serve one ``http`` or ``websocket`` scope by forwarding it to ``target``."""
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send, target)
@@ -324,9 +311,7 @@ class Proxy:
             self._clients[upstream] = client
         return client
 
-    def _request_headers(
-        self, scope: dict[str, Any], target: Target, drop: Collection[str]
-    ) -> Headers:
+    def _request_headers(self, scope: Scope, target: Target, drop: Collection[str]) -> Headers:
         headers = strip_credentials(
             strip_hop_by_hop(_decode(scope["headers"])), self.cookie_prefixes
         )
@@ -341,12 +326,12 @@ class Proxy:
             user_email=target.user_email,
         )
 
-    def _url(self, scope: dict[str, Any], target: Target, scheme: str, authority: str) -> str:
+    def _url(self, scope: Scope, target: Target, scheme: str, authority: str) -> str:
         path = upstream_path(target.rest, target.app_id, target.root_path)
         query = scope.get("query_string", b"").decode("latin-1")
         return f"{scheme}://{authority}{path}" + (f"?{query}" if query else "")
 
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Any, target: Target) -> None:
+    async def _http(self, scope: Scope, receive: Any, send: Any, target: Target) -> None:
         # httpx does not wait for "100 Continue": the body goes at once, so the app must not wait.
         headers = self._request_headers(scope, target, drop=("expect",))
         has_body = any(
@@ -395,9 +380,7 @@ class Proxy:
         finally:
             await response.aclose()
 
-    async def _websocket(
-        self, scope: dict[str, Any], receive: Any, send: Any, target: Target
-    ) -> None:
+    async def _websocket(self, scope: Scope, receive: Any, send: Any, target: Target) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -495,11 +478,15 @@ async def _request_body(receive: Any) -> AsyncIterator[bytes]:
             return
 
 
+def _tcp_authority(upstream: Upstream) -> str:
+    return f"{upstream.host}:{upstream.port}" if upstream.port else upstream.host
+
+
 def _authority(upstream: Upstream) -> str:
-    return "localhost" if upstream.socket_path else upstream.authority
+    return "localhost" if upstream.socket_path else _tcp_authority(upstream)
 
 
-def _host(scope: dict[str, Any]) -> str:
+def _host(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name.lower() == b"host":
             return value.decode("latin-1")
