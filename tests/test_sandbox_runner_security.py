@@ -205,6 +205,7 @@ def test_a_forged_host_header_changes_no_address(sb):
 # -- environment --------------------------------------------------------------------------------
 ALLOWED = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM", "PORT", "BIND_ADDRESS"}
 ALLOWED |= {"PYTHONUNBUFFERED", "DR_NOTEBOOK_SANDBOX_RUN", "PWD", "SHLVL", "_", "OLDPWD"}
+ALLOWED |= {"APPLICATION_ID", "SCRIPT_NAME"}  # as DataRobot sets them
 
 
 def test_apps_get_only_the_allow_listed_environment(tmp_path, monkeypatch):
