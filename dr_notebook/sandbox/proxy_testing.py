@@ -286,7 +286,7 @@ def serve(
     else:
         # A port, not an inherited socket (--fd): uvicorn takes an inherited one for a Unix
         # socket, and asyncio then leaves Nagle's algorithm on for its TCP connections.
-        port = _free_port()
+        port = free_port()
         argv += ["--host", "127.0.0.1", "--port", str(port)]
         served_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
@@ -325,7 +325,7 @@ class Jupyter:
 @contextlib.contextmanager
 def jupyter_server(root: Path, base_url: str = "/user/me/") -> Iterator[Jupyter]:
     """A Jupyter server (a JupyterHub user's shape: ``base_url``) proxying local ports."""
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     argv = [
         sys.executable,
         "-m",
@@ -365,7 +365,8 @@ def jupyter_server(root: Path, base_url: str = "/user/me/") -> Iterator[Jupyter]
             process.wait()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
