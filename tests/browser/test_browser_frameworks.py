@@ -20,6 +20,11 @@ from dr_notebook.sandbox.proxy_testing import free_port, jupyter_server, serve
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 APP = "/custom_applications/abc"
+ROOT = Path(__file__).resolve().parents[2]
+# Rewritten in docs/ only when asked, as test_browser_application.py does.
+SHOTS = ROOT / (
+    "docs" if os.environ.get("DR_NOTEBOOK_DOCS_SCREENSHOTS") == "1" else "artifacts/browser"
+)
 STREAMLIT_APP = """
 import streamlit as st
 st.title("Hello through the proxy")
@@ -117,6 +122,9 @@ def test_streamlit_through_the_proxy_and_through_jupyter(
                 page.get_by_text("Hello through the proxy").wait_for(timeout=60_000)
                 page.get_by_role("button", name="Press").click()
                 page.get_by_text("pressed over the websocket").wait_for(timeout=30_000)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.set_viewport_size({"width": 760, "height": 300})
+            page.screenshot(path=str(SHOTS / "streamlit-through-jupyter.png"))
         finally:
             page.close()
 
