@@ -186,8 +186,8 @@ class Applications:
             self.apps.modify(app_id, change)
 
     def stop_all(self) -> None:
-        """End every run (the sandbox is stopping)."""
-        self.runtime.stop_all()
+        """End every run and what the runtime holds besides (the sandbox is stopping)."""
+        self.runtime.close()
 
     def delete(self, app_id: str) -> None:
         """Stop the application and forget it (its working folders too)."""
@@ -219,8 +219,11 @@ class Applications:
         env = runtime_environment(version.get("runtimeParameters") or [])
         env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
         env["DATAROBOT_API_TOKEN"] = self.owner_token(record)
+        # What DataRobot gives an application besides: its id, its path prefix (empty when
+        # requests arrive at the root), and its address as users open it.
         env["APPLICATION_ID"] = record.id
         env["SCRIPT_NAME"] = script_name(record.id, root_path_mode(record))
+        env["DR_CUSTOM_APP_EXTERNAL_URL"] = f"{self.public_url()}{PAGE_PREFIX}/{record.id}/"
         spec = RunSpec(
             app_id=record.id,
             run_id=record.run_id,
@@ -228,6 +231,8 @@ class Applications:
             port=record.port,
             env=env,
             secrets=tuple(self.tokens),
+            environment_id=version.get("baseEnvironmentVersionId")
+            or version.get("baseEnvironmentId"),
         )
         self.runtime.start(spec)
 
