@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,15 +12,18 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from dr_notebook.sandbox import proxy_echo_app
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
 
-# The proxy tests' echo app (it mounts its routes under SCRIPT_NAME when that is set).
+# The proxy tests' echo app as the application's own app.py (it mounts its routes under
+# SCRIPT_NAME when that is set); Starlette and uvicorn come with the applications' base.
+APP_SOURCE = Path(proxy_echo_app.__file__).read_bytes()
 START = (
     "#!/usr/bin/env bash\n"
-    "exec python -m uvicorn dr_notebook.sandbox.proxy_testing:upstream --host 127.0.0.1"
-    ' --port "$PORT" --ws websockets-sansio --log-level warning\n'
+    'exec python -m uvicorn app:upstream --host "${BIND_ADDRESS:-0.0.0.0}" --port "$PORT"'
+    " --ws websockets-sansio --log-level warning\n"
 )
 
 
@@ -36,8 +40,8 @@ def source(sb: SandboxServer) -> dict[str, Any]:
     response = sb.api(
         "PATCH",
         f"customApplicationSources/{created['id']}/versions/{created['latestVersion']['id']}/",
-        files=[("file", ("start-app.sh", START.encode()))],
-        data=[("filePath", "start-app.sh")],
+        files=[("file", ("start-app.sh", START.encode())), ("file", ("app.py", APP_SOURCE))],
+        data=[("filePath", "start-app.sh"), ("filePath", "app.py")],
     )
     assert response.status_code == 200, response.text
     return created
