@@ -138,5 +138,6 @@ APPLICATION_PATCH_BODY = json_body(
         "externalAccessEnabled": {"type": "boolean"},
         "externalAccessRecipients": {"type": "array", "items": {"type": "string"}},
         "allowAutoStopping": {"type": "boolean"},
+        "resources": _RESOURCES,
     }
 )
