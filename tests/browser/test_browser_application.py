@@ -99,6 +99,8 @@ LAUNCHES = [
     ("Flask App Base", "jupyter-server-proxy", "Connected to the DataRobot API"),
     ("Streamlit App Base", "direct", "Score a CSV file"),
     ("Streamlit App Base", "jupyter-server-proxy", "Score a CSV file"),
+    # Dash draws its page from /_dash-layout and its graph from a callback, both under the prefix.
+    ("Churn Risk Explorer", "direct", "Churn Risk Explorer"),
 ]
 
 
@@ -136,6 +138,8 @@ def test_launch_from_the_gallery_and_open_the_app(
         if links == "jupyter-server-proxy":  # JupyterLab's address, then the sandbox's proxy
             assert app_page.url.startswith(lab_page.lab.base_url + "/proxy/"), app_page.url
         app_page.get_by_text(text).first.wait_for(timeout=90_000)
+        if template == "Churn Risk Explorer":  # the callback's figure: plotly's legend
+            app_page.locator(".legendtext", has_text="high").first.wait_for(timeout=60_000)
         if links == "jupyter-server-proxy" and template == "Flask App Base":
             app_page.set_viewport_size({"width": 760, "height": 180})
             app_page.screenshot(path=str(SHOTS / "application-through-jupyter.png"))
