@@ -180,7 +180,7 @@ class Applications:
     def _launch(self, record: AppRecord, version: dict[str, Any], base: str) -> None:
         if self.runner is None or record.port is None:
             return
-        env = runtime_environment(version.get("runtimeParameters") or [])
+        env = runtime_environment(self.sources.runtime_parameters(version["id"]))
         env["DATAROBOT_ENDPOINT"] = f"{base}/api/v2"
         env["DATAROBOT_API_TOKEN"] = next(t for t, r in self.tokens.items() if r == record.role)
         spec = RunSpec(
