@@ -358,10 +358,11 @@ class Applications(Resource[Application]):
         :meth:`create` with ``wait=True`` does, with the same events and errors.
 
         ``version`` (a source version or its id): until it runs that version (a restart on a
-        version polls from 0.1 s on, as it is usually quick).
+        version is usually quick: polls start at 0.1 s and grow by a fifth, up to 5 s).
         """
         version_id = None if version is None else check_id("version", version)
-        deadline = Deadline(check_wait(timeout), shortest=0.5 if version_id is None else 0.1)
+        quick = {} if version_id is None else {"shortest": 0.1, "growth": 1.2}
+        deadline = Deadline(check_wait(timeout), **quick)
         steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
         try:
             return self._wait_running(self.get(application), steps, version_id=version_id)
