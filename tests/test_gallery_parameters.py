@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import ipywidgets as widgets
 from ipywidgets.embed import embed_data
@@ -54,10 +55,9 @@ def shown_inputs(form: ParameterForm) -> list[str]:
     return shown
 
 
-def type_secret(form: ParameterForm, value: str) -> None:
+def type_secret(form: ParameterForm, value: str, row: int = 4) -> None:
     """What the browser does when the password box loses focus: it sets the value."""
-    row = form._rows[4]
-    row.secret.set_state({"value": value})
+    form._rows[row].secret.set_state({"value": value})
 
 
 def test_one_input_per_type_defaults_filled_required_marked() -> None:
@@ -125,3 +125,33 @@ def test_show_from_a_worker_creates_no_widget() -> None:
     finally:
         widgets.Widget._widget_construction_callback = None
     assert "Label" in created
+
+
+def test_the_detail_pane_asks_for_the_parameters_before_launch(client: Any) -> None:
+    from dr_notebook.gallery import TemplateGallery
+    from dr_notebook.gallery.widget import _walk
+
+    gallery = TemplateGallery(client, page_size=4)
+    try:
+        assert gallery.wait(30)
+        nim = client.templates.resolve("NIM-hosted LLM Chat")
+        gallery.selected_id = nim.id
+        pane = gallery.detail_pane
+        names = [p.field_name for p in pane.parameters.definitions]
+        assert names == ["NIM_BASE_URL", "NIM_API_KEY", "DEFAULT_TEMPERATURE"]
+        assert pane.launch_button.disabled and "NIM_API_KEY is required" in (
+            pane.launch_button.tooltip
+        )
+        assert not pane.create_button.disabled  # a source needs no parameters
+        type_secret(pane.parameters, SECRET, row=1)
+        assert not pane.launch_button.disabled
+        state = json.dumps(embed_data(views=[gallery])["manager_state"])
+        assert SECRET not in state and all(
+            SECRET not in repr(w.get_state()) for w in _walk(gallery)
+        )
+        flask = client.templates.resolve("Flask App Base")
+        gallery.selected_id = flask.id
+        assert [p.field_name for p in pane.parameters.definitions] == ["DEPLOYMENT_ID", "APP_TITLE"]
+        assert not pane.launch_button.disabled
+    finally:
+        gallery.close()
