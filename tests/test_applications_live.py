@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,39 @@ def test_parameters_and_defaults_reach_the_app_and_the_credential_stays_hidden(
     assert secret not in repr(version.runtime_parameters) and secret not in repr(app)
     assert secret not in str(version.to_api())
     client.applications.delete(app)
+
+
+COLOUR_TICKER = TICKER.replace('echo "tick $i"', 'printf "\\033[32mtick\\033[0m $i\\n"')
+
+
+def test_the_gallery_follow_toggle_streams_coloured_lines_without_making_widgets(
+    client: drn.Client,
+) -> None:
+    import ipywidgets as widgets
+
+    from dr_notebook.gallery.applications import ApplicationsView
+
+    app = app_from(client, {"start-app.sh": COLOUR_TICKER})
+    view = ApplicationsView(lambda: client)
+    view.refresh()
+    view.show_logs(app.id)
+    created: list[str] = []
+    widgets.Widget.on_widget_constructed(lambda w: created.append(type(w).__name__))
+    try:
+        view.follow.value = True
+        assert view.following == app.id
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and view.logs.value.count("tick") < 20:
+            time.sleep(0.1)
+        shown = view.logs.value
+        assert shown.count("tick") >= 20 and "Following the logs" in shown
+        assert '<span style="color:#0dbc79">tick</span>' in shown and "\x1b" not in shown
+        client.applications.delete(app)
+        while time.monotonic() < deadline and view.follow.value:
+            time.sleep(0.1)
+        assert not view.follow.value and view.following is None  # ended with the app
+        assert "the application ended" in view.logs.value
+    finally:
+        widgets.Widget._widget_construction_callback = None
+        view.stop_following()
+    assert created == []

@@ -216,16 +216,23 @@ class Applications(Resource[Application]):
         logs.build_error = hide(logs.build_error) if logs.build_error else logs.build_error
         return logs
 
-    def follow_logs(self, application: App, *, timeout: float | None = None) -> Iterator[str]:
+    def follow_logs(
+        self,
+        application: App,
+        *,
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
         """The application's new output lines as they come (an iterator; stop it any time).
 
         Polls the logs with back-off (0.5 s, up to 5 s while nothing comes, back to 0.5 s when
         lines arrive), starting with the lines the server holds now; ends when the
-        application is deleted, stopped or failed (after its last lines), or after
-        ``timeout`` seconds (None: no limit). No line is given twice; none is lost unless
-        more lines than the server keeps (1000 on DataRobot) arrive between two polls, which
-        yields a line saying so (``resources.log_follow.GAP``). The token is masked in every
-        line. Lines keep their ANSI colour codes: ``dr_notebook.ansi`` strips or renders them.
+        application is deleted, stopped or failed (after its last lines), after ``timeout``
+        seconds (None: no limit), or when ``stop`` (a ``threading.Event``) is set. No line
+        is given twice; none is lost unless more lines than the server keeps (1000 on
+        DataRobot) arrive between two polls, which yields a line saying so
+        (``resources.log_follow.GAP``). The token is masked in every line. Lines keep their
+        ANSI colour codes: ``dr_notebook.ansi`` strips or renders them.
         """
         from dr_notebook.resources.log_follow import follow
 
@@ -234,7 +241,9 @@ class Applications(Resource[Application]):
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
         ):
             raise InvalidArgumentError(f"timeout must be seconds >= 0 or None, not {timeout!r}.")
-        return follow(lambda: self.logs(app_id), lambda: self.get(app_id), timeout=timeout)
+        return follow(
+            lambda: self.logs(app_id), lambda: self.get(app_id), timeout=timeout, stop=stop
+        )
 
     # -- creating and waiting --------------------------------------------------------------
     def create(

@@ -12,6 +12,7 @@ When the window is full of identical lines, new identical lines cannot be told f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -46,15 +47,19 @@ def follow(
     read_app: Callable[[], Application],
     *,
     timeout: float | None = None,
-    sleep: Callable[[float], Any] = time.sleep,
+    stop: threading.Event | None = None,
+    sleep: Callable[[float], Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[str]:
     """New output lines as they come, until the application is deleted, stopped or failed
-    (its last lines included), or ``timeout`` seconds have passed (None: no limit).
+    (its last lines included), ``timeout`` seconds have passed (None: no limit), or ``stop``
+    is set (checked while waiting between polls).
 
     ``read_logs`` and ``read_app`` fetch the logs and the application; ``NotFoundError`` from
     either means the application was deleted.
     """
+    if sleep is None:
+        sleep = stop.wait if stop is not None else time.sleep
     end = None if timeout is None else clock() + timeout
     interval = MIN_INTERVAL
     seen: list[str] = []
@@ -80,3 +85,5 @@ def follow(
                 return
             interval = min(interval, left)
         sleep(interval)
+        if stop is not None and stop.is_set():
+            return
