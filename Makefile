@@ -1,5 +1,6 @@
 # make demo: JupyterLab on the quickstart notebook against a local sandbox.
-# make test: ruff, pyright, then every test (unit, sandbox over HTTP, notebooks, browser).
+# make test: ruff (lint and format), pyright (dr_notebook, tests, benchmarks), then every test
+# (unit, sandbox over HTTP, notebooks, browser).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,6 +21,7 @@ $(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/python
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(VENV)/bin/pyright --pythonpath $(PY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 import requests
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing import globalipapp
 
 from dr_notebook.client import Client
@@ -72,10 +73,24 @@ def script_launch(endpoint: str, token: str, template_id: str, name: str) -> flo
     return time.perf_counter() - started
 
 
+def ipython_shell() -> InteractiveShell:
+    """The process's IPython shell, started on first use."""
+    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+    assert shell is not None
+    return shell
+
+
+def listed_by_magic(shell: InteractiveShell) -> int:
+    """How many applications ``%dr_apps`` lists."""
+    frame = shell.run_line_magic("dr_apps", "")
+    assert frame is not None
+    return len(frame)
+
+
 def bench_launch(launches: int) -> None:
     with start_sandbox(run_apps=True) as sb:
         os.environ.update(sb.env())
-        shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+        shell = ipython_shell()
         shell.run_line_magic("load_ext", "dr_notebook")
         shell.run_line_magic("config", "DataRobotMagics.progress = False")
         client = Client(sb.endpoint, sb.token, progress=False)
@@ -132,11 +147,11 @@ def sequential_frame(endpoint: str, token: str) -> int:
 
 
 def official_list(endpoint: str, token: str) -> Callable[[], int]:
-    import datarobot as dr
+    from datarobot.client import Client as OfficialClient
     from datarobot.models.custom_application import CustomApplication
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="datarobot")
-    dr.Client(endpoint=endpoint, token=token)
+    OfficialClient(endpoint=endpoint, token=token)
     return lambda: len(CustomApplication.list())
 
 
@@ -145,11 +160,11 @@ def bench_listing(count: int, latency_ms: int, repeat: int, official: bool) -> N
         make_apps(sb, count)
         sb.configure(latency_ms=latency_ms)
         os.environ.update(sb.env())
-        shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+        shell = ipython_shell()
         shell.run_line_magic("load_ext", "dr_notebook")
         shell.run_line_magic("config", "DataRobotMagics.progress = False")
         ways: dict[str, Callable[[], int]] = {
-            "%dr_apps": lambda: len(shell.run_line_magic("dr_apps", "")),
+            "%dr_apps": lambda: listed_by_magic(shell),
             "loop": lambda: sequential_frame(sb.endpoint, sb.token),
         }
         if official:
@@ -176,7 +191,7 @@ def bench_listing(count: int, latency_ms: int, repeat: int, official: bool) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--apps", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=50)

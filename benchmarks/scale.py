@@ -87,7 +87,7 @@ def _child(kind: str) -> dict[str, Any]:
 
 def _gallery(client: Any) -> dict[str, Any]:
     from dr_notebook.gallery import TemplateGallery
-    from dr_notebook.gallery.widget import TemplateCard
+    from dr_notebook.gallery.browser import TemplateCard
 
     first: list[float] = []
     show = TemplateCard.show

@@ -144,17 +144,17 @@ class ApiModel:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
         return f"{type(self).__name__}({shown})"
 
-    #: The function of ``dr_notebook.render`` that draws this entity as an HTML card ("": none).
+    #: The function of ``dr_notebook.cards`` that draws this entity as an HTML card ("": none).
     _card: ClassVar[str] = ""
 
     def _repr_html_(self) -> str | None:
         # Jupyter's display protocol: an entity shows as its card in any notebook, with or
-        # without %load_ext. Imported at display time, so that models load without render.
+        # without %load_ext. Imported at display time, so that models load without cards.
         if not self._card:
             return None
-        from dr_notebook import render
+        from dr_notebook import cards
 
-        return getattr(render, self._card)(self)
+        return getattr(cards, self._card)(self)
 
     def to_api(self) -> dict[str, Any]:
         """The model as the API's JSON object (camelCase keys), unknown fields included."""

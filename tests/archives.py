@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from typing import Literal
 
 
 def zip_of(entries: dict[str, bytes], link: str | None = None) -> bytes:
@@ -20,7 +21,9 @@ def zip_of(entries: dict[str, bytes], link: str | None = None) -> bytes:
     return buf.getvalue()
 
 
-def tar_of(entries: dict[str, bytes], mode: str = "w:gz", link: str | None = None) -> bytes:
+def tar_of(
+    entries: dict[str, bytes], mode: Literal["w", "w:gz"] = "w:gz", link: str | None = None
+) -> bytes:
     """A tar of ``entries`` (gzipped by default); ``link`` adds a symbolic link of that name."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode=mode) as archive:

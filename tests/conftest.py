@@ -52,11 +52,11 @@ def templates(client: Any) -> list[Any]:
 @pytest.fixture
 def widget_changes() -> Callable[..., list[str]]:
     """``watch(gallery)``: a list that records every change to the widgets inside it from now on."""
-    from dr_notebook.gallery.widget import _walk
+    from dr_notebook.gallery.ui import walk
 
     def watch(gallery: object) -> list[str]:
         touched: list[str] = []
-        for widget in list(_walk(gallery))[1:]:  # type: ignore[arg-type]
+        for widget in list(walk(gallery))[1:]:  # type: ignore[arg-type]
             widget.observe(
                 lambda change, w=widget: touched.append(f"{type(w).__name__}.{change['name']}"),
                 names=traitlets.All,

@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PATCH = do_POST = do_DELETE = _answer
 
-    def log_message(self, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

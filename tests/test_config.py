@@ -154,7 +154,7 @@ def test_request_timeout_argument_forms(home: Path) -> None:
     settings = resolve_settings("h", "t", request_timeout=(1, 2), environ={}, home=home)
     assert (settings.connect_timeout, settings.read_timeout) == (1.0, 2.0)
     with pytest.raises(ConfigurationError):
-        resolve_settings("h", "t", request_timeout="soon", environ={}, home=home)
+        resolve_settings("h", "t", request_timeout="soon", environ={}, home=home)  # pyright: ignore[reportArgumentType]  # a wrong type on purpose
 
 
 def test_blank_token_is_rejected(home: Path) -> None:

@@ -55,7 +55,7 @@ def _start_kernel(lab_base: str) -> str:
     response = session.post(
         f"{lab_base}/api/kernels",
         json={"name": "python3"},
-        headers={"X-XSRFToken": session.cookies.get("_xsrf", "")},
+        headers={"X-XSRFToken": session.cookies.get("_xsrf") or ""},
         timeout=30,
     )
     response.raise_for_status()

@@ -22,7 +22,7 @@ import dr_notebook as drn
 from dr_notebook import errors
 from dr_notebook.client import Client
 from dr_notebook.gallery import TemplateGallery
-from dr_notebook.gallery.widget import _walk
+from dr_notebook.gallery.ui import walk
 from dr_notebook.models import Template
 
 APP = "customApplicationTemplate"
@@ -76,7 +76,7 @@ def _value(t: Template, field: str) -> list[str]:
 
 
 def _all_state(g: TemplateGallery) -> str:
-    return repr([w.get_state() for w in _walk(g)])
+    return repr([w.get_state() for w in walk(g)])
 
 
 def _creatable(templates: list[Template]) -> Template:
@@ -95,10 +95,10 @@ def test_builds_with_the_first_page(gallery: TemplateGallery, templates: list[Te
     _first_page(gallery, _by_name(templates))
     assert len(gallery.visible_cards) == 4
     assert gallery.page == 1
-    assert gallery.page_label.value == f"Page 1 of {-(-len(templates) // 4)}"
-    assert f"<b>{len(templates)}</b> templates" in gallery.matches_label.value
-    assert gallery.message.value == ""
-    assert gallery.detail.layout.display == "none"
+    assert gallery.browser.page_label.value == f"Page 1 of {-(-len(templates) // 4)}"
+    assert f"<b>{len(templates)}</b> templates" in gallery.browser.matches_label.value
+    assert gallery.browser.message.value == ""
+    assert gallery.detail_pane.box.layout.display == "none"
     assert isinstance(gallery, widgets.VBox)
     assert len(gallery.frame) == len(templates)
 
@@ -111,7 +111,7 @@ def test_client_from_the_environment(
     g = _loaded(drn.TemplateGallery(template_type=APP))
     assert g.client is not None
     assert g.template_type == APP
-    assert g.filters["template_type"].value == APP
+    assert g.browser.filters["template_type"].value == APP
     assert g.matches == sum(t.template_type == APP for t in templates)
     g.close()
 
@@ -142,17 +142,17 @@ def test_close_closes_only_a_client_the_gallery_built(
 def test_search_as_you_type(gallery: TemplateGallery, templates: list[Template]) -> None:
     word = templates[0].name.split()[0].lower()
     for prefix in (word[:1], word[:3], word):
-        gallery.search_box.value = prefix  # what typing does
+        gallery.browser.search_box.value = prefix  # what typing does
         assert gallery.search == prefix
         expected = [t for t in templates if prefix in f"{t.name}\n{t.description or ''}".lower()]
         _first_page(gallery, _by_name(expected))
     gallery.search = word.upper()
-    assert gallery.search_box.value == word.upper()
+    assert gallery.browser.search_box.value == word.upper()
     assert gallery.matches == len(expected)
     gallery.search = "no template says this 1234"
     assert gallery.matches == 0
     assert gallery.visible_cards == []
-    assert "No template matches" in gallery.message.value
+    assert "No template matches" in gallery.browser.message.value
     gallery.search = ""
     assert gallery.matches == len(templates)
 
@@ -171,7 +171,7 @@ def test_search_matches_descriptions(gallery: TemplateGallery, templates: list[T
     "field", ["template_type", "template_sub_type", "tag", "publisher", "category"]
 )
 def test_each_filter(gallery: TemplateGallery, templates: list[Template], field: str) -> None:
-    dropdown = gallery.filters[field]
+    dropdown = gallery.browser.filters[field]
     values = [v for _, v in dropdown.options if v]
     catalogue_values = sorted({v for t in templates for v in _value(t, field)}, key=str.lower)
     assert sorted(values, key=str.lower) == catalogue_values
@@ -201,7 +201,7 @@ def test_filters_and_search_combine(gallery: TemplateGallery, templates: list[Te
     assert gallery.matches == len(expected)
     gallery.template_type = "customNoSuchTemplate"
     assert gallery.matches == 0
-    assert gallery.filters["template_type"].value == "customNoSuchTemplate"
+    assert gallery.browser.filters["template_type"].value == "customNoSuchTemplate"
 
 
 def test_type_filter_takes_short_names(
@@ -209,12 +209,12 @@ def test_type_filter_takes_short_names(
 ) -> None:
     gallery.template_type = "metric"
     assert gallery.template_type == "customMetricTemplate"
-    assert gallery.filters["template_type"].value == "customMetricTemplate"
+    assert gallery.browser.filters["template_type"].value == "customMetricTemplate"
     assert gallery.matches == sum(t.template_type == "customMetricTemplate" for t in templates) > 0
     built = drn.TemplateGallery(client, template_type="application")
     assert built.wait(60)
     try:
-        assert built.template_type == APP and built.filters["template_type"].value == APP
+        assert built.template_type == APP and built.browser.filters["template_type"].value == APP
         assert built.matches == sum(t.template_type == APP for t in templates)
     finally:
         built.close()
@@ -223,32 +223,32 @@ def test_type_filter_takes_short_names(
 def test_paging(gallery: TemplateGallery, templates: list[Template]) -> None:
     names = _by_name(templates)
     pages = -(-len(names) // 4)
-    cards_before = list(gallery.cards)
-    gallery.next_button.click()
+    cards_before = list(gallery.browser.cards)
+    gallery.browser.next_button.click()
     assert gallery.page == 2
     assert _titles(gallery) == names[4:8]
-    assert gallery.page_label.value == f"Page 2 of {pages}"
-    assert not gallery.prev_button.disabled
-    gallery.prev_button.click()
+    assert gallery.browser.page_label.value == f"Page 2 of {pages}"
+    assert not gallery.browser.prev_button.disabled
+    gallery.browser.prev_button.click()
     assert gallery.page == 1
-    assert gallery.prev_button.disabled
+    assert gallery.browser.prev_button.disabled
     gallery.page = 999  # clamped
     assert gallery.page == pages
     assert _titles(gallery) == names[(pages - 1) * 4 :]
-    assert gallery.next_button.disabled
-    assert [c.visible for c in gallery.cards].count(True) == len(names) - (pages - 1) * 4
+    assert gallery.browser.next_button.disabled
+    assert [c.visible for c in gallery.browser.cards].count(True) == len(names) - (pages - 1) * 4
     gallery.search = "a"  # a new search starts again at page 1
     assert gallery.page == 1
-    assert gallery.cards == cards_before
+    assert gallery.browser.cards == cards_before
 
 
 def test_sort_orders(gallery: TemplateGallery, templates: list[Template]) -> None:
     names = _by_name(templates)
-    gallery.sort.value = "-name"
+    gallery.browser.sort.value = "-name"
     assert gallery.order_by == "-name"
     assert _titles(gallery) == names[::-1][:4]
     gallery.order_by = "templateType"
-    assert gallery.sort.value == "templateType"
+    assert gallery.browser.sort.value == "templateType"
     by_type = sorted(templates, key=lambda t: (t.template_type, t.name.lower()))
     assert _titles(gallery) == [t.name for t in by_type[:4]]
     gallery.order_by = "-createdAt"
@@ -258,16 +258,16 @@ def test_sort_orders(gallery: TemplateGallery, templates: list[Template]) -> Non
 
 
 def test_card_widgets_are_reused(gallery: TemplateGallery) -> None:
-    cards = list(gallery.cards)
+    cards = list(gallery.browser.cards)
     parts = [(c.title, c.body, c.open_button, c.layout) for c in cards]
-    grid_children = gallery.grid.children
+    grid_children = gallery.browser.grid.children
     for text in ("s", "st", "", "a"):
         gallery.search = text
     gallery.page = 2
     gallery.order_by = "-name"
-    gallery.tag = gallery.filters["tag"].options[1][1]
-    assert gallery.cards == cards
-    assert gallery.grid.children == grid_children
+    gallery.tag = gallery.browser.filters["tag"].options[1][1]
+    assert gallery.browser.cards == cards
+    assert gallery.browser.grid.children == grid_children
     assert [(c.title, c.body, c.open_button, c.layout) for c in cards] == parts
 
 
@@ -296,19 +296,19 @@ def test_selecting_a_card_shows_the_readme(
     card = next(c for c in gallery.visible_cards if c.template_id == template.id)
     card.open_button.click()
     assert gallery.selected_id == template.id
-    assert gallery.detail.layout.display is None
-    assert re.search(r"<h1[^>]*>\s*" + re.escape(heading), gallery.readme.value)
+    assert gallery.detail_pane.box.layout.display is None
+    assert re.search(r"<h1[^>]*>\s*" + re.escape(heading), gallery.detail_pane.readme.value)
     assert card.layout.border == "2px solid var(--jp-brand-color1, #1976d2)"
-    info = gallery.detail_info.value
+    info = gallery.detail_pane.info.value
     for file in template.files[:3]:
         assert file.name in info
     if template.default_environment.environment_id:
         assert template.default_environment.environment_id in info
     if template.default_resource_bundle_id:
         assert template.default_resource_bundle_id in info
-    gallery.close_button.click()
+    gallery.detail_pane.close_button.click()
     assert gallery.selected_id is None
-    assert gallery.detail.layout.display == "none"
+    assert gallery.detail_pane.box.layout.display == "none"
 
 
 def test_detail_readme_shows_the_templates_own_screenshot(
@@ -316,10 +316,15 @@ def test_detail_readme_shows_the_templates_own_screenshot(
 ) -> None:
     template = next(t for t in templates if t.name == "Streamlit App Base")
     shot = next(f for f in template.files if f.name == "docs/screenshot.png")
-    png = base64.b64decode(client.templates.file(template.id, shot.id).content)
+    content = client.templates.file(template.id, shot.id).content
+    assert content is not None
+    png = base64.b64decode(content)
     gallery.selected_id = template.id
-    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in gallery.readme.value
-    assert "githubusercontent" not in gallery.readme.value
+    assert (
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"'
+        in gallery.detail_pane.readme.value
+    )
+    assert "githubusercontent" not in gallery.detail_pane.readme.value
 
 
 def test_create_button_disabled_with_a_reason(
@@ -327,20 +332,20 @@ def test_create_button_disabled_with_a_reason(
 ) -> None:
     other = next(t for t in templates if t.template_type != APP)
     gallery.selected_id = other.id
-    assert gallery.create_button.disabled
-    assert other.template_type in gallery.create_button.tooltip
-    assert other.template_type in gallery.create_reason.value
+    assert gallery.detail_pane.create_button.disabled
+    assert other.template_type in (gallery.detail_pane.create_button.tooltip or "")
+    assert other.template_type in gallery.detail_pane.reason.value
     off = next(t for t in templates if t.template_type == APP and not t.enabled)
     gallery.selected_id = off.id
-    assert gallery.create_button.disabled
-    assert "disabled" in gallery.create_button.tooltip
-    assert "disabled" in gallery.create_reason.value
+    assert gallery.detail_pane.create_button.disabled
+    assert "disabled" in (gallery.detail_pane.create_button.tooltip or "")
+    assert "disabled" in gallery.detail_pane.reason.value
     with pytest.raises(errors.InvalidArgumentError, match="disabled"):
         gallery.create_app()
     good = _creatable(templates)
     gallery.selected_id = good.id
-    assert not gallery.create_button.disabled
-    assert gallery.create_reason.value == ""
+    assert not gallery.detail_pane.create_button.disabled
+    assert gallery.detail_pane.reason.value == ""
 
 
 def test_create_app_needs_a_template(gallery: TemplateGallery) -> None:
@@ -350,8 +355,8 @@ def test_create_app_needs_a_template(gallery: TemplateGallery) -> None:
 
 def _check_source_shown(g: TemplateGallery, client: Client, source: Any) -> None:
     assert g.last_source is source
-    assert source.id in g.result.value
-    assert "Created application source" in g.progress.value
+    assert source.id in g.detail_pane.result.value
+    assert "Created application source" in g.detail_pane.progress.value
     assert client.app_sources.get(source.id).id == source.id
 
 
@@ -375,7 +380,7 @@ def test_create_app(
         if r["method"] == "POST" and "fromCustomTemplate" in r["path"]
     ]
     assert len(posts) == 1
-    assert not g.create_button.disabled
+    assert not g.detail_pane.create_button.disabled
     g.close()
 
 
@@ -387,13 +392,13 @@ def test_button_creates_in_a_worker_thread(
     g = _loaded(TemplateGallery(client))
     template = _creatable(templates)
     g.selected_id = template.id
-    values, threads = value_recorder(g.progress)
-    g.create_button.click()
+    values, threads = value_recorder(g.detail_pane.progress)
+    g.detail_pane.create_button.click()
     future = g.creation
     assert future is not None
     if async_mode:
         assert not future.done()  # the click returned while the server is still working
-        assert g.create_button.disabled
+        assert g.detail_pane.create_button.disabled
     source = future.result(timeout=WAIT)
     _check_source_shown(g, client, source)
     assert threading.current_thread().name not in threads[1:]
@@ -402,7 +407,7 @@ def test_button_creates_in_a_worker_thread(
         statuses = [v for v in values if "Creating the application source:" in v]
         assert statuses, values
         assert any(s in " ".join(statuses) for s in ("INITIALIZED", "RUNNING"))
-    assert not g.create_button.disabled
+    assert not g.detail_pane.create_button.disabled
     g.close()
 
 
@@ -412,12 +417,12 @@ def test_failed_async_job_shows_its_message(
     restore.configure(async_sources=True, async_delay_ms=100, async_outcome="ERROR")
     g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
-    g.create_button.click()
+    g.detail_pane.create_button.click()
     assert g.creation is not None
     assert g.creation.result(timeout=WAIT) is None
     assert g.last_source is None
-    assert "ERROR" in g.result.value
-    assert "Traceback" not in g.result.value
+    assert "ERROR" in g.detail_pane.result.value
+    assert "Traceback" not in g.detail_pane.result.value
     g.close()
 
 
@@ -427,13 +432,15 @@ def test_viewer_sees_the_403_message(sandbox: Any, templates: list[Template]) ->
     template = _creatable(templates)
     with pytest.raises(errors.PermissionDeniedError) as caught:
         g.create_app(template.id)
-    assert str(caught.value) in g.result.value.replace("&#x27;", "'").replace("&quot;", '"')
-    assert "403" in g.result.value
-    g.result.value = ""
-    g.create_button.click()
+    assert str(caught.value) in g.detail_pane.result.value.replace("&#x27;", "'").replace(
+        "&quot;", '"'
+    )
+    assert "403" in g.detail_pane.result.value
+    g.detail_pane.result.value = ""
+    g.detail_pane.create_button.click()
     assert g.creation is not None
     assert g.creation.result(timeout=WAIT) is None
-    assert "403" in g.result.value
+    assert "403" in g.detail_pane.result.value
     assert g.last_source is None
     assert sandbox.tokens["viewer"] not in _all_state(g)
     g.close()
@@ -444,10 +451,10 @@ def test_token_is_in_no_widget_state(
 ) -> None:
     g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
-    g.create_button.click()
+    g.detail_pane.create_button.click()
     assert g.creation is not None
     g.creation.result(timeout=WAIT)
-    walked = list(_walk(g))
+    walked = list(walk(g))
     assert len(walked) > 60  # cards, their parts, layouts and styles are all visited
     assert sandbox.token not in _all_state(g)
     assert sandbox.token not in repr(g)
@@ -459,8 +466,8 @@ def test_empty_catalogue_shows_a_message(sandbox_factory: Callable[..., Any]) ->
     g = _loaded(TemplateGallery(Client(endpoint=empty.endpoint, token=empty.token, progress=False)))
     assert g.matches == 0
     assert g.visible_cards == []
-    assert "catalogue is empty" in g.message.value
-    assert g.filters["tag"].options == (("All", ""),)
+    assert "catalogue is empty" in g.browser.message.value
+    assert g.browser.filters["tag"].options == (("All", ""),)
     g.close()
 
 
@@ -475,8 +482,8 @@ def test_unreachable_server_shows_a_message() -> None:
     client = Client(endpoint=endpoint, token="t0ken-never-shown-123456", progress=False)
     g = _loaded(TemplateGallery(client))
     assert g.matches == 0
-    assert "Could not load the templates" in g.message.value
-    assert "Traceback" not in g.message.value
+    assert "Could not load the templates" in g.browser.message.value
+    assert "Traceback" not in g.browser.message.value
     assert "t0ken-never-shown-123456" not in _all_state(g)
     g.close()
 
@@ -484,8 +491,8 @@ def test_unreachable_server_shows_a_message() -> None:
 def test_bad_token_shows_a_message(sandbox: Any) -> None:
     token = "wrong-token-0123456789abcdef"
     g = _loaded(TemplateGallery(Client(endpoint=sandbox.endpoint, token=token, progress=False)))
-    assert "Could not load the templates" in g.message.value
-    assert "401" in g.message.value
+    assert "Could not load the templates" in g.browser.message.value
+    assert "401" in g.browser.message.value
     assert token not in _all_state(g)
     g.close()
 
@@ -505,14 +512,16 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
         file=b"print('zebra')\n",
         tags=["zebra"],
     )
-    g.refresh_button.click()
+    g.browser.refresh_button.click()
     assert g.wait(WAIT)
     assert g.search == "zebra"
     assert g.matches == 1
     assert _titles(g) == ["Zebra Stripes App"]
-    assert g.message.value == ""
-    assert g.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
-    client.templates.update(g.visible_cards[0].template_id, name="Zebra Stripes App 2")
+    assert g.browser.message.value == ""
+    assert g.browser.filters["tag"].options == (("All", ""), ("zebra", "zebra"))
+    shown_id = g.visible_cards[0].template_id
+    assert shown_id is not None
+    client.templates.update(shown_id, name="Zebra Stripes App 2")
     g.refresh()
     assert g.wait(WAIT)
     assert _titles(g) == ["Zebra Stripes App 2"]
@@ -522,8 +531,8 @@ def test_refresh_reloads_the_catalogue(sandbox_factory: Callable[..., Any]) -> N
 def test_unknown_selection_and_bad_page_size(client: Client) -> None:
     g = _loaded(TemplateGallery(client, page_size=3))
     g.selected_id = "f" * 24
-    assert "not in the loaded catalogue" in g.detail_header.value
-    assert g.readme_box.layout.display == "none"
+    assert "not in the loaded catalogue" in g.detail_pane.header.value
+    assert g.detail_pane.readme_box.layout.display == "none"
     g.close()
     with pytest.raises(errors.InvalidArgumentError, match="page_size"):
         TemplateGallery(client, page_size=0)
@@ -532,13 +541,13 @@ def test_unknown_selection_and_bad_page_size(client: Client) -> None:
 def test_a_filter_value_from_code_leaves_the_options_when_cleared(
     gallery: TemplateGallery,
 ) -> None:
-    options = gallery.filters["category"].options
+    options = gallery.browser.filters["category"].options
     gallery.category = "No Such Category"
-    assert gallery.filters["category"].options == (*options, ("No Such Category",) * 2)
+    assert gallery.browser.filters["category"].options == (*options, ("No Such Category",) * 2)
     assert gallery.matches == 0
     gallery.category = None
-    assert gallery.filters["category"].options == options
-    assert gallery.filters["category"].value == ""
+    assert gallery.browser.filters["category"].options == options
+    assert gallery.browser.filters["category"].value == ""
 
 
 def test_no_configuration_shows_a_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -548,8 +557,8 @@ def test_no_configuration_shows_a_message(monkeypatch: pytest.MonkeyPatch, tmp_p
     g = _loaded(TemplateGallery())
     assert g.client is None
     assert g.matches == 0
-    assert "Could not load the templates" in g.message.value
-    assert "DATAROBOT_ENDPOINT" in g.message.value  # the message names the fix
+    assert "Could not load the templates" in g.browser.message.value
+    assert "DATAROBOT_ENDPOINT" in g.browser.message.value  # the message names the fix
     g.close()
 
 
@@ -569,9 +578,9 @@ def test_closing_stops_the_worker_touching_widgets(
     restore.configure(async_sources=True, async_delay_ms=1500)
     g = _loaded(TemplateGallery(client))
     g.selected_id = _creatable(templates).id
-    g.create_button.click()
+    g.detail_pane.create_button.click()
     assert g.creation is not None
-    _wait_for(lambda: "Creating the application source:" in g.progress.value)
+    _wait_for(lambda: "Creating the application source:" in g.detail_pane.progress.value)
     g.close()
     touched = widget_changes(g)
     source = g.creation.result(timeout=WAIT)  # the job finishes after the close
@@ -597,9 +606,9 @@ def test_the_creation_worker_draws_no_progress_bar(
     template = _creatable(templates)
     g = _loaded(TemplateGallery(noisy))
     g.selected_id = template.id
-    g.create_button.click()
+    g.detail_pane.create_button.click()
     assert g.creation is not None and g.creation.result(timeout=WAIT) is not None
-    assert "Created application source" in g.progress.value  # its own line instead
+    assert "Created application source" in g.detail_pane.progress.value  # its own line instead
     g.close()
     assert made == []
     noisy.app_sources.create_from_template(template.id)  # positive control: main thread, a bar
@@ -615,7 +624,7 @@ def test_listing_creation_and_a_user_call_share_one_client(sandbox_factory: Any)
     assert len(everything) > 600
     template = _creatable(client.templates.list(template_type=APP))
     g.selected_id = template.id
-    g.create_button.click()
+    g.detail_pane.create_button.click()
     assert g.creation is not None
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="user") as pool:
         listing = pool.submit(client.templates.list)

@@ -15,8 +15,8 @@ import pytest
 from dr_notebook import errors
 from dr_notebook.client import Client
 from dr_notebook.gallery import TemplateGallery
-from dr_notebook.gallery.widget import _walk
-from dr_notebook.models import Application, Template
+from dr_notebook.gallery.ui import walk
+from dr_notebook.models import Application, ApplicationSource, Template
 from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 APP = "customApplicationTemplate"
@@ -41,7 +41,7 @@ def flask(templates: list[Template]) -> Template:
 
 
 def all_state(g: TemplateGallery) -> str:
-    return repr([w.get_state() for w in _walk(g)])
+    return repr([w.get_state() for w in walk(g)])
 
 
 def text(widget: widgets.HTML) -> str:
@@ -56,23 +56,27 @@ def test_launch_app_follows_both_stages_and_ends_with_the_card(
     value_recorder: Any,
 ) -> None:
     sandbox_settings(async_sources=True, async_delay_ms=400, app_start_delay_ms=600)
-    values, _ = value_recorder(gallery.progress)
+    values, _ = value_recorder(gallery.detail_pane.progress)
     name = unique("Gallery launch")
     app = gallery.launch_app(flask(templates).id, name=name)
     assert isinstance(app, Application) and app.running and app.name == name
     assert gallery.selected_id == flask(templates).id
     assert gallery.last_application is app
-    assert gallery.last_source is not None and gallery.last_source.id == app.source_id
+    assert isinstance(gallery.last_source, ApplicationSource)
+    assert gallery.last_source.id == app.source_id
     lines = [html.unescape(v) for v in values]
     stages = [s for s in ("source", "build") if any(f"Launching {name}: {s} —" in v for v in lines)]
     assert stages == ["source", "build"], lines
     assert any(s in " ".join(lines) for s in ("INITIALIZED", "RUNNING"))  # the source job's
-    assert f"Launched {name}" in text(gallery.progress)
-    assert "dr-notebook-application" in gallery.result.value
-    assert f'href="{app.application_url}"' in gallery.result.value
-    assert ">Open application</a>" in gallery.result.value
+    assert f"Launched {name}" in text(gallery.detail_pane.progress)
+    assert "dr-notebook-application" in gallery.detail_pane.result.value
+    assert f'href="{app.application_url}"' in gallery.detail_pane.result.value
+    assert ">Open application</a>" in gallery.detail_pane.result.value
     assert client.applications.get(app.id).running
-    assert not gallery.launch_button.disabled and not gallery.create_button.disabled
+    assert (
+        not gallery.detail_pane.launch_button.disabled
+        and not gallery.detail_pane.create_button.disabled
+    )
     client.applications.delete(app)
 
 
@@ -87,21 +91,24 @@ def test_the_button_launches_in_a_worker_with_the_typed_name(
     gallery.selected_id = flask(templates).id
     name = unique("Clicked")
     gallery.detail_pane.app_name.value = name
-    values, threads = value_recorder(gallery.progress)
-    gallery.launch_button.click()
+    values, threads = value_recorder(gallery.detail_pane.progress)
+    gallery.detail_pane.launch_button.click()
     future = gallery.launching
     assert future is not None
     assert not future.done()  # the click returned while the application builds
-    assert gallery.launch_button.disabled and gallery.create_button.disabled
-    assert "Not available" in gallery.launch_button.tooltip
+    assert gallery.detail_pane.launch_button.disabled and gallery.detail_pane.create_button.disabled
+    assert "Not available" in (gallery.detail_pane.launch_button.tooltip or "")
     assert gallery._start_launch() is None  # a second launch cannot start meanwhile
     app = future.result(timeout=WAIT)
     assert app is not None and app.running and app.name == name
     assert gallery.last_application is app
     assert all(t.startswith("dr-gallery") for t in threads[1:]), threads
     assert any("build —" in v for v in values)
-    assert app.id in gallery.result.value and "Open application" in gallery.result.value
-    assert not gallery.launch_button.disabled
+    assert (
+        app.id in gallery.detail_pane.result.value
+        and "Open application" in gallery.detail_pane.result.value
+    )
+    assert not gallery.detail_pane.launch_button.disabled
     client.applications.delete(app)
 
 
@@ -110,17 +117,19 @@ def test_launch_disabled_with_the_reason(
 ) -> None:
     other = next(t for t in templates if t.template_type != APP)
     gallery.selected_id = other.id
-    assert gallery.launch_button.disabled
-    assert other.template_type in gallery.launch_button.tooltip
-    assert other.template_type in gallery.create_reason.value
+    assert gallery.detail_pane.launch_button.disabled
+    assert other.template_type in (gallery.detail_pane.launch_button.tooltip or "")
+    assert other.template_type in gallery.detail_pane.reason.value
     off = next(t for t in templates if t.template_type == APP and not t.enabled)
     gallery.selected_id = off.id
-    assert gallery.launch_button.disabled and "disabled" in gallery.launch_button.tooltip
+    assert gallery.detail_pane.launch_button.disabled and "disabled" in (
+        gallery.detail_pane.launch_button.tooltip or ""
+    )
     with pytest.raises(errors.InvalidArgumentError, match="disabled"):
         gallery.launch_app()
     assert gallery._start_launch() is None
     gallery.selected_id = flask(templates).id
-    assert not gallery.launch_button.disabled and gallery.create_reason.value == ""
+    assert not gallery.detail_pane.launch_button.disabled and gallery.detail_pane.reason.value == ""
     gallery.selected_id = None
     with pytest.raises(errors.InvalidArgumentError, match="template_id="):
         gallery.launch_app()
@@ -131,12 +140,12 @@ def test_a_creation_blocks_the_launch_button(
 ) -> None:
     sandbox_settings(async_sources=True, async_delay_ms=1200)
     gallery.selected_id = flask(templates).id
-    gallery.create_button.click()
+    gallery.detail_pane.create_button.click()
     assert gallery.creation is not None and not gallery.creation.done()
-    assert gallery.launch_button.disabled
-    assert "creation or launch is running" in gallery.launch_button.tooltip
+    assert gallery.detail_pane.launch_button.disabled
+    assert "creation or launch is running" in (gallery.detail_pane.launch_button.tooltip or "")
     assert gallery.creation.result(timeout=WAIT) is not None
-    assert not gallery.launch_button.disabled
+    assert not gallery.detail_pane.launch_button.disabled
 
 
 def test_a_name_in_use_is_one_line_and_creates_nothing(
@@ -146,12 +155,15 @@ def test_a_name_in_use_is_one_line_and_creates_nothing(
     sandbox.reset_stats()
     with pytest.raises(errors.NameInUseError):
         gallery.launch_app(flask(templates).id, name=taken.name)
-    assert "already exists" in text(gallery.result) and "Traceback" not in gallery.result.value
-    gallery.result.value = ""
+    assert (
+        "already exists" in text(gallery.detail_pane.result)
+        and "Traceback" not in gallery.detail_pane.result.value
+    )
+    gallery.detail_pane.result.value = ""
     gallery.detail_pane.app_name.value = taken.name
-    gallery.launch_button.click()
+    gallery.detail_pane.launch_button.click()
     assert gallery.launching is not None and gallery.launching.result(timeout=WAIT) is None
-    assert "already exists" in text(gallery.result)
+    assert "already exists" in text(gallery.detail_pane.result)
     posts = [r for r in sandbox.stats()["requests"] if r["method"] == "POST"]
     assert posts == []  # refused before anything was created
     assert gallery.last_application is None
@@ -165,7 +177,7 @@ def test_a_timeout_says_it_may_still_be_building(
     name = unique("Slow")
     with pytest.raises(errors.AsyncTimeoutError) as caught:
         gallery.launch_app(flask(templates).id, name=name, timeout=1.5)
-    shown = text(gallery.result)
+    shown = text(gallery.detail_pane.result)
     assert "may still be building" in shown and "%dr_app " in shown
     assert str(caught.value) in shown
     assert caught.value.application is not None
@@ -178,9 +190,9 @@ def test_a_viewer_sees_the_403_line(sandbox: Any, templates: list[Template]) -> 
     assert g.wait(WAIT)
     g.selected_id = flask(templates).id
     g.detail_pane.app_name.value = unique("Viewer")
-    g.launch_button.click()
+    g.detail_pane.launch_button.click()
     assert g.launching is not None and g.launching.result(timeout=WAIT) is None
-    assert "403" in g.result.value and "Traceback" not in g.result.value
+    assert "403" in g.detail_pane.result.value and "Traceback" not in g.detail_pane.result.value
     assert g.last_application is None
     assert sandbox.tokens["viewer"] not in all_state(g)
     g.close()
@@ -197,7 +209,7 @@ def test_closing_during_a_launch_stops_the_worker_touching_widgets(
     assert g.wait(WAIT)
     g.selected_id = flask(templates).id
     g.detail_pane.app_name.value = unique("Closed")
-    g.launch_button.click()
+    g.detail_pane.launch_button.click()
     assert g.launching is not None
     g.close()
     touched = widget_changes(g)
@@ -296,7 +308,7 @@ def test_a_failed_build_is_one_line_with_the_build_error(real: Any) -> None:
     streamlit = next(t for t in client.templates.list() if t.name == "Streamlit App Base")
     with pytest.raises(errors.ApplicationFailedError) as caught:
         g.launch_app(streamlit.id, name=unique("Streamlit"))
-    shown = text(g.result)
+    shown = text(g.detail_pane.result)
     assert str(caught.value) in shown and "streamlit" in shown.lower()
     assert "%dr_app " in shown and "Traceback" not in shown
     assert real.token not in all_state(g)
@@ -313,7 +325,7 @@ def test_a_real_launch_then_its_logs_leave_no_token_in_widget_state(real: Any) -
     template = next(t for t in client.templates.list() if t.name == FLASK)
     g.selected_id = template.id
     g.detail_pane.app_name.value = unique("Real")
-    g.launch_button.click()
+    g.detail_pane.launch_button.click()
     assert g.launching is not None
     app = g.launching.result(timeout=120)
     assert app is not None and app.running
@@ -322,6 +334,7 @@ def test_a_real_launch_then_its_logs_leave_no_token_in_widget_state(real: Any) -
     lines = client.applications.logs(app).tail(50)
     assert lines and html.escape(lines[-1]) in g.apps_view.logs.value  # real output lines
     state = all_state(g)
+    assert app.application_url is not None
     assert app.id in state and app.application_url in state  # positive control: it is all there
     assert real.token not in state
     g.close()

@@ -51,12 +51,12 @@ def test_first_cards_come_from_the_first_page(sandbox_factory: Callable[..., Any
             served_at_first_title.append(sb.stats()["counts"]["GET customTemplates/"])
 
     g = TemplateGallery(client, page_size=6)  # returns at once: watch its first card now
-    g.cards[0].title.observe(titled, names="value")
+    g.browser.cards[0].title.observe(titled, names="value")
     assert g.loading  # construction returned before the catalogue was in
     assert g.wait(WAIT)
     assert served_at_first_title and served_at_first_title[0] <= 3, served_at_first_title
     assert sb.stats()["counts"]["GET customTemplates/"] == SIZE // 100
-    assert g.matches == SIZE and not g.loading and g.load_status.value == ""
+    assert g.matches == SIZE and not g.loading and g.browser.load_status.value == ""
     g.close()
 
 
@@ -73,13 +73,21 @@ def test_search_filters_and_paging_work_while_loading(
     g.page = 2
     with g._ui_lock:  # the loader waits: what the gallery shows is of one catalogue
         assert g.loading and 0 < len(g.frame) < SIZE
-        assert "Loading" in g.load_status.value and f"of {SIZE:,}" in g.load_status.value
+        assert (
+            "Loading" in g.browser.load_status.value
+            and f"of {SIZE:,}" in g.browser.load_status.value
+        )
         loaded = g.frame
         expected = [
-            row.id
-            for row in loaded.itertuples()
-            if "a" in f"{row.name}\n{row.description}".lower()
-            and row.template_type == "customApplicationTemplate"
+            template_id
+            for template_id, name, description, kind in zip(
+                loaded["id"],
+                loaded["name"],
+                loaded["description"],
+                loaded["template_type"],
+                strict=True,
+            )
+            if "a" in f"{name}\n{description}".lower() and kind == "customApplicationTemplate"
         ]
         assert g.matches == len(expected) > 5
         assert g.page == 2
@@ -128,8 +136,8 @@ def test_an_error_midway_is_shown_with_what_loaded(
     assert g.wait(WAIT)
     assert not g.loading
     assert 0 < len(g.frame) < SIZE
-    assert "Could not load all the templates" in g.message.value
-    assert f"of {SIZE:,} loaded" in g.message.value and "503" in g.message.value
+    assert "Could not load all the templates" in g.browser.message.value
+    assert f"of {SIZE:,} loaded" in g.browser.message.value and "503" in g.browser.message.value
     assert len(g.visible_cards) == 4  # what did load stays browsable
     g.close()
 
@@ -165,7 +173,7 @@ def test_first_cards_long_before_a_large_catalogue_is_in(
         if change["new"] and not first_title:
             first_title.append(time.perf_counter() - start)
 
-    g.cards[0].title.observe(titled, names="value")
+    g.browser.cards[0].title.observe(titled, names="value")
     assert g.wait(WAIT)
     loaded = time.perf_counter() - start
     assert first_title, "no card got a title"

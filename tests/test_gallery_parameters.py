@@ -129,7 +129,6 @@ def test_show_from_a_worker_creates_no_widget() -> None:
 
 def test_the_detail_pane_asks_for_the_parameters_before_launch(client: Any) -> None:
     from dr_notebook.gallery import TemplateGallery
-    from dr_notebook.gallery.widget import _walk
 
     gallery = TemplateGallery(client, page_size=4)
     try:
@@ -145,9 +144,7 @@ def test_the_detail_pane_asks_for_the_parameters_before_launch(client: Any) -> N
         type_secret(pane.parameters, SECRET, row=1)
         assert not pane.launch_button.disabled
         state = json.dumps(embed_data(views=[gallery])["manager_state"])
-        assert SECRET not in state and all(
-            SECRET not in repr(w.get_state()) for w in _walk(gallery)
-        )
+        assert SECRET not in state and all(SECRET not in repr(w.get_state()) for w in walk(gallery))
         flask = client.templates.resolve("Flask App Base")
         gallery.selected_id = flask.id
         assert [p.field_name for p in pane.parameters.definitions] == ["DEPLOYMENT_ID", "APP_TITLE"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import re
 import socket
@@ -10,11 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-import urllib3
 from packaging.requirements import Requirement
+from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 import dr_notebook as drn
@@ -33,7 +35,7 @@ def client_with(
     *,
     max_retries: int,
     token: str | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> drn.Client:
     """A client whose max_retries comes from a config file, as a user would set it."""
     config = tmp_path / "drconfig.yaml"
@@ -265,7 +267,7 @@ def raw_server() -> Iterator[Callable[[str], RawServer]]:
 
 
 def raw_client(
-    server: RawServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: object
+    server: RawServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: Any
 ) -> drn.Client:
     config = tmp_path / "drconfig.yaml"
     config.write_text("max_retries: 2\n")
@@ -372,16 +374,19 @@ def test_connection_pool_sized_to_pool_size(tmp_path: Path) -> None:
     settings = resolve_settings("https://h", "t", environ={}, home=tmp_path)
     transport = Transport(settings, pool_size=13)
     adapter = transport._session.get_adapter("https://h/api/v2/")
-    assert adapter._pool_maxsize == 13
+    assert isinstance(adapter, HTTPAdapter)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 13
     assert isinstance(adapter.max_retries, RetryPolicy)
-    assert "POST" not in adapter.max_retries.allowed_methods
+    allowed = adapter.max_retries.allowed_methods
+    assert allowed is not None and "POST" not in allowed
 
 
 def test_client_pool_holds_the_listing_workers_and_more(tmp_path: Path) -> None:
     """A listing's workers, the gallery's worker and the caller's own calls at once."""
     client = drn.Client("https://h", "t", max_workers=5)
     adapter = client._transport._session.get_adapter("https://h/api/v2/")
-    assert adapter._pool_maxsize >= 5 + 2
+    assert isinstance(adapter, HTTPAdapter)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] >= 5 + 2
 
 
 def test_urllib3_floor_has_the_retry_options_the_policy_uses() -> None:
@@ -393,5 +398,5 @@ def test_urllib3_floor_has_the_retry_options_the_policy_uses() -> None:
     urllib3_req = Requirement(line.group(1))
     assert not urllib3_req.specifier.contains("2.6.2")
     assert urllib3_req.specifier.contains("2.6.3")
-    assert urllib3_req.specifier.contains(urllib3.__version__)
+    assert urllib3_req.specifier.contains(importlib.metadata.version("urllib3"))
     assert "retry_after_max" in inspect.signature(Retry).parameters

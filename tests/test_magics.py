@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
+from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
@@ -110,6 +111,7 @@ def shell(
     monkeypatch.delenv("DATAROBOT_CONFIG_FILE", raising=False)
     globalipapp.start_ipython()  # once per process; later calls do nothing
     ip = globalipapp.get_ipython()
+    assert ip is not None
     ip.run_line_magic("load_ext", "dr_notebook")
     yield ip
     ip.run_line_magic("unload_ext", "dr_notebook")
@@ -128,6 +130,20 @@ def run(ip: InteractiveShell, source: str) -> Cell:
         captured.stderr,
         [dict(data=o.data, transient=o.transient, update=o.update) for o in captured.outputs],
     )
+
+
+def formatter(ip: InteractiveShell) -> DisplayFormatter:
+    """The shell's display formatter (its trait is declared as any object)."""
+    shown = ip.display_formatter
+    assert isinstance(shown, DisplayFormatter)
+    return shown
+
+
+def html_of(entity: Any) -> str:
+    """An entity's HTML card (``_repr_html_`` may return None for entities without one)."""
+    card = entity._repr_html_()
+    assert card is not None
+    return card
 
 
 def magics(ip: InteractiveShell) -> DataRobotMagics:
@@ -239,7 +255,7 @@ def test_empty_result_for_a_value_no_template_has_says_so_under_the_frame(
 def test_empty_result_hint_outside_a_cell_is_printed_at_once(shell: InteractiveShell) -> None:
     with capture_output() as captured:
         frame = shell.run_line_magic("dr_templates", "--type aplication")
-    assert len(frame) == 0 and "'aplication'" in captured.stdout
+    assert frame is not None and len(frame) == 0 and "'aplication'" in captured.stdout
     assert "'aplication'" not in run(shell, "1 + 1").text  # nothing left for the next cell
 
 
@@ -286,13 +302,13 @@ def test_template_by_id(shell: InteractiveShell, catalogue) -> None:
     assert cell.error is None
     assert isinstance(cell.result, Template) and cell.result.id == churn.id
     assert shell.user_ns["tpl"].id == churn.id
-    card = cell.result._repr_html_()
+    card = html_of(cell.result)
     assert "<table>" in card and "Churn predictor</h1>" in card
     assert "<script" not in card and "onerror" not in card
 
 
 def test_template_in_a_terminal_reads_as_text(shell: InteractiveShell, catalogue) -> None:
-    assert shell.display_formatter.active_types == ["text/plain"]  # as in terminal IPython
+    assert formatter(shell).active_types == ["text/plain"]  # as in terminal IPython
     churn = catalogue["churn"]
     cell = run(shell, f"%dr_template {churn.id}")
     assert cell.error is None, cell.text
@@ -322,8 +338,8 @@ def test_template_card_shows_the_templates_own_images(
     shell: InteractiveShell, admin: drn.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A terminal shell formats text only; Jupyter's formats HTML too.
-    monkeypatch.setattr(shell.display_formatter.formatters["text/html"], "enabled", True)
-    monkeypatch.setattr(shell.display_formatter, "active_types", ["text/plain", "text/html"])
+    monkeypatch.setattr(formatter(shell).formatters["text/html"], "enabled", True)
+    monkeypatch.setattr(formatter(shell), "active_types", ["text/plain", "text/html"])
     folder = tmp_path / "pictures"
     (folder / "docs").mkdir(parents=True)
     png = SCREENSHOT.read_bytes()
@@ -342,19 +358,19 @@ def test_template_card_shows_the_templates_own_images(
     try:
         cell = run(shell, f"%dr_template {template.id} -o tpl")
         assert cell.error is None, cell.text
-        card = shell.display_formatter.format(cell.result)[0]["text/html"]
+        card = formatter(shell).format(cell.result)[0]["text/html"]
         assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in card
         assert card.count("data:") == 1  # not the SVG named .png
         assert 'src="https://example.com/x.png"' in card
-        again = shell.display_formatter.format(shell.user_ns["tpl"])[0]["text/html"]
+        again = formatter(shell).format(shell.user_ns["tpl"])[0]["text/html"]
         assert again == card
         # A Template that did not come from %dr_template shows as before, fetching nothing.
         plain = admin.templates.get(template.id)
-        assert shell.display_formatter.format(plain)[0]["text/html"] == plain._repr_html_()
-        assert "data:" not in plain._repr_html_()
+        assert formatter(shell).format(plain)[0]["text/html"] == html_of(plain)
+        assert "data:" not in html_of(plain)
         shell.run_line_magic("unload_ext", "dr_notebook")
-        unloaded = shell.display_formatter.format(cell.result)[0]["text/html"]
-        assert unloaded == cell.result._repr_html_() and "data:" not in unloaded
+        unloaded = formatter(shell).format(cell.result)[0]["text/html"]
+        assert unloaded == html_of(cell.result) and "data:" not in unloaded
         shell.run_line_magic("load_ext", "dr_notebook")
     finally:
         admin.templates.delete(template.id)
@@ -466,7 +482,7 @@ def test_new_app_source_only_creates_a_source(shell: InteractiveShell, admin, ca
     assert isinstance(source, ApplicationSource) and source.id
     assert shell.user_ns["src"] is source
     assert admin.app_sources.get(source.id).id == source.id
-    assert source.id in source._repr_html_()
+    assert source.id in html_of(source)
 
 
 def test_new_app_refuses_a_metric_template(shell: InteractiveShell, catalogue) -> None:
@@ -611,6 +627,7 @@ def test_connect_asks_checks_and_keeps_the_token(
     after = run(shell, "%dr_templates --limit 1")
     assert after.error is None and len(after.result) == 1
     config = run(shell, "%config DataRobotMagics")
+    assert shell.history_manager is not None
     history = "\n".join(shell.history_manager.input_hist_raw)
     namespace = repr({k: v for k, v in shell.user_ns.items() if not k.startswith("_i")})
     for text in (
@@ -745,7 +762,7 @@ def test_new_app_launches_with_one_line_then_the_card(
     assert texts[0].startswith("Flask App Base: creating the application source")
     assert any("building the application" in t for t in texts)
     assert texts[-1].startswith("Flask App Base: running at http") and texts[-1].endswith(" s)")
-    card = app._repr_html_()
+    card = html_of(app)
     assert "Open application" in card and 'rel="noopener noreferrer"' in card
     assert admin.applications.get(app.id).running
     admin.applications.delete(app)

@@ -6,6 +6,9 @@ import warnings
 
 import datarobot as dr
 import pytest
+from datarobot.client import Client as OfficialClient
+from datarobot.client import set_client
+from datarobot.enums import ListCustomTemplatesSortQueryParams as Order
 from datarobot.models.custom_templates import CustomTemplate, DefaultEnvironment, TemplateMetadata
 
 
@@ -23,9 +26,10 @@ def client(sb):
         warnings.simplefilter(
             "error", UserWarning
         )  # e.g. "Client version is ahead of server version"
-        dr.Client(endpoint=sb.endpoint, token=sb.token)
+        OfficialClient(endpoint=sb.endpoint, token=sb.token)
     yield
-    dr.client.set_client(None)  # forget the global client the test configured
+    # Forget the global client the test configured (None is what the SDK starts with).
+    set_client(None)  # pyright: ignore[reportArgumentType]
 
 
 def all_via_http(sb, **params):
@@ -42,7 +46,9 @@ def test_lists_every_page_with_filters_and_order(sb, client):
     everything = CustomTemplate.list()
     assert len(everything) == sb.api("GET", "customTemplates/").json()["totalCount"] > 100
     sb.reset_stats()
-    apps = CustomTemplate.list(template_type="customApplicationTemplate", order_by="-name")
+    apps = CustomTemplate.list(
+        template_type="customApplicationTemplate", order_by=Order.NAME_DESCENDING
+    )
     assert sb.stats()["counts"]["GET customTemplates/"] == 2  # followed `next` once
     assert [t.id for t in apps] == all_via_http(
         sb, templateType="customApplicationTemplate", orderBy="-name"
@@ -52,13 +58,17 @@ def test_lists_every_page_with_filters_and_order(sb, client):
     names = [t.name.lower() for t in apps]
     assert names == sorted(names, reverse=True)
     narrow = CustomTemplate.list(
-        search="a", tag="llm", publisher="Community", category="Generative AI", order_by="name"
+        search="a",
+        tag="llm",
+        publisher="Community",
+        category="Generative AI",
+        order_by=Order.NAME_ASCENDING,
     )
     expected = all_via_http(
         sb, search="a", tag="llm", publisher="Community", category="Generative AI", orderBy="name"
     )
     assert [t.id for t in narrow] == expected and expected
-    page = CustomTemplate.list(offset=5, limit=3, order_by="name")
+    page = CustomTemplate.list(offset=5, limit=3, order_by=Order.NAME_ASCENDING)
     assert [t.id for t in page] == all_via_http(sb, orderBy="name")[5:8]
 
 
@@ -124,9 +134,9 @@ def test_get_create_from_folder_update_and_delete(sb, client, tmp_path):
 
 def test_errors_reach_the_official_client_as_client_errors(sb, client):
     with pytest.raises(dr.errors.ClientError) as caught:
-        CustomTemplate.list(order_by="no-such-order")
+        CustomTemplate.list(order_by="no-such-order")  # pyright: ignore[reportArgumentType]
     assert caught.value.status_code == 422
-    dr.Client(endpoint=sb.endpoint, token=sb.tokens["viewer"])
+    OfficialClient(endpoint=sb.endpoint, token=sb.tokens["viewer"])
     with pytest.raises(dr.errors.ClientError) as denied:
         CustomTemplate.get(CustomTemplate.list(limit=1, offset=0)[0].id).delete()
     assert denied.value.status_code == 403
@@ -137,6 +147,7 @@ def test_official_client_drives_sources_and_applications(client, sb):
     from datarobot.models.custom_application_source import CustomApplicationSource
 
     created = CustomApplicationSource.create(name="From the official client")
+    assert created.latest_version is not None
     assert (
         created.name == "From the official client" and created.latest_version["is_frozen"] is False
     )
@@ -155,7 +166,8 @@ def test_official_client_drives_sources_and_applications(client, sb):
     renamed = fetched.update(name="Renamed source")
     assert renamed.name == "Renamed source" == CustomApplicationSource.get(created.id).name
     with_resources = renamed.update_resources(resource_label="cpu.medium", replicas=2)
-    assert with_resources.get_resources()["replicas"] == 2
+    resources = with_resources.get_resources()
+    assert resources is not None and resources["replicas"] == 2
 
     versions = renamed.get_versions()
     assert [v["id"] for v in versions] == [version_id]
@@ -169,7 +181,8 @@ def test_official_client_drives_sources_and_applications(client, sb):
     assert isinstance(app, CustomApplication) and app.name == "Official app"
     assert app.custom_application_source_id == created.id
     assert app.application_url.endswith(f"/custom_applications/{app.id}/")
-    assert app.get_resources()["replicas"] == 2
+    app_resources = app.get_resources()
+    assert app_resources is not None and app_resources["replicas"] == 2
     assert app.id in [a.id for a in CustomApplication.list()]
     again = CustomApplication.get(app.id)
     assert again.status in ("building", "running") and again.permissions

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -39,7 +40,7 @@ class Built:
     wheel: Path
 
 
-def run(*argv: str | Path, timeout: float = 300, **kwargs: object) -> str:
+def run(*argv: str | Path, timeout: float = 300, **kwargs: Any) -> str:
     result = subprocess.run(
         [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, **kwargs
     )

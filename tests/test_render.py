@@ -9,10 +9,11 @@ import html5lib
 import pytest
 
 import dr_notebook as drn
-from dr_notebook import render
+from dr_notebook import cards, render
+from dr_notebook.cards import source_html, template_html
 from dr_notebook.markdown_process import IN_PROCESS_CHARS, Converter, convert
 from dr_notebook.models import ApplicationSource, Template
-from dr_notebook.render import render_markdown, safe_url, source_html, template_html
+from dr_notebook.render import render_markdown, safe_url
 
 
 def parse(html: str) -> list[tuple[str, dict[str, str]]]:
@@ -363,7 +364,9 @@ def test_long_readme_is_formatted_like_a_short_one() -> None:
     )
     long_text = section * 40
     assert len(long_text) > IN_PROCESS_CHARS
-    assert render_markdown(long_text) == render._sanitize(convert(long_text))
+    converted = convert(long_text)
+    assert converted is not None
+    assert render_markdown(long_text) == render._sanitize(converted)
     assert render_markdown(long_text).count("<h2>") == 40
 
 
@@ -462,7 +465,7 @@ def test_the_card_escapes_and_links_a_real_url() -> None:
 
 
 def test_the_status_badge_takes_any_value() -> None:
-    assert "running" in render.status_badge("running")
-    unknown = render.status_badge("hibernating")
-    assert "hibernating" in unknown and render.status_badge(None).count("unknown") == 1
-    assert unknown != render.status_badge("failed").replace("failed", "hibernating")
+    assert "running" in cards.status_badge("running")
+    unknown = cards.status_badge("hibernating")
+    assert "hibernating" in unknown and cards.status_badge(None).count("unknown") == 1
+    assert unknown != cards.status_badge("failed").replace("failed", "hibernating")

@@ -7,9 +7,13 @@ import io
 import json
 import re
 import zipfile
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from dr_notebook.sandbox.testing import SandboxServer
 
 ENV = json.dumps({"environmentId": "env-1", "environmentVersionId": "ver-1"})
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -25,7 +29,7 @@ def zip_bytes(files: dict[str, str | bytes]) -> bytes:
 
 
 def form(**overrides: str | None) -> dict[str, str]:
-    fields = {
+    fields: dict[str, str | None] = {
         "name": "Demo App",
         "description": "A demo application template.",
         "templateType": "customApplicationTemplate",
@@ -92,7 +96,8 @@ SEED = [
 
 
 @pytest.fixture(scope="module")
-def sb(request):
+def seeded(request: pytest.FixtureRequest) -> tuple[SandboxServer, list[str]]:
+    """The sandbox, and the ids of the SEED templates created in it."""
     from dr_notebook.sandbox.testing import start_sandbox
 
     server = start_sandbox(demo=False)
@@ -102,8 +107,17 @@ def sb(request):
         response = create(server, **fields)
         assert response.status_code == 201, response.text
         ids.append(response.json()["customTemplateId"])
-    server.seed_ids = ids
-    return server
+    return server, ids
+
+
+@pytest.fixture(scope="module")
+def sb(seeded: tuple[SandboxServer, list[str]]) -> SandboxServer:
+    return seeded[0]
+
+
+@pytest.fixture(scope="module")
+def seed_ids(seeded: tuple[SandboxServer, list[str]]) -> list[str]:
+    return seeded[1]
 
 
 def names(response: requests.Response) -> list[str]:
@@ -158,7 +172,7 @@ def test_every_response_has_a_fresh_request_id(sb):
         assert set(r.json()) == {"message", "errors"}
 
 
-def test_paths_with_doubled_or_missing_trailing_slash(sb):
+def test_paths_with_doubled_or_missing_trailing_slash(sb, seed_ids):
     expected = sb.api("GET", "customTemplates/").json()["totalCount"]
     for path in [
         "customTemplates",
@@ -168,7 +182,7 @@ def test_paths_with_doubled_or_missing_trailing_slash(sb):
         response = sb.api("GET", path)
         assert response.status_code == 200, path
         assert response.json()["totalCount"] == expected
-    one = sb.seed_ids[0]
+    one = seed_ids[0]
     assert sb.api("GET", f"customTemplates//{one}").json()["id"] == one
 
 
@@ -215,7 +229,7 @@ def test_get_unknown_template_is_404(sb):
         assert "custom template" in response.json()["message"]
 
 
-def test_template_files_are_readable_by_id(sb):
+def test_template_files_are_readable_by_id(sb, seed_ids):
     upload = {
         "file": ("t.zip", zip_bytes({"app.py": "print('hi')\n", "conf/settings.yaml": "a: 1\n"}))
     }
@@ -228,7 +242,7 @@ def test_template_files_are_readable_by_id(sb):
     first = sb.api("GET", f"customTemplates/{tid}/files/{items[0]['id']}/").json()
     assert first["content"] == "print('hi')\n"
     assert sb.api("GET", f"customTemplates/{tid}/files/{'1' * 24}/").status_code == 404
-    other = sb.seed_ids[0]
+    other = seed_ids[0]
     assert sb.api("GET", f"customTemplates/{other}/files/{items[0]['id']}/").status_code == 404
     sb.api("DELETE", f"customTemplates/{tid}/")
 
@@ -401,9 +415,9 @@ def test_only_admins_create_templates(sb, role):
 
 
 @pytest.mark.parametrize("role", ["admin", "user", "viewer"])
-def test_every_role_reads_templates(sb, role):
+def test_every_role_reads_templates(sb, role, seed_ids):
     assert sb.api("GET", "customTemplates/", role=role).json()["totalCount"] >= len(SEED)
-    assert sb.api("GET", f"customTemplates/{sb.seed_ids[0]}/", role=role).status_code == 200
+    assert sb.api("GET", f"customTemplates/{seed_ids[0]}/", role=role).status_code == 200
 
 
 # -- listing -----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def create(sb, role="admin", **body):
 
 def wait_for(sb, app_id, status, timeout=10.0):
     deadline = time.monotonic() + timeout
+    app = None
     while time.monotonic() < deadline:
         app = sb.api("GET", f"customApplications/{app_id}/").json()
         if app["status"] == status:

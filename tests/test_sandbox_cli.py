@@ -35,13 +35,16 @@ class CliServer:
         self.proc = subprocess.Popen(
             [*argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
+        assert self.proc.stdout is not None and self.proc.stderr is not None  # both PIPE
         self.endpoint_line = self.proc.stdout.readline().strip()
         self.token_line = self.proc.stdout.readline().strip()
         match = ENDPOINT_LINE.match(self.endpoint_line)
         assert match, self.endpoint_line + self.proc.stderr.read()
         self.port = int(match.group(1))
         self.endpoint = self.endpoint_line.split("=", 1)[1]
-        self.token = TOKEN_LINE.match(self.token_line).group(1)
+        token = TOKEN_LINE.match(self.token_line)
+        assert token, self.token_line
+        self.token = token.group(1)
 
     def get(self, path: str, token: str | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token or self.token}"}

@@ -55,6 +55,7 @@ def create(sb, **body):
 
 def wait_until(sb, app_id, wanted, timeout=90.0):
     deadline = time.monotonic() + timeout
+    app: dict = {}
     while time.monotonic() < deadline:
         app = sb.api("GET", f"customApplications/{app_id}/").json()
         if app["status"] in wanted:

@@ -6,13 +6,15 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from dr_notebook.sandbox import sources
 from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import NewTemplate, Store
-from dr_notebook.sandbox.testing import start_sandbox
+from dr_notebook.sandbox.testing import SandboxServer, start_sandbox
 
 ENV = {"environmentId": "env-9", "environmentVersionId": "ver-9"}
 SOURCE_FIELDS = {
@@ -46,13 +48,41 @@ def make_template(sb, name, template_type="customApplicationTemplate", enabled="
     return response.json()["customTemplateId"]
 
 
+@dataclass(frozen=True)
+class TemplateIds:
+    """The module sandbox's templates: one a source can be made from, two it cannot."""
+
+    app_id: str
+    metric_id: str
+    disabled_id: str
+
+
 @pytest.fixture(scope="module")
-def sb():
+def seeded() -> Iterator[tuple[SandboxServer, TemplateIds]]:
     with start_sandbox(demo=False) as server:
-        server.app_id = make_template(server, "Streamlit Base")
-        server.metric_id = make_template(server, "Some Metric", "customMetricTemplate")
-        server.disabled_id = make_template(server, "Disabled App", enabled="false")
-        yield server
+        yield (
+            server,
+            TemplateIds(
+                app_id=make_template(server, "Streamlit Base"),
+                metric_id=make_template(server, "Some Metric", "customMetricTemplate"),
+                disabled_id=make_template(server, "Disabled App", enabled="false"),
+            ),
+        )
+
+
+@pytest.fixture(scope="module")
+def sb(seeded: tuple[SandboxServer, TemplateIds]) -> SandboxServer:
+    return seeded[0]
+
+
+@pytest.fixture(scope="module")
+def template_ids(seeded: tuple[SandboxServer, TemplateIds]) -> TemplateIds:
+    return seeded[1]
+
+
+@pytest.fixture(scope="module")
+def app_id(template_ids: TemplateIds) -> str:
+    return template_ids.app_id
 
 
 @pytest.fixture
@@ -69,8 +99,8 @@ def from_template(sb, template_id, role="admin", **kwargs):
     )  # fmt: skip
 
 
-def test_sync_creation_returns_a_complete_source(sb):
-    response = from_template(sb, sb.app_id)
+def test_sync_creation_returns_a_complete_source(sb, app_id):
+    response = from_template(sb, app_id)
     assert response.status_code == 200, response.text
     source = response.json()
     assert set(source) == SOURCE_FIELDS
@@ -95,8 +125,8 @@ def test_sync_creation_returns_a_complete_source(sb):
     ("role", "can_publish", "can_delete"),
     [("admin", True, True), ("user", True, False)],
 )
-def test_permissions_match_the_callers_role(sb, role, can_publish, can_delete):
-    source = from_template(sb, sb.app_id, role=role).json()
+def test_permissions_match_the_callers_role(sb, role, can_publish, can_delete, app_id):
+    source = from_template(sb, app_id, role=role).json()
     assert ("CAN_PUBLISH_NEW_IMAGE" in source["permissions"]) is can_publish
     assert ("CAN_DELETE" in source["permissions"]) is can_delete
     seen_by_viewer = sb.api(
@@ -105,8 +135,8 @@ def test_permissions_match_the_callers_role(sb, role, can_publish, can_delete):
     assert seen_by_viewer["permissions"] == ["CAN_VIEW"]
 
 
-def test_viewer_cannot_create_sources(sb):
-    response = from_template(sb, sb.app_id, role="viewer")
+def test_viewer_cannot_create_sources(sb, app_id):
+    response = from_template(sb, app_id, role="viewer")
     assert response.status_code == 403 and "viewer" in response.json()["message"]
 
 
@@ -118,8 +148,8 @@ def test_unknown_template_is_404(sb):
 @pytest.mark.parametrize(
     ("attr", "words"), [("disabled_id", "disabled"), ("metric_id", "customApplicationTemplate")]
 )
-def test_unsuitable_templates_are_422_saying_why(sb, attr, words):
-    response = from_template(sb, getattr(sb, attr))
+def test_unsuitable_templates_are_422_saying_why(sb, template_ids, attr, words):
+    response = from_template(sb, getattr(template_ids, attr))
     assert response.status_code == 422
     assert words in response.json()["message"]
 
@@ -147,10 +177,10 @@ def test_malformed_bodies_are_422(sb, body):
     assert all(not key.isdigit() for key in response.json()["errors"])
 
 
-def test_source_listing_paginates_orders_and_filters(sb):
+def test_source_listing_paginates_orders_and_filters(sb, app_id):
     before = sb.api("GET", "customApplicationSources/").json()["totalCount"]
     for _ in range(3):
-        assert from_template(sb, sb.app_id).status_code == 200
+        assert from_template(sb, app_id).status_code == 200
     body = sb.api("GET", "customApplicationSources/?limit=2&orderBy=-createdAt").json()
     assert body["totalCount"] == before + 3 and body["count"] == 2
     assert body["next"].startswith(sb.endpoint) and "orderBy=-createdAt" in body["next"]
@@ -165,14 +195,15 @@ def test_source_listing_paginates_orders_and_filters(sb):
     assert sb.api("GET", f"customApplicationSources/{'0' * 24}/").status_code == 404
 
 
-def test_async_creation_202_then_status_then_303(async_mode):
+def test_async_creation_202_then_status_then_303(async_mode, app_id):
     sb = async_mode
-    response = from_template(sb, sb.app_id)
+    response = from_template(sb, app_id)
     assert response.status_code == 202
     location = response.headers["Location"]
     assert location.startswith(f"{sb.endpoint}/status/") and location.endswith("/")
     states = []
     deadline = time.monotonic() + 10
+    poll = None
     while time.monotonic() < deadline:
         poll = sb.api("GET", location, allow_redirects=False)
         if poll.status_code == 303:
@@ -190,7 +221,7 @@ def test_async_creation_202_then_status_then_303(async_mode):
         }
         states.append(body["status"])
         time.sleep(0.05)
-    assert poll.status_code == 303
+    assert poll is not None and poll.status_code == 303
     assert states and set(states) <= {"INITIALIZED", "RUNNING"} and "RUNNING" in states
     source_url = poll.headers["Location"]
     assert source_url.startswith(f"{sb.endpoint}/customApplicationSources/")
@@ -202,10 +233,10 @@ def test_async_creation_202_then_status_then_303(async_mode):
 
 
 @pytest.mark.parametrize("outcome", ["ERROR", "ABORTED", "EXPIRED"])
-def test_failed_jobs_report_their_status_and_a_message(async_mode, outcome):
+def test_failed_jobs_report_their_status_and_a_message(async_mode, outcome, app_id):
     sb = async_mode
     sb.configure(async_delay_ms=0, async_outcome=outcome)
-    location = from_template(sb, sb.app_id).headers["Location"]
+    location = from_template(sb, app_id).headers["Location"]
     poll = sb.api("GET", location, allow_redirects=False)
     assert poll.status_code == 200 and "Location" not in poll.headers
     assert poll.json()["status"] == outcome and poll.json()["message"]
@@ -221,8 +252,8 @@ def test_template_deleted_while_the_job_runs_gives_error(async_mode):
     assert body["status"] == "ERROR" and "deleted" in body["message"]
 
 
-def test_async_errors_are_still_immediate(async_mode):
-    assert from_template(async_mode, async_mode.disabled_id).status_code == 422
+def test_async_errors_are_still_immediate(async_mode, template_ids):
+    assert from_template(async_mode, template_ids.disabled_id).status_code == 422
     assert async_mode.api("GET", f"status/{'0' * 24}/").status_code == 404
 
 
@@ -238,6 +269,7 @@ def test_two_polls_that_race_to_finish_a_job_finish_it_once(tmp_path, outcome):
     job = sources.new_job(template.id, "admin", delay_ms=0, outcome=outcome)
     store.insert_job(job)
     first, second = store.get_job(job["id"]), store.get_job(job["id"])
+    assert first is not None and second is not None
     done = [sources.advance_job(store, first), sources.advance_job(store, second)]
     assert done[0] == done[1] == store.get_job(job["id"])
     created = SourceStore(store).list_sources(None, None, 0, 100)

@@ -19,8 +19,9 @@ import markdown
 import nh3
 import pytest
 
+from dr_notebook.cards import source_html, template_html
 from dr_notebook.models import ApplicationSource, Template
-from dr_notebook.render import render_markdown, source_html, template_html
+from dr_notebook.render import render_markdown
 
 PAYLOAD_DIR = Path(__file__).resolve().parent / "data" / "xss-payloads"
 

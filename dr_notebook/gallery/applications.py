@@ -44,7 +44,7 @@ class ApplicationRow(widgets.HBox):
     """One application: name, id, status badge and link, then its Logs and Delete buttons."""
 
     def __init__(self, app: Application) -> None:
-        from dr_notebook.render import application_link, code, escaped, status_badge
+        from dr_notebook.cards import application_link, code, escaped, status_badge
 
         self.application = app
         link = application_link(app.application_url)
@@ -166,7 +166,7 @@ class ApplicationsView:
         self._shown_id = app_id
         self.follow.disabled = False
         app = self.row(app_id).application
-        from dr_notebook.render import escaped
+        from dr_notebook.cards import escaped
 
         try:
             logs = self._client().applications.logs(app_id)
@@ -198,7 +198,7 @@ class ApplicationsView:
     def start_following(self, app_id: str) -> None:
         """Stream ``app_id``'s new lines into the logs (a thread; ``stop_following`` ends it)."""
         self.stop_following()
-        from dr_notebook.render import escaped
+        from dr_notebook.cards import escaped
 
         self._shown_id = app_id
         self.follow.disabled = False

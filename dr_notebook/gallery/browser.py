@@ -10,7 +10,7 @@ from dr_notebook.gallery import html
 from dr_notebook.gallery.catalogue import SORT_ORDERS
 from dr_notebook.gallery.ui import WRAP, button
 
-__all__ = ["ALL", "FILTER_LABELS", "TemplateBrowser", "TemplateCard"]
+__all__ = ["ALL", "FILTER_LABELS", "TemplateBrowser", "TemplateCard", "set_dropdown"]
 
 _BORDER = "2px solid var(--jp-border-color2, rgba(128,128,128,.35))"
 _SELECTED_BORDER = "2px solid var(--jp-brand-color1, #1976d2)"
@@ -23,6 +23,19 @@ FILTER_LABELS = {
 }
 #: The value of a filter's "All" option.
 ALL = ""
+
+
+def set_dropdown(
+    dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
+) -> None:
+    """Give a filter's dropdown its options and value (a value no option has is added)."""
+    value = value or ALL
+    if value not in {v for _, v in options}:
+        # A filter set from code to a value no template has: show it (with 0 matches).
+        options = [*options, (value, value)]
+    if list(dropdown.options) != options:
+        dropdown.options = options
+    dropdown.value = value
 
 
 class TemplateCard(widgets.VBox):

@@ -27,7 +27,7 @@ from dr_notebook.models import Application, ApplicationSource, AsyncStatus, Laun
 if TYPE_CHECKING:
     from dr_notebook.client import Client
 
-__all__ = ["DetailPane"]
+__all__ = ["DetailPane", "fetch_readme_images"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,21 @@ T = TypeVar("T")
 METADATA = "metadata.yaml"
 _CREATE_TIP = "Create an application source from this template"
 _LAUNCH_TIP = "Create the source and an application from this template, and start it"
+
+
+def fetch_readme_images(client: Client | None, row: Mapping[str, Any]) -> dict[str, bytes]:
+    """The template's own images its README shows (none if it names none, or on errors)."""
+    from dr_notebook.readme_images import file_bytes, readme_images, wanted_image_files
+
+    if client is None or not wanted_image_files(row.get("readme"), row["files"] or []):
+        return {}
+    try:
+        template = client.templates.get(row["id"])
+        return readme_images(
+            template, lambda item: file_bytes(client.templates.file(template.id, item.id))
+        )
+    except errors.DataRobotError:
+        return {}
 
 
 class DetailPane:
@@ -271,6 +286,25 @@ class DetailPane:
     def _elapsed(self) -> float:
         return time.monotonic() - self._started
 
+    def start_creation(self, template_id: str | None) -> Future[ApplicationSource | None] | None:
+        """The Create button: create the template's source in the worker thread."""
+        if not template_id:
+            return None
+        chosen = template_id
+        return self.submit(chosen, self.creating(chosen), lambda: self.create(chosen))
+
+    def start_launch(
+        self, template_id: str | None, timeout: float
+    ) -> Future[Application | None] | None:
+        """The Launch button: launch the template in the worker thread (name from the box)."""
+        if not template_id:
+            return None
+        chosen = template_id
+        name = self.app_name.value.strip() or None
+        return self.submit(
+            chosen, self.launching(chosen, name), lambda: self.launch(chosen, name, timeout)
+        )
+
     # --- the two kinds of work ----------------------------------------------------------
 
     def creating(self, template_id: str) -> str:
@@ -291,7 +325,7 @@ class DetailPane:
             source = self._client().app_sources.create_from_template(
                 template_id, on_status=on_status, progress=False
             )
-        from dr_notebook.render import source_html
+        from dr_notebook.cards import source_html
 
         self._on_source(source)
         done = f"Created application source {source.name or source.id} in {self._elapsed():.1f} s."
@@ -320,7 +354,7 @@ class DetailPane:
             app = self._client().launch(
                 template_id, name=name, timeout=timeout, on_status=on_status, progress=False
             )
-        from dr_notebook.render import application_html
+        from dr_notebook.cards import application_html
 
         self._on_application(app)
         done = f"Launched {app.name or app.id} in {self._elapsed():.1f} s: {app.status}."

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from dr_notebook.enums import APPLICATION_TEMPLATE, TEMPLATE_TYPE_LABELS
-from dr_notebook.render import (
+from dr_notebook.cards import (
     CHIP,
     MUTED,
     bundles_html,
@@ -22,6 +21,7 @@ from dr_notebook.render import (
     listed,
     rows_html,
 )
+from dr_notebook.enums import APPLICATION_TEMPLATE, TEMPLATE_TYPE_LABELS
 
 __all__ = [
     "CARD_COLUMNS",
@@ -33,6 +33,7 @@ __all__ = [
     "detail_header_html",
     "detail_info_html",
     "message_html",
+    "notice_html",
     "progress_html",
     "readme_html",
 ]
@@ -138,6 +139,26 @@ def message_html(text: str, kind: str = "info") -> str:
         f'<div style="{_FONT};border-left:3px solid {color};padding:2px 8px;margin:4px 0">'
         f"{escaped(text)}</div>"
     )
+
+
+def notice_html(
+    load_error: str, *, total: int, loading: bool, endpoint: str | None, matches: int
+) -> str:
+    """The line above the cards: a load error, an empty catalogue, or no match ("": none)."""
+    if load_error:
+        return message_html(load_error, "error")
+    if total == 0:
+        if loading:
+            return ""
+        where = f" on {endpoint}" if endpoint is not None else ""
+        return message_html(
+            f"The catalogue is empty: there are no custom templates{where} yet.", "warn"
+        )
+    if matches == 0:
+        return message_html(
+            "No template matches the search and filters: clear some of them.", "info"
+        )
+    return ""
 
 
 def progress_html(text: str) -> str:

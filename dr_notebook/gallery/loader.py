@@ -47,6 +47,16 @@ class LoadReport:
         #: One line saying why loading stopped early ("" when it did not).
         self.error = error
 
+    def message(self) -> str:
+        """The error as the gallery shows it, with how much loaded ("" when none)."""
+        loaded = len(self.catalogue)
+        if self.error and loaded:
+            of = f" of {self.total:,}" if self.total is not None else ""
+            return f"Could not load all the templates ({loaded:,}{of} loaded): {self.error}"
+        if self.error and not self.error.startswith("Could not load"):
+            return f"Could not load the templates: {self.error}"
+        return self.error
+
 
 class CatalogueLoader:
     """Loads every template of ``client`` in a daemon thread (see the module's docstring)."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
 from dr_notebook import errors
 
-__all__ = ["USER_ERRORS", "UiGuard", "button", "one_line", "walk"]
+__all__ = ["USER_ERRORS", "UiGuard", "button", "one_line", "under_ui_lock", "walk"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a user can act on, shown as one line instead of a traceback.
 # (Transport turns every requests exception into a DataRobotError.)
@@ -37,6 +40,18 @@ class UiGuard:
                 return False
             update()
             return True
+
+
+def under_ui_lock(method: F) -> F:
+    """Run the method holding its object's ``_ui_lock``: the loader thread updates the same
+    widgets."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._ui_lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def button(description: str, icon: str, tooltip: str, **kwargs: Any) -> widgets.Button:

@@ -7,24 +7,22 @@ runs the catalogue queries between them.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-import traitlets
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
 from dr_notebook.enums import TEMPLATE_TYPE_LABELS, expand_template_type
 from dr_notebook.gallery import html
 from dr_notebook.gallery.applications import ApplicationsView
-from dr_notebook.gallery.browser import ALL, TemplateBrowser, TemplateCard
+from dr_notebook.gallery.browser import ALL, TemplateBrowser, TemplateCard, set_dropdown
 from dr_notebook.gallery.catalogue import (
     FILTER_FIELDS,
     SORT_ORDERS,
@@ -33,31 +31,18 @@ from dr_notebook.gallery.catalogue import (
     page_count,
     page_rows,
 )
-from dr_notebook.gallery.detail import DetailPane
+from dr_notebook.gallery.compose import build_views, wire
+from dr_notebook.gallery.detail import DetailPane, fetch_readme_images
 from dr_notebook.gallery.loader import CatalogueLoader, LoadReport
-from dr_notebook.gallery.ui import USER_ERRORS, UiGuard, one_line, walk
+from dr_notebook.gallery.ui import USER_ERRORS, UiGuard, one_line, under_ui_lock, walk
 from dr_notebook.models import Application, ApplicationSource
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
 
-__all__ = ["TemplateCard", "TemplateGallery"]
+__all__ = ["TemplateGallery"]
 
 log = logging.getLogger(__name__)
-
-F = TypeVar("F", bound=Callable[..., Any])
-_walk = walk  # the name the tests and fixtures know
-
-
-def _under_ui_lock(method: F) -> F:
-    """Run the method holding the gallery's lock: the loader thread updates the same widgets."""
-
-    @functools.wraps(method)
-    def locked(self: TemplateGallery, *args: Any, **kwargs: Any) -> Any:
-        with self._ui_lock:
-            return method(self, *args, **kwargs)
-
-    return locked  # type: ignore[return-value]
 
 
 class TemplateGallery(widgets.VBox):
@@ -102,6 +87,13 @@ class TemplateGallery(widgets.VBox):
         600.0, help="Seconds the Launch button waits for the application to run."
     )
 
+    # The views (built by compose.build_views).
+    apps_toggle: widgets.ToggleButton
+    browser: TemplateBrowser
+    detail_pane: DetailPane
+    apps_view: ApplicationsView
+    body: widgets.HBox
+
     def __init__(
         self,
         client: Client | None = None,
@@ -139,12 +131,12 @@ class TemplateGallery(widgets.VBox):
         with self._ui_lock:  # the loader's reports wait for the widgets
             # The first request goes out while the widgets are built.
             error = self._start_loading()
-            self._build_views()
+            build_views(self)
             super().__init__(
                 children=[
-                    self.top_bar,
-                    self.status_bar,
-                    self.message,
+                    self.browser.top_bar,
+                    self.browser.status_bar,
+                    self.browser.message,
                     self.body,
                     self.apps_view.box,
                 ],
@@ -152,84 +144,13 @@ class TemplateGallery(widgets.VBox):
                 **kwargs,
             )
             self.add_class("dr-notebook-gallery")
-            self._wire()
+            wire(self)
             if template_type:
                 self.template_type = template_type
             self._ready = True
             self._show_loading(error)
 
     # --- views ---------------------------------------------------------------------------
-
-    def _build_views(self) -> None:
-        self.apps_toggle = widgets.ToggleButton(
-            value=False,
-            description="My applications",
-            icon="list",
-            tooltip="Show your applications (status, link, logs, delete)",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.browser = TemplateBrowser(self._page_size, tools=[self.apps_toggle])
-        self.detail_pane = DetailPane(
-            self._guard,
-            client=self._require_client,
-            executor=self._worker,
-            name_of=self._name_of,
-            blocker_of=self._blocker_of,
-            on_source=lambda source: setattr(self, "last_source", source),
-            on_application=lambda app: setattr(self, "last_application", app),
-        )
-        self.apps_view = ApplicationsView(self._require_client)
-        self.body = widgets.HBox(
-            [self.browser.box, self.detail_pane.box],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),
-        )
-        # The views' widgets under the gallery's own names (code and tests drive them).
-        b, d = self.browser, self.detail_pane
-        self.search_box, self.refresh_button, self.filters, self.sort = (
-            b.search_box, b.refresh_button, b.filters, b.sort)  # fmt: skip
-        self.top_bar, self.status_bar, self.matches_label, self.load_status, self.message = (
-            b.top_bar, b.status_bar, b.matches_label, b.load_status, b.message)  # fmt: skip
-        self.cards, self.grid, self.pager, self.page_label = b.cards, b.grid, b.pager, b.page_label
-        self.prev_button, self.next_button = b.prev_button, b.next_button
-        self.detail, self.detail_header, self.readme, self.readme_box = (
-            d.box, d.header, d.readme, d.readme_box)  # fmt: skip
-        self.detail_info, self.create_button, self.launch_button = (
-            d.info, d.create_button, d.launch_button)  # fmt: skip
-        self.close_button, self.create_reason, self.progress, self.result = (
-            d.close_button, d.reason, d.progress, d.result)  # fmt: skip
-
-    def _wire(self) -> None:
-        traitlets.link((self.search_box, "value"), (self, "search"))
-        traitlets.link((self.sort, "value"), (self, "order_by"))
-        for field, dropdown in self.filters.items():
-            dropdown.observe(self._filter_picked(field), names="value")
-        self.refresh_button.on_click(lambda _b: self.refresh())
-        self.prev_button.on_click(lambda _b: self._step(-1))
-        self.next_button.on_click(lambda _b: self._step(+1))
-        self.close_button.on_click(lambda _b: setattr(self, "selected_id", None))
-        self.create_button.on_click(lambda _b: self._start_creation())
-        self.launch_button.on_click(lambda _b: self._start_launch())
-        self.apps_toggle.observe(
-            lambda change: setattr(self, "view", "applications" if change["new"] else "templates"),
-            names="value",
-        )
-        for card in self.cards:
-            card.open_button.on_click(self._card_opened(card))
-
-    def _filter_picked(self, field: str) -> Any:
-        def picked(change: dict[str, Any]) -> None:
-            with self._ui_lock:
-                if not self._quiet:
-                    setattr(self, field, change["new"] or None)
-
-        return picked
-
-    def _card_opened(self, card: TemplateCard) -> Any:
-        def opened(_button: widgets.Button) -> None:
-            if card.template_id is not None:
-                self.selected_id = card.template_id
-
-        return opened
 
     @contextmanager
     def _quietly(self) -> Iterator[None]:
@@ -246,12 +167,17 @@ class TemplateGallery(widgets.VBox):
         return self._executor
 
     @observe("view")
-    @_under_ui_lock
+    @under_ui_lock
     def _on_view(self, change: dict[str, Any]) -> None:
         """Switch between the templates and "My applications" (loaded afresh when shown)."""
         apps = change["new"] == "applications"
         self.apps_toggle.value = apps
-        for box in (self.browser.filter_bar, self.status_bar, self.message, self.body):
+        for box in (
+            self.browser.filter_bar,
+            self.browser.status_bar,
+            self.browser.message,
+            self.body,
+        ):
             box.layout.display = "none" if apps else None
         self.apps_view.box.layout.display = None if apps else "none"
         if apps:
@@ -295,7 +221,7 @@ class TemplateGallery(widgets.VBox):
     @property
     def visible_cards(self) -> list[TemplateCard]:
         """The cards showing a template on the current page, in order."""
-        return [card for card in self.cards if card.visible]
+        return self.browser.visible_cards
 
     def refresh(self) -> None:
         """Reload the catalogue from the server in the background (returns at once).
@@ -329,7 +255,7 @@ class TemplateGallery(widgets.VBox):
         if error:
             self._show_catalogue(LoadReport(Catalogue(), None, done=True, error=error))
         else:
-            self.load_status.value = html.progress_html("Loading the templates…")
+            self.browser.load_status.value = html.progress_html("Loading the templates…")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the catalogue has loaded (or failed to); False when ``timeout`` s passed."""
@@ -344,7 +270,9 @@ class TemplateGallery(widgets.VBox):
         with self._ui_lock:
             if self._current(generation) and loaded != total:
                 of = f" of {total:,}" if total is not None else ""
-                self.load_status.value = html.progress_html(f"Loading {loaded:,}{of} templates…")
+                self.browser.load_status.value = html.progress_html(
+                    f"Loading {loaded:,}{of} templates…"
+                )
 
     def _catalogue_loaded(self, generation: int, report: LoadReport) -> None:
         """The loader's report with a new catalogue (from its thread)."""
@@ -352,30 +280,19 @@ class TemplateGallery(widgets.VBox):
             if self._current(generation):
                 self._show_catalogue(report)
 
-    @_under_ui_lock
+    @under_ui_lock
     def _show_catalogue(self, report: LoadReport) -> None:
         previous, self._catalogue = self._catalogue, report.catalogue
         fresh = self._shown_generation != self._generation
         self._shown_generation = self._generation
         if fresh:
             self._views.clear()
-            for card in self.cards:
+            for card in self.browser.cards:
                 card.template_id = None  # same ids may now have new values
-        loaded = len(report.catalogue)
-        if report.error and loaded:
-            of = f" of {report.total:,}" if report.total is not None else ""
-            self._load_error = (
-                f"Could not load all the templates ({loaded:,}{of} loaded): {report.error}"
-            )
-        elif report.error:
-            self._load_error = report.error
-            if not report.error.startswith("Could not load"):
-                self._load_error = f"Could not load the templates: {report.error}"
-        else:
-            self._load_error = ""
+        self._load_error = report.message()
         if report.done:
             self.set_trait("loading", False)
-            self.load_status.value = ""
+            self.browser.load_status.value = ""
         self._update_options()
         self._apply_query(keep_page=True)
         if fresh or previous.position(self.selected_id) is None:
@@ -383,24 +300,12 @@ class TemplateGallery(widgets.VBox):
 
     def _update_options(self) -> None:
         with self._quietly():
-            for field, dropdown in self.filters.items():
+            for field, dropdown in self.browser.filters.items():
                 values = self._catalogue.options(field)
                 labels = TEMPLATE_TYPE_LABELS if field == "template_type" else {}
                 options = [("All", ALL)] + [(labels.get(v, v), v) for v in values]
                 self._options[field] = options
-                self._set_dropdown(dropdown, options, getattr(self, field))
-
-    @staticmethod
-    def _set_dropdown(
-        dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
-    ) -> None:
-        value = value or ALL
-        if value not in {v for _, v in options}:
-            # A filter set from code to a value no template has: show it (with 0 matches).
-            options = [*options, (value, value)]
-        if list(dropdown.options) != options:
-            dropdown.options = options
-        dropdown.value = value
+                set_dropdown(dropdown, options, getattr(self, field))
 
     def _query(self) -> Query:
         return Query(
@@ -416,20 +321,20 @@ class TemplateGallery(widgets.VBox):
     # --- reacting to traits --------------------------------------------------------------
 
     @observe(*FILTER_FIELDS)
-    @_under_ui_lock
+    @under_ui_lock
     def _on_filter(self, change: dict[str, Any]) -> None:
         field = change["name"]
         if change["new"] == "":
             self.set_trait(field, None)
             return
-        dropdown = self.filters[field]
+        dropdown = self.browser.filters[field]
         with self._quietly():
-            self._set_dropdown(dropdown, self._options[field], change["new"])
+            set_dropdown(dropdown, self._options[field], change["new"])
         if self._ready:
             self._apply_query(keep_page=False)
 
     @observe("search", "order_by")
-    @_under_ui_lock
+    @under_ui_lock
     def _on_search_or_sort(self, _change: dict[str, Any]) -> None:
         if self._ready:
             self._apply_query(keep_page=False)
@@ -443,13 +348,13 @@ class TemplateGallery(widgets.VBox):
         return min(max(1, int(proposal["value"])), self.page_count)
 
     @observe("page")
-    @_under_ui_lock
+    @under_ui_lock
     def _on_page(self, _change: dict[str, Any]) -> None:
         if self._ready and not self._quiet:
             self._show_page()
 
     @observe("selected_id")
-    @_under_ui_lock
+    @under_ui_lock
     def _on_selected(self, change: dict[str, Any]) -> None:
         self.browser.mark(change["new"])
         if self._ready:
@@ -458,7 +363,7 @@ class TemplateGallery(widgets.VBox):
     def _step(self, delta: int) -> None:
         self.page = self.page + delta
 
-    @_under_ui_lock
+    @under_ui_lock
     def _apply_query(self, keep_page: bool) -> None:
         """Re-run the search and filters over the catalogue and show the (first) page."""
         self._rows = self._catalogue.select(self._query())
@@ -467,13 +372,19 @@ class TemplateGallery(widgets.VBox):
             self.page = self.page if keep_page else 1
         self._show_page()
 
-    @_under_ui_lock
+    @under_ui_lock
     def _show_page(self) -> None:
         rows = page_rows(self._rows, self.page, self._page_size)
         views = [self._card_view(int(row)) for row in rows]
         self.browser.show_page(views, self.selected_id, self.page, self.page_count)
         self.browser.show_counts(self.matches, len(self._catalogue))
-        self.message.value = self._notice()
+        self.browser.message.value = html.notice_html(
+            self._load_error,
+            total=len(self._catalogue),
+            loading=self.loading,
+            endpoint=self._client.endpoint if self._client is not None else None,
+            matches=self.matches,
+        )
 
     def _card_view(self, position: int) -> html.CardView:
         view = self._views.get(position)
@@ -482,48 +393,23 @@ class TemplateGallery(widgets.VBox):
             view = self._views[position] = html.card_view(row)
         return view
 
-    def _notice(self) -> str:
-        if self._load_error:
-            return html.message_html(self._load_error, "error")
-        if len(self._catalogue) == 0:
-            if self.loading:
-                return ""
-            where = f" on {self._client.endpoint}" if self._client is not None else ""
-            return html.message_html(
-                f"The catalogue is empty: there are no custom templates{where} yet.", "warn"
-            )
-        if self.matches == 0:
-            return html.message_html(
-                "No template matches the search and filters: clear some of them.", "info"
-            )
-        return ""
-
     # --- detail pane ---------------------------------------------------------------------
 
     def _selected_row(self) -> dict[str, Any] | None:
         position = self._catalogue.position(self.selected_id)
         return None if position is None else self._catalogue.record(position)
 
-    @_under_ui_lock
+    @under_ui_lock
     def _show_detail(self) -> None:
         from dr_notebook.render import render_markdown
 
         row = self._selected_row() if self.selected_id is not None else None
         readme = ""
         if row is not None:
-            readme = render_markdown(row.get("readme") or "", images=self._readme_images(row))
+            readme = render_markdown(
+                row.get("readme") or "", images=fetch_readme_images(self._client, row)
+            )
         self.detail_pane.show(self.selected_id, row, readme)
-
-    def _readme_images(self, row: dict[str, Any]) -> dict[str, bytes]:
-        """The template's own images its README shows (none if it names none, or on errors)."""
-        from dr_notebook.readme_images import readme_images, wanted_image_files
-
-        if self._client is None or not wanted_image_files(row.get("readme"), row["files"] or []):
-            return {}
-        try:
-            return readme_images(self._client, self._client.templates.get(row["id"]))
-        except errors.DataRobotError:
-            return {}
 
     def _name_of(self, template_id: str) -> str:
         position = self._catalogue.position(template_id)
@@ -582,24 +468,14 @@ class TemplateGallery(widgets.VBox):
 
     def _start_creation(self) -> Future[ApplicationSource | None] | None:
         """The button: create the selected template's source in a worker thread."""
-        chosen, pane = self.selected_id, self.detail_pane
-        if not chosen:
-            return None
-        future = pane.submit(chosen, pane.creating(chosen), lambda: pane.create(chosen))
+        future = self.detail_pane.start_creation(self.selected_id)
         if future is not None:
             self.creation = future
         return future
 
     def _start_launch(self) -> Future[Application | None] | None:
         """The button: launch the selected template in a worker thread (name from the box)."""
-        chosen, pane = self.selected_id, self.detail_pane
-        if not chosen:
-            return None
-        name = pane.app_name.value.strip() or None
-        wait = self.launch_timeout
-        future = pane.submit(
-            chosen, pane.launching(chosen, name), lambda: pane.launch(chosen, name, wait)
-        )
+        future = self.detail_pane.start_launch(self.selected_id, self.launch_timeout)
         if future is not None:
             self.launching = future
         return future
@@ -618,7 +494,7 @@ class TemplateGallery(widgets.VBox):
         if self._owns_client and self._client is not None:
             self._client.close()
             self._owns_client = False
-        for widget in _walk(self):
+        for widget in walk(self):
             if widget is not self:
                 widget.close()
         super().close()

@@ -28,15 +28,7 @@ from dr_notebook.models import (
 from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job, poll_job
 from dr_notebook.resources._progress import progress_bar
 from dr_notebook.resources._resource import Resource
-from dr_notebook.resources.pagination import Paginator
-from dr_notebook.resources.parameters import (
-    METADATA_FILE,
-    check_values,
-    parse_metadata,
-    values_to_api,
-)
-from dr_notebook.resources.payloads import (
-    SourceFiles,
+from dr_notebook.resources.checks import (
     check_id,
     check_limit,
     check_order_by,
@@ -44,7 +36,14 @@ from dr_notebook.resources.payloads import (
     check_text,
     environment_to_api,
     resources_to_api,
-    source_files,
+)
+from dr_notebook.resources.packing import SourceFiles, source_files
+from dr_notebook.resources.pagination import Paginator
+from dr_notebook.resources.parameters import (
+    METADATA_FILE,
+    check_values,
+    parse_metadata,
+    values_to_api,
 )
 
 __all__ = ["DEFAULT_WAIT", "UPLOAD_BATCH", "AppSources", "StatusCallback"]

@@ -11,11 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 from typing_extensions import Unpack
 
-from dr_notebook.enums import APPLICATION_ORDER_BY, LaunchStage
+from dr_notebook.enums import APPLICATION_ORDER_BY
 from dr_notebook.errors import (
-    ApplicationFailedError,
-    AsyncTimeoutError,
-    DataRobotError,
     InvalidArgumentError,
     NotFoundError,
 )
@@ -25,30 +22,22 @@ from dr_notebook.models import (
     ApplicationLogs,
     ApplicationSource,
     ApplicationSourceVersion,
-    AsyncStatus,
-    LaunchStep,
 )
-from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job
+from dr_notebook.resources import _launch
+from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait
+from dr_notebook.resources._launch import LOG_TAIL, LaunchCallback, Target
 from dr_notebook.resources._names import resolve_name
-from dr_notebook.resources._progress import progress_bar
 from dr_notebook.resources._resource import Resource
 from dr_notebook.resources.app_sources import AppSources
+from dr_notebook.resources.checks import check_id, check_text, filter_params
 from dr_notebook.resources.parameters import check_values
-from dr_notebook.resources.payloads import check_id, check_text, filter_params, resources_to_api
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dr_notebook.resources.sync import SyncResult
 
-__all__ = ["LOG_TAIL", "ApplicationFilters", "Applications", "LaunchCallback", "LaunchSteps"]
-
-#: ``on_status`` of :meth:`Applications.create`, :meth:`Applications.update` and
-#: ``Client.launch``: called with each :class:`~dr_notebook.models.LaunchStep`.
-LaunchCallback = Callable[[LaunchStep], object]
-
-#: Log lines an :class:`~dr_notebook.errors.ApplicationFailedError` carries.
-LOG_TAIL = 20
+__all__ = ["LOG_TAIL", "ApplicationFilters", "Applications", "LaunchCallback"]
 
 _FILTER_KEYS = {
     "name": "name",
@@ -56,14 +45,6 @@ _FILTER_KEYS = {
     "status": "status",
     "order_by": "orderBy",
 }
-_STAGE_LABELS = {
-    LaunchStage.SOURCE: "creating the application source",
-    LaunchStage.BUILD: "building the application",
-    LaunchStage.START: "starting the application",
-}
-_LOOKUP = "look for the new application with client.applications.list()"
-
-Target = str | ApplicationSource | ApplicationSourceVersion
 App = str | Application
 
 
@@ -84,52 +65,6 @@ class ApplicationFilters(TypedDict, total=False):
 
 def _query(filters: ApplicationFilters) -> tuple[dict[str, str], int | None]:
     return filter_params(filters, _FILTER_KEYS, APPLICATION_ORDER_BY, ids=("source",))
-
-
-class LaunchSteps:
-    """The one stream of :class:`LaunchStep` events of a launch, and its optional progress bar.
-
-    Shared by ``client.launch`` (source stage, then the application's) and
-    :meth:`Applications.create`: ``elapsed`` counts from the start of the whole call.
-    """
-
-    def __init__(self, on_status: LaunchCallback | None, deadline: Deadline, *, bar: bool):
-        self.on_status = on_status
-        self.deadline = deadline
-        self.source: ApplicationSource | None = None
-        self._bar = progress_bar(bar, desc="Launching", bar_format="{desc} [{elapsed}]")
-
-    def emit(
-        self,
-        stage: LaunchStage,
-        status: str = "",
-        message: str | None = None,
-        application: Application | None = None,
-    ) -> LaunchStep:
-        """Send one step to the callback (and the bar); returns it."""
-        if message is None:
-            message = _STAGE_LABELS.get(stage, stage.value)
-            if status:
-                message += f" ({status})"
-        step = LaunchStep(
-            stage=stage.value,
-            status=status,
-            message=message,
-            elapsed=self.deadline.elapsed,
-            source=self.source,
-            application=application,
-        )
-        if self._bar is not None:
-            self._bar.set_description_str(message)
-        if self.on_status is not None:
-            self.on_status(step)
-        return step
-
-    def close(self) -> None:
-        """Remove the progress bar, if one was shown."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 class Applications(Resource[Application]):
@@ -280,57 +215,17 @@ class Applications(Resource[Application]):
         application may still be building: the message says how to look). ``wait=False``
         returns the application as soon as it exists (usually still building).
         """
-        deadline = Deadline(check_wait(timeout))
-        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
-        try:
-            return self.create_in(
-                steps,
-                source_or_version,
-                name=name,
-                resources=resources,
-                wait=wait,
-                runtime_parameters=runtime_parameters,
-            )
-        finally:
-            steps.close()
-
-    def create_in(
-        self,
-        steps: LaunchSteps,
-        source_or_version: Target,
-        *,
-        name: str | None,
-        resources: Mapping[str, Any] | None,
-        wait: bool,
-        runtime_parameters: Mapping[str, Any] | None = None,
-    ) -> Application:
-        """:meth:`create` reporting to an existing step stream (``client.launch`` uses it)."""
-        if runtime_parameters is not None:
-            source_or_version = self._version_with(source_or_version, runtime_parameters)
-        body: dict[str, Any] = {}
-        if isinstance(source_or_version, ApplicationSourceVersion):
-            body["applicationSourceVersionId"] = check_id("version", source_or_version)
-        else:
-            body["applicationSourceId"] = check_id("source_or_version", source_or_version)
-        if name is not None:
-            body["name"] = check_text("name", name, required=True)
-        if resources is not None:
-            body["resources"] = resources_to_api(resources)
-        steps.emit(LaunchStage.BUILD)
-        response = self._transport.request("POST", "customApplications/", json=body)
-        data = self._transport.json(response) if response.content else None
-        app = Application.from_api(data if isinstance(data, Mapping) else None)
-        location = response.headers.get("Location")
-        if response.status_code == 202 and location:
-            app = self._follow_job(location, app, steps)
-        elif not app.id:
-            raise DataRobotError(
-                f"The server answered {response.status_code} to creating the application but "
-                f"sent neither the application nor a Location; {_LOOKUP}."
-            )
-        if not wait:
-            return app
-        return self._wait_running(app, steps, version_id=None)
+        return _launch.create(
+            self,
+            source_or_version,
+            name=name,
+            resources=resources,
+            wait=wait,
+            timeout=timeout,
+            on_status=on_status,
+            progress=self._show_progress(progress),
+            runtime_parameters=runtime_parameters,
+        )
 
     def _sources(self) -> AppSources:
         return AppSources(self._transport, max_workers=self._max_workers, progress=False)
@@ -371,85 +266,13 @@ class Applications(Resource[Application]):
         """
         version_id = None if version is None else check_id("version", version)
         quick = {} if version_id is None else {"shortest": 0.1, "growth": 1.2}
-        deadline = Deadline(check_wait(timeout), **quick)
-        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
-        try:
-            return self._wait_running(self.get(application), steps, version_id=version_id)
-        finally:
-            steps.close()
-
-    def _follow_job(self, location: str, app: Application, steps: LaunchSteps) -> Application:
-        def seen(status: AsyncStatus) -> None:
-            if not status.completed:  # the application's own status follows
-                steps.emit(LaunchStage.BUILD, status.status, application=app if app.id else None)
-
-        result, status = follow_job(
-            self._transport,
-            location,
-            steps.deadline,
-            seen,
-            what="Creating the application",
-            lookup=_LOOKUP,
-        )
-        if result is None:
-            raise self._timeout(app, steps, status.status)
-        return Application.from_api(self._transport.get_json(result))
-
-    def _wait_running(
-        self, app: Application, steps: LaunchSteps, *, version_id: str | None
-    ) -> Application:
-        while True:
-            on_version = version_id is None or app.source_version_id == version_id
-            if app.running and on_version:
-                where = f" at {app.application_url}" if app.application_url else ""
-                steps.emit(LaunchStage.RUNNING, app.status, f"running{where}", app)
-                return app
-            if app.failed and on_version:
-                raise self._failure(app, steps)
-            steps.emit(self._stage(app), app.status, application=app)
-            if not steps.deadline.sleep():
-                raise self._timeout(app, steps, app.status)
-            app = self.get(app.id)
-
-    def _stage(self, app: Application) -> LaunchStage:
-        """``start`` once the server says the build completed, else ``build``."""
-        try:
-            logs = self.logs(app.id)
-        except DataRobotError:
-            return LaunchStage.BUILD
-        return LaunchStage.START if logs.build_status == "completed" else LaunchStage.BUILD
-
-    def _failure(self, app: Application, steps: LaunchSteps) -> ApplicationFailedError:
-        try:
-            logs = self.logs(app.id)
-        except DataRobotError:
-            logs = ApplicationLogs()
-        build_error = logs.build_error or (
-            self._transport.redact(app.build_error) if app.build_error else None
-        )
-        tail = logs.tail(LOG_TAIL)
-        reason = build_error or "the server gave no build error"
-        last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
-        step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
-        return ApplicationFailedError(
-            f"The application {app.name or app.id!r} ({app.id}) failed after "
-            f"{step.elapsed:.0f} s: {reason}.{last} Logs: %dr_app {app.id} --logs",
-            application=app,
-            build_error=build_error,
-            log_tail=tail,
-        )
-
-    def _timeout(self, app: Application, steps: LaunchSteps, status: str) -> AsyncTimeoutError:
-        if app.id:
-            look = f"look with %dr_app {app.id} or client.applications.get({app.id!r})"
-            what = f"The application {app.name or app.id!r} ({app.id})"
-        else:
-            look = _LOOKUP
-            what = "The application"
-        return AsyncTimeoutError(
-            f"{what} is not running after {steps.deadline.timeout:g} s (status "
-            f"{status or 'unknown'}); it may still be building: {look}.",
-            application=app if app.id else None,
+        return _launch.wait_running(
+            self,
+            lambda: self.get(application),
+            version_id=version_id,
+            deadline=Deadline(check_wait(timeout), **quick),
+            on_status=on_status,
+            progress=self._show_progress(progress),
         )
 
     # -- changing --------------------------------------------------------------------------
@@ -516,12 +339,14 @@ class Applications(Resource[Application]):
         )
         if version_id is None or not wait:
             return app
-        deadline = Deadline(timeout)
-        steps = LaunchSteps(on_status, deadline, bar=self._show_progress(progress))
-        try:
-            return self._wait_running(app, steps, version_id=version_id)
-        finally:
-            steps.close()
+        return _launch.wait_running(
+            self,
+            app,
+            version_id=version_id,
+            deadline=Deadline(timeout),
+            on_status=on_status,
+            progress=self._show_progress(progress),
+        )
 
     @overload
     def sync(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from dr_notebook.errors import DataRobotError, InvalidArgumentError
 from dr_notebook.models import Application, ApplicationSourceVersion, WorkspaceItem
-from dr_notebook.resources.payloads import folder_files
+from dr_notebook.resources.packing import folder_files
 
 if TYPE_CHECKING:
     from dr_notebook.resources.app_sources import AppSources

@@ -33,21 +33,19 @@ from dr_notebook.models import (
 )
 from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
-from dr_notebook.resources.pagination import PAGE_SIZE, Page
-from dr_notebook.resources.payloads import (
+from dr_notebook.resources.checks import (
     FORM_NAMES,
     METADATA_NAMES,
-    FileContent,
     check_id,
     check_metadata,
     check_template_type,
     check_text,
-    content_type,
     environment_to_api,
     filter_params,
     metadata_to_api,
-    read_content,
 )
+from dr_notebook.resources.packing import FileContent, content_type, read_content
+from dr_notebook.resources.pagination import PAGE_SIZE, Page
 
 if TYPE_CHECKING:
     import pandas as pd

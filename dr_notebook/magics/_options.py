@@ -1,0 +1,114 @@
+"""What every ``%dr_*`` magic shares: option help texts, ``-h`` answered with plain usage,
+errors a user can fix shown as one line, and argument unquoting."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import inspect
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core.error import UsageError
+
+from dr_notebook.enums import TEMPLATE_ORDER_BY, known_template_types
+from dr_notebook.errors import AuthenticationError, ConfigurationError, DataRobotError
+
+if TYPE_CHECKING:
+    from dr_notebook.magics._base import MagicsBase
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TYPE_HELP = f"Template type: {known_template_types()}; the short names work too."
+ORDER_HELP = (
+    f"Sort by {', '.join(f for f in TEMPLATE_ORDER_BY if not f.startswith('-'))} "
+    "(or created_at...); descending: --order-by=-name."
+)
+
+
+def one_line_error(err: DataRobotError) -> DataRobotError:
+    """Make IPython show ``err`` as one line instead of a traceback (IPython's own hook)."""
+    line = f"{type(err).__name__}: {err}"
+    if isinstance(err, (AuthenticationError, ConfigurationError)) and "%dr_connect" not in line:
+        line += " (run %dr_connect to enter an endpoint and token)"
+    err._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+    return err
+
+
+def user_errors(method: F) -> F:
+    """Errors a user can fix become one line (unless ``short_errors`` is off)."""
+
+    @functools.wraps(method)
+    def wrapper(self: MagicsBase, line: str = "", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, line, *args, **kwargs)
+        except DataRobotError as err:
+            if self.short_errors:
+                raise one_line_error(err) from None
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def plain_help(magic: Callable[..., Any]) -> str:
+    """The magic's usage as a terminal shows it (IPython formats it for docstrings: ``::``)."""
+    parser = getattr(magic, "parser", None)
+    if parser is None:
+        return inspect.getdoc(magic) or ""
+    plain = copy.copy(parser)
+    plain.formatter_class = argparse.HelpFormatter
+    plain.prog = f"%{parser.prog}"
+    return plain.format_help()
+
+
+def dash_value_error(magic: Callable[..., Any], line: str, err: UsageError) -> UsageError:
+    """``err``, or for ``--order-by -name`` (argparse reads ``-name`` as an option) one naming
+    the spelling that works: ``--order-by=-name``."""
+    parser = getattr(magic, "parser", None)
+    if parser is None or "expected one argument" not in str(err):
+        return err
+    words = line.split()
+    takes_value = {
+        option: action
+        for action in parser._actions
+        if isinstance(action, argparse._StoreAction) and action.nargs is None
+        for option in action.option_strings
+    }
+    for option, value in itertools.pairwise(words):
+        if option in takes_value and value.startswith("-") and value not in takes_value:
+            return UsageError(
+                f"{option} {value}: with a space, {value} reads as an option; "
+                f"write {option}={value}"
+            )
+    return err
+
+
+def answering_help(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """``%magic -h`` and ``%magic --help`` print the magic's usage instead of running it."""
+
+    @functools.wraps(magic)
+    def wrapper(line: str = "", *args: Any, **kwargs: Any) -> Any:
+        words = line.split()
+        options = words[: words.index("--")] if "--" in words else words
+        if not {"-h", "--help"}.isdisjoint(options):
+            print(plain_help(magic))
+            return None
+        try:
+            return magic(line, *args, **kwargs)
+        except UsageError as err:
+            raise dash_value_error(magic, line, err) from None
+
+    return wrapper
+
+
+def unquote(value: str | None) -> str | None:
+    """IPython's argument splitter keeps quotes: ``'My app'`` arrives with them."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def words_of(values: list[str] | None) -> str:
+    return " ".join(unquote(v) or "" for v in values or []).strip()

@@ -1,0 +1,178 @@
+"""The application magics: ``%dr_new_app`` (with its progress line), ``%dr_apps``,
+``%dr_app``."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from dr_notebook.errors import DataRobotError
+from dr_notebook.magics._base import MagicsBase
+from dr_notebook.magics._options import unquote, user_errors, words_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
+
+_LOG_LINES = 50
+
+
+@magics_class
+class ApplicationMagics(MagicsBase):
+    """``%dr_new_app``, ``%dr_apps``, ``%dr_app``."""
+
+    @line_magic
+    @magic_arguments()
+    @argument("template", nargs="*", metavar="ID_OR_NAME", help="Template id or exact name.")
+    @argument("--name", metavar="N", help="The application's name (default: the template's).")
+    @argument(
+        "--source-only", dest="source_only", action="store_true",
+        help="Only create the application source (no application).",
+    )  # fmt: skip
+    @argument("--no-wait", dest="wait", action="store_false", help="Do not wait until it runs.")
+    @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait in all.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
+    @user_errors
+    def dr_new_app(self, line: str = "") -> Application | ApplicationSource | AsyncStatus:
+        """A running application from a template: the source, the build, the start, on one line
+        updated in place; then the application's card with its link.
+
+        ``--source-only`` creates only the application source (and shows its card).
+        """
+        args = parse_argstring(self.dr_new_app, line)
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds.")
+        template = self._resolve(args.template, "%dr_new_app")
+        label = template.name or template.id
+        line_ = _ProgressLine(label) if self.progress else None
+        try:
+            if args.source_only:
+                result: Any = self.client.app_sources.create_from_template(
+                    template.id,
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    on_status=line_.source_status if line_ else None,
+                    progress=False,  # the progress line, when on, stands in for the bar
+                )
+            else:
+                result = self.client.launch(
+                    template,
+                    name=unquote(args.name),
+                    wait=args.wait,
+                    timeout=args.timeout,
+                    on_status=line_.step if line_ else None,
+                    progress=False,
+                )
+                self._app_names = None
+        except DataRobotError as err:
+            if line_:
+                line_.finish(f"failed: {err}")
+            raise
+        if line_:
+            if args.source_only:
+                line_.finish("application source " + ("done" if args.wait else "started"))
+            elif not args.wait:
+                line_.finish(f"application {result.status or 'created'}; %dr_app {result.id}")
+        self._store(args.output, result)
+        return result
+
+    @line_magic
+    @magic_arguments()
+    @argument("--status", metavar="S", help="Only applications with this status, e.g. running.")
+    @argument("--source", metavar="ID", help="Only applications built from this source.")
+    @argument("--name", metavar="N", help="Only applications whose name contains N.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the DataFrame in VAR.")
+    @user_errors
+    def dr_apps(self, line: str = "") -> pd.DataFrame:
+        """Your custom applications as a DataFrame (one row per application)."""
+        args = parse_argstring(self.dr_apps, line)
+        frame = self.client.applications.frame(
+            status=unquote(args.status),
+            source=unquote(args.source),
+            name=unquote(args.name),
+            progress=self.progress,
+        )
+        self._store(args.output, frame)
+        return frame
+
+    @line_magic
+    @magic_arguments()
+    @argument("application", nargs="*", metavar="ID_OR_NAME", help="Application id or name.")
+    @argument(
+        "--logs", nargs="?", type=int, const=_LOG_LINES, default=None, metavar="N",
+        help=f"Also show the last N log lines (default {_LOG_LINES}).",
+    )  # fmt: skip
+    @argument("--delete", action="store_true", help="Stop and delete the application.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the Application in VAR.")
+    @user_errors
+    def dr_app(self, line: str = "") -> Application | None:
+        """One application: its card (status, link, source, version), optionally its logs;
+        ``--delete`` deletes it."""
+        args = parse_argstring(self.dr_app, line)
+        text = words_of(args.application)
+        if not text:
+            raise UsageError("%dr_app needs an application id or name, e.g. %dr_app 'My app'.")
+        if args.logs is not None and args.logs < 0:
+            raise UsageError("--logs takes a number of lines >= 0.")
+        app = self.client.applications.resolve(text)
+        self._store(args.output, app)
+        if args.delete:
+            self.client.applications.delete(app)
+            self._app_names = None
+            print(f"Deleted the application {app.name!r} ({app.id}).")
+            return None
+        if args.logs is None:
+            return app
+        logs = self.client.applications.logs(app)
+        display(app)
+        state = f"build {logs.build_status or 'status unknown'}"
+        if logs.build_error:
+            state += f": {logs.build_error}"
+        lines = logs.tail(args.logs)
+        print(f"Last {len(lines)} of {len(logs.lines)} log lines ({state}):")
+        for entry in lines:
+            print(entry)
+        return None
+
+
+class _ProgressLine:
+    """One output line updated in place while a source or an application is being made."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.handle: Any = None
+
+    def _show(self, text: str) -> None:
+        line = f"{self.label}: {text}"
+        bundle = {
+            "text/plain": line,
+            "text/html": f'<div style="font-family:var(--jp-code-font-family, monospace)">'
+            f"{html.escape(line)}</div>",
+        }
+        if self.handle is None:
+            self.handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+    def source_status(self, status: AsyncStatus) -> None:
+        """``--source-only``: the source job's state."""
+        elapsed = time.monotonic() - self.started
+        self._show(f"creating application source… {status.status or 'waiting'} ({elapsed:.1f} s)")
+
+    def step(self, step: LaunchStep) -> None:
+        """A launch: each step, with the time since it started."""
+        self._show(f"{step.message} ({step.elapsed:.1f} s)")
+
+    def finish(self, outcome: str) -> None:
+        if self.handle is None:
+            return  # the server answered at once: nothing was shown, nothing to update
+        elapsed = time.monotonic() - self.started
+        self._show(f"{outcome} ({elapsed:.1f} s)")
