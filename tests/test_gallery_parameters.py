@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from typing import Any
 
 import ipywidgets as widgets
@@ -13,6 +14,7 @@ from ipywidgets.embed import embed_data
 from dr_notebook.gallery.parameters import MAX_FIELDS, ParameterForm
 from dr_notebook.gallery.ui import walk
 from dr_notebook.resources.parameters import parse_metadata
+from dr_notebook.sandbox.parameters import CREDENTIAL_MASK
 
 METADATA = """\
 runtimeParameterDefinitions:
@@ -143,8 +145,13 @@ def test_the_detail_pane_asks_for_the_parameters_before_launch(client: Any) -> N
         assert not pane.create_button.disabled  # a source needs no parameters
         type_secret(pane.parameters, SECRET, row=1)
         assert not pane.launch_button.disabled
+        app = gallery.launch_app(name=f"nim-{uuid.uuid4().hex[:6]}")
+        version = client.app_sources.version(app.source_id, app.source_version_id)
+        values = {p.field_name: p.current_value for p in version.runtime_parameters}
+        assert values["NIM_API_KEY"] == CREDENTIAL_MASK  # set (and not shown)
         state = json.dumps(embed_data(views=[gallery])["manager_state"])
         assert SECRET not in state and all(SECRET not in repr(w.get_state()) for w in walk(gallery))
+        client.applications.delete(app)
         flask = client.templates.resolve("Flask App Base")
         gallery.selected_id = flask.id
         assert [p.field_name for p in pane.parameters.definitions] == ["DEPLOYMENT_ID", "APP_TITLE"]

@@ -336,9 +336,16 @@ class DetailPane:
         """The first progress line of a launch."""
         return f"Launching {name or self._name_of(template_id)}…"
 
-    def launch(self, template_id: str, name: str | None, timeout: float) -> Application:
+    def launch(
+        self,
+        template_id: str,
+        name: str | None,
+        timeout: float,
+        runtime_parameters: Mapping[str, Any] | None = None,
+    ) -> Application:
         """Launch the template (source, then application) following each step, and show the
-        application's card with its link."""
+        application's card with its link; ``runtime_parameters`` default to the form's."""
+        values = self.parameters.values() if runtime_parameters is None else runtime_parameters
         label = name or self._name_of(template_id)
         sources: list[ApplicationSource] = []
 
@@ -352,7 +359,12 @@ class DetailPane:
 
         with self._errors_shown():
             app = self._client().launch(
-                template_id, name=name, timeout=timeout, on_status=on_status, progress=False
+                template_id,
+                name=name,
+                timeout=timeout,
+                on_status=on_status,
+                progress=False,
+                runtime_parameters=values,
             )
         from dr_notebook.cards import application_html
 
