@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["ansi_to_html", "strip_ansi"]
+__all__ = ["ansi_to_html", "colours_only", "strip_ansi"]
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and two-character escapes.
 _ESCAPE = re.compile(
@@ -29,6 +29,19 @@ _BRIGHT = ("#666666", "#f14c4c", "#23d18b", "#f5f543", "#3b8eea", "#d670d6", "#2
 def strip_ansi(text: str) -> str:
     """``text`` without escape sequences or control characters (tabs kept)."""
     return _CONTROL.sub("", _ESCAPE.sub("", text))
+
+
+def colours_only(text: str) -> str:
+    """``text`` keeping only its SGR colour codes (which notebooks and terminals draw), every
+    other escape sequence and control character removed."""
+    out: list[str] = []
+    position = 0
+    for match in _SGR.finditer(text):
+        out.append(strip_ansi(text[position : match.start()]))
+        out.append(match.group(0))
+        position = match.end()
+    out.append(strip_ansi(text[position:]))
+    return "".join(out)
 
 
 def ansi_to_html(text: str) -> str:

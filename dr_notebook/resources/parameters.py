@@ -112,7 +112,7 @@ def values_to_api(entries: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _described(definition: RuntimeParameter) -> str:
-    about = f" ({definition.description})" if definition.description else ""
+    about = f" ({definition.description.rstrip('.')})" if definition.description else ""
     return f"{definition.field_name}{about}"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dr_notebook.errors import InvalidArgumentError
+from dr_notebook.magics._options import unquote
 
 __all__ = ["ASK", "parse_params"]
 
@@ -22,9 +23,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_params(
-    options: Iterable[str] | None, ask: Callable[[str], str] = getpass.getpass
+    options: Iterable[str] | None, ask: Callable[[str], str] | None = None
 ) -> dict[str, str]:
-    """The values of repeated ``--param`` options (a later one for the same name wins)."""
+    """The values of repeated ``--param`` options (a later one for the same name wins);
+    ``ask`` reads a hidden value (default: ``getpass.getpass``)."""
     values: dict[str, str] = {}
     for option in options or ():
         name, sep, raw = option.partition("=")
@@ -34,7 +36,7 @@ def parse_params(
                 f"--param {option!r}: write NAME=VALUE, NAME=@file or NAME=? (asks, hidden)."
             )
         if raw == ASK:
-            values[name] = ask(f"{name}: ")
+            values[name] = (ask or getpass.getpass)(f"{name}: ")
         elif raw.startswith("@") and len(raw) > 1:
             path = Path(raw[1:]).expanduser()
             if not path.is_file():
@@ -48,6 +50,4 @@ def parse_params(
 
 def _unquote(text: str) -> str:
     """IPython's argument splitter keeps quotes: ``NAME='a b'`` arrives with them."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
+    return unquote(text) or ""
