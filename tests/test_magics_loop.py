@@ -126,7 +126,7 @@ def test_follow_streams_until_the_app_ends_and_an_interrupt_is_one_line(
     app = client.applications.create(source, name=f"ticker-{uuid.uuid4().hex[:6]}")
     threading.Timer(2.0, client.applications.delete, args=(app,)).start()
     _, error, output = run(shell, f"%dr_app {app.id} --follow")
-    assert error is None and "tick" in output and "ended: no more lines" in output
+    assert error is None and "tick" in output and "no more lines to follow (it ended" in output
     assert "\x1b[33mtick\x1b[0m" in output and "\x1b[2K" not in output  # colours kept only
 
     again = client.applications.create(source, name=f"ticker-{uuid.uuid4().hex[:6]}")

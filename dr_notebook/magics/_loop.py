@@ -41,7 +41,8 @@ def follow(client: Client, app: Application, timeout: float | None = None) -> in
         stop.set()
         print(f"Stopped following {app.name or app.id} ({count} lines).")
         return count
-    print(f"{app.name or app.id} ended: no more lines ({count} shown).")
+    why = "it ended" if timeout is None else f"it ended, or {timeout:g} s passed"
+    print(f"{app.name or app.id}: no more lines to follow ({why}; {count} shown).")
     return count
 
 

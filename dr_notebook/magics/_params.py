@@ -1,5 +1,8 @@
 """``--param NAME=VALUE`` options of the magics, as ``{name: value}`` for the client.
 
+A value with spaces is quoted whole: ``--param "TITLE=My app"`` (or ``TITLE='My app'`` when
+the value has no space).
+
 ``NAME=VALUE`` is the text itself; ``NAME=@path`` reads the file (``~`` expanded; text, with a
 final newline dropped); ``NAME=?`` asks with ``getpass``, so the value is neither echoed nor
 kept in the input history (only the ``?`` is). Types are the client's business: it reads
@@ -29,7 +32,7 @@ def parse_params(
     ``ask`` reads a hidden value (default: ``getpass.getpass``)."""
     values: dict[str, str] = {}
     for option in options or ():
-        name, sep, raw = option.partition("=")
+        name, sep, raw = _unquote(option).partition("=")
         name, raw = name.strip(), _unquote(raw)
         if not sep or not _NAME.fullmatch(name):
             raise InvalidArgumentError(

@@ -130,6 +130,10 @@ class ApplicationMagics(MagicsBase):
         help="Make FOLDER its code: one new version with only the changes, then restart.",
     )  # fmt: skip
     @argument("--watch", action="store_true", help="With --sync: sync on every save.")
+    @argument(
+        "--timeout", type=float, default=None, metavar="S",
+        help="With --follow: stop after S seconds.",
+    )  # fmt: skip
     @argument("--delete", action="store_true", help="Stop and delete the application.")
     @argument("-o", "--output", metavar="VAR", help="Also store the Application in VAR.")
     @user_errors
@@ -145,6 +149,8 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("--logs takes a number of lines >= 0.")
         if args.watch and not args.sync:
             raise UsageError("--watch goes with --sync FOLDER.")
+        if args.timeout is not None and (not args.follow or args.timeout <= 0):
+            raise UsageError("--timeout S goes with --follow, and S must be positive.")
         app = self.client.applications.resolve(text)
         self._store(args.output, app)
         if args.sync:
@@ -152,7 +158,7 @@ class ApplicationMagics(MagicsBase):
                                                 watch=args.watch))  # fmt: skip
             return None
         if args.follow:
-            _loop.follow(self.client, app)
+            _loop.follow(self.client, app, timeout=args.timeout)
             return None
         if args.delete:
             self.client.applications.delete(app)

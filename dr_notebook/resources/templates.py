@@ -391,8 +391,8 @@ class Templates(Resource[Template]):
     def runtime_parameters(self, template: str | Template) -> list[RuntimeParameter]:
         """The runtime parameters the template's ``metadata.yaml`` declares (none: ``[]``).
 
-        ``template`` is a template or its id; a ``Template`` already fetched with its file
-        list costs one request (the file), else two.
+        ``template`` is a template, its id or its exact name (as :meth:`resolve` takes it); a
+        ``Template`` already fetched with its file list costs one request (the file).
         """
         from dr_notebook.downloads import content_bytes
         from dr_notebook.resources.parameters import METADATA_FILE, parse_metadata
@@ -400,8 +400,10 @@ class Templates(Resource[Template]):
         chosen = (
             template
             if isinstance(template, Template) and template.files
-            else self.get(check_id("template", template))
+            else self.resolve(template)
         )
+        if not chosen.files:
+            chosen = self.get(chosen.id)
         found = next((f for f in chosen.files if f.name == METADATA_FILE), None)
         if found is None:
             return []
