@@ -1,7 +1,6 @@
 """``--param NAME=VALUE`` options of the magics, as ``{name: value}`` for the client.
 
-A value with spaces is quoted whole: ``--param "TITLE=My app"`` (or ``TITLE='My app'`` when
-the value has no space).
+A value with spaces is quoted whole: ``--param "TITLE=My app"``.
 
 ``NAME=VALUE`` is the text itself; ``NAME=@path`` reads the file (``~`` expanded; text, with a
 final newline dropped); ``NAME=?`` asks with ``getpass``, so the value is neither echoed nor
