@@ -493,7 +493,9 @@ class TemplateGallery(widgets.VBox):
             self._guard.closed = True  # the workers touch no widget from here on
             if self._loader is not None:
                 self._loader.stop()
-        self.apps_view.stop_following()
+        view = getattr(self, "apps_view", None)  # absent when construction failed
+        if view is not None:
+            view.stop_following()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self._owns_client and self._client is not None:
