@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dr-notebook <command> [options]``; today the command is ``sandbox``."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the sandbox handles signals (imports, options)
+        print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="dr-notebook",
         description="DataRobot custom templates in Jupyter: tools for the command line.",

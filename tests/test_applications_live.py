@@ -4,6 +4,8 @@ parameters and defaults reach the app's environment; credentials stay out of eve
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import time
@@ -20,13 +22,14 @@ from dr_notebook.sandbox.testing import processes_in, start_sandbox
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
 
 TICKER = """#!/usr/bin/env bash
-python -m http.server "$PORT" >/dev/null 2>&1 &
+python -m http.server "$PORT" --bind "${BIND_ADDRESS:-127.0.0.1}" >/dev/null 2>&1 &
 i=0
 while true; do echo "tick $i"; i=$((i+1)); sleep 0.05; done
 """
 ENV_APP = """#!/usr/bin/env bash
 env | grep '^MLOPS_RUNTIME_PARAM_' | sort | sed 's/^/param /'
-exec python -m http.server "$PORT"
+printf '%s' "$MLOPS_RUNTIME_PARAM_TOKEN" | sha256sum | sed 's/^/sha256 /'
+exec python -m http.server "$PORT" --bind "${BIND_ADDRESS:-127.0.0.1}"
 """
 METADATA = """\
 runtimeParameterDefinitions:
@@ -109,7 +112,11 @@ def test_parameters_and_defaults_reach_the_app_and_the_credential_stays_hidden(
     params = dict(line[6:].split("=", 1) for line in lines if line.startswith("param "))
     assert params["MLOPS_RUNTIME_PARAM_GREETING"] == "hello"  # the default
     assert params["MLOPS_RUNTIME_PARAM_LIMIT"] == "3"
-    assert secret in params["MLOPS_RUNTIME_PARAM_TOKEN"]  # the app gets it...
+    assert params["MLOPS_RUNTIME_PARAM_TOKEN"] == "[redacted]"  # printed, but not served
+    payload = {"credentialType": "api_token", "apiToken": secret}
+    given = json.dumps({"type": "credential", "payload": payload})
+    digest = next(line.split()[1] for line in lines if line.startswith("sha256 "))
+    assert digest == hashlib.sha256(given.encode()).hexdigest()  # the app has it...
     version = client.app_sources.version(app.source_id or "", app.source_version_id or "")
     # ...nothing else shows it
     assert secret not in repr(version.runtime_parameters) and secret not in repr(app)

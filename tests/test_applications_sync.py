@@ -16,7 +16,7 @@ from dr_notebook.resources.sync import SyncResult, ignored
 from dr_notebook.sandbox.testing import start_sandbox
 
 FILES = {
-    "start-app.sh": '#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n',
+    "start-app.sh": '#!/usr/bin/env bash\nexec python -m http.server "$PORT" --bind 127.0.0.1\n',
     "app.py": "print('one')\n",
     "notes.txt": "remove me\n",
     "static/logo.png": b"\x89PNG\r\n\x1a\n\x00\xff",

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="P
 
 SECRET = "sk-typed-at-a-prompt-5150"
 TICKER = """#!/usr/bin/env bash
-python -m http.server "$PORT" >/dev/null 2>&1 &
+python -m http.server "$PORT" --bind "${BIND_ADDRESS:-127.0.0.1}" >/dev/null 2>&1 &
 i=0
 while true; do printf "\\033[2K\\033[33mtick\\033[0m $i\\n"; i=$((i+1)); sleep 0.05; done
 """

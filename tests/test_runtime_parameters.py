@@ -32,7 +32,9 @@ runtimeParameterDefinitions:
     type: credential
     credentialType: api_token
 """
-START = '#!/usr/bin/env bash\nexec python -m http.server "$PORT"\n'
+START = (
+    '#!/usr/bin/env bash\nexec python -m http.server "$PORT" --bind "${BIND_ADDRESS:-127.0.0.1}"\n'
+)
 SECRET = "sk-never-print-me-7777"
 
 

@@ -141,7 +141,7 @@ def test_list_filters_and_paginates(sb):
     assert page["totalCount"] == 3 and page["count"] == 2 and page["next"]
     assert [a["id"] for a in page["data"]] == ids[:2]
     assert sb.api("GET", "customApplications/?name=LISTED-1").json()["totalCount"] == 1
-    wait_for(sb, ids[0], "running")
+    wait_for(sb, ids[-1], "running")  # the last created is the last due
     running = sb.api(
         "GET", f"customApplications/?status=running&customApplicationSourceId={sid}"
     ).json()
@@ -205,16 +205,18 @@ def test_roles(sb):
     sid, _ = source_with(sb, [("start-app.sh", START)])
     assert create(sb, role="viewer", name="v", applicationSourceId=sid).status_code == 403
     made = create(sb, role="user", name="by-user", applicationSourceId=sid)
-    assert made.status_code == 202 and "CAN_DELETE" not in made.json()["permissions"]
+    assert made.status_code == 202 and "CAN_DELETE" in made.json()["permissions"]  # its owner
     url = f"customApplications/{made.json()['id']}/"
     assert sb.api("GET", url, role="viewer").json()["permissions"] == ["CAN_VIEW"]
-    assert sb.api("GET", f"{url}logs/", role="viewer").status_code == 200
+    assert sb.api("GET", f"{url}logs/", role="viewer").status_code == 403
     assert sb.api("PATCH", url, role="viewer", json={"name": "n"}).status_code == 403
-    assert sb.api("DELETE", url, role="user").status_code == 403
+    admins = create(sb, name="by-admin", applicationSourceId=sid).json()
+    assert sb.api("DELETE", f"customApplications/{admins['id']}/", role="user").status_code == 403
     assert sb.api("POST", f"{url}stop/", role="viewer").status_code == 403
     assert sb.api("GET", url, role=None).status_code == 401
-    assert sb.api("DELETE", url).status_code == 204
+    assert sb.api("DELETE", url, role="user").status_code == 204
     assert sb.api("GET", url).status_code == 404
+    assert sb.api("DELETE", f"customApplications/{admins['id']}/").status_code == 204
 
 
 def test_applications_show_stopped_after_a_restart(tmp_path):

@@ -235,3 +235,108 @@ def test_sandbox_imports_nothing_from_the_client_side():
         if not m.startswith("dr_notebook.sandbox") and m not in allowed
     ]
     assert outside == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3, 0.6, 1.0])
+def test_a_signal_at_any_moment_of_start_up_stops_the_sandbox(tmp_path, delay):
+    import time
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dr_notebook.sandbox", "--port", "0", "--db",
+             str(tmp_path / f"{sig.name}.db"), "--run-apps"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(delay)
+        proc.send_signal(sig)
+        try:
+            _out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"{sig.name} after {delay} s did not stop the sandbox") from None
+        # Python's own start-up (site, runpy importing the package) runs before any sandbox
+        # code can handle the signal: the sandbox still stops, with Python's traceback.
+        if "Fatal Python error: init_" in err or "_get_module_details" in err:
+            assert proc.returncode in (1, -sig)
+            continue
+        assert proc.returncode in (0, -sig), (proc.returncode, err)
+        assert "Traceback" not in err
+    # positive control: the database is free again, and it serves
+    server = CliServer("--port", "0", "--db", str(tmp_path / "SIGINT.db"), "--no-demo")
+    assert server.get("version/").status_code == 200
+    assert server.interrupt()[0] == 0
+
+
+def test_public_url_makes_every_address_whatever_the_host_header(tmp_path):
+    with socket_port() as port:
+        pass
+    public = f"http://localhost:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dr_notebook.sandbox", "--port", str(port), "--db",
+         str(tmp_path / "p.db"), "--no-demo", "--public-url", public + "/"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"export DATAROBOT_ENDPOINT={public}/api/v2"
+        token = proc.stdout.readline().strip().split("=", 1)[1]
+        api = f"http://127.0.0.1:{port}/api/v2"
+        forged = {"Authorization": f"Bearer {token}", "Host": "attacker.example"}
+        source = requests.post(
+            f"{api}/customApplicationSources/", json={"name": "s"}, headers=forged, timeout=10
+        ).json()
+        files = [("file", ("start-app.sh", b"#!/bin/sh\n"))]
+        requests.patch(
+            f"{api}/customApplicationSources/{source['id']}/versions/"
+            f"{source['latestVersion']['id']}/",
+            files=files, data=[("filePath", "start-app.sh")], headers=forged, timeout=10,
+        )  # fmt: skip
+        created = requests.post(
+            f"{api}/customApplications/", json={"applicationSourceId": source["id"]},
+            headers=forged, timeout=10, allow_redirects=False,
+        )  # fmt: skip
+        assert created.status_code == 202, created.text
+        assert created.json()["applicationUrl"].startswith(f"{public}/custom_applications/")
+        assert created.headers["Location"].startswith(f"{public}/api/v2/status/")
+        listing = requests.get(
+            f"{api}/customApplications/?limit=1&offset=0", headers=forged, timeout=10
+        ).json()
+        assert "attacker" not in json.dumps(listing)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+
+def test_application_url_follows_the_sandbox_to_another_port(tmp_path):
+    with start_sandbox(demo=False, db_path=tmp_path / "m.db") as server:
+        source = server.api("POST", "customApplicationSources/", json={"name": "s"}).json()
+        server.api(
+            "PATCH",
+            f"customApplicationSources/{source['id']}/versions/{source['latestVersion']['id']}/",
+            files=[("file", ("start-app.sh", b"#!/bin/sh\n"))],
+            data=[("filePath", "start-app.sh")],
+        )
+        app = server.api(
+            "POST", "customApplications/", json={"applicationSourceId": source["id"]}
+        ).json()
+        first = server.port
+        server.restart()  # --port 0: another port
+        assert server.port != first
+        again = server.api("GET", f"customApplications/{app['id']}/").json()
+        assert again["applicationUrl"] == f"{server.base_url}/custom_applications/{app['id']}/"
+
+
+class socket_port:
+    """A free TCP port on 127.0.0.1 (``with socket_port() as port``)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def __exit__(self, *_: object) -> None:
+        return None

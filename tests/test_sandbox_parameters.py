@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -181,7 +182,8 @@ def test_the_environment_has_plain_values_and_credentials_as_datarobot_passes_th
 ENV_APP = (
     b"#!/usr/bin/env bash\n"
     b"env | grep '^MLOPS_RUNTIME_PARAM_' | sort | sed 's/^/param /'\n"
-    b'exec python -m http.server "$PORT"\n'
+    b"printf '%s' \"$MLOPS_RUNTIME_PARAM_API_KEY\" | sha256sum | sed 's/^/sha256 /'\n"
+    b'exec python -m http.server "$PORT" --bind "${BIND_ADDRESS:-127.0.0.1}"\n'
 )
 
 
@@ -202,22 +204,23 @@ def test_values_and_defaults_reach_the_running_application():
         deadline, lines = time.monotonic() + 60, []
         while time.monotonic() < deadline:
             lines = sb.api("GET", f"customApplications/{app['id']}/logs/").json()["logs"]
-            if sum(line.startswith("param ") for line in lines) >= 3:
+            if any(line.startswith("sha256 ") for line in lines):
                 break
             time.sleep(0.2)
         params = dict(
             line.removeprefix("param ").split("=", 1) for line in lines if line.startswith("param ")
         )
+        credential = json.dumps(
+            {"type": "credential", "payload": {"credentialType": "api_token", "apiToken": "sk-9"}}
+        )
         assert params == {
             "MLOPS_RUNTIME_PARAM_MODEL_NAME": "small",
             "MLOPS_RUNTIME_PARAM_TEMPERATURE": "1.5",
-            "MLOPS_RUNTIME_PARAM_API_KEY": json.dumps(
-                {
-                    "type": "credential",
-                    "payload": {"credentialType": "api_token", "apiToken": "sk-9"},
-                }
-            ),
+            "MLOPS_RUNTIME_PARAM_API_KEY": "[redacted]",  # the app printed it: not served
         }
+        digest = next(line.split()[1] for line in lines if line.startswith("sha256 "))
+        assert digest == hashlib.sha256(credential.encode()).hexdigest()  # but it had it
+        assert "sk-9" not in json.dumps(lines)
         frozen = sb.api("PATCH", url, json={"runtimeParameterValues": values})
         assert frozen.status_code == 422 and "frozen" in frozen.text
         assert sb.api("DELETE", f"customApplications/{app['id']}/").status_code == 204

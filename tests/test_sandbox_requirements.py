@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from importlib import metadata
 
-from dr_notebook.sandbox.requirements import check_requirements, describe
+from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import NewTemplate, Store
 

@@ -123,7 +123,7 @@ def test_sync_creation_returns_a_complete_source(sb, app_id):
 
 @pytest.mark.parametrize(
     ("role", "can_publish", "can_delete"),
-    [("admin", True, True), ("user", True, False)],
+    [("admin", True, True), ("user", True, True)],  # each is the owner here
 )
 def test_permissions_match_the_callers_role(sb, role, can_publish, can_delete, app_id):
     source = from_template(sb, app_id, role=role).json()

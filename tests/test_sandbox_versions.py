@@ -77,9 +77,16 @@ def test_roles(sb):
         == 403
     )
     source = new_source(sb, role="user")
-    assert "CAN_DELETE" not in source["permissions"]
+    assert "CAN_DELETE" in source["permissions"]  # its owner
     url = f"customApplicationSources/{source['id']}/"
-    assert sb.api("DELETE", url, role="user").status_code == 403
+    admins = new_source(sb)
+    admins_url = f"customApplicationSources/{admins['id']}/"
+    assert sb.api("GET", admins_url, role="user").json()["permissions"] == ["CAN_VIEW"]
+    assert sb.api("DELETE", admins_url, role="user").status_code == 403
+    assert sb.api("PATCH", admins_url, role="user", json={"name": "n"}).status_code == 403
+    assert sb.api("POST", f"{admins_url}versions/", role="user", json={}).status_code == 403
+    into_admins = upload(sb, admins["id"], version_of(sb, admins), [("a.txt", b"1")], role="user")
+    assert into_admins.status_code == 403
     assert sb.api("PATCH", url, role="viewer", json={"name": "n"}).status_code == 403
     assert (
         upload(
@@ -97,6 +104,10 @@ def test_roles(sb):
         upload(sb, source["id"], version_of(sb, source), [("a.txt", b"1")], role="user").status_code
         == 200
     )
+    # the admin still changes everything; the owner deletes its own source
+    assert upload(sb, source["id"], version_of(sb, source), [("b.txt", b"2")]).status_code == 200
+    assert sb.api("DELETE", url, role="user").status_code == 204
+    assert sb.api("DELETE", admins_url).status_code == 204
 
 
 def test_files_are_uploaded_listed_read_replaced_and_deleted(sb):

@@ -14,7 +14,7 @@ from dr_notebook._version import __version__
 from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.application_routes import application_router
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
-from dr_notebook.sandbox.applications import Applications
+from dr_notebook.sandbox.applications import Applications, reporter
 from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
 from dr_notebook.sandbox.forms import Upload, read_template_body
 from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
@@ -30,7 +30,9 @@ from dr_notebook.sandbox.routing import (
     page,
     spliced_page,
 )
-from dr_notebook.sandbox.runner import AppRunner
+from dr_notebook.sandbox.runtime.base import Runtime
+from dr_notebook.sandbox.runtime.local import LocalRuntime
+from dr_notebook.sandbox.runtime.simulated import SimulatedRuntime
 from dr_notebook.sandbox.settings import RuntimeConfig
 from dr_notebook.sandbox.source_routes import source_router
 from dr_notebook.sandbox.source_store import SourceStore
@@ -51,11 +53,15 @@ def create_app(
     runtime: RuntimeConfig | None = None,
     seed: int | None = None,
     apps_dir: Path | None = None,
+    public_url: str | None = None,
 ) -> SandboxMiddleware:
     """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware).
 
     With ``apps_dir``, applications really run (``--run-apps``), in working folders there;
     without, they are simulated. ``.app.state.applications.stop_all()`` ends every run.
+    ``public_url`` (``http://host:port``) is the sandbox's own address: applications'
+    ``DATAROBOT_ENDPOINT``, ``applicationUrl`` and ``Location`` headers are built from it,
+    never from a request's headers.
     """
     runtime = runtime or RuntimeConfig()
     stats = Stats()
@@ -67,15 +73,22 @@ def create_app(
     )
     sources = SourceStore(store)
     sources.migrate()
-    applications = Applications(
-        ApplicationStore(store, sources), sources, runtime, tokens, runner=None
-    )
+    app.state.public_url = public_url.rstrip("/") if public_url else None
+    apps = ApplicationStore(store, sources)
+    config = runtime  # the settings the runtime reads while the server runs
+    # The one place that names a concrete runtime.
+    executor: Runtime
     if apps_dir is not None:
-        applications.runner = AppRunner(
-            apps_dir, applications.report, lambda: runtime.app_start_timeout_s
-        )
-        applications.runner.reap_orphans()  # left by a sandbox that could not stop them
-    applications.apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
+        report = reporter(apps, tokens)
+        local = LocalRuntime(apps_dir, report, lambda: config.app_start_timeout_s)
+        local.sweep()  # what a killed sandbox on this database left running
+        executor = local
+    else:
+        executor = SimulatedRuntime(lambda: config.app_start_delay_ms)
+    applications = Applications(
+        apps, sources, executor, tokens, lambda: app.state.public_url or "http://127.0.0.1"
+    )
+    apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
     app.state.store = store
     app.state.runtime = runtime
     app.state.applications = applications

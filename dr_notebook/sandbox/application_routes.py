@@ -15,7 +15,6 @@ from dr_notebook.sandbox.applications import (
     entrypoint_problem,
     history_entries,
     status_page,
-    with_permissions,
 )
 from dr_notebook.sandbox.errors import ApiError, field_errors
 from dr_notebook.sandbox.forms import read_template_body
@@ -46,6 +45,27 @@ def application_router(applications: Applications) -> APIRouter:
         if record is None:
             raise not_found("custom application", app_id)
         return record
+
+    def changeable(app_id: str, who: str) -> AppRecord:
+        record = app_or_404(app_id)
+        if not applications.may_change(record, who):
+            raise ApiError(
+                403, f"Forbidden: the {who} role can change only the applications it owns."
+            )
+        return record
+
+    def output_readable(app_id: str, who: str) -> AppRecord:
+        record = app_or_404(app_id)
+        if not applications.may_read_output(record, who):
+            raise ApiError(
+                403, "Forbidden: only the application's owner and admins read its output."
+            )
+        return record
+
+    def view(record: AppRecord | None, who: str) -> dict[str, Any]:
+        if record is None:  # deleted while it was being changed
+            raise not_found("custom application", "")
+        return applications.view(record, who)
 
     def runnable_version(
         source_id: str | None, version_id: str | None, field: str
@@ -106,13 +126,10 @@ def application_router(applications: Applications) -> APIRouter:
             source = sources.get_source(version["sourceId"])
             name = source["name"] if source else "Application"
         settings = {"resources": resources, "envVersionId": env_version}
-        base = base_url(request)
-        record = await run_in_threadpool(
-            applications.create, name.strip(), version, who, base, settings
-        )
-        location = f"{base}{API}/status/{record.status_id}/"
+        record = await run_in_threadpool(applications.create, name.strip(), version, who, settings)
+        location = f"{base_url(request)}{API}/status/{record.status_id}/"
         return JSONResponse(
-            with_permissions(record, who), status_code=202, headers={"Location": location}
+            applications.view(record, who), status_code=202, headers={"Location": location}
         )
 
     @router.get(f"{APPS}/")
@@ -135,7 +152,7 @@ def application_router(applications: Applications) -> APIRouter:
             limit=limit,
         )
         who = role_of(request)
-        return page(request, [with_permissions(r, who) for r in records], total, offset, limit)
+        return page(request, [applications.view(r, who) for r in records], total, offset, limit)
 
     @router.get(f"{APPS}/nameCheck/")
     async def name_check(name: Text = None) -> dict[str, bool]:
@@ -147,7 +164,7 @@ def application_router(applications: Applications) -> APIRouter:
     @router.get(f"{APPS}/{{applicationId}}/")
     async def get_application(request: Request, applicationId: str) -> dict[str, Any]:
         """One application."""
-        return with_permissions(app_or_404(applicationId), role_of(request))
+        return applications.view(app_or_404(applicationId), role_of(request))
 
     @router.patch(
         f"{APPS}/{{applicationId}}/", openapi_extra={"requestBody": APPLICATION_PATCH_BODY}
@@ -156,7 +173,7 @@ def application_router(applications: Applications) -> APIRouter:
         request: Request, applicationId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
         """Rename, change access settings, or restart on another source version."""
-        record = app_or_404(applicationId)
+        record = changeable(applicationId, who)
         fields, _ = await read_template_body(request)
         errors = _apply_settings(record, fields)
         version_id = fields.get("customApplicationSourceVersionId")
@@ -167,18 +184,20 @@ def application_router(applications: Applications) -> APIRouter:
         changed = [k for k in _SETTINGS if k in fields] + (["name"] if "name" in fields else [])
         if version_id is None and not changed:
             raise ApiError(422, "Nothing to update: send a field to change.", {"body": "empty"})
+        if changed:
+            await run_in_threadpool(
+                applications.change_settings, applicationId, lambda r: _apply_settings(r, fields)
+            )
         if version_id is not None:
             version = runnable_version(None, version_id, "customApplicationSourceVersionId")
-            await run_in_threadpool(applications.restart, record, version, base_url(request))
-        else:
-            apps.save(record)
-        return with_permissions(app_or_404(applicationId), who)
+            await run_in_threadpool(applications.restart, applicationId, version)
+        return view(apps.get(applicationId), who)
 
-    @router.delete(f"{APPS}/{{applicationId}}/", status_code=204, dependencies=[allow("admin")])
-    async def delete_application(applicationId: str) -> Response:
+    @router.delete(f"{APPS}/{{applicationId}}/", status_code=204)
+    async def delete_application(applicationId: str, who: str = allow(*EDITORS)) -> Response:
         """Stop the application's processes and delete it."""
-        record = app_or_404(applicationId)
-        await run_in_threadpool(applications.delete, record)
+        changeable(applicationId, who)
+        await run_in_threadpool(applications.delete, applicationId)
         return Response(status_code=204)
 
     @router.post(f"{APPS}/{{applicationId}}/start/", status_code=202)
@@ -186,31 +205,31 @@ def application_router(applications: Applications) -> APIRouter:
         request: Request, applicationId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
         """Start a stopped or failed application again on its version."""
-        record = app_or_404(applicationId)
+        record = changeable(applicationId, who)
         version = runnable_version(None, record.version_id, "customApplicationSourceVersionId")
-        await run_in_threadpool(applications.restart, record, version, base_url(request))
-        return with_permissions(app_or_404(applicationId), who)
+        return view(await run_in_threadpool(applications.restart, applicationId, version), who)
 
     @router.post(f"{APPS}/{{applicationId}}/stop/", status_code=202)
     async def stop_application(applicationId: str, who: str = allow(*EDITORS)) -> dict[str, Any]:
         """Stop the application's processes; it shows ``stopped``."""
-        record = app_or_404(applicationId)
-        await run_in_threadpool(applications.stop, record)
-        record.status, record.run_id = "stopped", "stopped"
-        apps.save(record)
-        return with_permissions(app_or_404(applicationId), who)
+        changeable(applicationId, who)
+        return view(await run_in_threadpool(applications.stop, applicationId), who)
 
     @router.get(f"{APPS}/{{applicationId}}/logs/")
-    async def application_logs(applicationId: str) -> dict[str, Any]:
-        """The last 1000 lines of the app's output, and its build log, status and error."""
-        return applications.logs(app_or_404(applicationId))
+    async def application_logs(request: Request, applicationId: str) -> dict[str, Any]:
+        """The last lines of the app's output (at most 1000, 1 MiB), build log, status, error.
+
+        Owner and admins only."""
+        return applications.logs(output_readable(applicationId, role_of(request)))
 
     @router.get(f"{APPS}/{{applicationId}}/history/")
     async def application_history(
         request: Request, applicationId: str, offset: Offset = 0, limit: Limit = 100
     ) -> dict[str, Any]:
-        """The source versions the application has run, newest first."""
-        entries = history_entries(app_or_404(applicationId))
+        """The versions the application has run, one entry per start, newest first.
+
+        Owner and admins only."""
+        entries = history_entries(output_readable(applicationId, role_of(request)))
         return page(request, entries[offset : offset + limit], len(entries), offset, limit)
 
     # Every method: a 307 keeps the method and body, so forms and API calls reach the app too.
@@ -226,9 +245,10 @@ def application_router(applications: Applications) -> APIRouter:
             return HTMLResponse(
                 "<!doctype html><p>No such application.</p>", 404, headers=PAGE_HEADERS
             )
-        if not applications.simulated and record.status == "running" and record.port:
+        upstream = applications.upstream(record)
+        if upstream is not None and upstream.port is not None:
             query = f"?{request.url.query}" if request.url.query else ""
-            return RedirectResponse(f"http://127.0.0.1:{record.port}/{rest}{query}", 307)
+            return RedirectResponse(f"{upstream.url}/{rest}{query}", 307)
         body = status_page(record, sources.paths(record.version_id), applications.simulated)
         return HTMLResponse(body, headers=PAGE_HEADERS)
 
@@ -239,6 +259,7 @@ _SETTINGS = ("externalAccessEnabled", "externalAccessRecipients", "allowAutoStop
 
 
 def _apply_settings(record: AppRecord, fields: dict[str, Any]) -> dict[str, str]:
+    """Set the settings ``fields`` holds on ``record``; the field errors."""
     errors: dict[str, str] = {}
     if "name" in fields:
         if _is_name(fields["name"]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,18 +120,33 @@ class ApplicationStore:
             ).fetchone()
         return found is not None
 
-    def save(self, record: AppRecord, *, freeze: str | None = None) -> None:
-        """Write back a changed application (freezing the version ``freeze`` with it)."""
-        record.updated_at = now_iso()
+    def modify(
+        self, app_id: str, change: Callable[[AppRecord], object], *, freeze: str | None = None
+    ) -> AppRecord | None:
+        """Apply ``change`` to the stored application and write it back, in one transaction
+        (freezing the version ``freeze`` with it); the changed record, or None if it is gone."""
         with self.store.lock, self.store.transaction():
+            row = self.store.db.execute(
+                "SELECT * FROM applications WHERE id = ?", (app_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            record = _record(row)
+            before = _row(record)
+            change(record)
+            record.updated_at = now_iso()
             if freeze is not None:
                 self.sources.freeze(freeze)
+            # Only the columns the change touched: nothing else is written back.
+            after = zip(_COLUMNS, _row(record), before, strict=True)
+            changed = {column: new for column, new, old in after if new != old}
+            changed.pop("id", None)
+            assignments = ", ".join(f"{column} = ?" for column in changed)
             self.store.db.execute(
-                "UPDATE applications SET name = ?, source_id = ?, version_id = ?, status = ?,"
-                " status_id = ?, role = ?, run_id = ?, ready_ts = ?, port = ?, created_at = ?,"
-                " updated_at = ?, body = ? WHERE id = ?",
-                (*_row(record)[1:], record.id),
+                f"UPDATE applications SET {assignments} WHERE id = ?",
+                (*changed.values(), app_id),
             )
+        return record
 
     def report(
         self, app_id: str, run_id: str, status: str, build_error: str | None, build_log: str
@@ -186,6 +202,12 @@ class ApplicationStore:
         with self.store.lock:
             row = self.store.db.execute(query, (key,)).fetchone()
         return None if row is None else _record(row)
+
+
+_COLUMNS = (
+    "id", "name", "source_id", "version_id", "status", "status_id", "role", "run_id",
+    "ready_ts", "port", "created_at", "updated_at", "body",
+)  # fmt: skip
 
 
 def _row(r: AppRecord) -> tuple[Any, ...]:

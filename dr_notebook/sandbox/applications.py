@@ -1,16 +1,24 @@
-"""Custom applications: building them from a source version, runs (real or simulated), pages."""
+"""Custom applications, the service: status transitions, saved, then handed to the runtime.
+
+The routes call this and never touch processes; this never reads requests. Operations on one
+application are serialized (a lock per application), and every change is written back by
+reading the stored row again under the store's lock, so no change overwrites another.
+"""
 
 from __future__ import annotations
 
 import html
-import time
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
-from dr_notebook.sandbox.runner import ENTRYPOINT, AppRunner, RunSpec, free_port, port_is_free
-from dr_notebook.sandbox.settings import RuntimeConfig
+from dr_notebook.sandbox.parameters import credential_secrets
+from dr_notebook.sandbox.permissions import can_read_output, can_write, permissions, user_of
+from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunSpec, Runtime, Upstream
+from dr_notebook.sandbox.runtime.output import clip, redact
 from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.sources import ORG_ID, PERMISSIONS, user_of
+from dr_notebook.sandbox.sources import ORG_ID
 from dr_notebook.sandbox.store import new_id, now_iso
 from dr_notebook.sandbox.versions import runtime_environment
 
@@ -27,6 +35,7 @@ DEFAULT_RESOURCES = {
     "memoryLimit": 2 * 1024**3,
 }
 BUILDING = "building"
+MAX_BUILD_LOG = 65536  # characters of build log stored
 
 
 def entrypoint_problem(sources: SourceStore, version_id: str) -> str | None:
@@ -46,28 +55,48 @@ class Applications:
         self,
         apps: ApplicationStore,
         sources: SourceStore,
-        runtime: RuntimeConfig,
+        runtime: Runtime,
         tokens: dict[str, str],
-        runner: AppRunner | None,
+        public_url: Callable[[], str],
     ) -> None:
         self.apps = apps
         self.sources = sources
         self.runtime = runtime
         self.tokens = tokens
-        self.runner = runner
+        self.public_url = public_url
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     @property
     def simulated(self) -> bool:
         """Whether applications are simulated (the sandbox runs without ``--run-apps``)."""
-        return self.runner is None
+        return self.runtime.simulated
 
+    def lock(self, app_id: str) -> threading.Lock:
+        """The lock that serializes every operation on one application."""
+        with self._lock:
+            return self._locks.setdefault(app_id, threading.Lock())
+
+    # -- what callers may see ----------------------------------------------------------------
+    def view(self, record: AppRecord, role: str) -> dict[str, Any]:
+        """The application as ``role`` sees it (its URL from the sandbox's own address)."""
+        return {
+            **record.api,
+            "applicationUrl": f"{self.public_url()}{PAGE_PREFIX}/{record.id}/",
+            "permissions": permissions(role, owner_of(record)),
+        }
+
+    def may_change(self, record: AppRecord, role: str) -> bool:
+        """Whether ``role`` may change, restart, stop or delete the application."""
+        return can_write(role, owner_of(record))
+
+    def may_read_output(self, record: AppRecord, role: str) -> bool:
+        """Whether ``role`` may read the application's logs, build log and history."""
+        return can_read_output(role, owner_of(record))
+
+    # -- operations --------------------------------------------------------------------------
     def create(
-        self,
-        name: str,
-        version: dict[str, Any],
-        who: str,
-        base: str,
-        settings: dict[str, Any],
+        self, name: str, version: dict[str, Any], who: str, settings: dict[str, Any]
     ) -> AppRecord:
         """Store an application built from ``version`` (which freezes) and start it."""
         app_id, stamp = new_id(), now_iso()
@@ -80,8 +109,8 @@ class Applications:
             status_id=new_id(),
             role=who,
             run_id=new_id(),
-            ready_ts=None,
-            port=None,
+            ready_ts=self.runtime.ready_at(),
+            port=self.runtime.port_for(None),
             created_at=stamp,
             updated_at=stamp,
             body={
@@ -93,7 +122,7 @@ class Applications:
                     **user_of(who),
                     "orgId": ORG_ID,
                     "expiresAt": None,
-                    "applicationUrl": f"{base}{PAGE_PREFIX}/{app_id}/",
+                    "applicationUrl": f"{self.public_url()}{PAGE_PREFIX}/{app_id}/",
                     "externalAccessEnabled": False,
                     "externalAccessRecipients": [],
                     "allowAutoStopping": False,
@@ -110,96 +139,112 @@ class Applications:
             },
         )
         _remember(record, version)
-        self._prepare_run(record)
-        self.apps.insert(record)
-        self._launch(record, version, base)
+        with self.lock(app_id):
+            self.apps.insert(record)
+            self._launch(record, version)
         return record
 
-    def restart(self, record: AppRecord, version: dict[str, Any], base: str) -> None:
+    def restart(self, app_id: str, version: dict[str, Any]) -> AppRecord | None:
         """Run the application again (on ``version``): same id, same URL, same port if free."""
-        self.stop(record)
-        if version["id"] != record.version_id:
-            record.source_id, record.version_id = version["sourceId"], version["id"]
-            _remember(record, version)
-        record.status, record.run_id = BUILDING, new_id()
-        record.body["buildError"] = None
-        self._prepare_run(record)
-        self.apps.save(record, freeze=version["id"])
-        self._launch(record, version, base)
+        with self.lock(app_id):
+            self.runtime.stop(app_id)
 
-    def stop(self, record: AppRecord) -> None:
-        """End the application's process group, if it has one."""
-        if self.runner is not None:
-            self.runner.stop(record.id)
+            def change(record: AppRecord) -> None:
+                record.source_id, record.version_id = version["sourceId"], version["id"]
+                _remember(record, version)
+                record.status, record.run_id = BUILDING, new_id()
+                record.ready_ts = self.runtime.ready_at()
+                record.port = self.runtime.port_for(record.port)
+                record.body["buildError"] = None
+                record.body["buildLog"] = ""
+
+            record = self.apps.modify(app_id, change, freeze=version["id"])
+            if record is not None:
+                self._launch(record, version)
+            return record
+
+    def stop(self, app_id: str) -> AppRecord | None:
+        """End the application's processes; it shows ``stopped``."""
+        with self.lock(app_id):
+            self.runtime.stop(app_id)
+
+            def change(record: AppRecord) -> None:
+                record.status, record.run_id = "stopped", "stopped"
+
+            return self.apps.modify(app_id, change)
+
+    def change_settings(self, app_id: str, change: Callable[[AppRecord], object]) -> None:
+        """Apply a settings change (name, access) to the stored application."""
+        with self.lock(app_id):
+            self.apps.modify(app_id, change)
 
     def stop_all(self) -> None:
         """End every run (the sandbox is stopping)."""
-        if self.runner is not None:
-            self.runner.stop_all()
+        self.runtime.stop_all()
 
-    def delete(self, record: AppRecord) -> None:
-        """Stop the application and forget it (its working folder too)."""
-        if self.runner is not None:
-            self.runner.stop(record.id, forget_files=True)
-        self.apps.delete(record.id)
+    def delete(self, app_id: str) -> None:
+        """Stop the application and forget it (its working folders too)."""
+        with self.lock(app_id):
+            self.runtime.stop(app_id, forget_files=True)
+            self.apps.delete(app_id)
+
+    def upstream(self, record: AppRecord) -> Upstream | None:
+        """Where the running application answers, if it runs here."""
+        if record.status != "running":
+            return None
+        return self.runtime.upstream(record.id)
 
     def logs(self, record: AppRecord) -> dict[str, Any]:
         """``{logs, buildLog, buildStatus, buildError}`` of the application's current run."""
-        lines: list[str] = []
-        build_log = record.body.get("buildLog") or ""
-        if self.runner is not None:
-            lines, live = self.runner.logs(record.id)
-            build_log = live if live is not None else build_log
-        else:
-            build_log = (
-                "Simulated build: the sandbox was started without --run-apps, so start-app.sh "
-                "was not run. The application shows a page that says so."
-            )
+        live = self.runtime.logs(record.id)
+        build_log = live.build_log if live.build_log is not None else record.body.get("buildLog")
         status = {BUILDING: "inProgress", "failed": "failed"}.get(record.status, "completed")
-        if status == "inProgress" and self.runner is not None and self.runner.started(record.id):
+        if status == "inProgress" and live.started:
             status = "completed"  # built; start-app.sh is starting and not answering yet
         return {
-            "logs": lines,
-            "buildLog": build_log,
+            "logs": live.lines,
+            "buildLog": redact(build_log or "", self.tokens),
             "buildStatus": status,
             "buildError": record.body.get("buildError"),
         }
 
-    def report(
-        self, app_id: str, run_id: str, status: str, problem: str | None, build_log: str
-    ) -> None:
-        """What a run reached (called from the runner's threads)."""
-        self.apps.report(app_id, run_id, status, problem, build_log)
-
-    def _prepare_run(self, record: AppRecord) -> None:
-        if self.runner is None:
-            record.ready_ts = time.time() + self.runtime.app_start_delay_ms / 1000
-        elif record.port is None or not port_is_free(record.port):
-            record.port = free_port()
-
-    def _launch(self, record: AppRecord, version: dict[str, Any], base: str) -> None:
-        if self.runner is None or record.port is None:
-            return
-        env = runtime_environment(self.sources.runtime_parameters(version["id"]))
-        env["DATAROBOT_ENDPOINT"] = f"{base}/api/v2"
-        env["DATAROBOT_API_TOKEN"] = next(t for t, r in self.tokens.items() if r == record.role)
+    def _launch(self, record: AppRecord, version: dict[str, Any]) -> None:
+        parameters = self.sources.runtime_parameters(version["id"])
+        env = runtime_environment(parameters)
+        env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
+        env["DATAROBOT_API_TOKEN"] = self.owner_token(record)
         spec = RunSpec(
             app_id=record.id,
             run_id=record.run_id,
             files=self.sources.files(version["id"]),
             port=record.port,
             env=env,
+            secrets=(*self.tokens, *credential_secrets(parameters)),
         )
-        self.runner.start(spec)
+        self.runtime.start(spec)
+
+    def owner_token(self, record: AppRecord) -> str:
+        """A token of the application's owner: the app runs as its owner, whoever restarts it."""
+        return next(t for t, r in self.tokens.items() if r == record.role)
 
 
-def with_permissions(record: AppRecord, role: str) -> dict[str, Any]:
-    """The application as ``role`` sees it."""
-    return {**record.api, "permissions": list(PERMISSIONS.get(role, ["CAN_VIEW"]))}
+def reporter(apps: ApplicationStore, tokens: dict[str, str]) -> Reporter:
+    """What the runtime calls when a run reaches a status: stored, without any token."""
+
+    def report(app_id: str, run_id: str, status: str, problem: str | None, log: str) -> None:
+        error = None if problem is None else clip(redact(problem, tokens))
+        apps.report(app_id, run_id, status, error, clip(redact(log, tokens), MAX_BUILD_LOG))
+
+    return report
+
+
+def owner_of(record: AppRecord) -> str | None:
+    """The ``userId`` of the application's owner."""
+    return user_of(record.role)["userId"]
 
 
 def history_entries(record: AppRecord) -> list[dict[str, Any]]:
-    """The versions the application has run, newest first."""
+    """The runs the application has had (one per start), newest first."""
     return list(reversed(record.body.get("history", [])))
 
 
@@ -214,8 +259,11 @@ def _remember(record: AppRecord, version: dict[str, Any]) -> None:
     )
 
 
-def status_page(record: AppRecord, files: list[str], simulated: bool) -> str:
-    """The sandbox's own page at ``applicationUrl`` when the app itself cannot answer there."""
+def status_page(record: AppRecord, files: Sequence[str], simulated: bool) -> str:
+    """The sandbox's own page at ``applicationUrl`` when the app itself cannot answer there.
+
+    It never shows the application's output: why it failed is behind the API (owner, admins).
+    """
     name = html.escape(record.name)
     if simulated and record.status == "running":
         listing = "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files)
@@ -230,8 +278,10 @@ def status_page(record: AppRecord, files: list[str], simulated: bool) -> str:
     elif record.status == BUILDING:
         body = "<p>The application is starting. This page reloads itself.</p>"
     elif record.status == "failed":
-        problem = html.escape(record.body.get("buildError") or "unknown")
-        body = f"<p>The application failed:</p><pre>{problem}</pre>"
+        body = (
+            "<p>The application failed. Its owner (or an admin) reads why in its logs "
+            "(<code>client.applications.logs(app)</code> or <code>%dr_app</code>).</p>"
+        )
     else:
         body = f"<p>The application is {html.escape(record.status)}.</p>"
     refresh = '<meta http-equiv="refresh" content="2">' if record.status == BUILDING else ""

@@ -186,6 +186,18 @@ def runtime_environment(parameters: list[dict[str, Any]]) -> dict[str, str]:
     return env
 
 
+def credential_secrets(parameters: list[dict[str, Any]]) -> list[str]:
+    """The secret strings of the credentials set (their values, and each as the app gets it),
+    for the runtime to redact from the app's output like the tokens."""
+    found: list[str] = []
+    credentials = [p for p in parameters if p.get("type") == "credential"]
+    for text in runtime_environment(credentials).values():
+        found.append(text)
+        payload = json.loads(text)["payload"]
+        found += [v for k, v in payload.items() if k != "credentialType" and isinstance(v, str)]
+    return [s for s in found if len(s) >= 4]  # never redact every "a" of the output
+
+
 def _credential(parameter: dict[str, Any], value: Any) -> dict[str, Any]:
     kind = parameter.get("credentialType") or "api_token"
     if isinstance(value, dict):

@@ -36,8 +36,12 @@ def allow(*roles: str) -> Any:
 
 
 def base_url(request: Request) -> str:
-    """``http://host:port`` as the caller reached the sandbox."""
-    return str(request.base_url).rstrip("/")
+    """``http://host:port``: the sandbox's own address (``--public-url`` or where it listens).
+
+    Never the request's ``Host`` header when the sandbox knows its address; an app built
+    without one (an in-process test client) falls back to the request's."""
+    public = getattr(request.app.state, "public_url", None)
+    return public or str(request.base_url).rstrip("/")
 
 
 def page(
@@ -55,7 +59,7 @@ def page(
 
     def link(new_offset: int) -> str:
         query = urlencode([*params, ("offset", str(new_offset)), ("limit", str(limit))])
-        return str(request.url.replace(query=query))
+        return f"{base_url(request)}{request.url.path}?{query}"
 
     return {
         "count": count,

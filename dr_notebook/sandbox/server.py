@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shlex
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from dr_notebook.sandbox.dblock import DatabaseInUse, DatabaseLock
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
     ROLES,
@@ -105,6 +108,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="how long a simulated application takes to reach running (default 300)",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the sandbox's address as clients reach it (default http://HOST:PORT); "
+        "applications' DATAROBOT_ENDPOINT and applicationUrl are built from it",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
 
 
@@ -135,19 +145,51 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
             app_start_timeout_s=args.app_start_timeout,
         ),
         run_apps=args.run_apps,
+        public_url=_public_url(args.public_url),
     )
 
 
 def serve(settings: ServerSettings) -> int:
-    """Prepare the database, bind the socket, print the endpoint and token, serve until Ctrl-C."""
+    """Prepare the database, bind the socket, print the endpoint and token, serve until Ctrl-C.
+
+    SIGINT and SIGTERM are handled from the first line on: before the server runs they stop
+    the start-up at once; once it runs they ask it to stop (a second one forces it).
+    """
+    stopper = _Stopper()
+    previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(settings, stopper)
+    except (KeyboardInterrupt, Exception, _Stop):
+        if not stopper.count:
+            raise
+        # A signal during start-up: whatever it interrupted (a library may wrap the exception
+        # it raised into one of its own), the sandbox stops.
+        print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
     import uvicorn
 
     from dr_notebook.sandbox.app import create_app
     from dr_notebook.sandbox.demo import generate, load_catalogue
     from dr_notebook.sandbox.store import Store
 
-    store = Store(settings.db_path)
+    if settings.run_apps and os.name != "posix":
+        raise SystemExit("--run-apps needs a POSIX system (bash and process groups)")
+    lock = DatabaseLock(settings.db_path)
     try:
+        lock.acquire()
+    except DatabaseInUse as exc:
+        print(f"dr-notebook sandbox: {exc}", file=sys.stderr, flush=True)
+        return 1
+    store = None
+    app = None
+    try:
+        store = Store(settings.db_path)
         if store.get_meta("initialized") is None:
             if settings.demo and store.count_templates() == 0:
                 store.insert_templates(load_catalogue())
@@ -155,17 +197,17 @@ def serve(settings: ServerSettings) -> int:
         if settings.generate:
             store.insert_templates(generate(settings.generate, settings.seed))
         tokens = settings.tokens or {_default_admin_token(store): "admin"}
-        if settings.run_apps and os.name != "posix":
-            raise SystemExit("--run-apps needs a POSIX system (bash and process groups)")
         apps_dir = apps_dir_for(settings.db_path) if settings.run_apps else None
-        app = create_app(store, tokens, settings.runtime, settings.seed, apps_dir)
         sock = _bind(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
+        lock.describe(port)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
+        public_url = (settings.public_url or f"http://{shown}:{port}").rstrip("/")
+        app = create_app(store, tokens, settings.runtime, settings.seed, apps_dir, public_url)
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.
-        print(f"export DATAROBOT_ENDPOINT=http://{shown}:{port}/api/v2", flush=True)
+        print(f"export DATAROBOT_ENDPOINT={public_url}/api/v2", flush=True)
         print(f"export DATAROBOT_API_TOKEN={shlex.quote(admin)}", flush=True)
         roles = ", ".join(sorted(set(tokens.values())))
         print(
@@ -181,21 +223,55 @@ def serve(settings: ServerSettings) -> int:
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=75
         )
-        # uvicorn re-raises the stop signal once it has shut down: SIGTERM must then unwind
-        # like Ctrl-C, so that the finally blocks stop the applications' process groups.
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        server = _quiet_server(uvicorn.Server)(config)
+        stopper.server = server
+        # A signal some library swallowed during start-up still stops the sandbox here.
+        server.should_exit = stopper.count > 0
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            server.run(sockets=[sock])
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            sock.close()
-            app.app.state.applications.stop_all()
-    except KeyboardInterrupt:
-        pass  # Ctrl-C before uvicorn took over the signal, or re-raised by it after shutdown
+            sock.close()  # the stopper keeps the server: a later signal only sets flags
     finally:
-        store.close()
+        if app is not None:
+            app.app.state.applications.stop_all()
+        if store is not None:
+            store.close()
+        lock.release()
     print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
     return 0
+
+
+class _Stop(BaseException):
+    """A stop signal during start-up (not KeyboardInterrupt: CPython 3.11 would then exit with
+    SIGINT even once it is handled, if it struck inside code run by ``PyRun_*``)."""
+
+
+class _Stopper:
+    """The sandbox's SIGINT/SIGTERM handler: only sets flags once the server runs."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.count = 0
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.count += 1
+        server = self.server
+        if server is None:
+            raise _Stop(signal.Signals(signum).name)
+        if self.count > 1:
+            server.force_exit = True
+        server.should_exit = True
+
+
+def _quiet_server(base: type[Any]) -> type[Any]:
+    """uvicorn's Server, leaving signal handling to the sandbox (no handlers of its own)."""
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,6 +309,15 @@ def _default_admin_token(store: Store) -> str:
     return token
 
 
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query:
+        raise SystemExit("--public-url expects http(s)://host[:port][/path]")
+    return value.rstrip("/")
+
+
 def _split_env(value: str) -> list[str]:
     return [part for part in value.split(",") if part.strip()]
 
@@ -242,10 +327,6 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
-
-
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _positive(text: str) -> int:

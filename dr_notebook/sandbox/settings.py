@@ -84,6 +84,7 @@ class ServerSettings:
     seed: int | None = None
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     run_apps: bool = False
+    public_url: str | None = None  # http://host:port as clients reach the sandbox
 
 
 def default_db_path() -> Path:

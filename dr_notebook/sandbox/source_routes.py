@@ -14,6 +14,7 @@ from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.errors import ApiError, field_errors
 from dr_notebook.sandbox.forms import read_template_body, read_version_body
 from dr_notebook.sandbox.openapi import SOURCE_BODY, VERSION_CREATE_BODY, VERSION_PATCH_BODY
+from dr_notebook.sandbox.permissions import can_write
 from dr_notebook.sandbox.routing import (
     API,
     Limit,
@@ -58,6 +59,13 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         source = sources.get_source(source_id)
         if source is None:
             raise not_found("custom application source", source_id)
+        return source
+
+    def owned(source_id: str, who: str) -> dict[str, Any]:
+        """The source, if ``who`` may change it and write into its versions (else 403)."""
+        source = source_or_404(source_id)
+        if not can_write(who, source.get("userId")):
+            raise ApiError(403, f"Forbidden: the {who} role can change only the sources it owns.")
         return source
 
     @router.post(
@@ -115,7 +123,7 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         request: Request, sourceId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
         """Rename a source, or set the resources of its latest version."""
-        source = source_or_404(sourceId)
+        source = owned(sourceId, who)
         fields, _ = await read_template_body(request)
         name = _name(fields, required=False)
         settings, errors = version_settings({k: v for k, v in fields.items() if k == "resources"})
@@ -129,9 +137,10 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             sources.rename_source(sourceId, name)
         return src.with_permissions(source_or_404(sourceId), who)
 
-    @router.delete(f"{SOURCES}/{{sourceId}}/", status_code=204, dependencies=[allow("admin")])
-    async def delete_source(sourceId: str) -> Response:
+    @router.delete(f"{SOURCES}/{{sourceId}}/", status_code=204)
+    async def delete_source(sourceId: str, who: str = allow(*EDITORS)) -> Response:
         """Delete a source and its versions (applications built from it keep running)."""
+        owned(sourceId, who)
         if not sources.delete_source(sourceId):
             raise not_found("custom application source", sourceId)
         return Response(status_code=204)
@@ -155,7 +164,7 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
         request: Request, sourceId: str, who: str = allow(*EDITORS)
     ) -> dict[str, Any]:
         """A new version: empty, or a copy of ``baseVersion``'s files and settings."""
-        source_or_404(sourceId)
+        owned(sourceId, who)
         fields, _ = await read_template_body(request)
         label, problem = parse_label(fields.get("label"))
         settings, errors = version_settings(fields)
@@ -199,14 +208,12 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             raise not_found("version of this source", versionId)
         return version
 
-    @router.patch(
-        VERSION,
-        dependencies=[allow(*EDITORS)],
-        openapi_extra={"requestBody": VERSION_PATCH_BODY},
-    )
-    async def update_version(request: Request, sourceId: str, versionId: str) -> dict[str, Any]:
+    @router.patch(VERSION, openapi_extra={"requestBody": VERSION_PATCH_BODY})
+    async def update_version(
+        request: Request, sourceId: str, versionId: str, who: str = allow(*EDITORS)
+    ) -> dict[str, Any]:
         """Add or replace files (multipart ``file`` + ``filePath``), delete items, settings."""
-        source_or_404(sourceId)
+        owned(sourceId, who)
         body = await read_version_body(request)
         settings, errors = version_settings(body.fields)
         errors.update(body.errors)
@@ -224,10 +231,10 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             _change_version, sources, sourceId, versionId, settings, body.files, delete_ids, values
         )
 
-    @router.delete(VERSION, status_code=204, dependencies=[allow(*EDITORS)])
-    async def delete_version(sourceId: str, versionId: str) -> Response:
+    @router.delete(VERSION, status_code=204)
+    async def delete_version(sourceId: str, versionId: str, who: str = allow(*EDITORS)) -> Response:
         """Delete a version that no application was built from."""
-        source_or_404(sourceId)
+        owned(sourceId, who)
         try:
             deleted = sources.delete_version(sourceId, versionId)
         except VersionFrozen:

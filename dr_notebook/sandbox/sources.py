@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
+from dr_notebook.sandbox.permissions import permissions, user_of
 from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import Store, new_id, now_iso
 from dr_notebook.sandbox.versions import new_version
 
 ORG_ID = "5f0c1e1f2a3b4c5d6e7f8091"
-PERMISSIONS = {
-    "admin": ["CAN_VIEW", "CAN_UPDATE", "CAN_DELETE", "CAN_SHARE", "CAN_PUBLISH_NEW_IMAGE"],
-    "user": ["CAN_VIEW", "CAN_UPDATE", "CAN_PUBLISH_NEW_IMAGE"],
-    "viewer": ["CAN_VIEW"],
-}
-_PEOPLE = {
-    "admin": ("Ada", "Admin"),
-    "user": ("Uma", "User"),
-    "viewer": ("Vic", "Viewer"),
-}
 APP_TEMPLATE_TYPE = "customApplicationTemplate"
 _FAILURES = {
     "ERROR": "The application source could not be created from the template.",
     "ABORTED": "The job was aborted before the application source was created.",
     "EXPIRED": "The job expired before the application source was created.",
 }
-
-
-def user_of(role: str) -> dict[str, str]:
-    """The sandbox user behind a role: stable id, username, names and Gravatar-style hash."""
-    first, last = _PEOPLE.get(role, (role.title(), "User"))
-    username = f"{role}@sandbox.local"
-    return {
-        "userId": hashlib.sha1(role.encode()).hexdigest()[:24],
-        "createdBy": username,
-        "creatorFirstName": first,
-        "creatorLastName": last,
-        "creatorUserhash": hashlib.md5(username.encode()).hexdigest(),
-    }
 
 
 def why_not_creatable(template: dict[str, Any]) -> str | None:
@@ -99,7 +76,7 @@ def _new_source(
 
 def with_permissions(source: dict[str, Any], role: str) -> dict[str, Any]:
     """The source as ``role`` sees it: with the actions that role may take."""
-    return {**source, "permissions": list(PERMISSIONS.get(role, ["CAN_VIEW"]))}
+    return {**source, "permissions": permissions(role, source.get("userId"))}
 
 
 def new_job(template_id: str, role: str, delay_ms: int, outcome: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -162,7 +163,8 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private(self.path)  # it holds tokens: only its owner reads it (and -wal, -shm)
         self._lock = threading.RLock()
         # Listings' rowids by query, cleared by every template write (see _listing).
         self._listings: dict[tuple[str, tuple[SqlValue, ...]], list[int]] = {}
@@ -171,6 +173,10 @@ class Store:
         # SQLite's lower() folds ASCII only; searches and tags are case-insensitive in Unicode.
         self._db.create_function("py_lower", 1, _lower, deterministic=True)
         self._db.execute("PRAGMA journal_mode=WAL")
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older ones
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.chmod(0o600)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
@@ -536,3 +542,14 @@ def file_content(content: bytes | str) -> dict[str, str]:
         except UnicodeDecodeError:
             return {"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"}
     return {"content": content}
+
+
+def _private(path: Path) -> None:
+    """Create ``path`` readable by its owner only, or make an existing one so."""
+    if str(path) == ":memory:":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -1,0 +1,42 @@
+"""A run's environment, assembled in one place from an allow-list (nothing else leaks in)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+# What an application gets from the sandbox's own environment; nothing else (no cloud keys,
+# agent sockets, proxies or the sandbox's tokens).
+INHERITED = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM")
+INHERITED_PREFIXES = ("LC_",)
+# What the application may be given by the sandbox itself (see RunSpec.env).
+GIVEN_PREFIXES = ("DATAROBOT_", "MLOPS_RUNTIME_PARAM_")
+MARKER = "DR_NOTEBOOK_SANDBOX_RUN"  # the run's mark, read from /proc/<pid>/environ
+
+
+def run_environment(
+    given: Mapping[str, str],
+    port: int | None,
+    marker: str,
+    source: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The complete environment of a run.
+
+    ``given`` holds the DataRobot variables and runtime parameters (other names are dropped);
+    ``source`` is the sandbox's own environment (``os.environ`` by default), of which only
+    :data:`INHERITED` and ``LC_*`` pass. ``PATH`` starts with the sandbox's Python.
+    """
+    source = os.environ if source is None else source
+    env = {k: v for k, v in source.items() if k in INHERITED or k.startswith(INHERITED_PREFIXES)}
+    env["PATH"] = os.pathsep.join(
+        p for p in (str(Path(sys.executable).parent), env.get("PATH", os.defpath)) if p
+    )
+    env.update({k: v for k, v in given.items() if k.startswith(GIVEN_PREFIXES)})
+    if port is not None:
+        env["PORT"] = str(port)
+    env["BIND_ADDRESS"] = "127.0.0.1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env[MARKER] = marker
+    return env
