@@ -10,8 +10,10 @@ round, one file is saved with a new marker and the clock runs until the app's pa
 
     .venv/bin/python benchmarks/edit_loop.py [--rounds 5] [--templates "Flask App Base"]
 
-Streamlit pages are drawn by JavaScript: for them the marker is read from the app's
-``/app/static/`` file server when the template enables it, else from the page's title.
+A Streamlit page is drawn over a websocket, so its HTML never holds the marker: for it the
+clock stops when the application runs a version other than the one before the save and its
+health check (``_stcore/health``) answers 200 (Streamlit runs the new script for the next
+session from then on).
 """
 
 from __future__ import annotations
@@ -44,17 +46,30 @@ EDITS: dict[str, tuple[str, Callable[[str, str], str]]] = {
 }
 
 
-def served(url: str, marker: str, timeout: float = 60.0) -> float:
-    """Poll the page every 20 ms until it holds ``marker``; the time it first did."""
-    deadline = time.perf_counter() + timeout
+def served(
+    client: Client, app: Application, template: str, marker: str, before: str | None
+) -> float:
+    """Poll every 20 ms until the app serves the edit (see the module's docstring); when."""
+    deadline = time.perf_counter() + 60.0
+    url = app.application_url or ""
     while time.perf_counter() < deadline:
         try:
-            if marker in requests.get(url, timeout=5).text:
+            if template.startswith("Streamlit"):
+                now = client.applications.get(app.id)
+                moved = now.running and now.source_version_id != before
+                if moved and requests.get(url + "_stcore/health", timeout=5).ok:
+                    return time.perf_counter()
+            elif marker in requests.get(url, timeout=5).text:
                 return time.perf_counter()
         except requests.RequestException:
             pass  # restarting
         time.sleep(0.02)
-    raise SystemExit(f"{marker} was not served within {timeout:g} s")
+    raise SystemExit(f"{marker} was not served within 60 s")
+
+
+def version_of(client: Client, app: Application) -> str | None:
+    """The version the application runs now."""
+    return client.applications.get(app.id).source_version_id
 
 
 def save(folder: Path, template: str, marker: str) -> float:
@@ -81,7 +96,6 @@ def full_upload(client: Client, app: Application, folder: Path) -> None:
 
 def bench(client: Client, template: str, rounds: int) -> dict[str, list[float]]:
     app = client.launch(template, name=f"edit {uuid.uuid4().hex[:6]}")
-    url = app.application_url or ""
     times: dict[str, list[float]] = {"sync": [], "watch": [], "full upload": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "app"
@@ -89,10 +103,10 @@ def bench(client: Client, template: str, rounds: int) -> dict[str, list[float]]:
         (folder / ".dr_apps_ignore").write_text("*.orig\n")
         client.applications.sync(app, folder)  # the ignore file: no change to the app
         for _i in range(rounds):
-            marker = f"m{uuid.uuid4().hex[:8]}"
+            marker, before = f"m{uuid.uuid4().hex[:8]}", version_of(client, app)
             saved = save(folder, template, marker)
             client.applications.sync(app, folder)
-            times["sync"].append(served(url, marker) - saved)
+            times["sync"].append(served(client, app, template, marker, before) - saved)
 
         stop = threading.Event()
         rolled = threading.Event()
@@ -109,19 +123,19 @@ def bench(client: Client, template: str, rounds: int) -> dict[str, list[float]]:
         time.sleep(1.0)  # the watch is set up
         for _i in range(rounds):
             rolled.clear()
-            marker = f"w{uuid.uuid4().hex[:8]}"
+            marker, before = f"w{uuid.uuid4().hex[:8]}", version_of(client, app)
             saved = save(folder, template, marker)
-            times["watch"].append(served(url, marker) - saved)
+            times["watch"].append(served(client, app, template, marker, before) - saved)
             rolled.wait(30)
             time.sleep(0.3)  # let the watch settle before the next save
         stop.set()
         watcher.join(30)
 
         for _i in range(rounds):
-            marker = f"f{uuid.uuid4().hex[:8]}"
+            marker, before = f"f{uuid.uuid4().hex[:8]}", version_of(client, app)
             saved = save(folder, template, marker)
             full_upload(client, app, folder)
-            times["full upload"].append(served(url, marker) - saved)
+            times["full upload"].append(served(client, app, template, marker, before) - saved)
     client.applications.delete(app)
     return times
 
