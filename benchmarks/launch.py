@@ -3,11 +3,15 @@
 1. From ``%dr_new_app`` to ``running`` in a sandbox started with ``--run-apps`` ("Flask App
    Base"), split into source, build and start from the launch's own events, next to a plain
    ``requests`` script doing the same calls and polling once a second (the obvious script).
-2. ``%dr_apps`` over 1,000 applications (simulated sandbox, 50 ms per request) against a
+2. Per framework (Flask, Streamlit, Dash templates of the demo catalogue): the first launch,
+   which builds the application's environment with uv (cold), a second launch of the same
+   template, which reuses it (warm), each split into build, start and total, and warm/cold.
+3. ``%dr_apps`` over 1,000 applications (simulated sandbox, 50 ms per request) against a
    sequential ``requests`` loop following ``next`` into a DataFrame, and DataRobot's official
    client, ``datarobot.CustomApplication.list()``.
 
     .venv/bin/python benchmarks/launch.py [--launches 3] [--apps 1000] [--latency-ms 50]
+        [--frameworks-only] [--empty-uv-cache]
 """
 
 from __future__ import annotations
@@ -115,6 +119,55 @@ def bench_launch(launches: int) -> None:
     print(f"  requests script, 1 s polls {theirs * 1000:8.0f} ms   {theirs / ours:5.1f}x ours")
 
 
+FRAMEWORKS = {
+    "Flask": "Flask App Base",
+    "Streamlit": "Streamlit App Base",
+    "Dash": "Model Monitoring Dashboard",
+}
+
+
+def launch_split(client: Client, template: Any) -> dict[str, float]:
+    """One launch of ``template`` to running, split by its own events (see :func:`split`)."""
+    steps: list[LaunchStep] = []
+    app = client.launch(template, name=f"bench {uuid.uuid4().hex[:6]}", on_status=steps.append)
+    if not app.running:
+        raise SystemExit(f"{template.name} is {app.status}: {app.build_error}")
+    return split(steps)
+
+
+def bench_frameworks(empty_uv_cache: bool) -> None:
+    """Cold (environment built) and warm (reused) launches per framework, in a new sandbox."""
+    cache = None
+    if empty_uv_cache:  # downloads included: what a machine that never ran uv sees
+        import tempfile
+
+        cache = tempfile.mkdtemp(prefix="uv-cache-")
+        os.environ["UV_CACHE_DIR"] = cache
+    rows = []
+    with start_sandbox(run_apps=True) as sb:
+        client = Client(sb.endpoint, sb.token, progress=False)
+        for framework, name in FRAMEWORKS.items():
+            template = client.templates.resolve(name)
+            cold = launch_split(client, template)
+            warm = launch_split(client, template)
+            rows.append((framework, name, cold, warm))
+            for app in client.applications.list():
+                client.applications.delete(app)
+        client.close()
+    if cache is not None:
+        import shutil
+
+        shutil.rmtree(cache, ignore_errors=True)
+    where = "an empty uv cache" if empty_uv_cache else "uv's cache as it is"
+    print(f"Launch per framework with --run-apps, a new sandbox, {where} (seconds):")
+    print(f"  {'framework':<10} {'cold build':>10} {'warm build':>10} {'start':>6} "
+          f"{'cold total':>10} {'warm total':>10} {'warm/cold':>9}")  # fmt: skip
+    for framework, _, cold, warm in rows:
+        print(f"  {framework:<10} {cold['build']:10.1f} {warm['build']:10.1f} {warm['start']:6.1f} "
+              f"{cold['total']:10.1f} {warm['total']:10.1f} "
+              f"{warm['total'] / cold['total']:9.2f}")  # fmt: skip
+
+
 def make_apps(sb: Any, count: int) -> None:
     """``count`` simulated applications from one runnable source (8 requests at a time)."""
     source = sb.api("POST", "customApplicationSources/", json={"name": "bench"}).json()
@@ -197,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-official", action="store_true", help="leave out datarobot")
+    parser.add_argument("--frameworks-only", action="store_true", help="only the per-framework")
+    parser.add_argument("--empty-uv-cache", action="store_true", help="cold builds download")
     args = parser.parse_args(argv)
+    bench_frameworks(args.empty_uv_cache)
+    if args.frameworks_only:
+        return 0
     bench_launch(args.launches)
     bench_listing(args.apps, args.latency_ms, args.repeat, not args.skip_official)
     print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

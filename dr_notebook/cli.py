@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dr-notebook <command> [options]``; today the command is ``sandbox``."""
+    from dr_notebook.sandbox.signals import STOPPER
+
+    previous = STOPPER.install()  # a signal is counted from here on, even if an import hides it
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C before the sandbox handles signals (imports, options)
+    except BaseException as exc:  # a signal before the sandbox handled it itself
+        if isinstance(exc, SystemExit) or not (isinstance(exc, KeyboardInterrupt) or STOPPER.count):
+            raise
         print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(argv: Sequence[str] | None) -> int:

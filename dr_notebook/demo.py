@@ -33,7 +33,10 @@ except ImportError:
         "The demo launcher needs the lab extra: pip install 'dr-notebook[lab]' (make demo does)."
     ) from None
 
+from dr_notebook.sandbox.execution_environments import default
+from dr_notebook.sandbox.runtime.builder import Builder, BuildError
 from dr_notebook.sandbox.server import TOKENS_ENV
+from dr_notebook.sandbox.settings import envs_dir_for
 
 READY_PREFIX = "dr-notebook demo ready:"
 """The line printed once the sandbox and JupyterLab both answer (tests wait for it)."""
@@ -91,6 +94,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def prepare_base_environment(envs: Path) -> None:
+    """Build the applications' base environment once (with progress), or say it is reused.
+
+    Applications' own environments are built on launch; with the base packages resolved and
+    in uv's cache, each takes seconds instead of the first build's download.
+    """
+    base = default()
+    builder = Builder(envs)
+    started = time.monotonic()
+    print(
+        f"Applications' base environment: Python {base.python_version} with "
+        f"{', '.join(base.packages)} in {envs}",
+        flush=True,
+    )
+
+    def progress(line: str) -> None:
+        if line.startswith(("Building", "Resolving", "Installing", "Resolved", "Installed")):
+            print(f"  {line}", flush=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            built = builder.build(base, {}, Path(folder), progress)
+        except BuildError as exc:  # the sandbox still starts; launches will say why
+            print(f"  could not build it: {exc.message.splitlines()[0]}", flush=True)
+            return
+    if built.reused:
+        print("  built before: reused.", flush=True)
+    elif built.offline:
+        print("  no package index answers: applications use the sandbox's packages.", flush=True)
+    else:
+        print(f"  ready in {time.monotonic() - started:.0f} s (once).", flush=True)
+
+
 def wait_until_ready(
     url: str, process: subprocess.Popen[bytes], timeout: float, headers: dict[str, str]
 ) -> None:
@@ -139,6 +175,7 @@ class Demo:
             raise DemoError(f"no notebook {args.notebook_dir / args.notebook}: run from the repo")
         args.port = args.port or free_port(args.host)
         args.lab_port = args.lab_port or free_port(args.host)
+        prepare_base_environment(envs_dir_for(args.db))
         self._start_sandbox()
         self._start_lab()
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import traitlets
 
-pytest_plugins = ["dr_notebook.sandbox.pytest_plugin"]
+pytest_plugins = ["dr_notebook.sandbox.pytest_plugin", "drapps_cli"]
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
+from broken_app import UNKNOWN, publish_broken_app
 
 from dr_notebook import errors
 from dr_notebook.client import Client
@@ -303,13 +304,14 @@ def real() -> Iterator[Any]:
 @pytest.mark.slow
 def test_a_failed_build_is_one_line_with_the_build_error(real: Any) -> None:
     client = Client(endpoint=real.endpoint, token=real.token, progress=False)
+    name = publish_broken_app(real)
     g = TemplateGallery(client)
     assert g.wait(WAIT)
-    streamlit = next(t for t in client.templates.list() if t.name == "Streamlit App Base")
+    broken = next(t for t in client.templates.list() if t.name == name)
     with pytest.raises(errors.ApplicationFailedError) as caught:
-        g.launch_app(streamlit.id, name=unique("Streamlit"))
+        g.launch_app(broken.id, name=unique("Broken"))
     shown = text(g.detail_pane.result)
-    assert str(caught.value) in shown and "streamlit" in shown.lower()
+    assert str(caught.value) in shown and UNKNOWN in shown
     assert "%dr_app " in shown and "Traceback" not in shown
     assert real.token not in all_state(g)
     g.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from broken_app import UNKNOWN, publish_broken_app
 from IPython.core.error import UsageError
 from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
@@ -863,13 +864,18 @@ def test_completion_of_application_names(shell: InteractiveShell, admin) -> None
 def test_new_app_failed_build_is_one_line_with_the_build_error(
     shell: InteractiveShell, sandbox_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sandbox_factory(run_apps=True)  # runs start-app.sh: Streamlit is not installed here
+    real = sandbox_factory(run_apps=True)  # builds it: its requirements.txt cannot install
+    name = publish_broken_app(real)
     monkeypatch.setenv("DATAROBOT_ENDPOINT", real.endpoint)
     monkeypatch.setenv("DATAROBOT_API_TOKEN", real.token)
     magics(shell)._drop_client()
-    cell = run(shell, "%dr_new_app Streamlit App Base")
+    cell = run(shell, f"%dr_new_app {name}")
     assert_one_line(
-        cell, errors.ApplicationFailedError, "streamlit", "does not install", "%dr_app "
+        cell,
+        errors.ApplicationFailedError,
+        UNKNOWN,
+        "not found in the package registry",
+        "%dr_app ",
     )
-    assert "Streamlit App Base: failed" in launch_line(cell.outputs)[-1]
+    assert f"{name}: failed" in launch_line(cell.outputs)[-1]
     assert real.token not in cell.text

@@ -30,9 +30,56 @@ def test_markers_options_and_unreadable_lines():
         'not-installed-anywhere; python_version < "3"\n-r other.txt\n--index-url x\nflask[[\n'
     )
     assert report.missing == []  # the marker leaves it out
-    assert report.skipped == ["line 2: -r other.txt", "line 3: --index-url x"]
-    assert report.unreadable and report.unreadable[0].startswith("line 4:")
+    assert report.skipped == ["requirements.txt line 3: --index-url x"]
+    assert report.unreadable[0] == "requirements.txt line 2: the application has no file other.txt"
+    assert report.unreadable[1].startswith("requirements.txt line 4:")
     assert not report.ok
+
+
+def test_the_check_reads_what_pip_reads():
+    text = (
+        "\ufeffpytest  # a BOM first, a comment after whitespace\n"
+        "# a comment line\n"
+        "surely-not-installed-a \\\n"
+        "    >=1.0 \\\n"
+        "    --hash=sha256:0123456789abcdef\n"
+        "surely-not-installed-c==1\t# after a tab\n"
+        "-r extra/more.txt\n"
+        "--index-url https://example.invalid/simple\n"
+    )
+    files = {
+        "requirements.txt": text.encode("utf-8"),
+        "extra/more.txt": b"surely-not-installed-b\n-r ../requirements.txt\n",
+    }
+    report = check_requirements(files=files)
+    assert report.missing == [
+        "surely-not-installed-a",
+        "surely-not-installed-c",
+        "surely-not-installed-b",
+    ]
+    assert report.unreadable == []
+    assert report.skipped == ["requirements.txt line 8: --index-url https://example.invalid/simple"]
+
+
+def test_urls_and_paths_cannot_be_checked_offline_and_do_not_fail():
+    report = check_requirements(
+        "./vendored/pkg\nhttps://example.invalid/x-1.0-py3-none-any.whl\n"
+        "name @ git+https://example.invalid/a/b\n-e .\nwheels/y-1.0.tar.gz\n"
+    )
+    assert report.ok and report.missing == [] and report.unreadable == []
+    assert [line.split(": ", 1)[0] for line in report.unchecked] == [
+        f"requirements.txt line {n}" for n in range(1, 6)
+    ]
+    assert all("cannot be checked offline" in line for line in report.unchecked)
+    assert "(a path: " in report.unchecked[0] and "(a URL: " in report.unchecked[1]
+    assert describe(report)[-1].startswith("Cannot be checked offline: ")
+
+
+def test_an_include_outside_the_application_is_refused():
+    report = check_requirements(files={"requirements.txt": b"-r ../../etc/passwd\n"})
+    assert report.unreadable == [
+        "requirements.txt line 1: ../../etc/passwd is outside the application"
+    ]
 
 
 def installed(name):

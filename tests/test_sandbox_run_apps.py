@@ -77,9 +77,9 @@ def test_a_demo_template_runs_restarts_on_a_new_version_and_leaves_nothing(sb):
     assert "Connected to the DataRobot API, version 2.49.0" in page.text
     first_port = page.url.split(":")[2].split("/")[0]
     logs = sb.api("GET", f"customApplications/{app['id']}/logs/").json()
-    assert "Every requirement is installed." in logs["buildLog"]
+    assert "Installing requirements.txt on top of the base." in logs["buildLog"]
     assert logs["buildStatus"] == "completed" and logs["buildError"] is None
-    assert any(first_port in line for line in logs["logs"])  # flask printed its address
+    assert any(":8080" in line for line in logs["logs"])  # flask printed its address
     assert sb.token not in str(logs)
 
     version = sb.api(
@@ -120,16 +120,20 @@ def test_the_fastapi_template_runs_with_the_lab_packages(sb):
     assert processes_in(sb.apps_dir / app["id"]) == []
 
 
-def test_missing_requirements_fail_the_build_naming_them(sb):
-    source = source_from_template(sb, "Streamlit App Base")
-    app = create(sb, name="no streamlit here", applicationSourceId=source["id"])
+def test_an_unknown_requirement_fails_the_build_with_uvs_message(sb):
+    files = [("start-app.sh", b"#!/usr/bin/env bash\nexit 1\n"),
+             ("requirements.txt", b"flask\nsurely-no-such-dist-4711==1.0\n")]  # fmt: skip
+    source = source_with(sb, files, name="Unknown package")
+    app = create(sb, name="unknown package", applicationSourceId=source["id"])
     failed = wait_until(sb, app["id"], {"running", "failed"})
     assert failed["status"] == "failed"
-    assert "streamlit" in failed["buildError"] and "datarobot-predict" in failed["buildError"]
-    assert "does not install" in failed["buildError"]
+    assert failed["buildError"].startswith(
+        "requirements.txt line 2: surely-no-such-dist-4711==1.0\n"
+    )
+    assert "surely-no-such-dist-4711 was not found in the package registry" in failed["buildError"]
     assert processes_in(sb.apps_dir / app["id"]) == []  # nothing was started
     logs = sb.api("GET", f"customApplications/{app['id']}/logs/").json()
-    assert logs["buildStatus"] == "failed" and "streamlit" in logs["buildError"]
+    assert logs["buildStatus"] == "failed" and "not found" in logs["buildError"]
     sb.api("DELETE", f"customApplications/{app['id']}/")
 
 

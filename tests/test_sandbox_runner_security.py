@@ -16,6 +16,7 @@ import psutil
 import pytest
 import requests
 
+from dr_notebook.sandbox.runtime import isolation, network
 from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 pytestmark = [
@@ -205,6 +206,8 @@ def test_a_forged_host_header_changes_no_address(sb):
 # -- environment --------------------------------------------------------------------------------
 ALLOWED = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM", "PORT", "BIND_ADDRESS"}
 ALLOWED |= {"PYTHONUNBUFFERED", "DR_NOTEBOOK_SANDBOX_RUN", "PWD", "SHLVL", "_", "OLDPWD"}
+# What DataRobot gives an application besides, and the built environment it runs in.
+ALLOWED |= {"APPLICATION_ID", "SCRIPT_NAME", "DR_CUSTOM_APP_EXTERNAL_URL", "VIRTUAL_ENV"}
 
 
 def test_apps_get_only_the_allow_listed_environment(tmp_path, monkeypatch):
@@ -316,20 +319,39 @@ def test_a_second_sandbox_on_the_same_database_exits_and_touches_nothing(tmp_pat
 
 
 # -- network ------------------------------------------------------------------------------------
-def test_an_app_listening_on_all_interfaces_fails_saying_so(sb):
-    exposed = script('exec python -m http.server --bind 0.0.0.0 "$PORT"')
-    source = source_with(sb, [("start-app.sh", exposed)])
-    app = create(sb, source)
-    failed = wait_until(sb, app["id"])
-    assert failed["status"] == "failed"
-    assert "all network interfaces" in failed["buildError"]
-    assert processes_in(sb.apps_dir / app["id"]) == []
+def test_an_app_listening_on_all_interfaces_fails_saying_so_in_the_port_mode(tmp_path):
+    with start_sandbox(demo=False, run_apps=True, isolation="port") as port_mode:
+        exposed = script('exec python -m http.server --bind 0.0.0.0 "$PORT"')
+        source = source_with(port_mode, [("start-app.sh", exposed)])
+        app = create(port_mode, source)
+        failed = wait_until(port_mode, app["id"])
+        assert failed["status"] == "failed"
+        assert "all network interfaces" in failed["buildError"]
+        assert processes_in(port_mode.apps_dir / app["id"]) == []
+        port_mode.api("DELETE", f"customApplications/{app['id']}/")
+        # positive control: the same server on 127.0.0.1 runs
+        local = source_with(port_mode, [("start-app.sh", script(SERVE))])
+        fine = create(port_mode, local)
+        assert wait_until(port_mode, fine["id"])["status"] == "running"
+        port_mode.api("DELETE", f"customApplications/{fine['id']}/")
+
+
+@pytest.mark.skipif(
+    network.unavailable_reason(isolation.namespace_prefix()) is not None,
+    reason="no network namespaces here",
+)
+def test_an_app_on_all_interfaces_in_its_own_network_is_reachable_by_nobody_else(sb):
+    exposed = script("exec python -m http.server --bind 0.0.0.0 8080")
+    app = create(sb, source_with(sb, [("start-app.sh", exposed)]))
+    running = wait_until(sb, app["id"])
+    assert running["status"] == "running"  # contained: its 0.0.0.0 is its own network's
+    listening = {
+        c.laddr.port for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr
+    }
+    assert 8080 not in listening  # not on this machine's interfaces
+    page = requests.get(running["applicationUrl"], timeout=10)  # positive control: the door
+    assert page.status_code == 200 and "Directory listing" in page.text
     sb.api("DELETE", f"customApplications/{app['id']}/")
-    # positive control: the same server on 127.0.0.1 runs
-    local = source_with(sb, [("start-app.sh", script(SERVE))])
-    fine = create(sb, local)
-    assert wait_until(sb, fine["id"])["status"] == "running"
-    sb.api("DELETE", f"customApplications/{fine['id']}/")
 
 
 # -- bounded output -----------------------------------------------------------------------------

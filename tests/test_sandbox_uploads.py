@@ -255,3 +255,80 @@ def test_unpacking_a_big_upload_does_not_hold_up_other_requests(sandbox_factory)
     assert len(waits) >= 3
     # Unpacked on the event loop, a version request would wait for most of the upload.
     assert max(waits) < done["seconds"] / 2, (max(waits), done["seconds"])
+
+
+def raw_tar(name: bytes) -> bytes:
+    """A gzipped tar with one member whose name is these exact bytes (GNU long name)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as archive:
+        archive.addfile(tarfile.TarInfo("ok.py"), io.BytesIO(b""))
+        info = tarfile.TarInfo(name.decode("utf-8", errors="surrogateescape"))
+        info.size = 1
+        archive.addfile(info, io.BytesIO(b"1"))
+    return buf.getvalue()
+
+
+def utf8_flagged_zip(name: bytes) -> bytes:
+    """A zip whose one entry says its name is UTF-8 (flag 0x800) while it is not."""
+    placeholder = b"x" * len(name)
+    content = bytearray(zip_of({placeholder.decode(): b"1"}))
+    for marker, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = content.index(marker)
+        content[at + flag_offset + 1] |= 0x08  # bit 11 of the general purpose flags
+    return bytes(content).replace(placeholder, name)
+
+
+BAD_NAMES = {
+    "not UTF-8": (b"caf\xe9.py", "b'caf\\xe9.py'"),
+    "control character": (b"bell\x07.py", "'bell\\x07.py'"),
+    "name part longer than 255 bytes": ("é".encode() * 130 + b".py", "'ééé"),
+}
+
+
+@pytest.mark.parametrize("problem", list(BAD_NAMES))
+def test_names_that_cannot_become_files_are_refused_naming_the_entry(problem):
+    name, shown = BAD_NAMES[problem]
+    with pytest.raises(UploadError, match=problem) as caught:
+        unpack(raw_tar(name), "t.tar.gz")
+    assert shown in str(caught.value)
+
+
+def test_a_zip_name_flagged_utf8_that_is_not_is_refused_naming_it():
+    with pytest.raises(UploadError, match="not UTF-8") as caught:
+        unpack(utf8_flagged_zip(b"caf\xe9.py"), "t.zip")
+    assert "caf\\xe9.py" in str(caught.value)
+
+
+def test_a_file_named_like_a_folder_is_refused():
+    with pytest.raises(UploadError, match="'lib', which is also a file"):
+        unpack(zip_of({"lib": b"1", "lib/x.py": b"2"}), None)
+    assert unpack(zip_of({"lib.py": b"1", "lib/x.py": b"2"}), None)  # positive control
+
+
+@pytest.mark.parametrize("problem", list(BAD_NAMES))
+def test_bad_names_are_422_at_upload_naming_the_entry(sandbox_factory, problem):
+    sb = sandbox_factory(demo=False)
+    name, shown = BAD_NAMES[problem]
+    response = sb.api(
+        "POST", "customTemplates/", data=FIELDS, files={"file": ("t.tar.gz", raw_tar(name))}
+    )
+    assert response.status_code == 422, response.text
+    message = response.json()["errors"]["file"]
+    assert problem in message and shown in message
+    assert sb.api("GET", "customTemplates/").json()["totalCount"] == 0
+
+
+def test_a_file_folder_clash_across_uploads_of_a_version_is_422(sandbox_factory):
+    sb = sandbox_factory(demo=False)
+    source = sb.api("POST", "customApplicationSources/", json={"name": "s"}).json()
+    url = f"customApplicationSources/{source['id']}/versions/{source['latestVersion']['id']}/"
+
+    def send(path: str) -> requests.Response:
+        return sb.api("PATCH", url, files=[("file", ("f", b"1"))], data=[("filePath", path)])
+
+    assert send("lib").status_code == 200
+    response = send("lib/x.py")
+    assert response.status_code == 422, response.text
+    assert "'lib', which is also a file" in response.json()["errors"]["filePath"]
+    items = sb.api("GET", url).json()["items"]
+    assert [item["filePath"] for item in items] == ["lib"]  # nothing of the refused change

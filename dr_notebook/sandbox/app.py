@@ -15,6 +15,7 @@ from dr_notebook.sandbox import sources as src
 from dr_notebook.sandbox.application_routes import application_router
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
 from dr_notebook.sandbox.applications import Applications, reporter
+from dr_notebook.sandbox.environment_routes import environment_router
 from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
 from dr_notebook.sandbox.forms import Upload, read_template_body
 from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
@@ -33,7 +34,7 @@ from dr_notebook.sandbox.routing import (
 from dr_notebook.sandbox.runtime.base import Runtime
 from dr_notebook.sandbox.runtime.local import LocalRuntime
 from dr_notebook.sandbox.runtime.simulated import SimulatedRuntime
-from dr_notebook.sandbox.settings import RuntimeConfig
+from dr_notebook.sandbox.settings import BuildSettings, RuntimeConfig
 from dr_notebook.sandbox.source_routes import source_router
 from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.store import NewTemplate, Store, TemplateQuery
@@ -54,6 +55,7 @@ def create_app(
     seed: int | None = None,
     apps_dir: Path | None = None,
     public_url: str | None = None,
+    builds: BuildSettings | None = None,
 ) -> SandboxMiddleware:
     """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware).
 
@@ -61,7 +63,8 @@ def create_app(
     without, they are simulated. ``.app.state.applications.stop_all()`` ends every run.
     ``public_url`` (``http://host:port``) is the sandbox's own address: applications'
     ``DATAROBOT_ENDPOINT``, ``applicationUrl`` and ``Location`` headers are built from it,
-    never from a request's headers.
+    never from a request's headers. ``builds``: where and how applications' environments are
+    built, and whether each application gets a network of its own (``--run-apps`` only).
     """
     runtime = runtime or RuntimeConfig()
     stats = Stats()
@@ -80,7 +83,16 @@ def create_app(
     executor: Runtime
     if apps_dir is not None:
         report = reporter(apps, tokens)
-        local = LocalRuntime(apps_dir, report, lambda: config.app_start_timeout_s)
+        builds = builds or BuildSettings()
+        local = LocalRuntime(
+            apps_dir,
+            report,
+            lambda: config.app_start_timeout_s,
+            envs=builds.envs_dir,
+            offline=builds.offline,
+            force_port=builds.isolation == "port",
+        )
+        app.state.network_note = local.networks.note()
         local.sweep()  # what a killed sandbox on this database left running
         executor = local
     else:
@@ -250,6 +262,7 @@ def create_app(
 
     app.include_router(source_router(store, sources, runtime))
     app.include_router(application_router(applications))
+    app.include_router(environment_router())
 
     # -- control API (admin token; checked by the middleware) -----------------------------------
     @app.get("/_sandbox/stats/", tags=["sandbox"])

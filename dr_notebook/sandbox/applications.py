@@ -179,8 +179,8 @@ class Applications:
             self.apps.modify(app_id, change)
 
     def stop_all(self) -> None:
-        """End every run (the sandbox is stopping)."""
-        self.runtime.stop_all()
+        """End every run and what the runtime holds besides (the sandbox is stopping)."""
+        self.runtime.close()
 
     def delete(self, app_id: str) -> None:
         """Stop the application and forget it (its working folders too)."""
@@ -213,6 +213,11 @@ class Applications:
         env = runtime_environment(parameters)
         env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
         env["DATAROBOT_API_TOKEN"] = self.owner_token(record)
+        # What DataRobot gives an application besides: its id, its path prefix (requests
+        # arrive at the root here), and its address as users open it.
+        env["APPLICATION_ID"] = record.id
+        env["SCRIPT_NAME"] = ""
+        env["DR_CUSTOM_APP_EXTERNAL_URL"] = f"{self.public_url()}{PAGE_PREFIX}/{record.id}/"
         spec = RunSpec(
             app_id=record.id,
             run_id=record.run_id,
@@ -220,6 +225,8 @@ class Applications:
             port=record.port,
             env=env,
             secrets=(*self.tokens, *credential_secrets(parameters)),
+            environment_id=version.get("baseEnvironmentVersionId")
+            or version.get("baseEnvironmentId"),
         )
         self.runtime.start(spec)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import secrets
 import shlex
@@ -19,11 +20,14 @@ from dr_notebook.sandbox.dblock import DatabaseInUse, DatabaseLock
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
     ROLES,
+    BuildSettings,
     RuntimeConfig,
     ServerSettings,
     apps_dir_for,
     default_db_path,
+    envs_dir_for,
 )
+from dr_notebook.sandbox.signals import STOPPER, Stop, Stopper
 
 if TYPE_CHECKING:
     from dr_notebook.sandbox.store import Store
@@ -115,6 +119,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the sandbox's address as clients reach it (default http://HOST:PORT); "
         "applications' DATAROBOT_ENDPOINT and applicationUrl are built from it",
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --run-apps: install nothing; check requirements.txt against the sandbox's "
+        "own packages (also what happens when no package index answers)",
+    )
+    parser.add_argument(
+        "--isolation",
+        choices=("namespace", "port"),
+        default=os.environ.get("DR_NOTEBOOK_ISOLATION", "").strip().lower() or "namespace",
+        help="with --run-apps: 'namespace' gives each application a network of its own on port "
+        "8080 where Linux allows it (default); 'port' runs them on a free port of this "
+        "machine's 127.0.0.1 (env DR_NOTEBOOK_ISOLATION)",
+    )
+    parser.add_argument(
+        "--envs-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --run-apps: where applications' environments are built and kept "
+        "(default: next to the database, <db>-envs)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
 
 
@@ -146,6 +172,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         ),
         run_apps=args.run_apps,
         public_url=_public_url(args.public_url),
+        builds=BuildSettings(
+            envs_dir=args.envs_dir, offline=args.offline, isolation=args.isolation
+        ),
     )
 
 
@@ -155,11 +184,11 @@ def serve(settings: ServerSettings) -> int:
     SIGINT and SIGTERM are handled from the first line on: before the server runs they stop
     the start-up at once; once it runs they ask it to stop (a second one forces it).
     """
-    stopper = _Stopper()
-    previous = {sig: signal.signal(sig, stopper) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopper = STOPPER
+    previous = stopper.install()
     try:
         return _serve(settings, stopper)
-    except (KeyboardInterrupt, Exception, _Stop):
+    except (KeyboardInterrupt, Exception, Stop):
         if not stopper.count:
             raise
         # A signal during start-up: whatever it interrupted (a library may wrap the exception
@@ -171,7 +200,7 @@ def serve(settings: ServerSettings) -> int:
             signal.signal(sig, handler)
 
 
-def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
+def _serve(settings: ServerSettings, stopper: Stopper) -> int:
     import uvicorn
 
     from dr_notebook.sandbox.app import create_app
@@ -204,7 +233,12 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         shown = f"[{shown}]" if ":" in shown else shown
         public_url = (settings.public_url or f"http://{shown}:{port}").rstrip("/")
-        app = create_app(store, tokens, settings.runtime, settings.seed, apps_dir, public_url)
+        builds = settings.builds
+        if builds.envs_dir is None:
+            builds = dataclasses.replace(builds, envs_dir=envs_dir_for(settings.db_path))
+        app = create_app(
+            store, tokens, settings.runtime, settings.seed, apps_dir, public_url, builds
+        )
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.
         print(f"export DATAROBOT_ENDPOINT={public_url}/api/v2", flush=True)
@@ -218,6 +252,8 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
             file=sys.stderr,
             flush=True,
         )
+        if apps_dir is not None:
+            print(f"dr-notebook sandbox: {app.app.state.network_note}", file=sys.stderr, flush=True)
         # Idle keep-alive connections stay open longer than clients' pools keep them, so a
         # client never sends on a connection the server is closing (a reset, not an answer).
         config = uvicorn.Config(
@@ -239,28 +275,6 @@ def _serve(settings: ServerSettings, stopper: _Stopper) -> int:
         lock.release()
     print("dr-notebook sandbox: stopped.", file=sys.stderr, flush=True)
     return 0
-
-
-class _Stop(BaseException):
-    """A stop signal during start-up (not KeyboardInterrupt: CPython 3.11 would then exit with
-    SIGINT even once it is handled, if it struck inside code run by ``PyRun_*``)."""
-
-
-class _Stopper:
-    """The sandbox's SIGINT/SIGTERM handler: only sets flags once the server runs."""
-
-    def __init__(self) -> None:
-        self.server: Any = None
-        self.count = 0
-
-    def __call__(self, signum: int, _frame: object) -> None:
-        self.count += 1
-        server = self.server
-        if server is None:
-            raise _Stop(signal.Signals(signum).name)
-        if self.count > 1:
-            server.force_exit = True
-        server.should_exit = True
 
 
 def _quiet_server(base: type[Any]) -> type[Any]:

@@ -72,6 +72,15 @@ def _check(key: str, value: Any) -> str | None:
 
 
 @dataclass
+class BuildSettings:
+    """How ``--run-apps`` builds applications' environments and gives them a network."""
+
+    envs_dir: Path | None = None  # default: next to the database, ``<db>-envs``
+    offline: bool = False  # install nothing: check requirements against installed packages
+    isolation: str = "namespace"  # "namespace" where possible, or "port" (the fallback)
+
+
+@dataclass
 class ServerSettings:
     """Everything a sandbox process starts with."""
 
@@ -85,6 +94,7 @@ class ServerSettings:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     run_apps: bool = False
     public_url: str | None = None  # http://host:port as clients reach the sandbox
+    builds: BuildSettings = field(default_factory=lambda: BuildSettings())
 
 
 def default_db_path() -> Path:
@@ -96,6 +106,11 @@ def default_db_path() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "dr-notebook" / "sandbox.db"
+
+
+def envs_dir_for(db_path: Path) -> Path:
+    """Where applications' environments are built: next to the database, named after it."""
+    return db_path.with_name(f"{db_path.stem}-envs")
 
 
 def apps_dir_for(db_path: Path) -> Path:

@@ -17,7 +17,7 @@ from dr_notebook.sandbox.store import (
     now_iso,
     order_clause,
 )
-from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES
+from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES, clash
 
 METADATA_FILE = "metadata.yaml"
 #: Runtime parameter values a request sets: the field they came in, and the parsed values.
@@ -380,6 +380,12 @@ class SourceStore:
             raise VersionProblem("file", f"a version holds at most {MAX_FILES} files")
         if total > MAX_TOTAL_BYTES:
             raise VersionProblem("file", f"a version holds at most {MAX_TOTAL_BYTES} bytes")
+        paths = self.store.db.execute(
+            "SELECT path FROM version_files WHERE version_id = ?", (version_id,)
+        )
+        problem = clash(row[0] for row in paths)
+        if problem:
+            raise VersionProblem("filePath", problem)
 
     def _version_row(self, source_id: str, version_id: str) -> sqlite3.Row | None:
         return self.store.db.execute(

@@ -66,6 +66,9 @@ class SandboxServer:
         run_apps: bool = False,
         app_start_delay_ms: int = 300,
         app_start_timeout_s: int = 60,
+        offline: bool = False,
+        isolation: str | None = None,
+        envs_dir: Path | str | None = None,
     ) -> None:
         self._tmpdir: Path | None = None
         if db_path is None:
@@ -87,6 +90,9 @@ class SandboxServer:
             "app_start_timeout_s": app_start_timeout_s,
         }
         self.run_apps = run_apps
+        self.offline = offline
+        self.isolation = isolation
+        self.envs_dir = None if envs_dir is None else Path(envs_dir)
         self.port: int | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
@@ -147,6 +153,12 @@ class SandboxServer:
             cmd += ["--seed", str(self.seed)]
         if self.run_apps:
             cmd.append("--run-apps")
+        if self.offline:
+            cmd.append("--offline")
+        if self.isolation:
+            cmd += ["--isolation", self.isolation]
+        if self.envs_dir is not None:
+            cmd += ["--envs-dir", str(self.envs_dir)]
         env = dict(os.environ)
         env[TOKENS_ENV] = ",".join(f"{role}={tok}" for role, tok in self.tokens.items())
         env["PYTHONUNBUFFERED"] = "1"
@@ -288,7 +300,8 @@ def start_sandbox(**kwargs: Any) -> SandboxServer:
     """Start a sandbox subprocess; use as a context manager (or call ``.stop()``).
 
     Keyword arguments: db_path, demo, generate, latency_ms, async_sources, async_delay_ms,
-    fault_rate, fault_kind, seed, tokens, run_apps, app_start_delay_ms, app_start_timeout_s
+    fault_rate, fault_kind, seed, tokens, run_apps, app_start_delay_ms, app_start_timeout_s,
+    offline, isolation (``"port"`` forces the fallback), envs_dir
     (see :class:`SandboxServer`).
     """
     return SandboxServer(**kwargs).start()

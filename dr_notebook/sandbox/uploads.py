@@ -7,13 +7,16 @@ import io
 import posixpath
 import stat
 import tarfile
+import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 MAX_FILES = 1000
+MAX_NAME_PART_BYTES = 255  # what Linux and macOS file systems allow for one name
 _IGNORED_PREFIXES = ("__MACOSX/",)
 # What reading a damaged zip entry raises (RuntimeError: an encrypted entry).
 _ZIP_READ_ERRORS = (
@@ -40,13 +43,30 @@ def unpack(content: bytes, filename: str | None) -> list[tuple[str, bytes]]:
         files = [(_single_name(filename), content)]
     if not files:
         raise UploadError("the archive holds no files")
+    problem = clash([name for name, _ in files])
+    if problem:
+        raise UploadError(problem)
     return files
+
+
+def clash(paths: Iterable[str]) -> str | None:
+    """Why these paths cannot all be files of one folder (a file named like a folder), or None."""
+    files = set(paths)
+    for path in sorted(files):
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            folder = "/".join(parts[:end])
+            if folder in files:
+                return f"archive entry {path!r} needs a folder {folder!r}, which is also a file"
+    return None
 
 
 def _unzip(content: bytes) -> list[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         infos = archive.infolist()
+    except UnicodeDecodeError as exc:  # a name flagged UTF-8 that is not
+        raise UploadError(f"archive entry {exc.object!r} has a name that is not UTF-8") from None
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise UploadError(f"not a readable zip archive ({exc})") from None
     files: list[tuple[str, bytes]] = []
@@ -187,6 +207,13 @@ def _safe_name(raw: str) -> str | None:
     name = raw.replace("\\", "/")
     if "\x00" in name:
         raise UploadError(f"archive entry {raw!r} has a NUL byte in its name")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # tarfile keeps undecodable bytes as surrogates
+        shown = raw.encode("utf-8", errors="surrogateescape")
+        raise UploadError(f"archive entry {shown!r} has a name that is not UTF-8") from None
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise UploadError(f"archive entry {raw!r} has a control character in its name")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if name.startswith("/") or (parts and ":" in parts[0]) or ".." in parts:
         raise UploadError(f"archive entry {raw!r} points outside the template (absolute or '..')")
@@ -197,6 +224,12 @@ def _safe_name(raw: str) -> str | None:
         return None
     if len(clean) > 255:
         raise UploadError(f"archive entry name is longer than 255 characters: {clean[:40]!r}...")
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_NAME_PART_BYTES:
+            raise UploadError(
+                f"archive entry {clean[:60]!r}... has a name part longer than "
+                f"{MAX_NAME_PART_BYTES} bytes"
+            )
     return clean
 
 

@@ -22,8 +22,8 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` (for a Unix socket, the URL a client sends over it)."""
-        if self.socket_path is not None:
+        """``http://host:port``; with only a Unix socket, the URL a client sends over it."""
+        if self.port is None:
             return "http://localhost"
         return f"http://{self.host}:{self.port}"
 
@@ -43,6 +43,7 @@ class RunSpec:
     port: int | None
     env: dict[str, str]
     secrets: Sequence[str] = field(default_factory=tuple)
+    environment_id: str | None = None  # the version's execution environment (or its version)
 
 
 @dataclass

@@ -61,12 +61,18 @@ def namespace_prefix() -> tuple[str, ...]:
     return ()
 
 
-def contained(argv: Sequence[str]) -> list[str]:
-    """``argv`` wrapped so that its run has a PID namespace of its own (when one is possible)."""
+def contained(
+    argv: Sequence[str], unshare_flags: Sequence[str] = (), wrapper: Sequence[str] = ()
+) -> list[str]:
+    """``argv`` wrapped so that its run has a PID namespace of its own (when one is possible).
+
+    ``unshare_flags`` add namespaces (``--net``: see :mod:`network`) and ``wrapper`` runs
+    between the namespace's init and ``argv`` (the network's doors); both need the namespace.
+    """
     prefix = namespace_prefix()
     if not prefix:
         return list(argv)
-    return [*prefix, "sh", "-c", INIT_SCRIPT, "dr-notebook-init", *argv]
+    return [*prefix, *unshare_flags, "sh", "-c", INIT_SCRIPT, "dr-notebook-init", *wrapper, *argv]
 
 
 def become_subreaper() -> bool:

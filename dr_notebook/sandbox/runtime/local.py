@@ -1,11 +1,12 @@
 """Run applications for real (``--run-apps``): a folder per run, ``bash start-app.sh``, watched.
 
-Each run writes the version's files into a folder of its own, checks ``requirements.txt``
-against the sandbox's own Python environment (the build step; it installs nothing), then starts
-``start-app.sh`` contained (see :mod:`isolation`) with an allow-listed environment (see
-:mod:`environment`). The run reports ``running`` once the app answers HTTP on its port on
-127.0.0.1 only, or ``failed`` with the reason. Operations on one application are serialized;
-stopping a run ends every process it started.
+Each run writes the version's files into a folder of its own, builds (or reuses) its
+environment with uv (see :mod:`builder`), then starts ``start-app.sh`` contained (see
+:mod:`isolation`), in a network of its own on port 8080 where possible (see :mod:`network`;
+else on a free port of 127.0.0.1), with an allow-listed environment (see :mod:`environment`).
+The run reports ``running`` once the app answers HTTP (through its door, or on its port), or
+``failed`` with the reason. Operations on one application are serialized; stopping a run ends
+every process it started.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import ipaddress
 import os
 import shutil
 import socket
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,14 +24,17 @@ from pathlib import Path
 
 import psutil
 
-from dr_notebook.sandbox.runtime import isolation
+from dr_notebook.sandbox import execution_environments
+from dr_notebook.sandbox.runtime import isolation, network
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunLogs, RunSpec, Upstream
+from dr_notebook.sandbox.runtime.builder import Builder, BuildError, Built
 from dr_notebook.sandbox.runtime.environment import run_environment
 from dr_notebook.sandbox.runtime.output import OutputRing, clip, redact
-from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 from dr_notebook.sandbox.runtime.supervisor import STOP_GRACE_S, Readiness, Supervised
 
 ERROR_TAIL = 20
+BUILD_LOG_LINES = 5000  # a build log keeps its first lines and its last ones
+BUILD_LINE_CHARS = 2000
 _EXPOSURE_CHECK_S = 2.0
 
 
@@ -45,6 +48,17 @@ class _Run:
     status: str = "building"
     stopping: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    built: Built | None = None
+    doors: network.Doors | None = None
+    port_door: network.Forward | None = None
+
+    def log(self, line: str) -> None:
+        """Add a build-log line (bounded: long lines cut, the middle of a long log dropped)."""
+        if len(line) > BUILD_LINE_CHARS:
+            line = line[:BUILD_LINE_CHARS] + " [...]"
+        if len(self.build) >= BUILD_LOG_LINES:
+            del self.build[BUILD_LOG_LINES // 2]
+        self.build.append(line)
 
 
 class LocalRuntime:
@@ -58,7 +72,13 @@ class LocalRuntime:
         report: Reporter,
         start_timeout_s: Callable[[], float],
         grace_s: float = STOP_GRACE_S,
+        envs: Path | None = None,
+        offline: bool = False,
+        force_port: bool = False,
     ) -> None:
+        """``envs``: where applications' environments are built (``<root>-envs`` by default);
+        ``offline``: builds install nothing; ``force_port``: the PORT mode even where each
+        application could have a network of its own (see :mod:`network`)."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         root.chmod(0o700)
@@ -71,6 +91,8 @@ class LocalRuntime:
         self._tag = f"{root.resolve()}/"
         if not isolation.namespace_prefix():
             isolation.become_subreaper()
+        self.builder = Builder(envs or root.with_name(f"{root.name}-envs"), offline=offline)
+        self.networks = network.Networks(isolation.namespace_prefix(), force_port, self._tag)
 
     # -- the protocol ------------------------------------------------------------------------
     def ready_at(self) -> float | None:
@@ -111,8 +133,9 @@ class LocalRuntime:
             thread.join()
 
     def close(self) -> None:
-        """Stop every run."""
+        """Stop every run and the doors."""
         self.stop_all()
+        self.networks.close()
 
     def status(self, app_id: str) -> str | None:
         """The status the application's run has reached here, or None."""
@@ -132,7 +155,12 @@ class LocalRuntime:
         """Where the application answers while it runs."""
         with self._lock:
             run = self._runs.get(app_id)
-        if run is None or run.status != "running" or run.spec.port is None:
+        if run is None or run.status != "running":
+            return None
+        if run.doors is not None:
+            door = str(run.doors.app_socket)
+            return Upstream(port=run.spec.port if run.port_door else None, socket_path=door)
+        if run.spec.port is None:
             return None
         return Upstream(port=run.spec.port)
 
@@ -163,6 +191,8 @@ class LocalRuntime:
             return
         run.stopping.set()
         run.status = "stopped"
+        if run.port_door is not None:
+            run.port_door.close()
         if run.process is not None:
             run.process.stop(self._grace)
         if run.thread is not None and run.thread is not threading.current_thread():
@@ -192,35 +222,43 @@ class LocalRuntime:
             self._fail(run, problem)
 
     def build(self, run: _Run) -> str | None:
-        """The build step: write the files and check the requirements; why it failed, or None."""
+        """The build step: write the files, then build (or reuse) the application's environment
+        with uv (see :mod:`builder`); why it failed, or None."""
         files = dict(run.spec.files)
-        requirements = files.get("requirements.txt")
-        run.build.append(f"Checking requirements.txt against {sys.executable}")
-        if requirements is not None:
-            report = check_requirements(requirements.decode("utf-8", errors="replace"))
-            run.build.extend(describe(report))
-            if not report.ok:
-                names = " ".join(report.missing)
-                lines = describe(report)
-                return (
-                    f"{lines[0]}. The sandbox does not install packages: install them into its "
-                    f"Python environment ({sys.prefix}), e.g. `pip install {names}`, then "
-                    "restart the application."
-                    if report.missing
-                    else "; ".join(lines)
-                )
-        else:
-            run.build.append("No requirements.txt: nothing to check.")
+        run.log(self.networks.note())
         run.folder.mkdir(parents=True, mode=0o700)
         problem = write_files(run.folder, run.spec.files)
-        run.build.append(problem or f"Wrote {len(files)} files to {run.folder}")
-        return problem
+        run.log(problem or f"Wrote {len(files)} files to {run.folder}")
+        if problem:
+            return problem
+        base = _execution_environment(run.spec.environment_id, run.log)
+        try:
+            run.built = self.builder.build(base, files, run.folder, run.log)
+        except BuildError as exc:
+            return str(exc)
+        return None
 
     def _launch(self, run: _Run) -> str | None:
         mark = self._mark(run.spec)
-        env = run_environment(run.spec.env, run.spec.port, mark)
-        run.build.append(f"Starting: bash {ENTRYPOINT} with PORT={run.spec.port}")
-        argv = isolation.contained(["bash", ENTRYPOINT])
+        built = run.built
+        extra = {} if built is None or built.prefix is None else {"VIRTUAL_ENV": str(built.prefix)}
+        python_bin = None if built is None else built.bin
+        run.doors = self.networks.doors(
+            run.spec.app_id, run.spec.run_id, run.spec.env.get("DATAROBOT_ENDPOINT")
+        )
+        if run.doors is None:
+            env = run_environment(run.spec.env, run.spec.port, mark, None, python_bin, extra=extra)
+            run.log(f"Starting: bash {ENTRYPOINT} with PORT={run.spec.port}")
+            argv = isolation.contained(["bash", ENTRYPOINT])
+        else:
+            extra.update(network.Doors.environment())
+            env = run_environment(
+                run.spec.env, network.APP_PORT, mark, None, python_bin, None, extra
+            )
+            run.log(f"Starting: bash {ENTRYPOINT} with PORT={network.APP_PORT} in its network")
+            argv = isolation.contained(
+                ["bash", ENTRYPOINT], run.doors.unshare_flags, run.doors.wrapper
+            )
         process = Supervised(argv, env, run.folder, run.output, mark)
         run.process = process
         if run.stopping.is_set() or not process.start():
@@ -230,11 +268,15 @@ class LocalRuntime:
         return None
 
     def _wait_until_ready(self, run: _Run) -> str | None:
-        process, port = run.process, run.spec.port
+        process, doors = run.process, run.doors
+        port = network.APP_PORT if doors is not None else run.spec.port
         if process is None or port is None or run.stopping.is_set():
             return None
         timeout = self._timeout()
-        outcome = process.ready(lambda: _answers(port), timeout)
+        if doors is not None:
+            outcome = process.ready(lambda: network.answers(doors.app_socket), timeout)
+        else:
+            outcome = process.ready(lambda: _answers(port), timeout)
         if outcome is Readiness.STOPPED:
             return None
         if outcome is Readiness.EXITED:
@@ -245,16 +287,29 @@ class LocalRuntime:
             )
         pids = _pids(process.pid)
         if outcome is Readiness.TIMEOUT:
-            listening = sorted({p for _, p in _listening(pids)} - {port})
+            doors_port = {doors.api_port} if doors is not None else set()
+            listening = sorted({p for _, p in _listening(pids, doors is not None)} - {port})
+            listening = [p for p in listening if p not in doors_port]
             if listening:
                 shown = ", ".join(map(str, listening))
+                wanted = "8080" if doors is not None else f"$PORT ({port})"
                 return (
-                    f"The application listens on port {shown}, not on $PORT ({port}): "
+                    f"The application listens on port {shown}, not on {wanted}: "
                     f"make {ENTRYPOINT} use ${{PORT:-8080}}."
                 )
             return f"The application did not answer HTTP on port {port} within {timeout:g} s.{_tail(run)}"  # noqa: E501
-        run.build.append(f"The application answers HTTP on port {port}.")
-        return exposure_problem(pids)
+        run.log(f"The application answers HTTP on port {port}.")
+        if doors is None:
+            return exposure_problem(pids)
+        if len(pids) > 1 and network.loopback_only(pids[-1]):
+            run.log(
+                "Note: the application listens on 127.0.0.1 only; DataRobot could not reach it "
+                "(bind 0.0.0.0). The sandbox still serves it."
+            )
+        if run.spec.port is not None:  # for browsers until a proxy serves the socket
+            run.port_door = network.port_door(run.spec.port, doors.app_socket, self.networks.mark)
+            run.port_door.start()
+        return None
 
     def _watch(self, run: _Run) -> str:
         """Wait for the running application to exit (or to listen on all interfaces)."""
@@ -265,17 +320,20 @@ class LocalRuntime:
                 break
             if process.returncode is not None:
                 break
-            problem = exposure_problem(_pids(process.pid))
-            if problem:
-                return problem
+            if run.doors is None:  # in a network of its own, all interfaces are its own
+                problem = exposure_problem(_pids(process.pid))
+                if problem:
+                    return problem
         code = process.wait()
         return f"The application exited with code {code}.{_tail(run)}"
 
     def _fail(self, run: _Run, problem: str) -> None:
         run.status = "failed"
+        if run.port_door is not None:
+            run.port_door.close()
         if run.process is not None:
             run.process.stop(self._grace)
-        run.build.append(f"Failed: {problem}")
+        run.log(f"Failed: {problem}")
         self._send(run, "failed", problem)
 
     def _send(self, run: _Run, status: str, problem: str | None) -> None:
@@ -353,7 +411,7 @@ def _answers(port: int) -> bool:
     """Whether something answers HTTP (any status) on the port, on 127.0.0.1."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        connection.request("GET", "/")
+        connection.request("GET", "/", headers={"User-Agent": network.PROBE_USER_AGENT})
         connection.getresponse().read(0)
     except (OSError, http.client.HTTPException):
         return False
@@ -372,8 +430,11 @@ def _pids(root: int | None) -> list[int]:
         return []
 
 
-def _listening(pids: Sequence[int]) -> set[tuple[str, int]]:
-    """(address, port) of the TCP sockets these processes listen on."""
+def _listening(pids: Sequence[int], own_network: bool = False) -> set[tuple[str, int]]:
+    """(address, port) of the TCP sockets these processes listen on (in their own network:
+    the kernel's table of that network, addresses as it writes them)."""
+    if own_network:
+        return network.listeners(pids[-1]) if len(pids) > 1 else set()
     found: set[tuple[str, int]] = set()
     for pid in pids:
         with contextlib.suppress(psutil.Error):
@@ -392,3 +453,19 @@ def _tail(run: _Run) -> str:
 
 def _short(line: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit] + " [...]"
+
+
+def _execution_environment(
+    ident: str | None, log: Callable[[str], None]
+) -> execution_environments.ExecutionEnvironment:
+    """The version's execution environment, or the sandbox's own Python's when it has none."""
+    found = execution_environments.find(ident)
+    if found is not None:
+        log(f"Execution environment: {found.name}.")
+        return found
+    chosen = execution_environments.default()
+    if ident:
+        log(f"Execution environment {ident} is not one of this sandbox's: using {chosen.name}.")
+    else:
+        log(f"No execution environment: using {chosen.name}.")
+    return chosen

@@ -5,12 +5,15 @@ The sandbox never installs anything: it reports what is missing, so that the use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from dr_notebook.sandbox.runtime.pipfile import REQUIREMENTS, read_requirements
 
 
 @dataclass
@@ -21,6 +24,7 @@ class RequirementsReport:
     mismatched: list[str] = field(default_factory=list)  # "flask 3.1.0 (needs ==3.0.3)"
     unreadable: list[str] = field(default_factory=list)  # "line 3: ..."
     skipped: list[str] = field(default_factory=list)  # pip options the check cannot follow
+    unchecked: list[str] = field(default_factory=list)  # URLs and paths: "line 4: ./pkg (...)"
 
     @property
     def ok(self) -> bool:
@@ -28,22 +32,23 @@ class RequirementsReport:
         return not self.missing and not self.unreadable
 
 
-def check_requirements(text: str) -> RequirementsReport:
-    """Compare each requirement line with the installed distributions."""
-    report = RequirementsReport()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("-"):
-            report.skipped.append(f"line {number}: {line[:80]}")
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as exc:
-            report.unreadable.append(f"line {number}: {str(exc)[:120]}")
-            continue
-        _check(requirement, report, extra=None, seen=set())
+def check_requirements(
+    text: str | None = None, files: Mapping[str, bytes] | None = None
+) -> RequirementsReport:
+    """Compare each requirement with the installed distributions, reading as pip reads.
+
+    ``files`` are the version's files (``requirements.txt`` and what its ``-r`` lines name);
+    ``text`` alone stands for a lone ``requirements.txt``.
+    """
+    if files is None:
+        files = {REQUIREMENTS: (text or "").encode("utf-8")}
+    parsed = read_requirements(files)
+    report = RequirementsReport(unreadable=list(parsed.errors), skipped=list(parsed.options))
+    for entry in parsed.entries:
+        if entry.requirement is None:
+            report.unchecked.append(f"{entry.where}: {entry.text[:80]} ({entry.unchecked})")
+        elif not entry.constraint:
+            _check(entry.requirement, report, extra=None, seen=set())
     return report
 
 
@@ -94,4 +99,6 @@ def describe(report: RequirementsReport) -> list[str]:
         lines.append(f"Unreadable requirements: {'; '.join(report.unreadable)}")
     if report.skipped:
         lines.append(f"Options not checked: {'; '.join(report.skipped)}")
+    if report.unchecked:
+        lines.append(f"Cannot be checked offline: {'; '.join(report.unchecked)}")
     return lines or ["Every requirement is installed."]

@@ -12,11 +12,32 @@ from datarobot_predict.deployment import predict
 HIGH = float(os.environ.get("HIGH_RISK", "0.6"))
 MEDIUM = float(os.environ.get("MEDIUM_RISK", "0.3"))
 
+
+def sample_scores() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Synthetic customers and stub scores: what the app shows without a dataset and model."""
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:03d} (sample)" for i in range(n)],
+            "plan": [("basic", "plus", "pro")[i % 3] for i in range(n)],
+            "region": [("north", "south", "east", "west")[i % 4] for i in range(n)],
+            "tenure_band": [("<1y", "1-3y", ">3y")[i % 3] for i in range(n)],
+        }
+    )
+    scores = pd.DataFrame({"churn_1_PREDICTION": [(i * 37 % 100) / 100 for i in range(n)]})
+    for i, feature in ((1, "plan"), (2, "region"), (3, "tenure_band")):
+        scores[f"EXPLANATION_{i}_FEATURE_NAME"] = feature
+    return frame, scores
+
+
 dr.Client()
-customers = dr.Dataset.get(os.environ["CUSTOMERS_DATASET_ID"]).get_as_dataframe()
-scored = predict(
-    dr.Deployment.get(os.environ["DEPLOYMENT_ID"]), customers, max_explanations=3
-).dataframe
+if os.getenv("CUSTOMERS_DATASET_ID") and os.getenv("DEPLOYMENT_ID"):
+    customers = dr.Dataset.get(os.environ["CUSTOMERS_DATASET_ID"]).get_as_dataframe()
+    scored = predict(
+        dr.Deployment.get(os.environ["DEPLOYMENT_ID"]), customers, max_explanations=3
+    ).dataframe
+else:  # locally, without a dataset and a deployment: sample data
+    customers, scored = sample_scores()
 probability = next(c for c in scored.columns if c.endswith("_1_PREDICTION"))
 customers["churn_probability"] = scored[probability].round(3)
 customers["reasons"] = scored[[f"EXPLANATION_{i}_FEATURE_NAME" for i in (1, 2, 3)]].agg(

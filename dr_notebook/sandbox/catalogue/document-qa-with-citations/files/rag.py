@@ -6,6 +6,10 @@ from openai import OpenAI
 
 
 def ask(question: str) -> tuple[str, list[dict]]:
+    if not os.environ.get("RAG_DEPLOYMENT_ID"):  # running locally without an LLM: a stub
+        return (
+            f"(stub answer: no LLM is configured here; set RAG_DEPLOYMENT_ID) You said: {question}"
+        ), []
     endpoint = os.environ["DATAROBOT_ENDPOINT"].rstrip("/")
     client = OpenAI(
         base_url=f"{endpoint}/deployments/{os.environ['RAG_DEPLOYMENT_ID']}/",

@@ -11,7 +11,7 @@ DATE = os.environ.get("DATE_COLUMN", "date")
 SERIES = os.environ.get("SERIES_COLUMN", "store")
 TARGET = os.environ.get("TARGET_COLUMN", "sales")
 
-history = load_history(os.environ["HISTORY_DATASET_ID"])
+history = load_history(os.environ.get("HISTORY_DATASET_ID"))
 app = dash.Dash(__name__, title="Forecasting Dashboard")
 server = app.server
 
@@ -33,7 +33,7 @@ app.layout = html.Div(
 @app.callback(Output("chart", "figure"), Input("series", "value"), Input("horizon", "value"))
 def update_chart(series: str, horizon: int) -> go.Figure:
     past = history[history[SERIES] == series]
-    forecast = request_forecast(os.environ["DEPLOYMENT_ID"], past, horizon)
+    forecast = request_forecast(os.environ.get("DEPLOYMENT_ID"), past, horizon)
     figure = go.Figure()
     figure.add_scatter(x=past[DATE], y=past[TARGET], name="Actuals")
     figure.add_scatter(

@@ -5,12 +5,42 @@ import pandas as pd
 from datarobot_predict.deployment import predict
 
 
-def load_history(dataset_id: str) -> pd.DataFrame:
+def sample_history(days: int = 120) -> pd.DataFrame:
+    """Two stores of synthetic daily sales: what the dashboard shows without a dataset."""
+    dates = pd.date_range(end=pd.Timestamp.today().normalize(), periods=days, freq="D")
+    frames = [
+        pd.DataFrame({"date": dates, "store": store, "sales": base + 10 * (dates.dayofweek >= 5)})
+        for store, base in (("north (sample)", 100.0), ("south (sample)", 60.0))
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def naive_forecast(history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The last week's mean, flat, with a +-10 % band: without a deployment (a stub)."""
+    level = float(history["sales"].tail(7).mean())
+    start = pd.to_datetime(history["date"]).max() + pd.Timedelta(days=1)
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(start, periods=horizon, freq="D"),
+            "prediction": level,
+            "prediction_low": level * 0.9,
+            "prediction_high": level * 1.1,
+        }
+    )
+
+
+def load_history(dataset_id: str | None) -> pd.DataFrame:
+    if not dataset_id:  # locally, without a dataset: sample data
+        return sample_history()
     dr.Client()
     return dr.Dataset.get(dataset_id).get_as_dataframe()
 
 
-def request_forecast(deployment_id: str, history: pd.DataFrame, horizon: int) -> pd.DataFrame:
+def request_forecast(
+    deployment_id: str | None, history: pd.DataFrame, horizon: int
+) -> pd.DataFrame:
+    if not deployment_id:  # locally, without a deployment: a naive stub forecast
+        return naive_forecast(history, horizon)
     deployment = dr.Deployment.get(deployment_id)
     result = predict(
         deployment,

@@ -12,10 +12,16 @@ from PIL import Image
 
 IMAGE_COLUMN = os.environ.get("IMAGE_COLUMN", "image")
 dr.Client()
-deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"])
+# Locally, without a deployment (no DEPLOYMENT_ID), the probabilities are stubs.
+deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"]) if os.getenv("DEPLOYMENT_ID") else None
 
 
 def classify(image: Image.Image) -> dict[str, float]:
+    if deployment is None:
+        red, green, blue = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+        total = red + green + blue + 3
+        return {"reddish (stub)": (red + 1) / total, "greenish (stub)": (green + 1) / total,
+                "bluish (stub)": (blue + 1) / total}  # fmt: skip
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG")
     encoded = base64.b64encode(buffer.getvalue()).decode()

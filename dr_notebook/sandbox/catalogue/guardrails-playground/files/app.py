@@ -28,9 +28,17 @@ def ask(deployment_id: str, prompt: str):
     return completion.choices[0].message.content or "", guards
 
 
+def stub(prompt: str) -> tuple[str, dict]:
+    """Locally, without LLM deployments: a stub answer and a stub guard result."""
+    answer = f"(stub answer: set LLM_DEPLOYMENT_ID and GUARDED_DEPLOYMENT_ID) You said: {prompt}"
+    return answer, {"stub_guard": {"score": 0.0, "blocked": False}}
+
+
 def compare(prompt: str):
-    plain, _ = ask(os.environ["LLM_DEPLOYMENT_ID"], prompt)
-    guarded, guards = ask(os.environ["GUARDED_DEPLOYMENT_ID"], prompt)
+    plain_id = os.environ.get("LLM_DEPLOYMENT_ID")
+    guarded_id = os.environ.get("GUARDED_DEPLOYMENT_ID")
+    plain, _ = ask(plain_id, prompt) if plain_id else stub(prompt)
+    guarded, guards = ask(guarded_id, prompt) if guarded_id else stub(prompt)
     table = pd.DataFrame(
         [
             {"guard": name, "score": info.get("score"), "blocked": info.get("blocked", False)}

@@ -21,6 +21,8 @@ def chunks(text: str) -> list[str]:
 
 
 def embed(texts: list[str], input_type: str) -> np.ndarray:
+    if not os.environ.get("NIM_EMBED_URL"):  # locally, without a NIM: stub vectors
+        return stub_vectors(texts)
     model = nim().models.list().data[0].id
     response = nim().embeddings.create(
         model=model, input=texts, extra_body={"input_type": input_type}
@@ -29,7 +31,17 @@ def embed(texts: list[str], input_type: str) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+def stub_vectors(texts: list[str]) -> np.ndarray:
+    """Letter counts, normalized: enough to try the app without an embedding model."""
+    vectors = np.array(
+        [[text.lower().count(c) + 1e-6 for c in "abcdefghijklmnopqrstuvwxyz"] for text in texts]
+    )
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 st.title("NIM Embedding Search")
+if not os.environ.get("NIM_EMBED_URL"):
+    st.info("No NIM_EMBED_URL: searching with stub vectors until you set it.")
 files = st.file_uploader("Documents", type=["txt", "md"], accept_multiple_files=True)
 if files and st.button("Build index"):
     passages = [(f.name, c) for f in files for c in chunks(f.read().decode("utf-8"))]

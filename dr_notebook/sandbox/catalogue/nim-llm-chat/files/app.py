@@ -1,6 +1,7 @@
 """Chat with an NVIDIA NIM deployment through its OpenAI-compatible API."""
 
 import os
+from collections.abc import Iterator
 
 import streamlit as st
 from openai import OpenAI
@@ -11,9 +12,16 @@ def nim() -> OpenAI:
     return OpenAI(base_url=os.environ["NIM_BASE_URL"], api_key=os.environ["NIM_API_KEY"])
 
 
+CONFIGURED = bool(os.environ.get("NIM_BASE_URL"))  # locally, without a NIM: stub answers
+
+
 @st.cache_data(ttl=600)
 def model_name() -> str:
-    return nim().models.list().data[0].id
+    return nim().models.list().data[0].id if CONFIGURED else "stub (set NIM_BASE_URL)"
+
+
+def stub(prompt: str) -> Iterator[str]:
+    yield f"(stub answer: no NIM is configured here; set NIM_BASE_URL) You said: {prompt}"
 
 
 st.set_page_config(page_title="NIM Chat", page_icon=":robot_face:")
@@ -33,6 +41,11 @@ for message in st.session_state.messages:
 if prompt := st.chat_input("Message the model"):
     st.session_state.messages.append({"role": "user", "content": prompt})
     st.chat_message("user").markdown(prompt)
+    if not CONFIGURED:
+        with st.chat_message("assistant"):
+            answer = st.write_stream(stub(prompt))
+        st.session_state.messages.append({"role": "assistant", "content": answer})
+        st.stop()
     stream = nim().chat.completions.create(
         model=model_name(),
         messages=st.session_state.messages,

@@ -33,8 +33,7 @@ st.set_page_config(page_title="Q&A Chat", page_icon=":speech_balloon:")
 st.title(runtime_param("APP_TITLE", "Ask me anything"))
 
 if not deployment_id:
-    st.error("Set the LLM_DEPLOYMENT_ID runtime parameter.")
-    st.stop()
+    st.info("No LLM_DEPLOYMENT_ID runtime parameter: answers are stubs until you set it.")
 
 if "messages" not in st.session_state or st.sidebar.button("New chat"):
     st.session_state.messages = []
@@ -45,14 +44,21 @@ for message in st.session_state.messages:
 if question := st.chat_input("Ask a question"):
     st.session_state.messages.append({"role": "user", "content": question})
     st.chat_message("user").markdown(question)
-    stream = llm_client(deployment_id).chat.completions.create(
-        model="datarobot-deployed-llm",
-        messages=[{"role": "system", "content": system_prompt}, *st.session_state.messages],
-        stream=True,
-    )
     with st.chat_message("assistant"):
-        answer = st.write_stream(
-            chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
-        )
+        if deployment_id:
+            stream = llm_client(deployment_id).chat.completions.create(
+                model="datarobot-deployed-llm",
+                messages=[{"role": "system", "content": system_prompt}, *st.session_state.messages],
+                stream=True,
+            )
+            answer = st.write_stream(
+                chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
+            )
+        else:  # running locally without an LLM: a stub answer
+            answer = (
+                f"(stub answer: no LLM is configured here; set LLM_DEPLOYMENT_ID) "
+                f"You said: {question}"
+            )
+            st.markdown(answer)
     st.session_state.messages.append({"role": "assistant", "content": answer})
     st.feedback("thumbs", key=f"feedback-{len(st.session_state.messages)}")

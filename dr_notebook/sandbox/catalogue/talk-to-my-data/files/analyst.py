@@ -27,6 +27,8 @@ Reply with code only, no explanations, no imports except pandas as pd."""
 
 
 def ask_for_code(question: str, table: pd.DataFrame, chat: list[dict]) -> str:
+    if not runtime_param("LLM_DEPLOYMENT_ID"):  # running locally without an LLM: a stub
+        return "result = df.describe(include='all')  # stub: set LLM_DEPLOYMENT_ID for real code"
     endpoint = os.environ["DATAROBOT_ENDPOINT"].rstrip("/")
     llm = OpenAI(
         base_url=f"{endpoint}/deployments/{runtime_param('LLM_DEPLOYMENT_ID')}/",

@@ -4,6 +4,7 @@ import os
 from datetime import date
 
 import datarobot as dr
+import pandas as pd
 from cachetools import TTLCache, cached
 from datarobot_predict.deployment import predict
 from fastapi import FastAPI, HTTPException, Query
@@ -12,8 +13,13 @@ from pydantic import BaseModel
 SERIES = os.environ.get("SERIES_COLUMN", "series_id")
 app = FastAPI(title="Time Series Forecast API")
 dr.Client()
-history = dr.Dataset.get(os.environ["HISTORY_DATASET_ID"]).get_as_dataframe()
-deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"])
+# Locally, without a dataset and a deployment, the API serves flat stub forecasts.
+history = (
+    dr.Dataset.get(os.environ["HISTORY_DATASET_ID"]).get_as_dataframe()
+    if os.getenv("HISTORY_DATASET_ID")
+    else pd.DataFrame({SERIES: ["sample"]})
+)
+deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"]) if os.getenv("DEPLOYMENT_ID") else None
 
 
 class Point(BaseModel):
@@ -28,6 +34,10 @@ def forecast(series_id: str, horizon: int) -> list[Point]:
     past = history[history[SERIES] == series_id]
     if past.empty:
         raise HTTPException(404, f"Unknown series {series_id!r}.")
+    if deployment is None:
+        start = date.today()
+        return [Point(date=start.fromordinal(start.toordinal() + d), prediction=0.0)
+                for d in range(1, horizon + 1)]  # fmt: skip
     result = predict(
         deployment, past, time_series_type="forecast", prediction_intervals_size=80
     ).dataframe

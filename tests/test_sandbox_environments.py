@@ -1,0 +1,69 @@
+"""Execution environments over HTTP: DataRobot's shapes, read by DataRobot's own client."""
+
+from __future__ import annotations
+
+import sys
+
+import datarobot as dr
+import pytest
+from datarobot.models.execution_environment import ExecutionEnvironment
+from datarobot.models.execution_environment_version import ExecutionEnvironmentVersion
+
+from dr_notebook.sandbox.execution_environments import BASE_PACKAGES, environment_id, version_id
+from dr_notebook.sandbox.testing import start_sandbox
+
+OWN = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def sb():
+    with start_sandbox(demo=False) as server:
+        yield server
+
+
+def test_one_environment_per_python_with_the_base_packages(sb):
+    page = sb.api("GET", "executionEnvironments/").json()
+    names = [env["name"] for env in page["data"]]
+    assert page["totalCount"] == len(names) and f"Python {OWN} Applications Base" in names
+    own = next(env for env in page["data"] if env["name"] == f"Python {OWN} Applications Base")
+    assert own["id"] == environment_id(OWN) and len(own["id"]) == 24
+    assert own["latestVersion"]["id"] == version_id(OWN)
+    assert own["useCases"] == ["customApplication"] and own["programmingLanguage"] == "python"
+    for package in ("streamlit", "dash", "flask", "fastapi", "gradio", "datarobot"):
+        assert package in BASE_PACKAGES and package in own["description"]
+
+
+def test_filters_single_items_and_404s(sb):
+    found = sb.api("GET", "executionEnvironments/", params={"searchFor": f"python {OWN}"})
+    assert [env["id"] for env in found.json()["data"]] == [environment_id(OWN)]
+    assert sb.api("GET", "executionEnvironments/", params={"searchFor": "R 4"}).json()["data"] == []
+    other_use = sb.api("GET", "executionEnvironments/", params={"useCases": "customModel"})
+    assert other_use.json()["totalCount"] == 0
+    env = environment_id(OWN)
+    assert sb.api("GET", f"executionEnvironments/{env}/").json()["id"] == env
+    versions = sb.api("GET", f"executionEnvironments/{env}/versions/").json()
+    assert [v["id"] for v in versions["data"]] == [version_id(OWN)]
+    one = sb.api("GET", f"executionEnvironments/{env}/versions/{version_id(OWN)}/").json()
+    assert one["environmentId"] == env and one["buildStatus"] == "success"
+    for path in (
+        f"executionEnvironments/{'0' * 24}/",
+        f"executionEnvironments/{version_id(OWN)}/",  # a version id is not an environment id
+        f"executionEnvironments/{env}/versions/{'0' * 24}/",
+    ):
+        response = sb.api("GET", path)
+        assert response.status_code == 404 and "execution environment" in response.json()["message"]
+
+
+def test_datarobots_client_reads_them(sb):
+    dr.Client(endpoint=sb.endpoint, token=sb.token)  # pyright: ignore[reportPrivateImportUsage]
+    try:
+        environments = ExecutionEnvironment.list(search_for=f"Python {OWN}")
+        assert [env.id for env in environments] == [environment_id(OWN)]
+        env = ExecutionEnvironment.get(environment_id(OWN))
+        assert env.latest_version is not None and env.latest_version.id == version_id(OWN)
+        assert env.use_cases == ["customApplication"]
+        versions = ExecutionEnvironmentVersion.list(env.id)
+        assert [v.build_status for v in versions] == ["success"]
+        assert ExecutionEnvironmentVersion.get(env.id, version_id(OWN)).environment_id == env.id
+    finally:
+        dr.client.set_client(None)  # pyright: ignore[reportArgumentType]
