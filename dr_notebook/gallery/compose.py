@@ -36,7 +36,7 @@ def build_views(gallery: TemplateGallery) -> None:
         on_source=lambda source: setattr(gallery, "last_source", source),
         on_application=lambda app: setattr(gallery, "last_application", app),
     )
-    gallery.apps_view = ApplicationsView(gallery._require_client)
+    gallery.apps_view = ApplicationsView(gallery._require_client, gallery._guard)
     gallery.body = widgets.HBox(
         [gallery.browser.box, gallery.detail_pane.box],
         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
+from dr_notebook.sandbox.parameters import credential_secrets
 from dr_notebook.sandbox.permissions import can_read_output, can_write, permissions, user_of
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunSpec, Runtime, Upstream
 from dr_notebook.sandbox.runtime.output import clip, redact
@@ -216,7 +217,8 @@ class Applications:
         }
 
     def _launch(self, record: AppRecord, version: dict[str, Any]) -> None:
-        env = runtime_environment(version.get("runtimeParameters") or [])
+        parameters = self.sources.runtime_parameters(version["id"])
+        env = runtime_environment(parameters)
         env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
         env["DATAROBOT_API_TOKEN"] = self.owner_token(record)
         # What DataRobot gives an application besides: its id, its path prefix (empty when
@@ -230,7 +232,7 @@ class Applications:
             files=self.sources.files(version["id"]),
             port=record.port,
             env=env,
-            secrets=tuple(self.tokens),
+            secrets=(*self.tokens, *credential_secrets(parameters)),
             environment_id=version.get("baseEnvironmentVersionId")
             or version.get("baseEnvironmentId"),
         )

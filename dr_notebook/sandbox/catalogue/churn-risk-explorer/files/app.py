@@ -52,7 +52,10 @@ customers["tier"] = pd.cut(
 APPLICATION_ID = os.environ.get("APPLICATION_ID")
 PREFIX = f"/custom_applications/{APPLICATION_ID}/" if APPLICATION_ID else "/"
 app = dash.Dash(
-    __name__, title="Churn Risk Explorer", requests_pathname_prefix=PREFIX, routes_pathname_prefix="/"
+    __name__,
+    title="Churn Risk Explorer",
+    requests_pathname_prefix=PREFIX,
+    routes_pathname_prefix="/",
 )
 server = app.server
 app.layout = html.Div(

@@ -17,7 +17,10 @@ history = load_history(os.environ.get("HISTORY_DATASET_ID"))
 APPLICATION_ID = os.environ.get("APPLICATION_ID")
 PREFIX = f"/custom_applications/{APPLICATION_ID}/" if APPLICATION_ID else "/"
 app = dash.Dash(
-    __name__, title="Forecasting Dashboard", requests_pathname_prefix=PREFIX, routes_pathname_prefix="/"
+    __name__,
+    title="Forecasting Dashboard",
+    requests_pathname_prefix=PREFIX,
+    routes_pathname_prefix="/",
 )
 server = app.server
 
