@@ -39,6 +39,7 @@ TEMPLATE_COLUMNS = [
     "readme",
     "publisher",
     "category",
+    "local_launch",
 ]
 CATEGORY_COLUMNS = [
     "template_type",
@@ -48,7 +49,15 @@ CATEGORY_COLUMNS = [
     "category",
 ]
 LIST_COLUMNS = ["tags", "resource_bundle_ids", "class_labels", "files"]
-TEXT_COLUMNS = ["id", "name", "description", "environment_id", "environment_version_id", "readme"]
+TEXT_COLUMNS = [
+    "id",
+    "name",
+    "description",
+    "environment_id",
+    "environment_version_id",
+    "readme",
+    "local_launch",
+]
 # The dtype this pandas gives a column of strings (``str`` in pandas 3, ``object`` before).
 TEXT_DTYPE = pd.Series(["text"]).dtype
 TIMESTAMP_COLUMNS = ["created_at", "updated_at"]
@@ -116,6 +125,7 @@ class TemplateRows:
             c["readme"].append(meta.readme)
             c["publisher"].append(t.publisher)
             c["category"].append(t.category)
+            c["local_launch"].append(t.local_launch_blocker or None)
             self._times["created_at"].append(t.created_at)
             self._times["updated_at"].append(t.updated_at)
             extra = t.extra

@@ -206,6 +206,15 @@ class TemplateMetadata(ApiModel):
         size = len(self.readme or "")
         return f"TemplateMetadata(tags={self.tags!r}, readme=<{size} chars>)"
 
+    @property
+    def local_launch_blocker(self) -> str:
+        """Why the template's app cannot run in a local sandbox ("" when it can): the sandbox's
+        ``localLaunch: {supported: false, reason}`` (DataRobot itself sends no such field)."""
+        local = self.extra.get("localLaunch")
+        if not isinstance(local, dict) or local.get("supported", True) is not False:
+            return ""
+        return str(local.get("reason") or "it cannot run in a local sandbox")
+
 
 @dataclass(config=_CONFIG, repr=False, slots=True)
 class TemplateFile(ApiModel):
@@ -239,6 +248,11 @@ class Template(ApiModel):
     category: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @property
+    def local_launch_blocker(self) -> str:
+        """Why the template's app cannot run in a local sandbox ("" when it can)."""
+        return self.metadata.local_launch_blocker
 
     @property
     def readme(self) -> str | None:

@@ -32,6 +32,7 @@ def template_columns() -> list[str]:
         "readme",
         "publisher",
         "category",
+        "local_launch",
     ]
 
 

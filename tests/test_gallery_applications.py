@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
+import pandas as pd
 import pytest
 from broken_app import UNKNOWN, publish_broken_app
 
@@ -135,6 +136,27 @@ def test_launch_disabled_with_the_reason(
     gallery.selected_id = None
     with pytest.raises(errors.InvalidArgumentError, match="template_id="):
         gallery.launch_app()
+
+
+def test_launch_disabled_for_a_template_that_cannot_run_here(
+    gallery: TemplateGallery, client: Client, templates: list[Template]
+) -> None:
+    slack = next(t for t in templates if t.name == "Slack Bot App")
+    reason = slack.local_launch_blocker
+    assert "Slack cannot reach" in reason
+    assert flask(templates).local_launch_blocker == ""  # control: a template that runs here
+    frame = client.templates.frame()
+    by_name = dict(zip(frame["name"], frame["local_launch"], strict=True))
+    assert by_name["Slack Bot App"] == reason and pd.isna(by_name[FLASK])
+    gallery.selected_id = slack.id
+    pane = gallery.detail_pane
+    assert pane.launch_button.disabled and reason in (pane.launch_button.tooltip or "")
+    assert "Slack cannot reach" in text(pane.reason)
+    assert not pane.create_button.disabled  # its source can still be made and downloaded
+    with pytest.raises(errors.InvalidArgumentError, match="cannot run here"):
+        gallery.launch_app()
+    gallery.selected_id = flask(templates).id
+    assert not pane.launch_button.disabled and pane.reason.value == ""
 
 
 def test_a_creation_blocks_the_launch_button(

@@ -68,7 +68,7 @@ class DetailPane:
         client: Callable[[], Client],
         executor: Callable[[], ThreadPoolExecutor],
         name_of: Callable[[str], str],
-        blocker_of: Callable[[str | None], str],
+        blocker_of: Callable[[str | None, bool], str],
         on_source: Callable[[ApplicationSource], object],
         on_application: Callable[[Application], object],
     ) -> None:
@@ -190,10 +190,13 @@ class DetailPane:
     def update_buttons(self) -> None:
         """Enable the buttons, or disable them with the reason (the template, work running,
         or, for Launch, runtime parameters still missing or wrong)."""
-        blocker = self._blocker_of(self.selected_id)
         busy = self.busy
         problems = self.parameters.problems()
-        for widget, tip in ((self.create_button, _CREATE_TIP), (self.launch_button, _LAUNCH_TIP)):
+        for widget, tip, launch in (
+            (self.create_button, _CREATE_TIP, False),
+            (self.launch_button, _LAUNCH_TIP, True),
+        ):
+            blocker = self._blocker_of(self.selected_id, launch)
             widget.disabled = bool(blocker) or busy
             if blocker:
                 widget.tooltip = f"Not available: {blocker}"
@@ -218,15 +221,15 @@ class DetailPane:
 
         self._guard.apply(update)
 
-    def _check(self, template_id: str) -> None:
-        blocker = self._blocker_of(template_id)
+    def _check(self, template_id: str, launch: bool) -> None:
+        blocker = self._blocker_of(template_id, launch)
         if blocker:
             self.result.value = html.message_html(blocker, "warn")
             raise errors.InvalidArgumentError(blocker)
 
-    def _begin(self, template_id: str, doing: str) -> None:
+    def _begin(self, template_id: str, doing: str, launch: bool) -> None:
         """Check the template, take the busy lock and show ``doing`` (raises when it cannot)."""
-        self._check(template_id)
+        self._check(template_id, launch)
         if not self._busy.acquire(blocking=False):
             raise errors.InvalidArgumentError(
                 "An application source or application is already being made here: "
@@ -241,22 +244,22 @@ class DetailPane:
         self._busy.release()
         self._guard.apply(self.update_buttons)
 
-    def run(self, template_id: str, doing: str, work: Callable[[], T]) -> T:
+    def run(self, template_id: str, doing: str, work: Callable[[], T], *, launch: bool) -> T:
         """Run ``work`` in this thread; errors are shown as one line, then raised."""
-        self._begin(template_id, doing)
+        self._begin(template_id, doing, launch)
         try:
             return work()
         finally:
             self._end()
 
     def submit(
-        self, template_id: str, doing: str, work: Callable[[], T]
+        self, template_id: str, doing: str, work: Callable[[], T], *, launch: bool
     ) -> Future[T | None] | None:
         """Start ``work`` in the worker thread (None when it cannot start: shown in the pane).
 
         The Future's result is None when ``work`` failed with an error shown in the pane."""
         try:
-            self._begin(template_id, doing)
+            self._begin(template_id, doing, launch)
         except errors.InvalidArgumentError:
             return None
         return self._executor().submit(self._in_worker, work, doing)
@@ -291,7 +294,7 @@ class DetailPane:
         if not template_id:
             return None
         chosen = template_id
-        return self.submit(chosen, self.creating(chosen), lambda: self.create(chosen))
+        return self.submit(chosen, self.creating(chosen), lambda: self.create(chosen), launch=False)
 
     def start_launch(
         self, template_id: str | None, timeout: float
@@ -302,7 +305,10 @@ class DetailPane:
         chosen = template_id
         name = self.app_name.value.strip() or None
         return self.submit(
-            chosen, self.launching(chosen, name), lambda: self.launch(chosen, name, timeout)
+            chosen,
+            self.launching(chosen, name),
+            lambda: self.launch(chosen, name, timeout),
+            launch=True,
         )
 
     # --- the two kinds of work ----------------------------------------------------------

@@ -166,8 +166,9 @@ def progress_html(text: str) -> str:
     return f'<div style="{_FONT};{MUTED}">{escaped(text)}</div>' if text else ""
 
 
-def create_blocker(row: Mapping[str, Any]) -> str:
-    """Why no application source can be created from this template ("" when it can)."""
+def create_blocker(row: Mapping[str, Any], *, launch: bool = False) -> str:
+    """Why no application source (with ``launch``, no running application) can be made from
+    this template ("" when it can)."""
     if row.get("template_type") != APPLICATION_TEMPLATE:
         kind = row.get("template_type") or "unknown"
         return (
@@ -175,6 +176,8 @@ def create_blocker(row: Mapping[str, Any]) -> str:
         )
     if not row.get("enabled", True):
         return "This template is disabled, so no application source can be created from it."
+    if launch and row.get("local_launch"):
+        return f"This template's app cannot run here: {row['local_launch']}"
     return ""
 
 

@@ -417,10 +417,10 @@ class TemplateGallery(widgets.VBox):
             return template_id
         return self._catalogue.record(position)["name"] or template_id
 
-    def _blocker_of(self, template_id: str | None) -> str:
-        """Why no application can be made from this template ("" when it can, or is unknown)."""
-        position = self._catalogue.position(template_id)
-        return "" if position is None else html.create_blocker(self._catalogue.record(position))
+    def _blocker_of(self, template_id: str | None, launch: bool = False) -> str:
+        """Why no source (``launch``: no running app) can come from it ("" when it can/unknown)."""
+        at = self._catalogue.position(template_id)
+        return "" if at is None else html.create_blocker(self._catalogue.record(at), launch=launch)
 
     # --- creating application sources and launching applications ------------------------
 
@@ -442,7 +442,7 @@ class TemplateGallery(widgets.VBox):
         """
         chosen = self._chosen(template_id)
         pane = self.detail_pane
-        return pane.run(chosen, pane.creating(chosen), lambda: pane.create(chosen))
+        return pane.run(chosen, pane.creating(chosen), lambda: pane.create(chosen), launch=False)
 
     def launch_app(
         self,
@@ -468,6 +468,7 @@ class TemplateGallery(widgets.VBox):
             chosen,
             pane.launching(chosen, name),
             lambda: pane.launch(chosen, name, wait, runtime_parameters),
+            launch=True,
         )
 
     def _start_creation(self) -> Future[ApplicationSource | None] | None:
