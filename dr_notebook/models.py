@@ -12,15 +12,13 @@ One odd field never makes a whole listing fail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AliasChoices, Field, field_validator
 from pydantic.dataclasses import dataclass
 
+from dr_notebook.api_model import _CONFIG, ApiModel, parse_timestamp
 from dr_notebook.enums import (
     APPLICATION_TEMPLATE,
     FAILED_JOB_STATUSES,
@@ -43,142 +41,6 @@ __all__ = [
     "WorkspaceItem",
     "parse_timestamp",
 ]
-
-M = TypeVar("M", bound="ApiModel")
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An ISO-8601 string (``Z`` suffix included) as a datetime; anything unparsable as None."""
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _without(data: Any, loc: Sequence[str | int]) -> Any:
-    """A copy of ``data`` without the element at ``loc`` (or its deepest existing parent)."""
-    if not loc:
-        return data
-    key, rest = loc[0], loc[1:]
-    if isinstance(data, Mapping) and key in data:
-        copy = dict(data)
-        child = copy[key]
-        if rest and isinstance(child, (Mapping, list)) and _has(child, rest[0]):
-            copy[key] = _without(child, rest)
-        else:
-            del copy[key]
-        return copy
-    if isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
-        copy = list(data)
-        child = copy[key]
-        if rest and isinstance(child, (Mapping, list)) and _has(child, rest[0]):
-            copy[key] = _without(child, rest)
-        else:
-            del copy[key]
-        return copy
-    return data
-
-
-def _has(container: Mapping[str, Any] | list[Any], key: str | int) -> bool:
-    if isinstance(container, list):
-        return isinstance(key, int) and 0 <= key < len(container)
-    return key in container
-
-
-# Pydantic dataclasses rather than BaseModel: a listing builds some 60,000 of them, and plain
-# instances cost the garbage collector a third of what BaseModel instances do. Their fields are
-# slots (no per-instance dict for the collector to walk); the fields the server sends that a
-# model does not name land in the instance dict that ``ApiModel`` (a class without slots) keeps.
-_CONFIG = ConfigDict(
-    extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
-)
-
-
-@cache
-def _validator(cls: type) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
-
-
-@cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
-class ApiModel:
-    """Shared by every entity: the tolerant constructor :meth:`from_api` and ``extra``."""
-
-    @classmethod
-    def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
-        """Build the model from a JSON object (see the module's rule for odd values).
-
-        Anything but an object (``None``, a list, a string) raises ``DataRobotError``: an
-        answer of the wrong shape is said, not turned into an empty model.
-        """
-        from dr_notebook.errors import DataRobotError
-
-        if not isinstance(data, Mapping):
-            raise DataRobotError(
-                f"The server sent {type(data).__name__} where {cls.__name__} data (a JSON "
-                "object) was expected."
-            )
-        if not data:
-            return cls()
-        if type(data) is not dict:
-            data = dict(data)
-        validator = _validator(cls)
-        for _ in range(5):
-            try:
-                return validator.validate_python(data)
-            except ValidationError as err:
-                # Deepest and last locations first, so that list indexes stay valid.
-                for loc in sorted((e["loc"] for e in err.errors()), key=_loc_key, reverse=True):
-                    data = _without(data, loc)
-        raise DataRobotError(f"The server's {cls.__name__} data could not be read.")
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """The fields the server sent that the model does not name (camelCase keys)."""
-        names = _field_names(type(self))  # the fields are slots: the instance dict holds the rest
-        return {k: v for k, v in vars(self).items() if k not in names}
-
-    #: The fields ``repr`` shows (the rest stay out of notebook output).
-    _shown: ClassVar[tuple[str, ...]] = ("id",)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
-        return f"{type(self).__name__}({shown})"
-
-    #: The function of ``dr_notebook.cards`` that draws this entity as an HTML card ("": none).
-    _card: ClassVar[str] = ""
-
-    def _repr_html_(self) -> str | None:
-        # Jupyter's display protocol: an entity shows as its card in any notebook, with or
-        # without %load_ext. Imported at display time, so that models load without cards.
-        if not self._card:
-            return None
-        from dr_notebook import cards
-
-        return getattr(cards, self._card)(self)
-
-    def to_api(self) -> dict[str, Any]:
-        """The model as the API's JSON object (camelCase keys, ISO dates: ``json.dumps``
-        takes it), unknown fields included."""
-        return {
-            **self.extra,
-            **_validator(type(self)).dump_python(self, by_alias=True, mode="json"),
-        }
-
-
-def _loc_key(loc: tuple[str | int, ...]) -> tuple[tuple[int, str | int], ...]:
-    # Mixed str/int locations sort by kind first: no str-int comparison.
-    return tuple((isinstance(part, int), part) for part in loc)  # type: ignore[misc]
 
 
 @dataclass(config=_CONFIG, repr=False, slots=True)
