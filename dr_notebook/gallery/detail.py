@@ -2,8 +2,9 @@
 application source or launch an application from it, with one progress line and the result.
 
 Creation and launch run in the gallery's worker thread (from the buttons) or in the caller's
-(``create`` / ``launch``). Either way, widgets are updated only through ``report``, under the
-gallery's lock and never after it closed; the worker creates no widget and no progress bar.
+(``create`` / ``launch``). Either way, widgets are updated only through ``report``, which posts
+the update to the face's thread (``UiGuard.post``), never after the gallery closed; the worker
+creates no widget and no progress bar.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import ipywidgets as widgets
 
 from dr_notebook import errors
 from dr_notebook.gallery import html
-from dr_notebook.gallery.ui import USER_ERRORS, WRAP, UiGuard, button, one_line
+from dr_notebook.gallery.ui import USER_ERRORS, WRAP, FaceFuture, UiGuard, button, one_line
 from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class DetailPane:
 
     ``client`` gives the gallery's client, ``executor`` its worker pool, ``name_of`` a template's
     name, ``blocker_of`` why a template cannot make applications ("" when it can) and
-    ``on_source`` / ``on_application`` receive what was made (in the thread that made it).
+    ``on_source`` / ``on_application`` receive what was made (in the face's thread).
     """
 
     def __init__(
@@ -186,14 +187,15 @@ class DetailPane:
     # --- running a creation or a launch -----------------------------------------------------
 
     def report(self, progress: str, result: str | None = None) -> None:
-        """Show progress (and a result): from any thread, never after the gallery closed."""
+        """Show progress (and a result): from any thread, applied in the face's thread, never
+        after the gallery closed."""
 
         def update() -> None:
             self.progress.value = progress
             if result is not None:
                 self.result.value = result
 
-        self._guard.apply(update)
+        self._guard.post(update)
 
     def _check(self, template_id: str) -> None:
         blocker = self._blocker_of(template_id)
@@ -216,7 +218,7 @@ class DetailPane:
 
     def _end(self) -> None:
         self._busy.release()
-        self._guard.apply(self.update_buttons)
+        self._guard.post(self.update_buttons)
 
     def run(self, template_id: str, doing: str, work: Callable[[], T]) -> T:
         """Run ``work`` in this thread; errors are shown as one line, then raised."""
@@ -236,7 +238,7 @@ class DetailPane:
             self._begin(template_id, doing)
         except errors.InvalidArgumentError:
             return None
-        return self._executor().submit(self._in_worker, work, doing)
+        return FaceFuture(self._guard, self._executor().submit(self._in_worker, work, doing))
 
     def _in_worker(self, work: Callable[[], T], doing: str) -> T | None:
         try:
@@ -304,7 +306,7 @@ class DetailPane:
             )
         from dr_notebook.cards import source_html
 
-        self._on_source(source)
+        self._guard.post(lambda: self._on_source(source))
         done = f"Created application source {source.name or source.id} in {self._elapsed():.1f} s."
         self.report(html.message_html(done, "ok"), source_html(source))
         return source
@@ -322,7 +324,8 @@ class DetailPane:
         def on_status(step: LaunchStep) -> None:
             if step.source is not None and not sources:
                 sources.append(step.source)
-                self._on_source(step.source)
+                source = step.source
+                self._guard.post(lambda: self._on_source(source))
             detail = step.status or step.message
             text = f"Launching {label}: {step.stage} — {detail} ({step.elapsed:.1f} s)"
             self.report(html.progress_html(text))
@@ -333,7 +336,7 @@ class DetailPane:
             )
         from dr_notebook.cards import application_html
 
-        self._on_application(app)
+        self._guard.post(lambda: self._on_application(app))
         done = f"Launched {app.name or app.id} in {self._elapsed():.1f} s: {app.status}."
         self.report(html.message_html(done, "ok"), application_html(app))
         return app
