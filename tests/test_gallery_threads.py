@@ -146,3 +146,23 @@ def test_updates_posted_from_another_thread_wait_for_the_face() -> None:
     guard.post(lambda: applied.append(3))
     guard.post(lambda: applied.append(4), always=True)
     assert applied == [1, 2, 4]  # after close only what touches no widget
+
+
+def test_in_a_kernel_the_event_loop_applies_posted_updates() -> None:
+    import asyncio
+
+    async def main() -> tuple[list[int], int]:
+        guard = UiGuard()  # built in the loop's thread, as a kernel's cell builds the gallery
+        applied = asyncio.Event()
+        threads: list[int] = []
+
+        def update() -> None:
+            threads.append(threading.get_ident())
+            applied.set()
+
+        threading.Thread(target=lambda: guard.post(update)).start()
+        await asyncio.wait_for(applied.wait(), WAIT)  # no drain call: the loop ran it
+        return threads, threading.get_ident()
+
+    threads, face = asyncio.run(main())
+    assert threads == [face]
