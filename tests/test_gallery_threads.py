@@ -142,6 +142,10 @@ def test_updates_posted_from_another_thread_wait_for_the_face() -> None:
     assert applied == [1]
     guard.post(lambda: applied.append(2))  # posted in the face's thread: applied at once
     assert applied == [1, 2]
+    guard.post(lambda: 1 / 0)  # logged; the updates after it still run
+    guard.post(lambda: applied.append(5))
+    assert applied == [1, 2, 5]
+    applied.remove(5)
     guard.closed = True
     guard.post(lambda: applied.append(3))
     guard.post(lambda: applied.append(4), always=True)

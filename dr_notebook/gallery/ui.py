@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 import time
 from collections import deque
@@ -19,6 +20,8 @@ __all__ = ["USER_ERRORS", "FaceFuture", "UiGuard", "button", "one_line", "under_
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Errors a user can act on, shown as one line instead of a traceback.
 # (Transport turns every requests exception into a DataRobotError.)
@@ -82,10 +85,10 @@ class UiGuard:
                 if not self._pending:
                     return
                 update, always = self._pending.popleft()
-            if always:
-                update()
-            else:
-                self.apply(update)
+            try:
+                update() if always else self.apply(update)
+            except Exception:  # one failed update must not drop those after it
+                log.exception("A gallery update failed")
 
     def wait_until(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
         """Drain (in the face's thread) until ``done()``; False when ``timeout`` s passed."""
@@ -134,6 +137,11 @@ class FaceFuture(Future[T]):
         ``timeout`` s)."""
         self._guard.wait_until(self.done, timeout)
         return super().result(timeout=0)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The worker's exception (None if it returned), once its updates are applied."""
+        self._guard.wait_until(self.done, timeout)
+        return super().exception(timeout=0)
 
 
 def under_ui_lock(method: F) -> F:
