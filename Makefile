@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/list_templates.py
 	$(PY) benchmarks/gallery.py
 	$(PY) benchmarks/launch.py
+	$(PY) benchmarks/proxy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

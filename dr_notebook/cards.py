@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import TYPE_CHECKING
 
-from dr_notebook.render import render_markdown, safe_url
+from dr_notebook.render import render_markdown
 
 if TYPE_CHECKING:
     from dr_notebook.models import Application, ApplicationSource, Template
@@ -200,8 +200,14 @@ def status_badge(status: str | None) -> str:
 
 
 def application_link(url: str | None, label: str = "Open application") -> str:
-    """A link that opens ``url`` in a new tab, only for an absolute http(s) URL ("" otherwise)."""
-    safe = safe_url(url, {"http", "https"}) if url else None
+    """A link that opens ``url`` in a new tab, only for an absolute http(s) URL ("" otherwise).
+
+    Behind a Jupyter server that proxies the sandbox, the link goes through it
+    (``dr_notebook.app_links``); the URL shown as text stays the API's.
+    """
+    from dr_notebook.app_links import link_href
+
+    safe = link_href(url)
     if safe is None:
         return ""
     return (

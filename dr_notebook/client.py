@@ -109,6 +109,7 @@ class Client:
         *,
         name: str | None = None,
         resources: Mapping[str, Any] | None = None,
+        runtime_parameters: Mapping[str, Any] | None = None,
         wait: bool = True,
         timeout: float = DEFAULT_WAIT,
         on_status: LaunchCallback | None = None,
@@ -118,7 +119,11 @@ class Client:
 
         ``template`` is a template, its id or its exact name (case-insensitive). ``name`` (the
         application's; default: the template's) is checked first: a name already in use raises
-        ``NameInUseError`` (a ``ValueError``) before anything is created.
+        ``NameInUseError`` (a ``ValueError``) before anything is created, and so are the
+        ``runtime_parameters`` (``{name: value}``) against the template's ``metadata.yaml``:
+        unknown names, wrong types, values out of range and required parameters without a
+        value raise one ``RuntimeParameterError`` naming them all. The values are set on the
+        new source's version before the application is built from it.
         ``on_status`` receives one stream of ``LaunchStep`` events across both stages
         (``source``, ``build``, ``start``, then ``running`` or ``failed``); ``progress``
         (default: the client's) shows one bar. ``timeout`` bounds the whole call.
@@ -139,6 +144,7 @@ class Client:
             timeout=timeout,
             on_status=on_status,
             progress=self._progress if progress is None else progress,
+            runtime_parameters=runtime_parameters,
         )
 
     def close(self) -> None:

@@ -33,6 +33,7 @@ except ImportError:
         "The demo launcher needs the lab extra: pip install 'dr-notebook[lab]' (make demo does)."
     ) from None
 
+from dr_notebook.app_links import LINK_BASE_ENV
 from dr_notebook.sandbox.execution_environments import default
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError
 from dr_notebook.sandbox.server import TOKENS_ENV
@@ -90,6 +91,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--startup-timeout", type=float, default=120.0, help="seconds to wait for each server"
+    )
+    parser.add_argument(
+        "--app-links",
+        choices=("direct", "lab"),
+        default="direct",
+        help="where 'Open application' links go: the sandbox's own port (direct), or through"
+        " JupyterLab's address with jupyter-server-proxy (lab: when only JupyterLab's port"
+        " reaches the browser, as in a container or a remote machine)",
     )
     return parser.parse_args(argv)
 
@@ -272,6 +281,12 @@ class Demo:
         env.pop("DATAROBOT_CONFIG_FILE", None)
         if not self.args.headless:
             env["JUPYTER_TOKEN"] = self.lab_token
+        # jupyter-server-proxy (the lab extra) serves the sandbox at /proxy/<port>/ on
+        # JupyterLab's own address; the kernels' cards link there when asked.
+        if self.args.app_links == "lab":
+            env[LINK_BASE_ENV] = f"/proxy/{self.args.port}"
+        else:
+            env.pop(LINK_BASE_ENV, None)
         return env
 
     def _start_lab(self) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RuntimeParameterError",
     "ServerError",
     "UnknownValueWarning",
     "UnsafePathError",
@@ -176,6 +177,27 @@ class UnsafePathError(DataRobotError):
 
 class ExistingFileError(DataRobotError, FileExistsError):
     """A download would replace files that exist (also a ``FileExistsError``)."""
+
+
+class RuntimeParameterError(InvalidArgumentError):
+    """Runtime parameter values were refused before anything was created.
+
+    ``problems`` holds one line per wrong value (unknown name, wrong type, out of range);
+    ``missing`` the required parameters (``RuntimeParameter``) that got no value. The message
+    names every one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str] = (),
+        missing: Sequence[Any] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.problems: list[str] = list(problems)
+        self.missing: list[Any] = list(missing)
 
 
 class AmbiguousNameError(DataRobotError):

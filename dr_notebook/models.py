@@ -36,6 +36,7 @@ __all__ = [
     "AsyncStatus",
     "DefaultEnvironment",
     "LaunchStep",
+    "RuntimeParameter",
     "Template",
     "TemplateFile",
     "TemplateMetadata",
@@ -290,6 +291,49 @@ class WorkspaceItem(ApiModel):
 
 
 @dataclass(config=_CONFIG, repr=False, slots=True)
+class RuntimeParameter(ApiModel):
+    """A runtime parameter an application declares in ``metadata.yaml``, with its value.
+
+    ``type`` is ``string``, ``boolean``, ``numeric``, ``credential`` or ``deployment`` (others
+    are kept as sent). ``current_value`` is the value set on a source version (None: unset;
+    a server shows a credential's id or a mask, never this client's secret); ``value`` is what
+    the application gets: the current value, else the default. ``required``: no empty value
+    allowed and no default.
+    """
+
+    field_name: str = ""
+    type: str = "string"
+    description: str | None = None
+    default_value: Any = None
+    current_value: Any = None
+    min_value: float | None = None
+    max_value: float | None = None
+    allow_empty: bool = True
+    credential_type: str | None = None
+
+    @property
+    def value(self) -> Any:
+        """The value the application gets: the current one, else the default."""
+        return self.default_value if self.current_value is None else self.current_value
+
+    @property
+    def required(self) -> bool:
+        """Whether a value must be given (``allowEmpty: false`` and no default)."""
+        return not self.allow_empty and self.default_value is None
+
+    @property
+    def is_credential(self) -> bool:
+        """Whether the value is a secret (a ``credential`` parameter)."""
+        return self.type == "credential"
+
+    def __repr__(self) -> str:
+        shown = "<set>" if self.is_credential and self.current_value is not None else None
+        value = shown or repr(self.value)
+        mark = ", required" if self.required else ""
+        return f"RuntimeParameter({self.field_name!r}, type={self.type!r}, value={value}{mark})"
+
+
+@dataclass(config=_CONFIG, repr=False, slots=True)
 class _Authored(ApiModel):
     """Who made an entity and when (shared by sources and their versions)."""
 
@@ -304,15 +348,21 @@ class _Authored(ApiModel):
 
 @dataclass(config=_CONFIG, repr=False, slots=True)
 class ApplicationSourceVersion(_Authored):
-    """One version of an application source, with its files."""
+    """One version of an application source, with its files and runtime parameters.
+
+    ``source_id`` is the source it belongs to: the API does not send it; the client fills it
+    in whenever it fetched the version through its source.
+    """
 
     id: str = ""
+    source_id: str | None = None
     label: str | None = None
     is_frozen: bool = False
     base_environment_id: str | None = None
     base_environment_version_id: str | None = None
     items: list[WorkspaceItem] = Field(default_factory=list)
     resources: dict[str, Any] | None = None
+    runtime_parameters: list[RuntimeParameter] = Field(default_factory=list)
 
     @property
     def paths(self) -> list[str]:

@@ -13,7 +13,7 @@ import psutil
 import pytest
 import requests
 
-from dr_notebook.demo import READY_PREFIX, parse_args
+from dr_notebook.demo import READY_PREFIX, Demo, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,3 +139,13 @@ def test_missing_notebook_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no notebook" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_lab_links_go_through_jupyter_server_proxy_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DR_NOTEBOOK_APP_LINK_BASE", "/stale")
+    direct = Demo(parse_args(["--port", "8765"]))
+    assert "DR_NOTEBOOK_APP_LINK_BASE" not in direct._lab_environment()
+    lab = Demo(parse_args(["--port", "8765", "--app-links", "lab"]))
+    assert lab._lab_environment()["DR_NOTEBOOK_APP_LINK_BASE"] == "/proxy/8765"

@@ -625,6 +625,9 @@ def test_terminal_frames_show_the_columns_a_person_reads(
     app_lines = formatter(shell).format(apps.result)[0]["text/plain"].splitlines()
     assert app_lines[0].split() == ["name", "status", "url"], app_lines[0]
     assert name in app_lines[1]
+    assert max(len(line) for line in app_lines) <= 80, max(app_lines, key=len)
+    assert f"/custom_applications/{app.id}/" in app_lines[1]  # the path, the server below
+    assert app_lines[-2] == f"URLs on {admin.endpoint.split('/api/')[0]}"
     admin.applications.delete(app)
 
 

@@ -123,13 +123,18 @@ def test_applications(sandbox_factory: Any, tmp_path: Path, monkeypatch: Any) ->
 
     sandbox = sandbox_factory(run_apps=True)
     nb = run_notebook("applications", sandbox, tmp_path, monkeypatch)
+    params = text_of(tagged(nb, "params"))
+    assert "RuntimeParameter('APP_TITLE'" in params and "RuntimeParameter('DEPLOYMENT_ID'" in params
     launch = text_of(tagged(nb, "launch"))
     assert "Application(" in launch and "status='running'" in launch
     assert "Flask App Base: running at http" in launch  # the one line, at its last update
     assert text_of(tagged(nb, "page")).strip() == "200 True"
     assert "log lines (build completed)" in text_of(tagged(nb, "logs"))
     assert "templates/index.html" in text_of(tagged(nb, "downloaded"))
+    assert "1 changed (templates/index.html)" in text_of(tagged(nb, "synced"))
     assert text_of(tagged(nb, "rolled")).strip().splitlines()[-1] == "True True"
+    follow = text_of(tagged(nb, "follow"))
+    assert "Following the logs of My Flask app" in follow and "no more lines to follow" in follow
     assert "My Flask app" in text_of(tagged(nb, "apps"))
     assert "Deleted the application 'My Flask app'" in text_of(tagged(nb, "deleted"))
     assert text_of(tagged(nb, "gone")).strip() == "0"

@@ -3,17 +3,23 @@ logs, and delete with a confirmation click.
 
 The list loads in the calling thread (the face's), on demand: its rows are widgets, which a
 worker thread may not create, and it is one or two requests for the few applications a user has.
+The Follow toggle streams the shown logs from a thread of its own, which posts the logs' HTML
+value to the face's thread (the gallery's guard); it stops when toggled off, when another
+application's logs are shown, when the application ends, and when the gallery closes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import collections
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from dr_notebook.ansi import ansi_to_html
 from dr_notebook.gallery import html
-from dr_notebook.gallery.ui import USER_ERRORS, WRAP, button, one_line, walk
+from dr_notebook.gallery.ui import USER_ERRORS, WRAP, UiGuard, button, one_line, walk
 from dr_notebook.models import Application
 
 if TYPE_CHECKING:
@@ -68,8 +74,11 @@ class ApplicationRow(widgets.HBox):
 class ApplicationsView:
     """Your applications, one row each, with Refresh, Logs and two-click Delete."""
 
-    def __init__(self, client: Callable[[], Client]) -> None:
+    def __init__(self, client: Callable[[], Client], guard: UiGuard | None = None) -> None:
         self._client = client
+        self._guard = guard or UiGuard()
+        self._following: tuple[str, threading.Event, threading.Thread] | None = None
+        self._shown_id: str | None = None
         self._asking: ApplicationRow | None = None
         self.applications: list[Application] = []
         self.rows: list[ApplicationRow] = []
@@ -78,10 +87,19 @@ class ApplicationsView:
         self.status = widgets.HTML(value="")
         self.list_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         self.logs = widgets.HTML(value="")
+        self.follow = widgets.ToggleButton(
+            value=False,
+            description="Follow",
+            icon="play",
+            tooltip="Stream the shown application's new log lines here",
+            disabled=True,
+            layout=widgets.Layout(width="auto"),
+        )
+        self.follow.observe(self._follow_toggled, names="value")
         self.box = widgets.VBox(
             [
                 widgets.HBox(
-                    [widgets.HTML("<b>My applications</b>"), self.refresh_button],
+                    [widgets.HTML("<b>My applications</b>"), self.refresh_button, self.follow],
                     layout=widgets.Layout(**WRAP),
                 ),
                 self.status,
@@ -98,6 +116,8 @@ class ApplicationsView:
     def refresh(self) -> list[Application]:
         """Reload the list (newest first); errors are shown as one line, and [] returned."""
         self._cancel()
+        self.stop_following()
+        self._shown_id = None
         self.logs.value = ""
         try:
             apps = self._client().applications.list(order_by="-createdAt", limit=LIMIT + 1)
@@ -138,8 +158,13 @@ class ApplicationsView:
             self._asking = None
 
     def show_logs(self, app_id: str) -> None:
-        """Show the application's last ``LOG_LINES`` output lines (escaped), or its build log."""
+        """Show the application's last ``LOG_LINES`` output lines (escaped, colours kept), or
+        its build log; Follow then streams this application's."""
         self._cancel()
+        if self._shown_id != app_id:
+            self.stop_following()
+        self._shown_id = app_id
+        self.follow.disabled = False
         app = self.row(app_id).application
         from dr_notebook.cards import escaped
 
@@ -160,8 +185,72 @@ class ApplicationsView:
             f"{escaped(logs.build_status or 'unknown')})"
         )
         error = html.message_html(logs.build_error or "", "error")
-        body = f'<pre style="{_PRE}">{escaped(chr(10).join(lines))}</pre>' if lines else ""
-        self.logs.value = f"<div>{title}{error}{body}</div>"
+        self.logs.value = f"<div>{title}{error}{_lines_html(lines)}</div>"
+
+    # --- following ------------------------------------------------------------------------
+
+    def _follow_toggled(self, change: dict[str, Any]) -> None:
+        if change["new"] and self._shown_id is not None and self.following != self._shown_id:
+            self.start_following(self._shown_id)
+        elif not change["new"]:
+            self.stop_following()
+
+    def start_following(self, app_id: str) -> None:
+        """Stream ``app_id``'s new lines into the logs (a thread; ``stop_following`` ends it)."""
+        self.stop_following()
+        from dr_notebook.cards import escaped
+
+        self._shown_id = app_id
+        self.follow.disabled = False
+        app = self.row(app_id).application
+        title = f"<b>Following the logs of {escaped(app.name or app.id)}</b>"
+        stop = threading.Event()
+        client = self._client()
+        shown: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+
+        def report(text: str) -> None:
+            def update() -> None:
+                if not stop.is_set():
+                    self.logs.value = text
+
+            self._guard.post(update)
+
+        def run() -> None:
+            ended = "the application ended"
+            try:
+                for line in client.applications.follow_logs(app_id, stop=stop):
+                    shown.append(line)
+                    report(f"<div>{title}{_lines_html(shown)}</div>")
+            except USER_ERRORS as err:
+                ended = f"stopped: {one_line(err)}"
+            if not stop.is_set():
+                note = html.message_html(f"Follow {ended}.", "info")
+                report(f"<div>{title}{note}{_lines_html(shown)}</div>")
+                self._guard.post(finish)
+
+        def finish() -> None:
+            if self._following is not None and self._following[1] is stop:
+                self.stop_following()
+
+        thread = threading.Thread(target=run, name="dr-gallery-follow", daemon=True)
+        self._following = (app_id, stop, thread)
+        if not self.follow.value:
+            self.follow.value = True
+        thread.start()
+
+    def stop_following(self) -> None:
+        """End the Follow thread, if one runs (returns at once; the thread ends at its next
+        poll and touches no widget after this)."""
+        following, self._following = self._following, None
+        if following is not None:
+            following[1].set()
+        if self.follow.value:
+            self.follow.value = False
+
+    @property
+    def following(self) -> str | None:
+        """The id of the application whose logs Follow streams (None: not following)."""
+        return None if self._following is None else self._following[0]
 
     def delete(self, app_id: str) -> bool:
         """The Delete button: the first click asks to confirm, the second deletes.
@@ -186,3 +275,9 @@ class ApplicationsView:
         self.refresh()
         self.status.value = html.message_html(f"Deleted {app.name or app.id} ({app.id}).", "ok")
         return True
+
+
+def _lines_html(lines: Iterable[str]) -> str:
+    """Log lines as a scrolling block: escaped, ANSI colours as colour ("" for no lines)."""
+    text = "\n".join(ansi_to_html(line) for line in lines)
+    return f'<pre style="{_PRE}">{text}</pre>' if text else ""

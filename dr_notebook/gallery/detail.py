@@ -21,6 +21,7 @@ import ipywidgets as widgets
 
 from dr_notebook import errors
 from dr_notebook.gallery import html
+from dr_notebook.gallery.parameters import ParameterForm
 from dr_notebook.gallery.ui import USER_ERRORS, WRAP, FaceFuture, UiGuard, button, one_line
 from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+METADATA = "metadata.yaml"
 _CREATE_TIP = "Create an application source from this template"
 _LAUNCH_TIP = "Create the source and an application from this template, and start it"
 
@@ -94,6 +96,8 @@ class DetailPane:
             ),
         )
         self.info = widgets.HTML(value="")
+        #: The template's runtime parameters; Launch waits until they are valid.
+        self.parameters = ParameterForm(on_change=self.update_buttons)
         self.create_button = button(
             "Create application source", "rocket", _CREATE_TIP, button_style="primary"
         )
@@ -115,6 +119,7 @@ class DetailPane:
                 self.header,
                 self.readme_box,
                 self.info,
+                self.parameters.box,
                 widgets.HBox(
                     [self.create_button, self.launch_button, self.app_name, self.close_button],
                     layout=widgets.Layout(**WRAP),
@@ -150,6 +155,7 @@ class DetailPane:
             if not self.busy:
                 self.progress.value = ""
                 self.result.value = ""
+            self._load_parameters(template_id, row)
         if template_id is None:
             self.box.layout.display = "none"
             return
@@ -170,10 +176,24 @@ class DetailPane:
             self.app_name.placeholder = f"Application name (default: {row.get('name') or ''})"
         self.update_buttons()
 
+    def _load_parameters(self, template_id: str | None, row: Mapping[str, Any] | None) -> None:
+        """Fill the parameter form for the template (in the face's thread, as the README's
+        images are read): one request, only for templates that have a ``metadata.yaml``."""
+        self.parameters.prepare()
+        definitions = []
+        if template_id is not None and row is not None and METADATA in (row.get("files") or []):
+            try:
+                definitions = self._client().templates.runtime_parameters(template_id)
+            except USER_ERRORS as err:
+                log.info("runtime parameters of %s not read: %s", template_id, one_line(err))
+        self.parameters.show(definitions)
+
     def update_buttons(self) -> None:
-        """Enable the buttons, or disable them with the reason (the template, or work running)."""
+        """Enable the buttons, or disable them with the reason (the template, work running,
+        or, for Launch, runtime parameters still missing or wrong)."""
         blocker = self._blocker_of(self.selected_id)
         busy = self.busy
+        problems = self.parameters.problems()
         for widget, tip in ((self.create_button, _CREATE_TIP), (self.launch_button, _LAUNCH_TIP)):
             widget.disabled = bool(blocker) or busy
             if blocker:
@@ -182,6 +202,9 @@ class DetailPane:
                 widget.tooltip = "Not available: a creation or launch is running; wait for it"
             else:
                 widget.tooltip = tip
+        if problems and not blocker and not busy:
+            self.launch_button.disabled = True
+            self.launch_button.tooltip = f"Set the runtime parameters first: {'; '.join(problems)}"
         self.reason.value = html.message_html(blocker, "warn")
 
     # --- running a creation or a launch -----------------------------------------------------
@@ -315,9 +338,16 @@ class DetailPane:
         """The first progress line of a launch."""
         return f"Launching {name or self._name_of(template_id)}…"
 
-    def launch(self, template_id: str, name: str | None, timeout: float) -> Application:
+    def launch(
+        self,
+        template_id: str,
+        name: str | None,
+        timeout: float,
+        runtime_parameters: Mapping[str, Any] | None = None,
+    ) -> Application:
         """Launch the template (source, then application) following each step, and show the
-        application's card with its link."""
+        application's card with its link; ``runtime_parameters`` default to the form's."""
+        values = self.parameters.values() if runtime_parameters is None else runtime_parameters
         label = name or self._name_of(template_id)
         sources: list[ApplicationSource] = []
 
@@ -332,7 +362,12 @@ class DetailPane:
 
         with self._errors_shown():
             app = self._client().launch(
-                template_id, name=name, timeout=timeout, on_status=on_status, progress=False
+                template_id,
+                name=name,
+                timeout=timeout,
+                on_status=on_status,
+                progress=False,
+                runtime_parameters=values,
             )
         from dr_notebook.cards import application_html
 

@@ -8,7 +8,7 @@ runs the catalogue queries between them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -411,17 +411,6 @@ class TemplateGallery(widgets.VBox):
             readme = render_markdown(row.get("readme") or "", images=images) if row else ""
             self.detail_pane.show(self.selected_id, row, readme)
 
-    def _name_of(self, template_id: str) -> str:
-        position = self._catalogue.position(template_id)
-        if position is None:
-            return template_id
-        return self._catalogue.record(position)["name"] or template_id
-
-    def _blocker_of(self, template_id: str | None) -> str:
-        """Why no application can be made from this template ("" when it can, or is unknown)."""
-        position = self._catalogue.position(template_id)
-        return "" if position is None else html.create_blocker(self._catalogue.record(position))
-
     # --- creating application sources and launching applications ------------------------
 
     def _chosen(self, template_id: str | None) -> str:
@@ -450,20 +439,24 @@ class TemplateGallery(widgets.VBox):
         *,
         name: str | None = None,
         timeout: float | None = None,
+        runtime_parameters: Mapping[str, Any] | None = None,
     ) -> Application:
         """Launch ``template_id`` (default: the selected template): its source, then a running
         application named ``name`` (default: the template's name), as ``client.launch`` does.
 
-        Waits (at most ``timeout`` s, default ``launch_timeout``) while the pane's progress line
-        follows the stages, then shows the application's card with its link and returns the
-        ``Application``; errors (a name in use, a failed build, a timeout) are shown as one line,
-        then raised.
+        ``runtime_parameters`` (default: the values in the pane's parameter form) are checked
+        before anything is created. Waits (at most ``timeout`` s, default ``launch_timeout``)
+        while the pane's progress line follows the stages, then shows the application's card
+        with its link and returns the ``Application``; errors (a name in use, a parameter
+        missing, a failed build, a timeout) are shown as one line, then raised.
         """
         chosen = self._chosen(template_id)
         pane = self.detail_pane
         wait = self.launch_timeout if timeout is None else timeout
         return pane.run(
-            chosen, pane.launching(chosen, name), lambda: pane.launch(chosen, name, wait)
+            chosen,
+            pane.launching(chosen, name),
+            lambda: pane.launch(chosen, name, wait, runtime_parameters),
         )
 
     def _start_creation(self) -> Future[ApplicationSource | None] | None:
@@ -489,6 +482,9 @@ class TemplateGallery(widgets.VBox):
             self._guard.closed = True  # no posted update touches a widget from here on
             if self._loader is not None:
                 self._loader.stop()
+        view = getattr(self, "apps_view", None)  # absent when construction failed
+        if view is not None:
+            view.stop_following()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self._owns_client and self._client is not None:

@@ -42,6 +42,12 @@ class MagicsBase(Magics, Configurable):
     progress = Bool(
         True, help="Show progress while loading many pages or launching an application."
     ).tag(config=True)
+    app_link_base = Unicode(
+        "",
+        help="Where 'Open application' links go: '' detects a Jupyter server that proxies the "
+        "sandbox (JupyterHub with jupyter-server-proxy, or DR_NOTEBOOK_APP_LINK_BASE); a path "
+        "such as /user/me/proxy/8765 or an http(s) URL links through it; 'direct' never.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
@@ -58,6 +64,12 @@ class MagicsBase(Magics, Configurable):
         self._searches: dict[str, list[tuple[str, str]]] = {}  # large catalogues: by text
         self._app_names: list[tuple[str, str]] | None = None
         self._app_names_at = 0.0
+
+    @observe("app_link_base")
+    def _link_base_changed(self, change: dict[str, Any]) -> None:
+        from dr_notebook.app_links import set_link_base
+
+        set_link_base(change["new"])
 
     @observe("endpoint", "max_workers", "request_timeout")
     def _settings_changed(self, change: dict[str, Any]) -> None:

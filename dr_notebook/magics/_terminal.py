@@ -7,6 +7,7 @@ by object); the frame itself keeps every column, and Jupyter shows its HTML tabl
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Any
 
@@ -21,6 +22,7 @@ _NAME_WIDTH = 36
 # id(frame) -> the frame, while it lives: the frames to show compactly.
 _FRAMES: weakref.WeakValueDictionary[int, pd.DataFrame] = weakref.WeakValueDictionary()
 _COLUMNS: dict[int, tuple[str, ...]] = {}
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+", re.IGNORECASE)
 
 
 def compact(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -48,11 +50,33 @@ def _table(frame: pd.DataFrame, columns: tuple[str, ...]) -> str:
             TEMPLATE_TYPE_LABELS.get(str(v), str(v)) for v in shown["template_type"]
         ]
         shown = shown.rename(columns={"template_type": "type", "template_sub_type": "sub-type"})
+    origin = None
     if "application_url" in shown.columns:
-        shown = shown.rename(columns={"application_url": "url"})
+        urls = [str(v) if isinstance(v, str) else "" for v in shown["application_url"]]
+        origin = _common_origin(urls)
+        if origin:  # the server once in the footer, each app's path in the table
+            urls = [u[len(origin) :] for u in urls]
+        shown = shown.drop(columns="application_url")
+        shown["name"] = [_cut(str(v), _name_width(shown, urls)) for v in shown["name"]]
+        shown["url"] = urls
     text = shown.to_string(index=False, max_rows=60, na_rep="")
     hidden = len(frame.columns) - len(shown.columns)
-    return f"{text}\n({len(frame)} rows; {hidden} more columns: use -o VAR for all of them)"
+    where = f"URLs on {origin}\n" if origin else ""
+    return f"{text}\n{where}({len(frame)} rows; {hidden} more columns: use -o VAR for all of them)"
+
+
+def _common_origin(urls: list[str]) -> str | None:
+    """``scheme://host:port`` when every URL starts with the same one."""
+    origins = {match.group(0) for u in urls if (match := _ORIGIN.match(u))}
+    return origins.pop() if len(origins) == 1 and all(_ORIGIN.match(u) for u in urls) else None
+
+
+def _name_width(shown: pd.DataFrame, urls: list[str]) -> int:
+    """What is left of 80 columns for the name, beside the other columns and the URL."""
+    others = [c for c in shown.columns if c != "name"]
+    used = sum(max([len(c), *(len(str(v)) for v in shown[c])]) + 1 for c in others)
+    used += max([3, *(len(u) for u in urls)]) + 1
+    return max(12, min(_NAME_WIDTH, WIDTH - used))
 
 
 def _cut(text: str, width: int) -> str:

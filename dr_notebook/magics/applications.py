@@ -14,8 +14,10 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from dr_notebook.errors import DataRobotError
+from dr_notebook.magics import _loop
 from dr_notebook.magics._base import MagicsBase
 from dr_notebook.magics._options import unquote, user_errors, words_of
+from dr_notebook.magics._params import parse_params
 from dr_notebook.magics._terminal import compact
 
 if TYPE_CHECKING:
@@ -38,6 +40,10 @@ class ApplicationMagics(MagicsBase):
         "--source-only", dest="source_only", action="store_true",
         help="Only create the application source (no application).",
     )  # fmt: skip
+    @argument(
+        "--param", action="append", metavar="NAME=VALUE", dest="params",
+        help="A runtime parameter (repeatable); NAME=@file reads a file, NAME=? asks (hidden).",
+    )  # fmt: skip
     @argument("--no-wait", dest="wait", action="store_false", help="Do not wait until it runs.")
     @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait in all.")
     @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
@@ -46,11 +52,16 @@ class ApplicationMagics(MagicsBase):
         """A running application from a template: the source, the build, the start, on one line
         updated in place; then the application's card with its link.
 
+        ``--param NAME=VALUE`` sets a runtime parameter the template declares (checked before
+        anything is created; a required one missing is one line naming them all).
         ``--source-only`` creates only the application source (and shows its card).
         """
         args = parse_argstring(self.dr_new_app, line)
         if not math.isfinite(args.timeout) or args.timeout <= 0:
             raise UsageError("--timeout must be a positive, finite number of seconds.")
+        if args.params and args.source_only:
+            raise UsageError("--param sets values on an application: leave out --source-only.")
+        values = parse_params(args.params)
         template = self._resolve(args.template, "%dr_new_app")
         label = template.name or template.id
         line_ = _ProgressLine(label) if self.progress else None
@@ -67,6 +78,7 @@ class ApplicationMagics(MagicsBase):
                 result = self.client.launch(
                     template,
                     name=unquote(args.name),
+                    runtime_parameters=values,
                     wait=args.wait,
                     timeout=args.timeout,
                     on_status=line_.step if line_ else None,
@@ -111,11 +123,25 @@ class ApplicationMagics(MagicsBase):
         "--logs", nargs="?", type=int, const=_LOG_LINES, default=None, metavar="N",
         help=f"Also show the last N log lines (default {_LOG_LINES}).",
     )  # fmt: skip
+    @argument(
+        "--follow", action="store_true",
+        help="Stream its new log lines until it ends (interrupt the kernel to stop).",
+    )  # fmt: skip
+    @argument(
+        "--sync", metavar="FOLDER",
+        help="Make FOLDER its code: one new version with only the changes, then restart.",
+    )  # fmt: skip
+    @argument("--watch", action="store_true", help="With --sync: sync on every save.")
+    @argument(
+        "--timeout", type=float, default=None, metavar="S",
+        help="With --follow: stop after S seconds.",
+    )  # fmt: skip
     @argument("--delete", action="store_true", help="Stop and delete the application.")
     @argument("-o", "--output", metavar="VAR", help="Also store the Application in VAR.")
     @user_errors
     def dr_app(self, line: str = "") -> Application | None:
         """One application: its card (status, link, source, version), optionally its logs;
+        ``--follow`` streams them, ``--sync FOLDER [--watch]`` rolls a folder onto it,
         ``--delete`` deletes it."""
         args = parse_argstring(self.dr_app, line)
         text = words_of(args.application)
@@ -123,8 +149,19 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("%dr_app needs an application id or name, e.g. %dr_app 'My app'.")
         if args.logs is not None and args.logs < 0:
             raise UsageError("--logs takes a number of lines >= 0.")
+        if args.watch and not args.sync:
+            raise UsageError("--watch goes with --sync FOLDER.")
+        if args.timeout is not None and (not args.follow or args.timeout <= 0):
+            raise UsageError("--timeout S goes with --follow, and S must be positive.")
         app = self.client.applications.resolve(text)
         self._store(args.output, app)
+        if args.sync:
+            self._store(args.output, _loop.sync(self.client, app, unquote(args.sync) or "",
+                                                watch=args.watch))  # fmt: skip
+            return None
+        if args.follow:
+            _loop.follow(self.client, app, timeout=args.timeout)
+            return None
         if args.delete:
             self.client.applications.delete(app)
             self._app_names = None
@@ -139,8 +176,7 @@ class ApplicationMagics(MagicsBase):
             state += f": {logs.build_error}"
         lines = logs.tail(args.logs)
         print(f"Last {len(lines)} of {len(logs.lines)} log lines ({state}):")
-        for entry in lines:
-            print(entry)
+        _loop.print_lines(lines)
         return None
 
 

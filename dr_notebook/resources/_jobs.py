@@ -70,13 +70,22 @@ def poll_job(transport: Transport, location: str, *, lookup: str) -> AsyncStatus
 
 class Deadline:
     """The end of a wait of ``timeout`` seconds from ``started``, and the back-off between polls
-    (0.5 s, growing by half up to ``longest``)."""
+    (``shortest``, 0.5 s by default, growing by ``growth`` (half) up to ``longest``)."""
 
-    def __init__(self, timeout: float, *, started: float | None = None, longest: float = 5.0):
+    def __init__(
+        self,
+        timeout: float,
+        *,
+        started: float | None = None,
+        longest: float = 5.0,
+        shortest: float = 0.5,
+        growth: float = 1.5,
+    ):
         self.timeout = timeout
         self.started = time.monotonic() if started is None else started
         self.end = self.started + timeout
-        self._delay = 0.5
+        self._delay = shortest
+        self._growth = growth
         self._longest = longest
 
     @property
@@ -95,7 +104,7 @@ class Deadline:
         if remaining <= 0:
             return False
         time.sleep(min(self._delay, remaining))
-        self._delay = min(self._delay * 1.5, self._longest)
+        self._delay = min(self._delay * self._growth, self._longest)
         return True
 
 

@@ -29,6 +29,7 @@ from dr_notebook.models import (
 from dr_notebook.resources._jobs import Deadline, check_wait, follow_job
 from dr_notebook.resources._progress import progress_bar
 from dr_notebook.resources.checks import check_id, check_text, resources_to_api
+from dr_notebook.resources.parameters import METADATA_FILE, check_values
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -113,10 +114,17 @@ def launch(
     timeout: float,
     on_status: LaunchCallback | None,
     progress: bool,
+    runtime_parameters: Mapping[str, Any] | None = None,
 ) -> Application:
     """See :meth:`dr_notebook.client.Client.launch`."""
     deadline = Deadline(check_wait(timeout))
     chosen = client.templates.resolve(template)
+    declared = (
+        client.templates.runtime_parameters(chosen)
+        if any(f.name == METADATA_FILE for f in chosen.files) or not chosen.files
+        else []
+    )
+    values = check_values(declared, runtime_parameters, what=f"the template {chosen.name!r}")
     app_name = check_text("name", name, required=True) if name is not None else chosen.name
     if not app_name or not app_name.strip():
         raise InvalidArgumentError("The template has no name to give the application: pass name=.")
@@ -142,10 +150,14 @@ def launch(
         steps.source = client.app_sources.create_from_template(
             chosen.id, wait=True, timeout=remaining, on_status=source_status, progress=False
         )
+        target: Target = steps.source
+        if values:
+            fresh = client.app_sources.version(steps.source.id)
+            target = client.app_sources.put_values(fresh, values)
         return _create(
             client.applications,
             steps,
-            steps.source,
+            target,
             name=app_name,
             resources=resources,
             wait=wait,
@@ -164,9 +176,12 @@ def create(
     timeout: float,
     on_status: LaunchCallback | None,
     progress: bool,
+    runtime_parameters: Mapping[str, Any] | None = None,
 ) -> Application:
     """See :meth:`dr_notebook.resources.applications.Applications.create`."""
     deadline = Deadline(check_wait(timeout))
+    if runtime_parameters is not None:
+        source_or_version = apps._version_with(source_or_version, runtime_parameters)
     steps = _Steps(on_status, deadline, bar=progress)
     try:
         return _create(apps, steps, source_or_version, name=name, resources=resources, wait=wait)

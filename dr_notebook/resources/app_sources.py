@@ -21,6 +21,7 @@ from dr_notebook.models import (
     ApplicationSourceVersion,
     AsyncStatus,
     DefaultEnvironment,
+    RuntimeParameter,
     Template,
     WorkspaceItem,
 )
@@ -38,6 +39,12 @@ from dr_notebook.resources.checks import (
 )
 from dr_notebook.resources.packing import SourceFiles, source_files
 from dr_notebook.resources.pagination import Paginator
+from dr_notebook.resources.parameters import (
+    METADATA_FILE,
+    check_values,
+    parse_metadata,
+    values_to_api,
+)
 
 __all__ = ["DEFAULT_WAIT", "UPLOAD_BATCH", "AppSources", "StatusCallback"]
 
@@ -296,15 +303,74 @@ class AppSources(Resource[ApplicationSource]):
             "Listing versions",
             max_workers=self._max_workers,
         )
-        return pages.all({}, check_limit(limit), progress=self._show_progress(progress))
+        found = pages.all({}, check_limit(limit), progress=self._show_progress(progress))
+        for entry in found:
+            entry.source_id = source_id
+        return found
 
     def version(self, source: Source, version: Version = "latest") -> ApplicationSourceVersion:
         """One version of a source with its items; ``"latest"`` is the source's latest."""
         source_id = check_id("source", source)
         version_id = self._version_id(source_id, version)
-        return ApplicationSourceVersion.from_api(
+        return self._read_version(source_id, version_id)
+
+    def _read_version(self, source_id: str, version_id: str) -> ApplicationSourceVersion:
+        found = ApplicationSourceVersion.from_api(
             self._transport.get_json(self._version_path(source_id, version_id))
         )
+        found.source_id = source_id
+        return found
+
+    def runtime_parameters(
+        self, source: Source, version: Version = "latest"
+    ) -> list[RuntimeParameter]:
+        """The runtime parameters a version declares, with their current values.
+
+        Read from the version's ``runtimeParameters``; a server that does not list them there
+        is read from the version's ``metadata.yaml`` (no current values then).
+        """
+        source_id = check_id("source", source)
+        return self.definitions(self.version(source_id, version))
+
+    def definitions(self, version: ApplicationSourceVersion) -> list[RuntimeParameter]:
+        """:meth:`runtime_parameters` of a version already fetched (``source_id`` set)."""
+        if version.runtime_parameters:
+            return version.runtime_parameters
+        item = next((i for i in version.items if METADATA_FILE in (i.file_path, i.file_name)), None)
+        if item is None or not version.source_id:
+            return []
+        path = f"{self._version_path(version.source_id, version.id)}items/{quote_id(item.id)}/"
+        return parse_metadata(content_bytes(self._transport.get_json(path)))
+
+    def set_runtime_parameters(
+        self, version: ApplicationSourceVersion, values: Mapping[str, Any]
+    ) -> ApplicationSourceVersion:
+        """Set values on a version that is not frozen (checked first); the version now.
+
+        ``version`` is one fetched through its source (``source_id`` set). A frozen version
+        cannot change: :meth:`new_version` with ``runtime_parameters=`` makes a new one.
+        """
+        if not version.source_id:
+            raise InvalidArgumentError(
+                "The version's source is not known: fetch it with client.app_sources.version()."
+            )
+        entries = check_values(self.definitions(version), values, what=f"version {version.id}")
+        return self.put_values(version, entries)
+
+    def put_values(
+        self, version: ApplicationSourceVersion, entries: list[dict[str, Any]]
+    ) -> ApplicationSourceVersion:
+        """Send checked values (``resources.parameters.check_values``) to a version."""
+        if not entries:
+            return version
+        source_id = version.source_id or ""
+        changed = self._patch(
+            self._version_path(source_id, version.id), json=values_to_api(entries)
+        )
+        if not changed.id:
+            changed = self._read_version(source_id, version.id)
+        changed.source_id = source_id
+        return changed
 
     def new_version(
         self,
@@ -320,6 +386,7 @@ class AppSources(Resource[ApplicationSource]):
         | None = None,
         resources: Mapping[str, Any] | None = None,
         label: str | None = None,
+        runtime_parameters: Mapping[str, Any] | None = None,
     ) -> ApplicationSourceVersion:
         """A new version of ``source``, changed as asked; returns it as the server has it.
 
@@ -331,11 +398,14 @@ class AppSources(Resource[ApplicationSource]):
         a list of paths (each file under its own name). They go up ``UPLOAD_BATCH`` per
         request. ``base_environment`` is an environment id or ``(id, version_id)``;
         ``resources`` e.g. ``{"resource_label": "cpu.small", "replicas": 1}``.
-        Everything is checked before anything is sent.
+        ``runtime_parameters`` (``{name: value}``) are checked against the new version's
+        ``metadata.yaml`` (the one uploaded, else the base version's definitions, whose values
+        are copied) and set last. Everything is checked before anything is sent.
         """
         source_id = check_id("source", source)
         uploads = source_files(files) if files is not None else []
         doomed = [check_source_path(p) for p in ([delete] if isinstance(delete, str) else delete)]
+        entries: list[dict[str, Any]] = []
         payload: dict[str, Any] = {}
         if label is not None:
             payload["label"] = check_text("label", label, required=True)
@@ -357,6 +427,12 @@ class AppSources(Resource[ApplicationSource]):
                     f"delete names files the base version does not have: {missing}; it has "
                     f"{sorted(have)[:10]}."
                 )
+        if runtime_parameters is not None:
+            entries = check_values(
+                self._future_definitions(source_id, base_id, uploads, doomed),
+                runtime_parameters,
+                what="the new version",
+            )
         created = ApplicationSourceVersion.from_api(
             self._transport.json(
                 self._transport.request(
@@ -389,7 +465,30 @@ class AppSources(Resource[ApplicationSource]):
                 files=[("file", (name, content)) for name, content in batch],
                 data=[("filePath", name) for name, _ in batch],
             )
-        return version if version.id else self.version(source_id, created.id)
+        if not version.id:
+            version = self._read_version(source_id, created.id)
+        version.source_id = source_id
+        return self.put_values(version, entries)
+
+    def _future_definitions(
+        self,
+        source_id: str,
+        base_id: str | None,
+        uploads: list[tuple[str, bytes]],
+        doomed: list[str],
+    ) -> list[RuntimeParameter]:
+        """The definitions a new version will have: its uploaded metadata, else its base's."""
+        uploaded = dict(uploads).get(METADATA_FILE)
+        base = self._read_version(source_id, base_id) if base_id else None
+        current = {p.field_name: p.current_value for p in self.definitions(base)} if base else {}
+        if uploaded is not None:
+            declared = parse_metadata(uploaded)
+            for parameter in declared:  # values the base has are copied along
+                parameter.current_value = current.get(parameter.field_name)
+            return declared
+        if base is None or METADATA_FILE in doomed:
+            return []
+        return self.definitions(base)
 
     def _patch(self, path: str, *, once: bool = False, **body: Any) -> ApplicationSourceVersion:
         response = self._transport.request("PATCH", path, upload="files" in body, once=once, **body)
@@ -411,6 +510,17 @@ class AppSources(Resource[ApplicationSource]):
             f"{self._version_path(source_id, version_id)}items/{quote_id(item_id)}/"
         )
         return WorkspaceItem.from_api(body)
+
+    def content(self, source: Source, version: Version, item: str | WorkspaceItem) -> bytes:
+        """One file's bytes (text as UTF-8, binary files decoded); arguments as :meth:`file`."""
+        source_id = check_id("source", source)
+        version_id = self._version_id(source_id, version)
+        item_id = self._item_id(source_id, version_id, item)
+        return content_bytes(
+            self._transport.get_json(
+                f"{self._version_path(source_id, version_id)}items/{quote_id(item_id)}/"
+            )
+        )
 
     def download(
         self,

@@ -3,8 +3,11 @@ logs, delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 from typing_extensions import Unpack
 
@@ -25,10 +28,14 @@ from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait
 from dr_notebook.resources._launch import LOG_TAIL, LaunchCallback, Target
 from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.app_sources import AppSources
 from dr_notebook.resources.checks import check_id, check_text, filter_params
+from dr_notebook.resources.parameters import check_values
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from dr_notebook.resources.sync import SyncResult
 
 __all__ = ["LOG_TAIL", "ApplicationFilters", "Applications", "LaunchCallback"]
 
@@ -145,6 +152,35 @@ class Applications(Resource[Application]):
         logs.build_error = hide(logs.build_error) if logs.build_error else logs.build_error
         return logs
 
+    def follow_logs(
+        self,
+        application: App,
+        *,
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """The application's new output lines as they come (an iterator; stop it any time).
+
+        Polls the logs with back-off (0.5 s, up to 5 s while nothing comes, back to 0.5 s when
+        lines arrive), starting with the lines the server holds now; ends when the
+        application is deleted, stopped or failed (after its last lines), after ``timeout``
+        seconds (None: no limit), or when ``stop`` (a ``threading.Event``) is set. No line
+        is given twice; none is lost unless more lines than the server keeps (1000 on
+        DataRobot) arrive between two polls, which yields a line saying so
+        (``resources.log_follow.GAP``). The token is masked in every line. Lines keep their
+        ANSI colour codes: ``dr_notebook.ansi`` strips or renders them.
+        """
+        from dr_notebook.resources.log_follow import follow
+
+        app_id = check_id("application", application)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0
+        ):
+            raise InvalidArgumentError(f"timeout must be seconds >= 0 or None, not {timeout!r}.")
+        return follow(
+            lambda: self.logs(app_id), lambda: self.get(app_id), timeout=timeout, stop=stop
+        )
+
     # -- creating and waiting --------------------------------------------------------------
     def create(
         self,
@@ -152,6 +188,7 @@ class Applications(Resource[Application]):
         *,
         name: str | None = None,
         resources: Mapping[str, Any] | None = None,
+        runtime_parameters: Mapping[str, Any] | None = None,
         wait: bool = True,
         timeout: float = DEFAULT_WAIT,
         on_status: LaunchCallback | None = None,
@@ -163,6 +200,11 @@ class Applications(Resource[Application]):
         built) or an :class:`ApplicationSourceVersion` (that version). ``name`` defaults to the
         server's choice (the source's name); ``resources`` e.g. ``{"replicas": 1,
         "resource_label": "cpu.small"}``. The request is sent once, never retried.
+
+        ``runtime_parameters`` (``{name: value}``) are checked against the version's
+        definitions before anything is created (``RuntimeParameterError`` names every
+        problem), then set on the version, or, when it is frozen (an application was built
+        from it), on a new version based on it, which is built instead.
 
         The server's 202 job is followed to the application; then, with ``wait``, the
         application is polled until ``running``, at most ``timeout`` seconds for the whole
@@ -183,23 +225,53 @@ class Applications(Resource[Application]):
             timeout=timeout,
             on_status=on_status,
             progress=self._show_progress(progress),
+            runtime_parameters=runtime_parameters,
         )
+
+    def _sources(self) -> AppSources:
+        return AppSources(self._transport, max_workers=self._max_workers, progress=False)
+
+    def _version_with(self, target: Target, values: Mapping[str, Any]) -> ApplicationSourceVersion:
+        """The version to build, holding ``values``: checked first, new when frozen."""
+        sources = self._sources()
+        if isinstance(target, ApplicationSourceVersion):
+            if not target.source_id:
+                raise InvalidArgumentError(
+                    "With runtime_parameters, pass the source, or a version read with "
+                    "client.app_sources.version() (the version's source must be known)."
+                )
+            version = sources.version(target.source_id, target.id)
+        else:
+            version = sources.version(check_id("source_or_version", target))
+        entries = check_values(sources.definitions(version), values, what=f"version {version.id}")
+        if version.is_frozen:
+            return sources.new_version(
+                version.source_id or "", base_version=version.id, runtime_parameters=values
+            )
+        return sources.put_values(version, entries)
 
     def wait(
         self,
         application: App,
         *,
+        version: str | ApplicationSourceVersion | None = None,
         timeout: float = DEFAULT_WAIT,
         on_status: LaunchCallback | None = None,
         progress: bool | None = None,
     ) -> Application:
         """Wait (at most ``timeout`` seconds) until the application is ``running``; as
-        :meth:`create` with ``wait=True`` does, with the same events and errors."""
+        :meth:`create` with ``wait=True`` does, with the same events and errors.
+
+        ``version`` (a source version or its id): until it runs that version (a restart on a
+        version is usually quick: polls start at 0.1 s and grow by a fifth, up to 5 s).
+        """
+        version_id = None if version is None else check_id("version", version)
+        quick = {} if version_id is None else {"shortest": 0.1, "growth": 1.2}
         return _launch.wait_running(
             self,
             lambda: self.get(application),
-            version_id=None,
-            deadline=Deadline(check_wait(timeout)),
+            version_id=version_id,
+            deadline=Deadline(check_wait(timeout), **quick),
             on_status=on_status,
             progress=self._show_progress(progress),
         )
@@ -279,6 +351,68 @@ class Applications(Resource[Application]):
             on_status=on_status,
             progress=self._show_progress(progress),
         )
+
+    @overload
+    def sync(
+        self,
+        application: App,
+        folder: str | os.PathLike[str],
+        *,
+        watch: Literal[False] = False,
+        stop: threading.Event | None = None,
+        on_sync: Callable[[SyncResult], object] | None = None,
+        timeout: float = DEFAULT_WAIT,
+    ) -> SyncResult: ...
+
+    @overload
+    def sync(
+        self,
+        application: App,
+        folder: str | os.PathLike[str],
+        *,
+        watch: Literal[True],
+        stop: threading.Event | None = None,
+        on_sync: Callable[[SyncResult], object] | None = None,
+        timeout: float = DEFAULT_WAIT,
+    ) -> list[SyncResult]: ...
+
+    def sync(
+        self,
+        application: App,
+        folder: str | os.PathLike[str],
+        *,
+        watch: bool = False,
+        stop: threading.Event | None = None,
+        on_sync: Callable[[SyncResult], object] | None = None,
+        timeout: float = DEFAULT_WAIT,
+    ) -> SyncResult | list[SyncResult]:
+        """Make ``folder`` the application's code: one new version with only the changes.
+
+        Compares the folder's files (as an upload takes them, less what ``.dr_apps_ignore``
+        lists) with the version the application runs, by content hash. When something was
+        added, changed or deleted, makes one version based on that one holding only those
+        changes, moves the application onto it and waits (at most ``timeout`` s) until it
+        runs; when nothing changed, sends nothing. Returns a :class:`SyncResult` (files
+        added, changed, deleted; the version; the application).
+
+        ``watch=True`` syncs now and then after every save (debounced), until ``stop`` (a
+        ``threading.Event``) is set or the kernel is interrupted; each sync that changed
+        something goes to ``on_sync`` (default: print its one line); returns them all.
+        """
+        from dr_notebook.resources.sync import Syncer
+
+        app = self.get(application) if not isinstance(application, Application) else application
+        syncer = Syncer(
+            self,
+            self._sources(),
+            app,
+            Path(folder).expanduser(),
+            timeout=check_wait(timeout),
+            max_workers=self._max_workers,
+        )
+        if not watch:
+            return syncer.once()
+        return syncer.watch(stop, on_sync or print)
 
     def delete(self, application: App, *, hard: bool = False) -> None:
         """Stop and delete an application (``hard=True``: at once, not recoverable)."""

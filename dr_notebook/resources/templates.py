@@ -24,7 +24,13 @@ from dr_notebook.errors import (
     NoMatchWarning,
 )
 from dr_notebook.http import quote_id
-from dr_notebook.models import DefaultEnvironment, Template, TemplateFile, TemplateMetadata
+from dr_notebook.models import (
+    DefaultEnvironment,
+    RuntimeParameter,
+    Template,
+    TemplateFile,
+    TemplateMetadata,
+)
 from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
 from dr_notebook.resources.checks import (
@@ -382,6 +388,28 @@ class Templates(Resource[Template]):
             f"customTemplates/{quote_id(template_id)}/files/{quote_id(file_id)}/"
         )
         return TemplateFile.from_api(body)
+
+    def runtime_parameters(self, template: str | Template) -> list[RuntimeParameter]:
+        """The runtime parameters the template's ``metadata.yaml`` declares (none: ``[]``).
+
+        ``template`` is a template, its id or its exact name (as :meth:`resolve` takes it); a
+        ``Template`` already fetched with its file list costs one request (the file).
+        """
+        from dr_notebook.downloads import content_bytes
+        from dr_notebook.resources.parameters import METADATA_FILE, parse_metadata
+
+        chosen = (
+            template
+            if isinstance(template, Template) and template.files
+            else self.resolve(template)
+        )
+        if not chosen.files:
+            chosen = self.get(chosen.id)
+        found = next((f for f in chosen.files if f.name == METADATA_FILE), None)
+        if found is None:
+            return []
+        path = f"customTemplates/{quote_id(chosen.id)}/files/{quote_id(found.id)}/"
+        return parse_metadata(content_bytes(self._transport.get_json(path)))
 
     def download(
         self,

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dr_notebook._version import __version__
 from dr_notebook.sandbox import sources as src
+from dr_notebook.sandbox.application_pages import ApplicationPages
 from dr_notebook.sandbox.application_routes import application_router
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
 from dr_notebook.sandbox.applications import Applications, reporter
@@ -33,6 +34,7 @@ from dr_notebook.sandbox.routing import (
 )
 from dr_notebook.sandbox.runtime.base import Runtime
 from dr_notebook.sandbox.runtime.local import LocalRuntime
+from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, Proxy
 from dr_notebook.sandbox.runtime.simulated import SimulatedRuntime
 from dr_notebook.sandbox.settings import BuildSettings, RuntimeConfig
 from dr_notebook.sandbox.source_routes import source_router
@@ -263,6 +265,8 @@ def create_app(
     app.include_router(source_router(store, sources, runtime))
     app.include_router(application_router(applications))
     app.include_router(environment_router())
+    # applicationUrl: the app itself through the proxy (HTTP and websockets), no token needed.
+    app.mount(PAGE_PREFIX, ApplicationPages(applications, tokens, Proxy()))
 
     # -- control API (admin token; checked by the middleware) -----------------------------------
     @app.get("/_sandbox/stats/", tags=["sandbox"])

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dr_notebook.sandbox.application_store import AppRecord
 from dr_notebook.sandbox.applications import (
-    PAGE_PREFIX,
     Applications,
     entrypoint_problem,
     history_entries,
-    status_page,
+    root_path_mode,
 )
 from dr_notebook.sandbox.errors import ApiError, field_errors
 from dr_notebook.sandbox.forms import read_template_body
@@ -28,11 +27,6 @@ APPS = f"{API}/customApplications"
 AppOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
 EDITORS = ("admin", "user")
 MAX_RECIPIENTS = 100
-# The sandbox page is static text: nothing on it may run or load anything.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def application_router(applications: Applications) -> APIRouter:
@@ -174,6 +168,7 @@ def application_router(applications: Applications) -> APIRouter:
     ) -> dict[str, Any]:
         """Rename, change access settings, or restart on another source version."""
         record = changeable(applicationId, who)
+        root_before = root_path_mode(record)
         fields, _ = await read_template_body(request)
         errors = _apply_settings(record, fields)
         version_id = fields.get("customApplicationSourceVersionId")
@@ -188,6 +183,10 @@ def application_router(applications: Applications) -> APIRouter:
             await run_in_threadpool(
                 applications.change_settings, applicationId, lambda r: _apply_settings(r, fields)
             )
+        # The path mode changes SCRIPT_NAME: a live app restarts on its version to get it.
+        live = record.status in ("building", "running")
+        if version_id is None and live and root_path_mode(record) != root_before:
+            version_id = record.version_id
         if version_id is not None:
             version = runnable_version(None, version_id, "customApplicationSourceVersionId")
             await run_in_threadpool(applications.restart, applicationId, version)
@@ -232,30 +231,10 @@ def application_router(applications: Applications) -> APIRouter:
         entries = history_entries(output_readable(applicationId, role_of(request)))
         return page(request, entries[offset : offset + limit], len(entries), offset, limit)
 
-    # Every method: a 307 keeps the method and body, so forms and API calls reach the app too.
-    @router.api_route(
-        f"{PAGE_PREFIX}/{{applicationId}}/{{rest:path}}",
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        include_in_schema=False,
-    )
-    async def application_page(request: Request, applicationId: str, rest: str) -> Response:
-        """``applicationUrl``: the running app itself, or the sandbox's page about it."""
-        record = apps.get(applicationId)
-        if record is None:
-            return HTMLResponse(
-                "<!doctype html><p>No such application.</p>", 404, headers=PAGE_HEADERS
-            )
-        upstream = applications.upstream(record)
-        if upstream is not None and upstream.port is not None:
-            query = f"?{request.url.query}" if request.url.query else ""
-            return RedirectResponse(f"{upstream.url}/{rest}{query}", 307)
-        body = status_page(record, sources.paths(record.version_id), applications.simulated)
-        return HTMLResponse(body, headers=PAGE_HEADERS)
-
     return router
 
 
-_SETTINGS = ("externalAccessEnabled", "externalAccessRecipients", "allowAutoStopping")
+_SETTINGS = ("externalAccessEnabled", "externalAccessRecipients", "allowAutoStopping", "resources")
 
 
 def _apply_settings(record: AppRecord, fields: dict[str, Any]) -> dict[str, str]:
@@ -272,6 +251,13 @@ def _apply_settings(record: AppRecord, fields: dict[str, Any]) -> dict[str, str]
                 record.body["fields"][key] = fields[key]
             else:
                 errors[key] = "must be true or false"
+    if "resources" in fields:
+        resources, problem = parse_resources(fields["resources"])
+        if problem:
+            errors["resources"] = problem
+        elif resources:
+            fields_now = record.body["fields"]
+            fields_now["resources"] = {**(fields_now.get("resources") or {}), **resources}
     if "externalAccessRecipients" in fields:
         value = fields["externalAccessRecipients"]
         if (

@@ -13,21 +13,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
+from dr_notebook.sandbox.parameters import credential_secrets
 from dr_notebook.sandbox.permissions import can_read_output, can_write, permissions, user_of
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunSpec, Runtime, Upstream
 from dr_notebook.sandbox.runtime.output import clip, redact
+from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, script_name
 from dr_notebook.sandbox.source_store import SourceStore
 from dr_notebook.sandbox.sources import ORG_ID
 from dr_notebook.sandbox.store import new_id, now_iso
 from dr_notebook.sandbox.versions import runtime_environment
 
-PAGE_PREFIX = "/custom_applications"
 SANDBOX_ENVIRONMENT_VERSION = "5f0c1e1f2a3b4c5d6e7f0001"
 DEFAULT_RESOURCES = {
     "resourceLabel": "cpu.small",
     "replicas": 1,
     "sessionAffinity": False,
-    "serviceWebRequestsOnRootPath": False,
+    "serviceWebRequestsOnRootPath": True,  # the sandbox's reading: DataRobot computes it
     "cpuRequest": 1.0,
     "cpuLimit": 1,
     "memoryRequest": 2 * 1024**3,
@@ -35,6 +36,14 @@ DEFAULT_RESOURCES = {
 }
 BUILDING = "building"
 MAX_BUILD_LOG = 65536  # characters of build log stored
+
+
+def root_path_mode(record: AppRecord) -> bool:
+    """The application's ``serviceWebRequestsOnRootPath`` (the sandbox's default: on)."""
+    value = (record.body.get("fields", {}).get("resources") or {}).get(
+        "serviceWebRequestsOnRootPath"
+    )
+    return True if value is None else bool(value)
 
 
 def entrypoint_problem(sources: SourceStore, version_id: str) -> str | None:
@@ -208,13 +217,14 @@ class Applications:
         }
 
     def _launch(self, record: AppRecord, version: dict[str, Any]) -> None:
-        env = runtime_environment(version.get("runtimeParameters") or [])
+        parameters = self.sources.runtime_parameters(version["id"])
+        env = runtime_environment(parameters)
         env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
         env["DATAROBOT_API_TOKEN"] = self.owner_token(record)
-        # What DataRobot gives an application besides: its id, its path prefix (requests
-        # arrive at the root here), and its address as users open it.
+        # What DataRobot gives an application besides: its id, its path prefix (empty when
+        # requests arrive at the root), and its address as users open it.
         env["APPLICATION_ID"] = record.id
-        env["SCRIPT_NAME"] = ""
+        env["SCRIPT_NAME"] = script_name(record.id, root_path_mode(record))
         env["DR_CUSTOM_APP_EXTERNAL_URL"] = f"{self.public_url()}{PAGE_PREFIX}/{record.id}/"
         spec = RunSpec(
             app_id=record.id,
@@ -222,7 +232,7 @@ class Applications:
             files=self.sources.files(version["id"]),
             port=record.port,
             env=env,
-            secrets=tuple(self.tokens),
+            secrets=(*self.tokens, *credential_secrets(parameters)),
             environment_id=version.get("baseEnvironmentVersionId")
             or version.get("baseEnvironmentId"),
         )

@@ -15,6 +15,7 @@ from dr_notebook.sandbox.settings import RuntimeConfig
 
 API_PREFIX = "/api/v2"
 CONTROL_PREFIX = "/_sandbox"
+APP_PREFIX = "/custom_applications/"
 REQUEST_ID_HEADER = b"x-datarobot-request-id"
 _SLASHES = re.compile(r"/{2,}")
 
@@ -83,9 +84,11 @@ class SandboxMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = _normalize(scope["path"])
-        scope["path"] = path
-        scope["raw_path"] = path.encode()
+        path = scope["path"]
+        if not path.startswith(APP_PREFIX):  # an app's paths reach it exactly as sent
+            path = _normalize(path)
+            scope["path"] = path
+            scope["raw_path"] = path.encode()
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         is_api = path == API_PREFIX + "/" or path.startswith(API_PREFIX + "/")

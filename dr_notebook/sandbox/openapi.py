@@ -80,6 +80,10 @@ _RUNTIME_VALUES = {
     "description": "[{fieldName, type, value}], or that list as JSON text",
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
 }
+_RUNTIME_CURRENT = {
+    "description": "[{fieldName, type, currentValue}] (the newer form), or its JSON text",
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}],
+}
 SOURCE_BODY = json_body({"name": _TEXT, "resources": _RESOURCES})
 VERSION_CREATE_BODY = json_body(
     {
@@ -89,6 +93,7 @@ VERSION_CREATE_BODY = json_body(
         "baseEnvironmentVersionId": _TEXT,
         "resources": _RESOURCES,
         "runtimeParameterValues": _RUNTIME_VALUES,
+        "runtimeParameters": _RUNTIME_CURRENT,
     }
 )
 _VERSION_SETTINGS = {
@@ -96,6 +101,7 @@ _VERSION_SETTINGS = {
     "baseEnvironmentVersionId": _TEXT,
     "resources": _RESOURCES,
     "runtimeParameterValues": _RUNTIME_VALUES,
+    "runtimeParameters": _RUNTIME_CURRENT,
 }
 VERSION_PATCH_BODY: dict[str, Any] = {
     "content": {
@@ -138,5 +144,6 @@ APPLICATION_PATCH_BODY = json_body(
         "externalAccessEnabled": {"type": "boolean"},
         "externalAccessRecipients": {"type": "array", "items": {"type": "string"}},
         "allowAutoStopping": {"type": "boolean"},
+        "resources": _RESOURCES,
     }
 )

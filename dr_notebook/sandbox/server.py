@@ -257,7 +257,12 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
         # Idle keep-alive connections stay open longer than clients' pools keep them, so a
         # client never sends on a connection the server is closing (a reset, not an answer).
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=75
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=75,
+            ws="websockets-sansio",  # applications' websockets, through the proxy
         )
         server = _quiet_server(uvicorn.Server)(config)
         stopper.server = server

@@ -27,10 +27,15 @@ from dr_notebook.sandbox.routing import (
     role,
 )
 from dr_notebook.sandbox.settings import RuntimeConfig
-from dr_notebook.sandbox.source_store import SourceStore, VersionFrozen, VersionProblem
+from dr_notebook.sandbox.source_store import (
+    ParameterChange,
+    SourceStore,
+    VersionFrozen,
+    VersionProblem,
+)
 from dr_notebook.sandbox.store import Store
 from dr_notebook.sandbox.validation import unstorable
-from dr_notebook.sandbox.versions import new_version, parse_label, version_settings
+from dr_notebook.sandbox.versions import VALUE_FIELDS, new_version, parse_label, version_settings
 
 SourceOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
 SOURCES = f"{API}/customApplicationSources"
@@ -175,13 +180,21 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             base = sources.get_version(sourceId, base_id)
             if base is None:
                 raise not_found("version of this source", base_id)
-            base = {**base, "runtimeParameterValues": _values_of(base)}
+            base = {**base, "runtimeParameterValues": sources.parameter_values(base_id)}
         count = sources.list_versions(sourceId, 0, 1)[1]
         version = new_version(src.user_of(who), label or f"v{count + 1}", base)
+        values = _take_values(settings)
         version.update(settings)
-        created = await run_in_threadpool(
-            sources.create_version, sourceId, version, None if base is None else base["id"]
-        )
+        try:
+            created = await run_in_threadpool(
+                sources.create_version,
+                sourceId,
+                version,
+                None if base is None else base["id"],
+                values,
+            )
+        except VersionProblem as exc:
+            raise ApiError(422, f"Invalid version: {exc}", {exc.field: str(exc)}) from None
         if created is None:
             raise not_found("custom application source", sourceId)
         return created
@@ -213,8 +226,9 @@ def source_router(store: Store, sources: SourceStore, runtime: RuntimeConfig) ->
             )
         if errors:
             raise field_errors(errors, "Invalid version change")
+        values = _take_values(settings)
         return await run_in_threadpool(
-            _change_version, sources, sourceId, versionId, settings, body.files, delete_ids
+            _change_version, sources, sourceId, versionId, settings, body.files, delete_ids, values
         )
 
     @router.delete(VERSION, status_code=204)
@@ -250,10 +264,11 @@ def _change_version(
     settings: dict[str, Any],
     files: list[tuple[str, bytes]] | None = None,
     delete_ids: list[str] | None = None,
+    values: ParameterChange | None = None,
 ) -> dict[str, Any]:
     try:
         changed = sources.update_version(
-            source_id, version_id, settings, files or [], delete_ids or []
+            source_id, version_id, settings, files or [], delete_ids or [], values
         )
     except VersionFrozen:
         raise ApiError(422, FROZEN, {"versionId": "frozen"}) from None
@@ -288,10 +303,10 @@ def _ids(raw: Any, errors: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(raw))[:1000]
 
 
-def _values_of(version: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runtime parameter values set on a version (to copy them into a new one)."""
-    return [
-        {"fieldName": p["fieldName"], "type": p["type"], "value": p["currentValue"]}
-        for p in version.get("runtimeParameters", [])
-        if p.get("currentValue") is not None
-    ]
+def _take_values(settings: dict[str, Any]) -> ParameterChange | None:
+    """Runtime parameter values out of ``settings`` (either form; the newer one wins)."""
+    change = None
+    for key in VALUE_FIELDS:
+        if key in settings:
+            change = (key, settings.pop(key))
+    return change

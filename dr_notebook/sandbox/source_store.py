@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from dr_notebook.sandbox.parameters import check_values, definitions, listing, merge_values
 from dr_notebook.sandbox.store import (
     SOURCE_ORDER,
     Store,
@@ -17,9 +18,10 @@ from dr_notebook.sandbox.store import (
     order_clause,
 )
 from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES, clash
-from dr_notebook.sandbox.versions import runtime_parameters
 
 METADATA_FILE = "metadata.yaml"
+#: Runtime parameter values a request sets: the field they came in, and the parsed values.
+ParameterChange = tuple[str, list[dict[str, Any]]]
 
 
 class VersionFrozen(Exception):
@@ -137,9 +139,17 @@ class SourceStore:
         return None if row is None else row["id"]
 
     def create_version(
-        self, source_id: str, version: dict[str, Any], base_version_id: str | None
+        self,
+        source_id: str,
+        version: dict[str, Any],
+        base_version_id: str | None,
+        values: ParameterChange | None = None,
     ) -> dict[str, Any] | None:
-        """Add a version (copying the files of ``base_version_id``); None if no such source."""
+        """Add a version (copying the files of ``base_version_id``); None if no such source.
+
+        ``values`` (the request's field, its parsed values) are checked against the new
+        version's ``metadata.yaml``: :class:`VersionProblem` when one is wrong, nothing stored.
+        """
         db = self.store.db
         with self.store.lock, self.store.transaction():
             if db.execute("SELECT 1 FROM sources WHERE id = ?", (source_id,)).fetchone() is None:
@@ -151,6 +161,13 @@ class SourceStore:
                     " SELECT lower(hex(randomblob(12))), ?, path, content, ? FROM version_files"
                     " WHERE version_id = ? ORDER BY rowid",
                     (version["id"], version["createdAt"], base_version_id),
+                )
+            if values is not None:
+                body = {k: v for k, v in version.items() if k not in _COMPUTED_VERSION_FIELDS}
+                self._set_values(version["id"], body, values)
+                db.execute(
+                    "UPDATE source_versions SET body = ? WHERE id = ?",
+                    (_dumps(body), version["id"]),
                 )
             self._touch_source(source_id, version["createdAt"])
             return self._version(source_id, version["id"])
@@ -194,11 +211,13 @@ class SourceStore:
         settings: dict[str, Any],
         files: Sequence[tuple[str, bytes]] = (),
         delete_ids: Sequence[str] = (),
+        values: ParameterChange | None = None,
     ) -> dict[str, Any] | None:
-        """Change settings, delete items, add or replace files: all or nothing.
+        """Change settings, delete items, add or replace files, set values: all or nothing.
 
         None when there is no such version; raises :class:`VersionFrozen` on a frozen version
-        and :class:`VersionProblem` when the change is impossible (unknown items, caps).
+        and :class:`VersionProblem` when the change is impossible (unknown items, caps, a
+        runtime parameter value its ``metadata.yaml``, as changed, refuses).
         """
         db = self.store.db
         stamp = now_iso()
@@ -230,6 +249,8 @@ class SourceStore:
             )
             self._check_caps(version_id)
             body = {**json.loads(row["body"]), **settings}
+            if values is not None:
+                self._set_values(version_id, body, values)
             db.execute(
                 "UPDATE source_versions SET updated_at = ?, body = ? WHERE id = ?",
                 (stamp, _dumps(body), version_id),
@@ -299,6 +320,19 @@ class SourceStore:
             ).fetchone()
         return None if row is None else bytes(row["content"])
 
+    def parameter_values(self, version_id: str) -> list[dict[str, Any]]:
+        """The runtime parameter values set on a version, as stored (secrets included)."""
+        with self.store.lock:
+            row = self.store.db.execute(
+                "SELECT body FROM source_versions WHERE id = ?", (version_id,)
+            ).fetchone()
+        return [] if row is None else json.loads(row["body"]).get("runtimeParameterValues", [])
+
+    def runtime_parameters(self, version_id: str) -> list[dict[str, Any]]:
+        """The version's definitions with their values, credentials revealed (for the runtime)."""
+        metadata, values = self.file(version_id, METADATA_FILE), self.parameter_values(version_id)
+        return listing(metadata, values, reveal=True)
+
     def freeze(self, version_id: str) -> None:
         """Mark a version frozen (call under the store's lock, in the caller's transaction)."""
         self.store.db.execute("UPDATE source_versions SET frozen = 1 WHERE id = ?", (version_id,))
@@ -313,6 +347,21 @@ class SourceStore:
             (version["id"], source_id, source_id, version["createdAt"], version["updatedAt"],
              _dumps(settings)),
         )  # fmt: skip
+
+    def _set_values(self, version_id: str, body: dict[str, Any], change: ParameterChange) -> None:
+        """Check ``change`` against the version's metadata (as it is now) and merge it in."""
+        field, values = change
+        row = self.store.db.execute(
+            "SELECT content FROM version_files WHERE version_id = ? AND path = ?",
+            (version_id, METADATA_FILE),
+        ).fetchone()
+        declared = definitions(None if row is None else bytes(row[0]))
+        checked, problems = check_values(declared, values)
+        if problems:
+            raise VersionProblem(field, "; ".join(problems))
+        body["runtimeParameterValues"] = merge_values(
+            body.get("runtimeParameterValues", []), checked
+        )
 
     def _touch_source(self, source_id: str, stamp: str) -> None:
         self.store.db.execute(
@@ -361,9 +410,7 @@ class SourceStore:
         return {
             "id": row["id"],
             **settings,
-            "runtimeParameters": runtime_parameters(
-                None if metadata is None else bytes(metadata[0]), values
-            ),
+            "runtimeParameters": listing(None if metadata is None else bytes(metadata[0]), values),
             "isFrozen": bool(row["frozen"]),
             "createdAt": row["created_at"],
             "updatedAt": row["updated_at"],

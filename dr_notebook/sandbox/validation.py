@@ -277,3 +277,16 @@ def normalize_metadata(data: dict[str, Any]) -> dict[str, Any]:
     meta.setdefault("source", {})
     meta.setdefault("templateTypeSpecificResources", {})
     return meta
+
+
+def json_value(raw: Any) -> tuple[Any, str | None]:
+    """A value given as itself or as JSON text (multipart parts are always text)."""
+    if isinstance(raw, str):
+        if not raw.strip():
+            return None, None
+        try:
+            raw = json.loads(raw, parse_constant=reject_constant)
+        except (ValueError, RecursionError):
+            return None, "must be valid JSON"
+    problem = unstorable(raw)
+    return raw, problem

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
-import yaml
-
+from dr_notebook.sandbox.parameters import parse_values, runtime_environment
 from dr_notebook.sandbox.store import new_id, now_iso
-from dr_notebook.sandbox.validation import reject_constant, take_parsed, unstorable
+from dr_notebook.sandbox.validation import json_value, take_parsed, unstorable
+
+__all__ = [
+    "VALUE_FIELDS",
+    "new_version",
+    "parse_label",
+    "parse_resources",
+    "runtime_environment",
+    "version_settings",
+]
 
 MAX_LABEL = 255
-MAX_RUNTIME_PARAMETERS = 100
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: The two forms runtime parameter values come in (DataRobot's older and newer field).
+VALUE_FIELDS = ("runtimeParameterValues", "runtimeParameters")
 _RESOURCE_TYPES: dict[str, tuple[type, ...]] = {
     "replicas": (int,),
     "resourceLabel": (str,),
@@ -43,7 +49,11 @@ def new_version(
 
 
 def version_settings(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The settings a request changes (environment, resources, runtime parameter values)."""
+    """The settings a request changes (environment, resources, runtime parameter values).
+
+    Values come back under the field they were sent in (see ``VALUE_FIELDS``); the store
+    checks them against the version's ``metadata.yaml`` and merges them into those it holds.
+    """
     settings: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for key in _ENVIRONMENT_KEYS:
@@ -55,8 +65,9 @@ def version_settings(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
                 settings[key] = value or None
     if "resources" in fields:
         take_parsed(fields, "resources", parse_resources, settings, errors)
-    if "runtimeParameterValues" in fields:
-        take_parsed(fields, "runtimeParameterValues", parse_runtime_values, settings, errors)
+    for key in VALUE_FIELDS:
+        if key in fields:
+            take_parsed(fields, key, parse_values, settings, errors)
     return settings, errors
 
 
@@ -73,7 +84,7 @@ def parse_label(raw: Any) -> tuple[str | None, str | None]:
 
 def parse_resources(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Resources from an object or its JSON text; keys with null values are left out."""
-    data, problem = _json_value(raw)
+    data, problem = json_value(raw)
     if problem:
         return None, problem
     if data is None:
@@ -93,109 +104,3 @@ def parse_resources(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
             return None, "resourceLabel must be a non-blank string of at most 255 characters"
         resources[key] = value
     return resources or None, None
-
-
-def parse_runtime_values(raw: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """``[{fieldName, type, value}]`` from a list or its JSON text (both are sent)."""
-    data, problem = _json_value(raw)
-    if problem:
-        return [], problem
-    if data is None:
-        return [], None
-    if not isinstance(data, list) or len(data) > MAX_RUNTIME_PARAMETERS:
-        return [], f"must be a list of at most {MAX_RUNTIME_PARAMETERS} objects"
-    values: dict[str, dict[str, Any]] = {}
-    for entry in data:
-        if not isinstance(entry, dict):
-            return [], "each entry must be an object with fieldName, type and value"
-        name, kind, value = entry.get("fieldName"), entry.get("type", "string"), entry.get("value")
-        if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
-            return [], "fieldName must be letters, digits and underscores (a variable name)"
-        if not isinstance(kind, str) or not kind or len(kind) > 64:
-            return [], f"{name}: type must be a short string such as 'string' or 'numeric'"
-        if isinstance(value, (dict, list)) and len(json.dumps(value)) > 65_536:
-            return [], f"{name}: value is too large"
-        values[name] = {"fieldName": name, "type": kind, "value": value}
-    return list(values.values()), None
-
-
-def runtime_parameters(
-    metadata: bytes | None, values: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The version's runtime parameters: ``metadata.yaml``'s definitions with the set values."""
-    parameters: dict[str, dict[str, Any]] = {}
-    for definition in _definitions(metadata):
-        name = definition["fieldName"]
-        parameters[name] = {
-            "fieldName": name,
-            "type": str(definition.get("type") or "string"),
-            "description": definition.get("description"),
-            "defaultValue": definition.get("defaultValue"),
-            "currentValue": None,
-            "allowEmpty": bool(definition.get("allowEmpty", True)),
-        }
-    for entry in values:
-        name = entry["fieldName"]
-        known = parameters.setdefault(
-            name,
-            {"fieldName": name, "type": entry["type"], "description": None,
-             "defaultValue": None, "currentValue": None, "allowEmpty": True},
-        )  # fmt: skip
-        known["currentValue"] = entry["value"]
-    return list(parameters.values())
-
-
-def runtime_environment(parameters: list[dict[str, Any]]) -> dict[str, str]:
-    """``MLOPS_RUNTIME_PARAM_<NAME>`` variables, each ``{"type", "payload"}`` as DataRobot sets."""
-    env: dict[str, str] = {}
-    for parameter in parameters:
-        value = parameter["currentValue"]
-        if value is None:
-            value = parameter["defaultValue"]
-        if value is None:
-            continue
-        payload = {"type": parameter["type"], "payload": value}
-        env[f"MLOPS_RUNTIME_PARAM_{parameter['fieldName']}"] = json.dumps(payload)
-    return env
-
-
-def _definitions(metadata: bytes | None) -> list[dict[str, Any]]:
-    if not metadata:
-        return []
-    try:
-        spec = yaml.safe_load(metadata.decode("utf-8", errors="replace"))
-    except yaml.YAMLError:
-        return []
-    found = spec.get("runtimeParameterDefinitions") if isinstance(spec, dict) else None
-    if not isinstance(found, list):
-        return []
-    return [
-        d
-        for d in found[:MAX_RUNTIME_PARAMETERS]
-        if isinstance(d, dict)
-        and isinstance(d.get("fieldName"), str)
-        and _FIELD_NAME.fullmatch(d["fieldName"])
-        and unstorable(d) is None
-        and _is_json(d)
-    ]
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _json_value(raw: Any) -> tuple[Any, str | None]:
-    """A value given as itself or as JSON text (multipart parts are always text)."""
-    if isinstance(raw, str):
-        if not raw.strip():
-            return None, None
-        try:
-            raw = json.loads(raw, parse_constant=reject_constant)
-        except (ValueError, RecursionError):
-            return None, "must be valid JSON"
-    problem = unstorable(raw)
-    return raw, problem

@@ -47,7 +47,16 @@ customers["tier"] = pd.cut(
     customers["churn_probability"], [-0.01, MEDIUM, HIGH, 1.0], labels=["low", "medium", "high"]
 )
 
-app = dash.Dash(__name__, title="Churn Risk Explorer")
+# DataRobot serves the app under /custom_applications/<id>/ and strips that prefix: routes stay
+# at "/", while the page asks for its assets and callbacks under the prefix.
+APPLICATION_ID = os.environ.get("APPLICATION_ID")
+PREFIX = f"/custom_applications/{APPLICATION_ID}/" if APPLICATION_ID else "/"
+app = dash.Dash(
+    __name__,
+    title="Churn Risk Explorer",
+    requests_pathname_prefix=PREFIX,
+    routes_pathname_prefix="/",
+)
 server = app.server
 app.layout = html.Div(
     [

@@ -12,7 +12,16 @@ SERIES = os.environ.get("SERIES_COLUMN", "store")
 TARGET = os.environ.get("TARGET_COLUMN", "sales")
 
 history = load_history(os.environ.get("HISTORY_DATASET_ID"))
-app = dash.Dash(__name__, title="Forecasting Dashboard")
+# DataRobot serves the app under /custom_applications/<id>/ and strips that prefix: routes stay
+# at "/", while the page asks for its assets and callbacks under the prefix.
+APPLICATION_ID = os.environ.get("APPLICATION_ID")
+PREFIX = f"/custom_applications/{APPLICATION_ID}/" if APPLICATION_ID else "/"
+app = dash.Dash(
+    __name__,
+    title="Forecasting Dashboard",
+    requests_pathname_prefix=PREFIX,
+    routes_pathname_prefix="/",
+)
 server = app.server
 
 app.layout = html.Div(

@@ -13,7 +13,13 @@ dr.Client()
 REFRESH_MS = int(os.environ.get("REFRESH_SECONDS", "300")) * 1000
 PERIODS = {"24 hours": 1, "7 days": 7, "30 days": 30}
 
-app = dash.Dash(__name__, title="Model Monitoring")
+# DataRobot serves the app under /custom_applications/<id>/ and strips that prefix: routes stay
+# at "/", while the page asks for its assets and callbacks under the prefix.
+APPLICATION_ID = os.environ.get("APPLICATION_ID")
+PREFIX = f"/custom_applications/{APPLICATION_ID}/" if APPLICATION_ID else "/"
+app = dash.Dash(
+    __name__, title="Model Monitoring", requests_pathname_prefix=PREFIX, routes_pathname_prefix="/"
+)
 server = app.server
 app.layout = html.Div(
     [

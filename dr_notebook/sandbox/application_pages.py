@@ -1,0 +1,94 @@
+"""``applicationUrl``: ``/custom_applications/<id>/...``, the app itself or the sandbox's page.
+
+One ASGI handler for HTTP and websocket upgrades: the id picks the application, the runtime
+says where it answers, and ``runtime.proxy`` forwards the request there. While the app does not
+run, the sandbox answers with its own page about it (never the app's output). App URLs need no
+sandbox token, as a local ``streamlit run`` needs none; a token that comes along is removed
+before the app sees the request, and names the visitor in ``X-User-Email``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Scope
+
+from dr_notebook.sandbox.applications import Applications, root_path_mode, status_page
+from dr_notebook.sandbox.middleware import parse_authorization
+from dr_notebook.sandbox.permissions import user_of
+from dr_notebook.sandbox.runtime.proxy import (
+    Proxy,
+    Target,
+    app_prefix,
+    error_page,
+    send_page,
+    split_app_path,
+)
+
+
+def visitor_email(scope: Scope, tokens: dict[str, str]) -> str | None:
+    """The email of the sandbox user whose token the request carries, if any."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            token = parse_authorization(value.decode("latin-1"))
+            role = tokens.get(token) if token else None
+            return user_of(role)["createdBy"] if role else None
+    return None
+
+
+class ApplicationPages:
+    """The ASGI handler mounted at ``/custom_applications``."""
+
+    def __init__(self, applications: Applications, tokens: dict[str, str], proxy: Proxy) -> None:
+        self.applications = applications
+        self.tokens = tokens
+        self.proxy = proxy
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return
+        raw = scope.get("raw_path") or scope["path"].encode()
+        parts = split_app_path(raw.decode("latin-1"))
+        record = self.applications.apps.get(parts[0]) if parts else None
+        if parts is None or record is None:
+            await _refuse(
+                scope, receive, send, 404, error_page("No such application", "Check the URL.")
+            )
+            return
+        app_id, rest = parts
+        if not rest:
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = f"{app_prefix(app_id)}/" + (f"?{query}" if query else "")
+            await _redirect(scope, receive, send, location)
+            return
+        upstream = self.applications.upstream(record)
+        if upstream is None:
+            files = self.applications.sources.paths(record.version_id)
+            page = status_page(record, files, self.applications.simulated)
+            await _refuse(scope, receive, send, 200, page)
+            return
+        target = Target(
+            upstream=upstream,
+            app_id=app_id,
+            rest=rest,
+            root_path=root_path_mode(record),
+            user_email=visitor_email(scope, self.tokens),
+        )
+        await self.proxy(scope, receive, send, target)
+
+
+async def _refuse(scope: Scope, receive: Any, send: Any, status: int, page: str) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})
+    else:
+        await send_page(send, status, page)
+
+
+async def _redirect(scope: Scope, receive: Any, send: Any, location: str) -> None:
+    if scope["type"] == "websocket":
+        await _refuse(scope, receive, send, 404, "")
+        return
+    headers = [(b"location", location.encode("latin-1")), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 307, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
