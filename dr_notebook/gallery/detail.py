@@ -23,7 +23,13 @@ from dr_notebook import errors
 from dr_notebook.gallery import html
 from dr_notebook.gallery.parameters import ParameterForm
 from dr_notebook.gallery.ui import USER_ERRORS, WRAP, FaceFuture, UiGuard, button, one_line
-from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
+from dr_notebook.models import (
+    Application,
+    ApplicationSource,
+    AsyncStatus,
+    LaunchStep,
+    RuntimeParameter,
+)
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -144,10 +150,17 @@ class DetailPane:
 
     # --- showing a template ---------------------------------------------------------------
 
-    def show(self, template_id: str | None, row: Mapping[str, Any] | None, readme: str) -> None:
+    def show(
+        self,
+        template_id: str | None,
+        row: Mapping[str, Any] | None,
+        readme: str,
+        parameters: list[RuntimeParameter] | None = None,
+    ) -> None:
         """Show ``row`` (None: a template not in the catalogue), or hide for no selection.
 
-        ``readme`` is the row's README already rendered by ``render_markdown``.
+        ``readme`` is the row's README already rendered by ``render_markdown``; ``parameters``
+        its runtime parameters from :meth:`read_parameters` (None: read them here).
         """
         if template_id != self.selected_id:
             self.selected_id = template_id
@@ -155,7 +168,10 @@ class DetailPane:
             if not self.busy:
                 self.progress.value = ""
                 self.result.value = ""
-            self._load_parameters(template_id, row)
+            self.parameters.prepare()
+            if parameters is None:
+                parameters = self.read_parameters(template_id, row)
+            self.parameters.show(parameters)
         if template_id is None:
             self.box.layout.display = "none"
             return
@@ -176,17 +192,19 @@ class DetailPane:
             self.app_name.placeholder = f"Application name (default: {row.get('name') or ''})"
         self.update_buttons()
 
-    def _load_parameters(self, template_id: str | None, row: Mapping[str, Any] | None) -> None:
-        """Fill the parameter form for the template (in the face's thread, as the README's
-        images are read): one request, only for templates that have a ``metadata.yaml``."""
-        self.parameters.prepare()
-        definitions = []
-        if template_id is not None and row is not None and METADATA in (row.get("files") or []):
-            try:
-                definitions = self._client().templates.runtime_parameters(template_id)
-            except USER_ERRORS as err:
-                log.info("runtime parameters of %s not read: %s", template_id, one_line(err))
-        self.parameters.show(definitions)
+    def read_parameters(
+        self, template_id: str | None, row: Mapping[str, Any] | None
+    ) -> list[RuntimeParameter]:
+        """The template's runtime parameters, for :meth:`show` (read before the UI lock is
+        taken, as the README's images are): one request, only for templates that have a
+        ``metadata.yaml``; [] on errors."""
+        if template_id is None or row is None or METADATA not in (row.get("files") or []):
+            return []
+        try:
+            return self._client().templates.runtime_parameters(template_id)
+        except USER_ERRORS as err:
+            log.info("runtime parameters of %s not read: %s", template_id, one_line(err))
+            return []
 
     def update_buttons(self) -> None:
         """Enable the buttons, or disable them with the reason (the template, work running,

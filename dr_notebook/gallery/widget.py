@@ -407,9 +407,11 @@ class TemplateGallery(widgets.VBox):
 
         row = self._selected_row() if self.selected_id is not None else None  # no lock: images
         images = fetch_readme_images(self._client, row) if row is not None else {}
+        pane, chosen = self.detail_pane, self.selected_id
+        parameters = pane.read_parameters(chosen, row) if chosen != pane.selected_id else None
         with self._ui_lock:
             readme = render_markdown(row.get("readme") or "", images=images) if row else ""
-            self.detail_pane.show(self.selected_id, row, readme)
+            pane.show(chosen, row, readme, parameters)
 
     # --- creating application sources and launching applications ------------------------
 
