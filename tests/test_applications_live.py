@@ -140,21 +140,26 @@ def test_the_gallery_follow_toggle_streams_coloured_lines_without_making_widgets
     view.show_logs(app.id)
     created: list[str] = []
     widgets.Widget.on_widget_constructed(lambda w: created.append(type(w).__name__))
+    setters: set[int] = set()
+    view.logs.observe(lambda _c: setters.add(threading.get_ident()), names="value")
     try:
         view.follow.value = True
         assert view.following == app.id
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and view.logs.value.count("tick") < 20:
             time.sleep(0.1)
+            view._guard.drain()  # the Follow thread posts; this (the face's) thread applies
         shown = view.logs.value
         assert shown.count("tick") >= 20 and "Following the logs" in shown
         assert '<span style="color:#0dbc79">tick</span>' in shown and "\x1b" not in shown
         client.applications.delete(app)
         while time.monotonic() < deadline and view.follow.value:
             time.sleep(0.1)
+            view._guard.drain()
         assert not view.follow.value and view.following is None  # ended with the app
         assert "the application ended" in view.logs.value
     finally:
         widgets.Widget._widget_construction_callback = None
         view.stop_following()
     assert created == []
+    assert setters == {threading.get_ident()}

@@ -67,7 +67,7 @@ def test_search_filters_and_paging_work_while_loading(
     client = _slow_client(sb)
     everything = client.templates.list()
     g = TemplateGallery(client, page_size=5)
-    _wait_for(lambda: g.matches > 0)
+    _wait_for(lambda: g.apply_updates() or g.matches > 0)
     g.search = "a"
     g.template_type = "customApplicationTemplate"
     g.page = 2
@@ -109,7 +109,7 @@ def test_refresh_during_and_after_a_load(sandbox_factory: Callable[..., Any]) ->
     sb = sandbox_factory(demo=False, generate=SIZE, latency_ms=80)
     client = _slow_client(sb)
     g = TemplateGallery(client)
-    _wait_for(lambda: g.matches > 0)
+    _wait_for(lambda: g.apply_updates() or g.matches > 0)
     assert g.loading
     g.refresh()  # the first load is abandoned midway
     assert g.wait(WAIT)
@@ -131,7 +131,7 @@ def test_an_error_midway_is_shown_with_what_loaded(
     monkeypatch.setenv("DATAROBOT_CONFIG_FILE", str(config))
     sb = sandbox_factory(demo=False, generate=SIZE, latency_ms=120)
     g = TemplateGallery(_slow_client(sb), page_size=4)
-    _wait_for(lambda: g.matches > 0)
+    _wait_for(lambda: g.apply_updates() or g.matches > 0)
     sb.configure(fault_rate=1.0, fault_kind="503")
     assert g.wait(WAIT)
     assert not g.loading
@@ -147,7 +147,7 @@ def test_closing_during_a_load_leaves_no_thread_touching_widgets(
 ) -> None:
     sb = sandbox_factory(demo=False, generate=SIZE, latency_ms=80)
     g = TemplateGallery(_slow_client(sb))
-    _wait_for(lambda: g.matches > 0)
+    _wait_for(lambda: g.apply_updates() or g.matches > 0)
     assert g.loading and _loader_threads()
     g.close()
     touched = widget_changes(g)

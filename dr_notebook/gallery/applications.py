@@ -3,9 +3,9 @@ logs, and delete with a confirmation click.
 
 The list loads in the calling thread (the face's), on demand: its rows are widgets, which a
 worker thread may not create, and it is one or two requests for the few applications a user has.
-The Follow toggle streams the shown logs from a thread of its own, which only sets the logs'
-HTML value, through the gallery's guard; it stops when toggled off, when another application's
-logs are shown, when the application ends, and when the gallery closes.
+The Follow toggle streams the shown logs from a thread of its own, which posts the logs' HTML
+value to the face's thread (the gallery's guard); it stops when toggled off, when another
+application's logs are shown, when the application ends, and when the gallery closes.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class ApplicationsView:
                 if not stop.is_set():
                     self.logs.value = text
 
-            self._guard.apply(update)
+            self._guard.post(update)
 
         def run() -> None:
             ended = "the application ended"
@@ -226,7 +226,7 @@ class ApplicationsView:
             if not stop.is_set():
                 note = html.message_html(f"Follow {ended}.", "info")
                 report(f"<div>{title}{note}{_lines_html(shown)}</div>")
-                self._guard.apply(finish)
+                self._guard.post(finish)
 
         def finish() -> None:
             if self._following is not None and self._following[1] is stop:

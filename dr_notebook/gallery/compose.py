@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
+from dr_notebook.gallery import html
 from dr_notebook.gallery.applications import ApplicationsView
 from dr_notebook.gallery.browser import TemplateBrowser, TemplateCard
 from dr_notebook.gallery.detail import DetailPane
@@ -31,8 +32,8 @@ def build_views(gallery: TemplateGallery) -> None:
         gallery._guard,
         client=gallery._require_client,
         executor=gallery._worker,
-        name_of=gallery._name_of,
-        blocker_of=gallery._blocker_of,
+        name_of=lambda template_id: _name_of(gallery, template_id),
+        blocker_of=lambda template_id, launch: _blocker_of(gallery, template_id, launch),
         on_source=lambda source: setattr(gallery, "last_source", source),
         on_application=lambda app: setattr(gallery, "last_application", app),
     )
@@ -41,6 +42,21 @@ def build_views(gallery: TemplateGallery) -> None:
         [gallery.browser.box, gallery.detail_pane.box],
         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),
     )
+
+
+def _name_of(gallery: TemplateGallery, template_id: str) -> str:
+    position = gallery._catalogue.position(template_id)
+    if position is None:
+        return template_id
+    return gallery._catalogue.record(position)["name"] or template_id
+
+
+def _blocker_of(gallery: TemplateGallery, template_id: str | None, launch: bool) -> str:
+    """Why no application can be made from this template ("" when it can, or is unknown)."""
+    position = gallery._catalogue.position(template_id)
+    if position is None:
+        return ""
+    return html.create_blocker(gallery._catalogue.record(position), launch=launch)
 
 
 def wire(gallery: TemplateGallery) -> None:

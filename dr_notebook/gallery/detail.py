@@ -2,8 +2,9 @@
 application source or launch an application from it, with one progress line and the result.
 
 Creation and launch run in the gallery's worker thread (from the buttons) or in the caller's
-(``create`` / ``launch``). Either way, widgets are updated only through ``report``, under the
-gallery's lock and never after it closed; the worker creates no widget and no progress bar.
+(``create`` / ``launch``). Either way, widgets are updated only through ``report``, which posts
+the update to the face's thread (``UiGuard.post``), never after the gallery closed; the worker
+creates no widget and no progress bar.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ import ipywidgets as widgets
 from dr_notebook import errors
 from dr_notebook.gallery import html
 from dr_notebook.gallery.parameters import ParameterForm
-from dr_notebook.gallery.ui import USER_ERRORS, WRAP, UiGuard, button, one_line
-from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
+from dr_notebook.gallery.ui import USER_ERRORS, WRAP, FaceFuture, UiGuard, button, one_line
+from dr_notebook.models import (
+    Application,
+    ApplicationSource,
+    AsyncStatus,
+    LaunchStep,
+    RuntimeParameter,
+)
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -58,7 +65,7 @@ class DetailPane:
 
     ``client`` gives the gallery's client, ``executor`` its worker pool, ``name_of`` a template's
     name, ``blocker_of`` why a template cannot make applications ("" when it can) and
-    ``on_source`` / ``on_application`` receive what was made (in the thread that made it).
+    ``on_source`` / ``on_application`` receive what was made (in the face's thread).
     """
 
     def __init__(
@@ -143,10 +150,17 @@ class DetailPane:
 
     # --- showing a template ---------------------------------------------------------------
 
-    def show(self, template_id: str | None, row: Mapping[str, Any] | None, readme: str) -> None:
+    def show(
+        self,
+        template_id: str | None,
+        row: Mapping[str, Any] | None,
+        readme: str,
+        parameters: list[RuntimeParameter] | None = None,
+    ) -> None:
         """Show ``row`` (None: a template not in the catalogue), or hide for no selection.
 
-        ``readme`` is the row's README already rendered by ``render_markdown``.
+        ``readme`` is the row's README already rendered by ``render_markdown``; ``parameters``
+        its runtime parameters from :meth:`read_parameters` (None: read them here).
         """
         if template_id != self.selected_id:
             self.selected_id = template_id
@@ -154,7 +168,10 @@ class DetailPane:
             if not self.busy:
                 self.progress.value = ""
                 self.result.value = ""
-            self._load_parameters(template_id, row)
+            self.parameters.prepare()
+            if parameters is None:
+                parameters = self.read_parameters(template_id, row)
+            self.parameters.show(parameters)
         if template_id is None:
             self.box.layout.display = "none"
             return
@@ -175,17 +192,19 @@ class DetailPane:
             self.app_name.placeholder = f"Application name (default: {row.get('name') or ''})"
         self.update_buttons()
 
-    def _load_parameters(self, template_id: str | None, row: Mapping[str, Any] | None) -> None:
-        """Fill the parameter form for the template (in the face's thread, as the README's
-        images are read): one request, only for templates that have a ``metadata.yaml``."""
-        self.parameters.prepare()
-        definitions = []
-        if template_id is not None and row is not None and METADATA in (row.get("files") or []):
-            try:
-                definitions = self._client().templates.runtime_parameters(template_id)
-            except USER_ERRORS as err:
-                log.info("runtime parameters of %s not read: %s", template_id, one_line(err))
-        self.parameters.show(definitions)
+    def read_parameters(
+        self, template_id: str | None, row: Mapping[str, Any] | None
+    ) -> list[RuntimeParameter]:
+        """The template's runtime parameters, for :meth:`show` (read before the UI lock is
+        taken, as the README's images are): one request, only for templates that have a
+        ``metadata.yaml``; [] on errors."""
+        if template_id is None or row is None or METADATA not in (row.get("files") or []):
+            return []
+        try:
+            return self._client().templates.runtime_parameters(template_id)
+        except USER_ERRORS as err:
+            log.info("runtime parameters of %s not read: %s", template_id, one_line(err))
+            return []
 
     def update_buttons(self) -> None:
         """Enable the buttons, or disable them with the reason (the template, work running,
@@ -212,14 +231,15 @@ class DetailPane:
     # --- running a creation or a launch -----------------------------------------------------
 
     def report(self, progress: str, result: str | None = None) -> None:
-        """Show progress (and a result): from any thread, never after the gallery closed."""
+        """Show progress (and a result): from any thread, applied in the face's thread, never
+        after the gallery closed."""
 
         def update() -> None:
             self.progress.value = progress
             if result is not None:
                 self.result.value = result
 
-        self._guard.apply(update)
+        self._guard.post(update)
 
     def _check(self, template_id: str, launch: bool) -> None:
         blocker = self._blocker_of(template_id, launch)
@@ -242,7 +262,7 @@ class DetailPane:
 
     def _end(self) -> None:
         self._busy.release()
-        self._guard.apply(self.update_buttons)
+        self._guard.post(self.update_buttons)
 
     def run(self, template_id: str, doing: str, work: Callable[[], T], *, launch: bool) -> T:
         """Run ``work`` in this thread; errors are shown as one line, then raised."""
@@ -262,7 +282,7 @@ class DetailPane:
             self._begin(template_id, doing, launch)
         except errors.InvalidArgumentError:
             return None
-        return self._executor().submit(self._in_worker, work, doing)
+        return FaceFuture(self._guard, self._executor().submit(self._in_worker, work, doing))
 
     def _in_worker(self, work: Callable[[], T], doing: str) -> T | None:
         try:
@@ -333,7 +353,7 @@ class DetailPane:
             )
         from dr_notebook.cards import source_html
 
-        self._on_source(source)
+        self._guard.post(lambda: self._on_source(source))
         done = f"Created application source {source.name or source.id} in {self._elapsed():.1f} s."
         self.report(html.message_html(done, "ok"), source_html(source))
         return source
@@ -358,7 +378,8 @@ class DetailPane:
         def on_status(step: LaunchStep) -> None:
             if step.source is not None and not sources:
                 sources.append(step.source)
-                self._on_source(step.source)
+                source = step.source
+                self._guard.post(lambda: self._on_source(source))
             detail = step.status or step.message
             text = f"Launching {label}: {step.stage} — {detail} ({step.elapsed:.1f} s)"
             self.report(html.progress_html(text))
@@ -374,7 +395,7 @@ class DetailPane:
             )
         from dr_notebook.cards import application_html
 
-        self._on_application(app)
+        self._guard.post(lambda: self._on_application(app))
         done = f"Launched {app.name or app.id} in {self._elapsed():.1f} s: {app.status}."
         self.report(html.message_html(done, "ok"), application_html(app))
         return app

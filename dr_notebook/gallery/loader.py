@@ -7,12 +7,14 @@ its page arrives (:class:`CatalogueBuilder`); a report only adds the rows new si
 and sorts the whole for the cards. Reports come after the first page (the first cards), then
 each time the loaded count has doubled while less than half is in, and once at the end:
 together the early sorts cost no more than the final one, so loading stays linear in the
-catalogue's size. The worker creates no widget; the callbacks decide what the face shows, and
+catalogue's size. The worker creates and changes no widget: it hands each report to ``post``,
+which runs the callback in the face's thread, and the callbacks decide what the face shows;
 :meth:`CatalogueLoader.stop` makes it end at the next page and report nothing more.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -66,8 +68,10 @@ class CatalogueLoader:
         client: Client,
         on_page: PageCallback,
         on_catalogue: Callable[[LoadReport], None],
+        post: Callable[[Callable[[], object]], object],
     ) -> None:
         self._client = client
+        self._post = post
         self._on_page = on_page
         self._on_catalogue = on_catalogue
         self._stopped = threading.Event()
@@ -89,7 +93,7 @@ class CatalogueLoader:
         return not self._finished.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the worker has ended (its last report applied); False on timeout."""
+        """Wait until the worker has ended (its last report posted); False on timeout."""
         return self._finished.wait(timeout)
 
     def _run(self) -> None:
@@ -103,7 +107,7 @@ class CatalogueLoader:
                         return
                     rows.add(page.items)
                     total = page.total
-                    self._on_page(len(rows), total)
+                    self._post(functools.partial(self._on_page, len(rows), total))
                     if len(rows) >= next_build and (total is None or 2 * len(rows) <= total):
                         self._report(rows, total, done=False)
                         next_build = 2 * len(rows)
@@ -124,4 +128,5 @@ class CatalogueLoader:
             return
         catalogue = rows.catalogue()
         if not self._stopped.is_set():
-            self._on_catalogue(LoadReport(catalogue, total, done=done, error=error))
+            report = LoadReport(catalogue, total, done=done, error=error)
+            self._post(functools.partial(self._on_catalogue, report))

@@ -103,8 +103,7 @@ class TemplateGallery(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         self._executor: ThreadPoolExecutor | None = None
-        self._guard = UiGuard()
-        # Held by whichever thread updates widgets (the face, the loader, the workers).
+        self._guard = UiGuard()  # workers post widget updates to it; this thread applies them
         self._ui_lock = self._guard.lock
         self._loader: CatalogueLoader | None = None
         self._generation = 0  # of the load in progress: older loaders' reports are dropped
@@ -128,8 +127,7 @@ class TemplateGallery(widgets.VBox):
         #: The Future of the last launch started by the button (None before the first).
         self.launching: Future[Application | None] | None = None
 
-        with self._ui_lock:  # the loader's reports wait for the widgets
-            # The first request goes out while the widgets are built.
+        with self._ui_lock:  # the first request goes out while the widgets are built
             error = self._start_loading()
             build_views(self)
             super().__init__(
@@ -226,11 +224,8 @@ class TemplateGallery(widgets.VBox):
         return self.browser.visible_cards
 
     def refresh(self) -> None:
-        """Reload the catalogue from the server in the background (returns at once).
-
-        Search, filters and sort stay as they are; the cards show the new catalogue from its
-        first page on. A load still running is abandoned.
-        """
+        """Reload the catalogue from the server in the background (returns at once); search,
+        filters and sort stay; the new catalogue shows from its first page on."""
         with self._ui_lock:
             self._show_loading(self._start_loading())
 
@@ -250,40 +245,49 @@ class TemplateGallery(widgets.VBox):
             client,
             on_page=lambda loaded, total: self._page_loaded(generation, loaded, total),
             on_catalogue=lambda report: self._catalogue_loaded(generation, report),
+            post=lambda update: self._guard.post(update, always=True),
         ).start()
         return ""
 
     def _show_loading(self, error: str) -> None:
-        if error:
+        if error:  # an empty catalogue (no README image to load under the lock)
             self._show_catalogue(LoadReport(Catalogue(), None, done=True, error=error))
+            self._show_detail()
         else:
             self.browser.load_status.value = html.progress_html("Loading the templates…")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the catalogue has loaded (or failed to); False when ``timeout`` s passed."""
         loader = self._loader
-        return True if loader is None else loader.wait(timeout)
+        return self._guard.wait_until(lambda: loader is None or not loader.running, timeout)
+
+    def apply_updates(self) -> None:
+        """Show the workers' updates now (outside a kernel; in one, its event loop does)."""
+        self._guard.drain()
 
     def _current(self, generation: int) -> bool:
         return not self._guard.closed and generation == self._generation
 
+    @under_ui_lock
     def _page_loaded(self, generation: int, loaded: int, total: int | None) -> None:
-        """The loader's report after each page (from its thread)."""
-        with self._ui_lock:
-            if self._current(generation) and loaded != total:
-                of = f" of {total:,}" if total is not None else ""
-                self.browser.load_status.value = html.progress_html(
-                    f"Loading {loaded:,}{of} templates…"
-                )
+        """The loader's report after each page (posted to the face's thread)."""
+        if self._current(generation) and loaded != total:
+            of = f" of {total:,}" if total is not None else ""
+            self.browser.load_status.value = html.progress_html(
+                f"Loading {loaded:,}{of} templates…"
+            )
 
     def _catalogue_loaded(self, generation: int, report: LoadReport) -> None:
-        """The loader's report with a new catalogue (from its thread)."""
-        with self._ui_lock:
-            if self._current(generation):
-                self._show_catalogue(report)
+        """The loader's report with a new catalogue (posted to the face's thread)."""
+        if self._current(generation):
+            with self._ui_lock:
+                detail = self._show_catalogue(report)
+            if detail:
+                self._show_detail()  # its README's images load outside the lock
 
     @under_ui_lock
-    def _show_catalogue(self, report: LoadReport) -> None:
+    def _show_catalogue(self, report: LoadReport) -> bool:
+        """Show a new catalogue; whether the detail pane needs showing again."""
         previous, self._catalogue = self._catalogue, report.catalogue
         fresh = self._shown_generation != self._generation
         self._shown_generation = self._generation
@@ -297,8 +301,7 @@ class TemplateGallery(widgets.VBox):
             self.browser.load_status.value = ""
         self._update_options()
         self._apply_query(keep_page=True)
-        if fresh or previous.position(self.selected_id) is None:
-            self._show_detail()
+        return fresh or previous.position(self.selected_id) is None
 
     def _update_options(self) -> None:
         with self._quietly():
@@ -354,9 +357,9 @@ class TemplateGallery(widgets.VBox):
             self._show_page()
 
     @observe("selected_id")
-    @under_ui_lock
     def _on_selected(self, change: dict[str, Any]) -> None:
-        self.browser.mark(change["new"])
+        with self._ui_lock:
+            self.browser.mark(change["new"])
         if self._ready:
             self._show_detail()
 
@@ -399,28 +402,16 @@ class TemplateGallery(widgets.VBox):
         position = self._catalogue.position(self.selected_id)
         return None if position is None else self._catalogue.record(position)
 
-    @under_ui_lock
     def _show_detail(self) -> None:
         from dr_notebook.render import render_markdown
 
-        row = self._selected_row() if self.selected_id is not None else None
-        readme = ""
-        if row is not None:
-            readme = render_markdown(
-                row.get("readme") or "", images=fetch_readme_images(self._client, row)
-            )
-        self.detail_pane.show(self.selected_id, row, readme)
-
-    def _name_of(self, template_id: str) -> str:
-        position = self._catalogue.position(template_id)
-        if position is None:
-            return template_id
-        return self._catalogue.record(position)["name"] or template_id
-
-    def _blocker_of(self, template_id: str | None, launch: bool = False) -> str:
-        """Why no source (``launch``: no running app) can come from it ("" when it can/unknown)."""
-        at = self._catalogue.position(template_id)
-        return "" if at is None else html.create_blocker(self._catalogue.record(at), launch=launch)
+        row = self._selected_row() if self.selected_id is not None else None  # no lock: images
+        images = fetch_readme_images(self._client, row) if row is not None else {}
+        pane, chosen = self.detail_pane, self.selected_id
+        parameters = pane.read_parameters(chosen, row) if chosen != pane.selected_id else None
+        with self._ui_lock:
+            readme = render_markdown(row.get("readme") or "", images=images) if row else ""
+            pane.show(chosen, row, readme, parameters)
 
     # --- creating application sources and launching applications ------------------------
 
@@ -491,7 +482,7 @@ class TemplateGallery(widgets.VBox):
         A client the gallery built itself is closed too; one passed in stays open.
         """
         with self._ui_lock:
-            self._guard.closed = True  # the workers touch no widget from here on
+            self._guard.closed = True  # no posted update touches a widget from here on
             if self._loader is not None:
                 self._loader.stop()
         view = getattr(self, "apps_view", None)  # absent when construction failed

@@ -433,8 +433,8 @@ def _pids(root: int | None) -> list[int]:
 def _listening(pids: Sequence[int], own_network: bool = False) -> set[tuple[str, int]]:
     """(address, port) of the TCP sockets these processes listen on (in their own network:
     the kernel's table of that network, addresses as it writes them)."""
-    if own_network:
-        return network.listeners(pids[-1]) if len(pids) > 1 else set()
+    if own_network:  # any process past the namespace's door reads that network's table
+        return set().union(*(network.listeners(pid) for pid in pids[1:]))
     found: set[tuple[str, int]] = set()
     for pid in pids:
         with contextlib.suppress(psutil.Error):
