@@ -17,12 +17,16 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from typing import IO
 
 import markdown
 
 IN_PROCESS_CHARS = 1024
 """Text up to this many characters is converted in the calling process."""
+
+EXTENSIONS: list[str | markdown.Extension] = ["fenced_code", "tables"]
+"""Python-Markdown's extensions for README text (a helper process may add its own)."""
 
 _local = threading.local()
 
@@ -31,7 +35,7 @@ def _markdown() -> markdown.Markdown:
     md = getattr(_local, "md", None)
     if md is None:
         md = markdown.Markdown(
-            extensions=["fenced_code", "tables"],
+            extensions=EXTENSIONS,
             extension_configs={"tables": {"use_align_attribute": True}},
             output_format="html",
         )
@@ -56,7 +60,9 @@ def convert(text: str) -> str | None:
 class Converter:
     """Converts long text in a helper process; a conversion past its timeout kills the helper."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: Sequence[str] | None = None) -> None:
+        """``command`` starts the helper; by default this module run by this Python."""
+        self._command = list(command or [sys.executable, "-m", __name__])
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._answers: queue.Queue[str] = queue.Queue()
@@ -85,7 +91,7 @@ class Converter:
     def _start(self) -> None:
         self._answers = answers = queue.Queue()
         process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            self._command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -118,7 +124,7 @@ def _pump(stream: IO[str], answers: queue.Queue[str]) -> None:
         pass
 
 
-def _serve() -> None:
+def serve() -> None:
     """The helper process: one JSON string in per line, its HTML (or null) out per line."""
     # Interrupting the kernel signals the whole process group; the parent decides when this ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -128,4 +134,4 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    _serve()
+    serve()

@@ -1,4 +1,5 @@
-"""Shared fixtures: the sandbox fixtures come from the plugin users can load too."""
+"""Shared fixtures: the sandbox fixtures come from the plugin users can load too; under CI a
+skip is a failure (strict_skips.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 import traitlets
 
-pytest_plugins = ["dr_notebook.sandbox.pytest_plugin", "drapps_cli"]
+pytest_plugins = ["dr_notebook.sandbox.pytest_plugin", "drapps_cli", "strict_skips"]
 
 
 @pytest.fixture(scope="session")

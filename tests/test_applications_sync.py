@@ -4,7 +4,6 @@ changed sends nothing, one version holds exactly the changes, ignore rules, watc
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -108,14 +107,17 @@ def test_watch_syncs_a_save_and_stops_when_told(client: drn.Client, app_and_fold
         seen.set()
 
     returned: list[list[SyncResult]] = []
+    watching = threading.Event()
     watcher = threading.Thread(
         target=lambda: returned.append(
-            client.applications.sync(app, folder, watch=True, stop=stop, on_sync=on_sync)
+            client.applications.sync(
+                app, folder, watch=True, stop=stop, on_sync=on_sync, on_watching=watching.set
+            )
         )
     )
     watcher.start()
     try:
-        time.sleep(0.5)  # the watch starts (its first sync finds nothing to do)
+        assert watching.wait(30), "the watch did not start"  # its first sync found nothing
         (folder / "app.py").write_text("print('saved')\n")
         assert seen.wait(30), "the save was not synced"
     finally:

@@ -151,7 +151,9 @@ def test_sync_and_watch_roll_a_folder_onto_the_app(
 
     def save_then_interrupt() -> None:
         try:
-            time.sleep(1.0)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "Watching " not in captured():
+                time.sleep(0.05)  # polls the cell's output for the line the watch prints
             index.write_text(index.read_text().replace("Magic: ", "Watched: "))
             deadline = time.monotonic() + 30
             # the roll's line, printed into the cell's captured output

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import sys
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import html5lib
 import pytest
+from markdown_faults import DEEP, SLOW, FaultExtension
 
 import dr_notebook as drn
-from dr_notebook import cards, render
+from dr_notebook import cards, markdown_process, render
 from dr_notebook.cards import source_html, template_html
-from dr_notebook.markdown_process import IN_PROCESS_CHARS, Converter, convert
+from dr_notebook.markdown_process import EXTENSIONS, IN_PROCESS_CHARS, Converter, convert
 from dr_notebook.models import ApplicationSource, Template
 from dr_notebook.render import render_markdown, safe_url
 
@@ -370,30 +375,48 @@ def test_long_readme_is_formatted_like_a_short_one() -> None:
     assert render_markdown(long_text).count("<h2>") == 40
 
 
+FAULTS_SCRIPT = Path(__file__).with_name("markdown_faults.py")
+
+
+@pytest.fixture
+def faulty_markdown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Markdown with the SLOW and DEEP lines, in this process and in the helper process."""
+    monkeypatch.setattr(markdown_process, "EXTENSIONS", [*EXTENSIONS, FaultExtension()])
+    monkeypatch.setattr(markdown_process, "_local", threading.local())
+    converter = Converter([sys.executable, str(FAULTS_SCRIPT)])
+    monkeypatch.setattr(render, "_converter", converter)
+    yield
+    converter.stop()
+
+
+# Short text is converted in process, where nothing could stop a slow conversion: the slow
+# case needs text long enough for the helper process.
 @pytest.mark.parametrize(
-    "hostile",
-    [
-        "[" * 40_000,  # Python-Markdown's link scanning is super-linear on unmatched brackets
-        "[a](b " * 10_000,
-        "- " * 5_000 + "x",  # nests lists past the recursion limit
-    ],
-    ids=["brackets", "open-links", "deep-lists"],
+    ("fault", "padding"),
+    [(SLOW, IN_PROCESS_CHARS), (DEEP, 0), (DEEP, IN_PROCESS_CHARS)],
+    ids=["slow-helper", "deep-in-process", "deep-helper"],
 )
-def test_slow_or_deep_markdown_falls_back_to_plain_text(hostile: str) -> None:
-    html = render_markdown(hostile + "\n<script>alert(1)</script>", timeout=0.5)
+def test_slow_or_deep_markdown_falls_back_to_plain_text(
+    faulty_markdown: None, fault: str, padding: int
+) -> None:
+    hostile = f"{fault}\n\n<script>alert(1)</script>\n" + " " * padding
+    html = render_markdown(hostile, timeout=0.5)
     assert "README shown as plain text" in html
     assert html.startswith("<pre>") and "&lt;script&gt;" in html and "<script" not in html
-    # the helper process comes back for the next long README
-    assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
-
-
-@pytest.mark.parametrize("padding", [0, IN_PROCESS_CHARS], ids=["in-process", "helper"])
-def test_too_deep_markdown_does_not_spoil_the_next_readme(padding: int) -> None:
-    deep = "- " * 500 + "x"  # past the recursion limit, yet short enough to stay in process
-    after = "Intro.\n\n- one\n- two\n\n" + "word " * (padding // 5)
-    assert "README shown as plain text" in render_markdown(deep + " " * padding)
+    # control: the same text without the fault is formatted
+    assert "README shown as plain text" not in render_markdown(hostile.replace(fault, "x"))
+    # what comes next is formatted again: a fresh Markdown instance, a new helper process
+    after = "# Next\n\nIntro.\n\n- one\n- two\n\n" + "word " * (padding // 5)
     html = render_markdown(after)
-    assert html.startswith("<p>Intro.</p>") and "<li>two</li>" in html, html[:200]
+    assert html.startswith("<h1>Next</h1>") and "<li>two</li>" in html, html[:200]
+
+
+def test_super_linear_markdown_falls_back_to_plain_text() -> None:
+    """Real input that today's Python-Markdown takes tens of seconds on (its link scanning)."""
+    html = render_markdown("[a](b " * 10_000 + "\n<script>alert(1)</script>", timeout=0.5)
+    assert "README shown as plain text" in html
+    assert html.startswith("<pre>") and "<script" not in html
+    assert "<h1>Next</h1>" in render_markdown("# Next\n\n" + "word " * 400)
 
 
 def test_long_readme_without_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,7 +56,14 @@ def sync(
         result = client.applications.sync(app, where)
         print(result)
         return result
-    print(f"Watching {where} for {app.name or app.id} (interrupt the kernel to stop).")
-    rolled = client.applications.sync(app, where, watch=True, on_sync=print)
+    rolled = client.applications.sync(
+        app,
+        where,
+        watch=True,
+        on_sync=print,
+        on_watching=lambda: print(
+            f"Watching {where} for {app.name or app.id} (interrupt the kernel to stop)."
+        ),
+    )
     print(f"Stopped watching {where} ({len(rolled)} synced).")
     return rolled

@@ -361,6 +361,7 @@ class Applications(Resource[Application]):
         watch: Literal[False] = False,
         stop: threading.Event | None = None,
         on_sync: Callable[[SyncResult], object] | None = None,
+        on_watching: Callable[[], object] | None = None,
         timeout: float = DEFAULT_WAIT,
     ) -> SyncResult: ...
 
@@ -373,6 +374,7 @@ class Applications(Resource[Application]):
         watch: Literal[True],
         stop: threading.Event | None = None,
         on_sync: Callable[[SyncResult], object] | None = None,
+        on_watching: Callable[[], object] | None = None,
         timeout: float = DEFAULT_WAIT,
     ) -> list[SyncResult]: ...
 
@@ -384,6 +386,7 @@ class Applications(Resource[Application]):
         watch: bool = False,
         stop: threading.Event | None = None,
         on_sync: Callable[[SyncResult], object] | None = None,
+        on_watching: Callable[[], object] | None = None,
         timeout: float = DEFAULT_WAIT,
     ) -> SyncResult | list[SyncResult]:
         """Make ``folder`` the application's code: one new version with only the changes.
@@ -398,6 +401,7 @@ class Applications(Resource[Application]):
         ``watch=True`` syncs now and then after every save (debounced), until ``stop`` (a
         ``threading.Event``) is set or the kernel is interrupted; each sync that changed
         something goes to ``on_sync`` (default: print its one line); returns them all.
+        ``on_watching`` is called once the folder is watched: a save from then on is synced.
         """
         from dr_notebook.resources.sync import Syncer
 
@@ -412,7 +416,7 @@ class Applications(Resource[Application]):
         )
         if not watch:
             return syncer.once()
-        return syncer.watch(stop, on_sync or print)
+        return syncer.watch(stop, on_sync or print, on_watching=on_watching)
 
     def delete(self, application: App, *, hard: bool = False) -> None:
         """Stop and delete an application (``hard=True``: at once, not recoverable)."""

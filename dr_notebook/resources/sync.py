@@ -176,12 +176,14 @@ class Syncer:
         *,
         debounce_ms: int = DEBOUNCE_MS,
         on_error: Callable[[DataRobotError], object] | None = None,
+        on_watching: Callable[[], object] | None = None,
     ) -> list[SyncResult]:
         """Sync now, then after each burst of saves, until ``stop`` is set or the kernel is
         interrupted (KeyboardInterrupt ends the watch quietly); every sync that changed
         something goes to ``on_sync``; returns them all. A sync that fails (the app does not
         start, the server refuses) goes to ``on_error`` (default: one printed line) and the
-        watch goes on: the next save may fix it."""
+        watch goes on: the next save may fix it. ``on_watching`` is called once, when the
+        folder is being watched (a save from then on is synced)."""
         import watchfiles
 
         patterns = ignore_patterns(self.folder)
@@ -206,19 +208,27 @@ class Syncer:
                 done.append(result)
                 on_sync(result)
 
+        watching = False
         try:
             run()
-            for _ in watchfiles.watch(
+            # Yields an empty set when nothing changed for rust_timeout ms: the first one says
+            # the watcher is in place.
+            for changes in watchfiles.watch(
                 self.folder,
                 watch_filter=wanted,
                 debounce=debounce_ms,
                 step=25,
                 stop_event=stop,
                 rust_timeout=200,
-                yield_on_timeout=False,
+                yield_on_timeout=True,
             ):
-                patterns[:] = ignore_patterns(self.folder)
-                run()
+                if not watching:
+                    watching = True
+                    if on_watching is not None:
+                        on_watching()
+                if changes:
+                    patterns[:] = ignore_patterns(self.folder)
+                    run()
         except KeyboardInterrupt:
             pass
         return done

@@ -5,7 +5,6 @@ server's jupyter-server-proxy. The frameworks go into an environment of their ow
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uv import find_uv_bin
 
 from dr_notebook.sandbox.proxy_testing import free_port, jupyter_server, serve
 
@@ -52,9 +52,7 @@ app.run(host="127.0.0.1", port=int(os.environ["PORT"]))
 @pytest.fixture(scope="module")
 def frameworks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Python with streamlit and dash (uv's cache makes later runs quick)."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed")
+    uv = find_uv_bin()
     venv = tmp_path_factory.mktemp("frameworks") / "venv"
     python = venv / "bin" / "python"
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
@@ -63,8 +61,7 @@ def frameworks(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
     )
-    if installed.returncode != 0:
-        pytest.skip(f"streamlit and dash could not be installed: {installed.stderr[-300:]}")
+    assert installed.returncode == 0, f"streamlit and dash not installed: {installed.stderr[-300:]}"
     return python
 
 
