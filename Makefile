@@ -1,11 +1,15 @@
 # make demo: JupyterLab on the quickstart notebook against a local sandbox.
 # make test: ruff (lint and format), pyright (dr_notebook, tests, benchmarks), then every test
 # (unit, sandbox over HTTP, notebooks, browser).
+# make test-fast: ruff, then the tests that need no browser and build no application.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Test processes side by side (pytest-xdist): most tests wait on servers, not on the CPU.
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: test demo lint bench clean
+.PHONY: test test-fast demo lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +27,11 @@ test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/pyright --pythonpath $(PY)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(XDIST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed-lab
 	$(PY) -m dr_notebook.demo $(DEMO_ARGS)

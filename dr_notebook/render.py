@@ -8,6 +8,7 @@ Everything else the server sends (names, descriptions, tags, ids, file names) is
 
 from __future__ import annotations
 
+import atexit
 import base64
 import posixpath
 import re
@@ -222,6 +223,7 @@ def _sanitize(html: str, images: Mapping[str, bytes] | None = None) -> str:
 
 
 _converter = Converter()
+atexit.register(_converter.stop)  # the helper process ends with this one, not after it
 
 
 def render_markdown(

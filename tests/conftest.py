@@ -1,15 +1,56 @@
 """Shared fixtures: the sandbox fixtures come from the plugin users can load too; under CI a
-skip is a failure (strict_skips.py)."""
+skip is a failure (strict_skips.py). Every ``--run-apps`` sandbox of the session builds its
+environments in one folder (``DR_NOTEBOOK_ENVS_DIR``), so the base is built once; tests of
+cold builds pass an ``envs_dir`` of their own."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import traitlets
 
+from dr_notebook.sandbox.settings import ENVS_DIR_VARIABLE
+
 pytest_plugins = ["dr_notebook.sandbox.pytest_plugin", "drapps_cli", "strict_skips"]
+
+_SHARED_ENVS: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One environments folder for the session's sandboxes (unless the caller chose one)."""
+    if not os.environ.get(ENVS_DIR_VARIABLE):
+        folder = tempfile.mkdtemp(prefix="dr-notebook-test-envs-")
+        _SHARED_ENVS.append(folder)
+        os.environ[ENVS_DIR_VARIABLE] = folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For ``pytest -n N --dist loadgroup`` (make test): the browser tests share one JupyterLab,
+    so they run in one worker, first (the longest group); every other module stays whole in one
+    worker, keeping its module fixtures (sandboxes) to itself. Slow modules are handed out
+    first, so that no long one starts last."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            browser = item.get_closest_marker("browser") is not None
+            item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.stem))
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("browser") is None,
+            item.get_closest_marker("slow") is None,
+        )
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's environments folder."""
+    for folder in _SHARED_ENVS:
+        os.environ.pop(ENVS_DIR_VARIABLE, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,10 @@ def test_the_gallery_follow_toggle_streams_coloured_lines_without_making_widgets
         view.follow.value = True
         assert view.following == app.id
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and view.logs.value.count("tick") < 20:
+        # show_logs already put the last lines there: wait for the Follow thread's own view
+        while time.monotonic() < deadline and not (
+            view.logs.value.count("tick") >= 20 and "Following the logs" in view.logs.value
+        ):
             time.sleep(0.1)
             view._guard.drain()  # the Follow thread posts; this (the face's) thread applies
         shown = view.logs.value

@@ -322,7 +322,9 @@ def test_listing_progress_bar_only_when_slow(
     quiet = drn.Client(big.endpoint, big.token, progress=False, max_workers=1)
     noisy.templates.list(limit=100)  # one page: no bar at all
     assert capsys.readouterr().err == ""
-    big.configure(latency_ms=700)
+    # A bar shows once a call takes PROGRESS_DELAY: shortened, with latency to match.
+    monkeypatch.setattr("dr_notebook.resources._progress.PROGRESS_DELAY", 0.1)
+    big.configure(latency_ms=150)
     try:
         # Where nothing updates in place (a file, a pipe: pytest's capture), no bar.
         assert len(noisy.templates.list()) == 250

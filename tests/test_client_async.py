@@ -144,8 +144,11 @@ def test_progress_bar_is_chosen_per_call_and_never_drawn_off_the_main_thread(
     app_template: Template,
     sandbox_settings: Callable[..., SandboxServer],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sandbox_settings(async_sources=True, async_delay_ms=1500)
+    # A bar shows once a call takes PROGRESS_DELAY: shortened, with jobs to match.
+    monkeypatch.setattr("dr_notebook.resources._progress.PROGRESS_DELAY", 0.1)
+    sandbox_settings(async_sources=True, async_delay_ms=400)
     noisy = drn.Client(sandbox.endpoint, sandbox.token)
     noisy.app_sources.create_from_template(app_template.id)
     assert "Creating application source" in capsys.readouterr().err

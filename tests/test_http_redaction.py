@@ -131,10 +131,14 @@ def test_debug_logs_hide_the_token(
     token: str,
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="dr_notebook")
     caplog.set_level(logging.DEBUG, logger="urllib3")
     caplog.set_level(logging.DEBUG)
+    # One retry (from a config file, as a user sets it) shows the notice without the back-offs.
+    (tmp_path / "drconfig.yaml").write_text("max_retries: 1\n")
+    monkeypatch.setenv("DATAROBOT_CONFIG_FILE", str(tmp_path / "drconfig.yaml"))
     client = drn.Client(sandbox.endpoint, token, progress=False)
     app = client.templates.resolve("Flask App Base")
     folder = tmp_path / "app"

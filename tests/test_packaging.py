@@ -1,9 +1,10 @@
 """Installed like any package: the built wheel in a fresh virtual environment, used from there.
 
-``python -m build`` makes the sdist and, from it, the wheel; ``twine check`` reads both. The
-wheel is then installed with its ``sandbox`` extra into a new venv (no system site-packages, so
-its own dependencies have to install), and that venv's ``dr-notebook sandbox``, ``drn.Client``
-and IPython magics are used against each other.
+``uv build`` makes the sdist and, from it, the wheel, each in an isolated build environment;
+``twine check`` reads both. The wheel is then installed with its ``sandbox`` extra into a new
+venv (no system site-packages, so its own dependencies have to install; uv resolves the same
+metadata pip does, from its cache), and that venv's ``dr-notebook sandbox``, ``drn.Client`` and
+IPython magics are used against each other. Every test shares that one build and one venv.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 import requests
+from uv import find_uv_bin
 
 import dr_notebook
 
@@ -50,9 +52,9 @@ def run(*argv: str | Path, timeout: float = 300, **kwargs: Any) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """``python -m build``: the sdist, then the wheel built from the sdist."""
+    """``uv build``: the sdist, then the wheel built from the sdist (isolated builds)."""
     out = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=ROOT)
+    run(find_uv_bin(), "build", "-q", "--out-dir", out, ROOT, cwd=ROOT)
     (sdist,) = out.glob("dr_notebook-*.tar.gz")
     (wheel,) = out.glob("dr_notebook-*.whl")
     return Built(sdist, wheel)
@@ -62,10 +64,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 def fresh_venv(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A new venv with only the wheel and what it depends on (``[sandbox]`` extra)."""
     home = tmp_path_factory.mktemp("venv") / "env"
-    venv.create(home, with_pip=True, system_site_packages=False)
+    venv.create(home, with_pip=False, system_site_packages=False)
     started = time.monotonic()
-    run(home / "bin" / "python", "-m", "pip", "install", "-q", f"{built.wheel}[sandbox]",
-        timeout=900)  # fmt: skip
+    run(find_uv_bin(), "pip", "install", "-q", "--python", home / "bin" / "python",
+        f"{built.wheel}[sandbox]", timeout=900)  # fmt: skip
     took = time.monotonic() - started
     print(f"\nthe wheel and its dependencies installed into a fresh venv in {took:.1f} s")
     yield home

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="P
 # Enabled ones: a disabled template cannot be launched (422), on DataRobot as here.
 APPS = [t for t in load_catalogue() if t.template_type == "customApplicationTemplate" and t.enabled]
 LAUNCHABLE = [t.name for t in APPS if "localLaunch" not in t.template_metadata]
-AT_ONCE = 4  # launches in flight: each builds an environment, then starts a framework
+AT_ONCE = 6  # launches in flight: each builds an environment, then starts a framework
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="P
 
 
 @pytest.fixture(scope="module")
-def sb():
-    with start_sandbox(run_apps=True) as server:
+def sb(tmp_path_factory):
+    # Environments of its own (not the session's shared folder): the build log below shows an
+    # install, not a reuse.
+    envs = tmp_path_factory.mktemp("envs")
+    with start_sandbox(run_apps=True, envs_dir=envs) as server:
         yield server
     assert processes_in(server.apps_dir) == []
 

@@ -138,8 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="with --run-apps: where applications' environments are built and kept "
-        "(default: next to the database, <db>-envs)",
+        help="with --run-apps: where applications' environments are built and kept; sandboxes "
+        "may share one (default: env DR_NOTEBOOK_ENVS_DIR, else next to the database, <db>-envs)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
 

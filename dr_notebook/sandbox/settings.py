@@ -108,9 +108,15 @@ def default_db_path() -> Path:
     return base / "dr-notebook" / "sandbox.db"
 
 
+ENVS_DIR_VARIABLE = "DR_NOTEBOOK_ENVS_DIR"
+"""Names a folder of environments that sandboxes share (``--envs-dir`` by default)."""
+
+
 def envs_dir_for(db_path: Path) -> Path:
-    """Where applications' environments are built: next to the database, named after it."""
-    return db_path.with_name(f"{db_path.stem}-envs")
+    """Where applications' environments are built: ``$DR_NOTEBOOK_ENVS_DIR`` when set (one folder
+    that sandboxes share), else next to the database, named after it."""
+    shared = os.environ.get(ENVS_DIR_VARIABLE, "").strip()
+    return Path(shared) if shared else db_path.with_name(f"{db_path.stem}-envs")
 
 
 def apps_dir_for(db_path: Path) -> Path:
