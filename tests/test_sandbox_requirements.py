@@ -6,8 +6,8 @@ import json
 from importlib import metadata
 
 from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import NewTemplate, Store
+from dr_notebook.sandbox.store.database import NewTemplate, Store
+from dr_notebook.sandbox.store.sources import SourceStore
 
 PYTEST = metadata.version("pytest")
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from dr_notebook.sandbox import sources
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import NewTemplate, Store
+from dr_notebook.sandbox.service import sources
+from dr_notebook.sandbox.store.database import NewTemplate, Store
+from dr_notebook.sandbox.store.sources import SourceStore
 from dr_notebook.sandbox.testing import SandboxServer, start_sandbox
 
 ENV = {"environmentId": "env-9", "environmentVersionId": "ver-9"}

@@ -11,17 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dr_notebook._version import __version__
-from dr_notebook.sandbox import sources as src
-from dr_notebook.sandbox.application_pages import ApplicationPages
-from dr_notebook.sandbox.application_routes import application_router
-from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
-from dr_notebook.sandbox.applications import Applications, reporter
-from dr_notebook.sandbox.environment_routes import environment_router
-from dr_notebook.sandbox.errors import ApiError, field_errors, install_handlers
-from dr_notebook.sandbox.forms import Upload, read_template_body
-from dr_notebook.sandbox.middleware import SandboxMiddleware, Stats
-from dr_notebook.sandbox.openapi import install_openapi, template_form_body
-from dr_notebook.sandbox.routing import (
+from dr_notebook.sandbox.api.applications import application_router
+from dr_notebook.sandbox.api.environments import environment_router
+from dr_notebook.sandbox.api.errors import ApiError, field_errors, install_handlers
+from dr_notebook.sandbox.api.forms import Upload, read_template_body
+from dr_notebook.sandbox.api.middleware import SandboxMiddleware, Stats
+from dr_notebook.sandbox.api.openapi import install_openapi, template_form_body
+from dr_notebook.sandbox.api.pages import ApplicationPages
+from dr_notebook.sandbox.api.routing import (
     API,
     Limit,
     Offset,
@@ -32,16 +29,19 @@ from dr_notebook.sandbox.routing import (
     page,
     spliced_page,
 )
+from dr_notebook.sandbox.api.sources import source_router
 from dr_notebook.sandbox.runtime.base import Runtime
 from dr_notebook.sandbox.runtime.local import LocalRuntime
 from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, Proxy
 from dr_notebook.sandbox.runtime.simulated import SimulatedRuntime
+from dr_notebook.sandbox.service import sources as src
+from dr_notebook.sandbox.service.applications import Applications, reporter
+from dr_notebook.sandbox.service.uploads import UploadError, unpack
+from dr_notebook.sandbox.service.validation import normalize_metadata, validate_template_fields
 from dr_notebook.sandbox.settings import BuildSettings, RuntimeConfig
-from dr_notebook.sandbox.source_routes import source_router
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import NewTemplate, Store, TemplateQuery
-from dr_notebook.sandbox.uploads import UploadError, unpack
-from dr_notebook.sandbox.validation import normalize_metadata, validate_template_fields
+from dr_notebook.sandbox.store.applications import ApplicationStore, AppRecord
+from dr_notebook.sandbox.store.database import NewTemplate, Store, TemplateQuery
+from dr_notebook.sandbox.store.sources import SourceStore
 
 API_VERSION = {"major": 2, "minor": 49, "versionString": "2.49.0"}
 TemplateOrder = Literal[

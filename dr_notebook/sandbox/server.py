@@ -30,7 +30,7 @@ from dr_notebook.sandbox.settings import (
 from dr_notebook.sandbox.signals import STOPPER, Stop, Stopper
 
 if TYPE_CHECKING:
-    from dr_notebook.sandbox.store import Store
+    from dr_notebook.sandbox.store.database import Store
 
 TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
 
@@ -204,8 +204,8 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
     import uvicorn
 
     from dr_notebook.sandbox.app import create_app
-    from dr_notebook.sandbox.demo import generate, load_catalogue
-    from dr_notebook.sandbox.store import Store
+    from dr_notebook.sandbox.catalogue.loader import generate, load_catalogue
+    from dr_notebook.sandbox.store.database import Store
 
     if settings.run_apps and os.name != "posix":
         raise SystemExit("--run-apps needs a POSIX system (bash and process groups)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dr_notebook.sandbox.proxy_testing import free_port, jupyter_server, serve
+from dr_notebook.sandbox.testing.proxy import free_port, jupyter_server, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from dr_notebook.sandbox.execution_environments import ExecutionEnvironment, environments, find
-from dr_notebook.sandbox.routing import API, Limit, Offset, Text, not_found, page
+from dr_notebook.sandbox.api.routing import API, Limit, Offset, Text, not_found, page
+from dr_notebook.sandbox.runtime.interpreters import ExecutionEnvironment, environments, find
 
 ENVIRONMENTS = f"{API}/executionEnvironments"
 USE_CASE = "customApplication"

@@ -8,20 +8,29 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dr_notebook.sandbox.application_store import AppRecord
-from dr_notebook.sandbox.applications import (
+from dr_notebook.sandbox.api.errors import ApiError, field_errors
+from dr_notebook.sandbox.api.forms import read_template_body
+from dr_notebook.sandbox.api.openapi import APPLICATION_CREATE_BODY, APPLICATION_PATCH_BODY
+from dr_notebook.sandbox.api.routing import (
+    API,
+    Limit,
+    Offset,
+    Text,
+    allow,
+    base_url,
+    not_found,
+    page,
+)
+from dr_notebook.sandbox.api.routing import role as role_of
+from dr_notebook.sandbox.service.applications import (
     Applications,
     entrypoint_problem,
     history_entries,
     root_path_mode,
 )
-from dr_notebook.sandbox.errors import ApiError, field_errors
-from dr_notebook.sandbox.forms import read_template_body
-from dr_notebook.sandbox.openapi import APPLICATION_CREATE_BODY, APPLICATION_PATCH_BODY
-from dr_notebook.sandbox.routing import API, Limit, Offset, Text, allow, base_url, not_found, page
-from dr_notebook.sandbox.routing import role as role_of
-from dr_notebook.sandbox.validation import unstorable
-from dr_notebook.sandbox.versions import parse_resources
+from dr_notebook.sandbox.service.validation import unstorable
+from dr_notebook.sandbox.service.versions import parse_resources
+from dr_notebook.sandbox.store.applications import AppRecord
 
 APPS = f"{API}/customApplications"
 AppOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]

@@ -8,8 +8,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from dr_notebook.sandbox.parameters import check_values, definitions, listing, merge_values
-from dr_notebook.sandbox.store import (
+from dr_notebook.sandbox.service.parameters import check_values, definitions, listing, merge_values
+from dr_notebook.sandbox.service.uploads import MAX_FILES, MAX_TOTAL_BYTES, clash
+from dr_notebook.sandbox.store.database import (
     SOURCE_ORDER,
     Store,
     file_content,
@@ -17,7 +18,6 @@ from dr_notebook.sandbox.store import (
     now_iso,
     order_clause,
 )
-from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES, clash
 
 METADATA_FILE = "metadata.yaml"
 #: Runtime parameter values a request sets: the field they came in, and the parsed values.

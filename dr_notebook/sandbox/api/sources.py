@@ -10,12 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from dr_notebook.sandbox import sources as src
-from dr_notebook.sandbox.errors import ApiError, field_errors
-from dr_notebook.sandbox.forms import read_template_body, read_version_body
-from dr_notebook.sandbox.openapi import SOURCE_BODY, VERSION_CREATE_BODY, VERSION_PATCH_BODY
-from dr_notebook.sandbox.permissions import can_write
-from dr_notebook.sandbox.routing import (
+from dr_notebook.sandbox.api.errors import ApiError, field_errors
+from dr_notebook.sandbox.api.forms import read_template_body, read_version_body
+from dr_notebook.sandbox.api.openapi import SOURCE_BODY, VERSION_CREATE_BODY, VERSION_PATCH_BODY
+from dr_notebook.sandbox.api.routing import (
     API,
     Limit,
     Offset,
@@ -26,16 +24,23 @@ from dr_notebook.sandbox.routing import (
     page,
     role,
 )
+from dr_notebook.sandbox.service import sources as src
+from dr_notebook.sandbox.service.permissions import can_write
+from dr_notebook.sandbox.service.validation import unstorable
+from dr_notebook.sandbox.service.versions import (
+    VALUE_FIELDS,
+    new_version,
+    parse_label,
+    version_settings,
+)
 from dr_notebook.sandbox.settings import RuntimeConfig
-from dr_notebook.sandbox.source_store import (
+from dr_notebook.sandbox.store.database import Store
+from dr_notebook.sandbox.store.sources import (
     ParameterChange,
     SourceStore,
     VersionFrozen,
     VersionProblem,
 )
-from dr_notebook.sandbox.store import Store
-from dr_notebook.sandbox.validation import unstorable
-from dr_notebook.sandbox.versions import VALUE_FIELDS, new_version, parse_label, version_settings
 
 SourceOrder = Literal["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"]
 SOURCES = f"{API}/customApplicationSources"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dr_notebook.sandbox.parameters import parse_values, runtime_environment
-from dr_notebook.sandbox.store import new_id, now_iso
-from dr_notebook.sandbox.validation import json_value, take_parsed, unstorable
+from dr_notebook.sandbox.service.parameters import parse_values, runtime_environment
+from dr_notebook.sandbox.service.validation import json_value, take_parsed, unstorable
+from dr_notebook.sandbox.store.database import new_id, now_iso
 
 __all__ = [
     "VALUE_FIELDS",
