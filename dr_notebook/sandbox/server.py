@@ -20,8 +20,8 @@ from dr_notebook.sandbox.dblock import DatabaseInUse, DatabaseLock
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
     ROLES,
+    BehaviourSettings,
     BuildSettings,
-    RuntimeConfig,
     ServerSettings,
     apps_dir_for,
     default_db_path,
@@ -161,7 +161,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         demo=not args.no_demo,
         generate=args.generate,
         seed=args.seed,
-        runtime=RuntimeConfig(
+        behaviour=BehaviourSettings(
             latency_ms=args.latency_ms,
             fault_rate=args.fault_rate,
             fault_kind=args.fault_kind,
@@ -237,7 +237,7 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
         if builds.envs_dir is None:
             builds = dataclasses.replace(builds, envs_dir=envs_dir_for(settings.db_path))
         app = create_app(
-            store, tokens, settings.runtime, settings.seed, apps_dir, public_url, builds
+            store, tokens, settings.behaviour, settings.seed, apps_dir, public_url, builds
         )
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.
