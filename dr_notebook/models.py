@@ -94,8 +94,6 @@ class TemplateFile(ApiModel):
 class Template(ApiModel):
     """A custom template: an application, custom metric or custom job starting point."""
 
-    _card = "template_html"
-
     id: str = ""
     name: str = ""
     description: str = ""
@@ -256,8 +254,6 @@ class ApplicationSourceVersion(_Authored):
 class ApplicationSource(_Authored):
     """A custom application source, as created from a template."""
 
-    _card = "source_html"
-
     id: str = ""
     name: str = ""
     org_id: str | None = None
@@ -317,8 +313,6 @@ class Application(_Authored):
     ``status`` is the server's value as sent (see ``enums.ApplicationStatus``; values it does
     not list are kept, not rejected). ``source_id`` and ``source_version_id`` are what it runs.
     """
-
-    _card = "application_html"
 
     id: str = ""
     name: str = ""

@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="add N synthetic templates at start",
     )
+    _add_behaviour_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def _add_behaviour_arguments(parser: argparse.ArgumentParser) -> None:
+    """Latency, async sources and faults (the behaviour the control API changes too)."""
     parser.add_argument(
         "--latency-ms",
         type=_non_negative,
@@ -92,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mixed",
         help="which faults to inject (default mixed)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How applications run (``--run-apps`` and what goes with it), and the seed."""
     parser.add_argument(
         "--run-apps",
         action="store_true",
