@@ -1,6 +1,6 @@
 """pytest fixtures for code that talks to DataRobot: a sandbox per session, more on demand.
 
-Load it with ``pytest_plugins = ["dr_notebook.sandbox.testing.pytest_plugin"]`` in ``conftest.py``.
+Load it with ``pytest_plugins = ["dr_notebook.sandbox.pytest_plugin"]`` in ``conftest.py``.
 
 - ``sandbox`` (session): a demo-catalogue sandbox, synchronous sources, no latency or faults.
   A test that calls ``sandbox.configure(...)`` should use ``sandbox_settings`` instead, which
