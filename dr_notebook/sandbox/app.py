@@ -71,10 +71,12 @@ def create_app(
     state.stats = Stats()
     install_handlers(app)
     install_openapi(app)
-    for module in (status, templates, sources, applications, environments, control):
+    app.include_router(status.version_router)
+    for module in (templates, status, sources, applications, environments):
         app.include_router(module.router)
     # applicationUrl: the app itself through the proxy (HTTP and websockets), no token needed.
     app.mount(PAGE_PREFIX, ApplicationPages(state.applications, tokens, Proxy()))
+    app.include_router(control.router)
     return SandboxMiddleware(
         app, tokens=tokens, behaviour=behaviour, stats=state.stats, rng=random.Random(seed)
     )

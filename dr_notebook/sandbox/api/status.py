@@ -14,10 +14,12 @@ from dr_notebook.sandbox.store.applications import AppRecord
 
 API_VERSION = {"major": 2, "minor": 49, "versionString": "2.49.0"}
 
+#: ``version/`` (first in the OpenAPI document, as DataRobot lists it) and ``status/``.
+version_router = APIRouter()
 router = APIRouter()
 
 
-@router.get(f"{API}/version/", tags=["meta"])
+@version_router.get(f"{API}/version/", tags=["meta"])
 async def version() -> dict[str, Any]:
     """The API version (the official client checks it when it connects)."""
     return API_VERSION
