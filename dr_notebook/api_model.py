@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-__all__ = ["ApiModel", "CardRenderer", "parse_timestamp", "use_card_renderer"]
+__all__ = ["MODEL_CONFIG", "ApiModel", "CardRenderer", "parse_timestamp", "use_card_renderer"]
 
 M = TypeVar("M", bound="ApiModel")
 #: Draws an entity as an HTML card, or None when it has no card.
@@ -84,7 +84,8 @@ def _has(container: Mapping[str, Any] | list[Any], key: str | int) -> bool:
 # instances cost the garbage collector a third of what BaseModel instances do. Their fields are
 # slots (no per-instance dict for the collector to walk); the fields the server sends that a
 # model does not name land in the instance dict that ``ApiModel`` (a class without slots) keeps.
-_CONFIG = ConfigDict(
+#: The pydantic configuration of every entity dataclass in ``models``.
+MODEL_CONFIG = ConfigDict(
     extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
 )
 

@@ -301,3 +301,31 @@ def test_the_types_public_methods_return_are_exported() -> None:
     for name in names:
         assert name in dr_notebook.__all__, name
         assert getattr(dr_notebook, name).__name__ == name
+
+
+def private_imports(modules: dict[str, Path]) -> dict[str, list[str]]:
+    """``from dr_notebook.x import _name`` where ``_name`` is not a module: reaching into
+    another module's private members."""
+    found: dict[str, list[str]] = {}
+    for name, path in modules.items():
+        for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(
+                "dr_notebook"
+            ):
+                continue
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if private and f"{node.module}.{alias.name}" not in modules:
+                    found.setdefault(name, []).append(f"{node.module}.{alias.name}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_names(tmp_path: Path) -> None:
+    assert private_imports(MODULES) == {}
+    package = tmp_path / "planted"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("_SECRET = 1\n")
+    planted = {"dr_notebook.planted.a": package / "a.py", "dr_notebook.planted.b": package / "b.py"}
+    (package / "b.py").write_text("from dr_notebook.planted.a import _SECRET\n")
+    assert private_imports(planted) == {"dr_notebook.planted.b": ["dr_notebook.planted.a._SECRET"]}

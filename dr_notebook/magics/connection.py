@@ -48,7 +48,7 @@ class ConnectionMagics(MagicsBase):
         except BaseException:
             client.close()
             raise
-        self._drop_client()
+        self.drop_client()
         self._client = client
         self._connected = True
         count = info.get("template_count")
