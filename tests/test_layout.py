@@ -329,3 +329,10 @@ def test_no_module_imports_another_modules_private_names(tmp_path: Path) -> None
     planted = {"dr_notebook.planted.a": package / "a.py", "dr_notebook.planted.b": package / "b.py"}
     (package / "b.py").write_text("from dr_notebook.planted.a import _SECRET\n")
     assert private_imports(planted) == {"dr_notebook.planted.b": ["dr_notebook.planted.a._SECRET"]}
+
+
+def test_the_sandbox_top_folder_holds_entry_points_and_wiring_only() -> None:
+    top = sorted(p.name for p in (PACKAGE / "sandbox").iterdir() if p.is_file())
+    assert "app.py" in top and len(top) <= 10, top
+    layers = {p.name for p in (PACKAGE / "sandbox").iterdir() if p.is_dir()} - {"__pycache__"}
+    assert layers == {"api", "service", "store", "runtime", "catalogue", "testing"}
