@@ -88,11 +88,16 @@ _SUBMODULES = ("client", "enums", "errors", "models")
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        return importlib.import_module(f"dr_notebook.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dr_notebook' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+        found = importlib.import_module(f"dr_notebook.{name}")
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'dr_notebook' has no attribute {name!r}")
+        found = getattr(importlib.import_module(module), name)
+    if name == "models" or _LAZY.get(name) == "dr_notebook.models":
+        # Entities reached through the package show as cards, as the client's do.
+        importlib.import_module("dr_notebook.cards")
+    return found
 
 
 def __dir__() -> list[str]:
