@@ -336,3 +336,22 @@ def test_the_sandbox_top_folder_holds_entry_points_and_wiring_only() -> None:
     assert "app.py" in top and len(top) <= 10, top
     layers = {p.name for p in (PACKAGE / "sandbox").iterdir() if p.is_dir()} - {"__pycache__"}
     assert layers == {"api", "service", "store", "runtime", "catalogue", "testing"}
+
+
+def test_entities_show_as_cards_from_the_package_and_the_client_in_a_fresh_interpreter() -> None:
+    """Models import no cards: the package's names and the client install them."""
+    code = (
+        "import dr_notebook as drn\n"
+        "print(drn.Template(id='t', name='T')._repr_html_() is not None)\n"
+    )
+    via_client = (
+        "from dr_notebook.models import Application\n"
+        "print(Application(id='a')._repr_html_() is None)\n"
+        "import dr_notebook.client\n"
+        "print(Application(id='a')._repr_html_() is not None)\n"
+    )
+    for source, expected in ((code, ["True"]), (via_client, ["True", "True"])):
+        out = subprocess.run(
+            [sys.executable, "-c", source], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == expected
