@@ -2,6 +2,8 @@
 
 ``app.py`` puts the services there once; a handler names what it needs by type
 (``store: StoreDep``) and FastAPI hands it over, so every router is a module-level object.
+The dependencies are ``async``: FastAPI would run plain functions on a worker thread, a hop
+per request for reading an attribute.
 """
 
 from __future__ import annotations
@@ -17,23 +19,23 @@ from dr_notebook.sandbox.store.database import Store
 from dr_notebook.sandbox.store.sources import SourceStore
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def _sources(request: Request) -> SourceStore:
+async def _sources(request: Request) -> SourceStore:
     return request.app.state.sources
 
 
-def _applications(request: Request) -> Applications:
+async def _applications(request: Request) -> Applications:
     return request.app.state.applications
 
 
-def _behaviour(request: Request) -> BehaviourSettings:
+async def _behaviour(request: Request) -> BehaviourSettings:
     return request.app.state.behaviour
 
 
-def _stats(request: Request) -> Stats:
+async def _stats(request: Request) -> Stats:
     return request.app.state.stats
 
 
