@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dr_notebook.sandbox.demo import generate, load_catalogue
-from dr_notebook.sandbox.routing import spliced_page
-from dr_notebook.sandbox.store import Store, TemplateQuery
+from dr_notebook.sandbox.api.routing import spliced_page
+from dr_notebook.sandbox.catalogue.loader import generate, load_catalogue
+from dr_notebook.sandbox.store.database import Store, TemplateQuery
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """What the sandbox's application proxy adds: through the proxy against straight to the app.
 
-The app (Starlette under uvicorn, ``dr_notebook.sandbox.proxy_testing``) listens on a Unix
+The app (Starlette under uvicorn, ``dr_notebook.sandbox.testing.proxy``) listens on a Unix
 socket (as apps in their own network are reached) or a TCP port; the proxy process
 (``runtime.proxy.Proxy`` alone under uvicorn) listens on TCP. For a small page and a 10 MB
 download: requests per second (one client, keep-alive; and 8 clients at once) and p50/p99
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect, unix_connect
 
-from dr_notebook.sandbox.proxy_testing import Served, serve
+from dr_notebook.sandbox.testing.proxy import Served, serve
 
 APP = "/custom_applications/bench"
 ROUNDS = 3

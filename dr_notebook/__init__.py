@@ -12,25 +12,52 @@ from typing import TYPE_CHECKING, Any
 from dr_notebook._version import __version__
 
 if TYPE_CHECKING:
-    from dr_notebook import errors
+    from dr_notebook import client, enums, errors, models
     from dr_notebook.client import Client
     from dr_notebook.config import Secret
     from dr_notebook.gallery import TemplateGallery
-    from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep, Template
+    from dr_notebook.models import (
+        Application,
+        ApplicationLogs,
+        ApplicationSource,
+        ApplicationSourceVersion,
+        AsyncStatus,
+        DefaultEnvironment,
+        LaunchStep,
+        RuntimeParameter,
+        Template,
+        TemplateFile,
+        TemplateMetadata,
+        WorkspaceItem,
+    )
     from dr_notebook.render import render_markdown
+    from dr_notebook.resources.pagination import Page
+    from dr_notebook.resources.sync import SyncResult
 
 __all__ = [
     "Application",
+    "ApplicationLogs",
     "ApplicationSource",
+    "ApplicationSourceVersion",
     "AsyncStatus",
     "Client",
+    "DefaultEnvironment",
     "LaunchStep",
+    "Page",
+    "RuntimeParameter",
     "Secret",
+    "SyncResult",
     "Template",
+    "TemplateFile",
     "TemplateGallery",
+    "TemplateMetadata",
+    "WorkspaceItem",
     "__version__",
+    "client",
+    "enums",
     "errors",
     "load_ipython_extension",
+    "models",
     "render_markdown",
     "unload_ipython_extension",
 ]
@@ -45,16 +72,32 @@ _LAZY = {
     "ApplicationSource": "dr_notebook.models",
     "LaunchStep": "dr_notebook.models",
     "AsyncStatus": "dr_notebook.models",
+    "ApplicationSourceVersion": "dr_notebook.models",
+    "ApplicationLogs": "dr_notebook.models",
+    "RuntimeParameter": "dr_notebook.models",
+    "TemplateFile": "dr_notebook.models",
+    "TemplateMetadata": "dr_notebook.models",
+    "DefaultEnvironment": "dr_notebook.models",
+    "WorkspaceItem": "dr_notebook.models",
+    "SyncResult": "dr_notebook.resources.sync",
+    "Page": "dr_notebook.resources.pagination",
 }
+#: Submodules reachable as attributes in any import order (``drn.models`` in a fresh kernel).
+_SUBMODULES = ("client", "enums", "errors", "models")
 
 
 def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module("dr_notebook.errors")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dr_notebook' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in _SUBMODULES:
+        found = importlib.import_module(f"dr_notebook.{name}")
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'dr_notebook' has no attribute {name!r}")
+        found = getattr(importlib.import_module(module), name)
+    if name == "models" or _LAZY.get(name) == "dr_notebook.models":
+        # Entities reached through the package show as cards, as the client's do.
+        importlib.import_module("dr_notebook.cards")
+    return found
 
 
 def __dir__() -> list[str]:

@@ -7,7 +7,7 @@ and an unreadable item of a list is left out of the list (see ``dr_notebook.mode
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar, TypeVar
@@ -15,9 +15,24 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-__all__ = ["ApiModel", "parse_timestamp"]
+__all__ = ["MODEL_CONFIG", "ApiModel", "CardRenderer", "parse_timestamp", "use_card_renderer"]
 
 M = TypeVar("M", bound="ApiModel")
+#: Draws an entity as an HTML card, or None when it has no card.
+CardRenderer = Callable[["ApiModel"], "str | None"]
+
+
+def _no_card(entity: ApiModel) -> str | None:
+    return None
+
+
+_card_renderer: CardRenderer = _no_card
+
+
+def use_card_renderer(renderer: CardRenderer) -> None:
+    """Make ``renderer`` draw every entity's ``_repr_html_`` (``dr_notebook.cards`` calls it)."""
+    global _card_renderer
+    _card_renderer = renderer
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -69,7 +84,8 @@ def _has(container: Mapping[str, Any] | list[Any], key: str | int) -> bool:
 # instances cost the garbage collector a third of what BaseModel instances do. Their fields are
 # slots (no per-instance dict for the collector to walk); the fields the server sends that a
 # model does not name land in the instance dict that ``ApiModel`` (a class without slots) keeps.
-_CONFIG = ConfigDict(
+#: The pydantic configuration of every entity dataclass in ``models``.
+MODEL_CONFIG = ConfigDict(
     extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
 )
 
@@ -128,17 +144,11 @@ class ApiModel:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
         return f"{type(self).__name__}({shown})"
 
-    #: The function of ``dr_notebook.cards`` that draws this entity as an HTML card ("": none).
-    _card: ClassVar[str] = ""
-
     def _repr_html_(self) -> str | None:
-        # Jupyter's display protocol: an entity shows as its card in any notebook, with or
-        # without %load_ext. Imported at display time, so that models load without cards.
-        if not self._card:
-            return None
-        from dr_notebook import cards
-
-        return getattr(cards, self._card)(self)
+        # Jupyter's display protocol: an entity shows as its card (``dr_notebook.cards``
+        # installs the drawing when it loads; the client loads it) in any notebook, with or
+        # without %load_ext. Entities have no card until then: models never import cards.
+        return _card_renderer(self)
 
     def to_api(self) -> dict[str, Any]:
         """The model as the API's JSON object (camelCase keys, ISO dates: ``json.dumps``

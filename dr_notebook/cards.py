@@ -6,13 +6,12 @@ text goes through ``render.render_markdown``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import singledispatch
 from html import escape
-from typing import TYPE_CHECKING
 
+from dr_notebook.api_model import use_card_renderer
+from dr_notebook.models import Application, ApplicationSource, Template
 from dr_notebook.render import render_markdown
-
-if TYPE_CHECKING:
-    from dr_notebook.models import Application, ApplicationSource, Template
 
 __all__ = [
     "CHIP",
@@ -21,6 +20,7 @@ __all__ = [
     "application_html",
     "application_link",
     "bundles_html",
+    "card_html",
     "chips",
     "code",
     "environment_html",
@@ -265,3 +265,27 @@ def application_html(application: Application) -> str:
         f"{' &nbsp; ' + link if link else ''}</div>"
         f"{rows_html(rows)}</div>"
     )
+
+
+@singledispatch
+def card_html(entity: object) -> str | None:
+    """The HTML card of an API entity: chosen by its type; None for an entity without one."""
+    return None
+
+
+@card_html.register
+def _(entity: Template) -> str | None:
+    return template_html(entity)
+
+
+@card_html.register
+def _(entity: ApplicationSource) -> str | None:
+    return source_html(entity)
+
+
+@card_html.register
+def _(entity: Application) -> str | None:
+    return application_html(entity)
+
+
+use_card_renderer(card_html)  # entities' _repr_html_ draws these cards from now on

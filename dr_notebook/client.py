@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dr_notebook import cards as _cards  # noqa: F401  (installs the entities' HTML cards)
 from dr_notebook.config import Secret, resolve_settings
 from dr_notebook.errors import InvalidArgumentError
 from dr_notebook.http import Transport
@@ -136,7 +137,9 @@ class Client:
         from dr_notebook.resources._launch import launch
 
         return launch(
-            self,
+            self.templates,
+            self.app_sources,
+            self.applications,
             template,
             name=name,
             resources=resources,

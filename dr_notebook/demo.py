@@ -34,8 +34,8 @@ except ImportError:
     ) from None
 
 from dr_notebook.app_links import LINK_BASE_ENV
-from dr_notebook.sandbox.execution_environments import default
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError
+from dr_notebook.sandbox.runtime.interpreters import default
 from dr_notebook.sandbox.server import TOKENS_ENV
 from dr_notebook.sandbox.settings import envs_dir_for
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import AliasChoices, Field, field_validator
 from pydantic.dataclasses import dataclass
 
-from dr_notebook.api_model import _CONFIG, ApiModel, parse_timestamp
+from dr_notebook.api_model import MODEL_CONFIG, ApiModel, parse_timestamp
 from dr_notebook.enums import (
     APPLICATION_TEMPLATE,
     FAILED_JOB_STATUSES,
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class DefaultEnvironment(ApiModel):
     """The execution environment a template starts from."""
 
@@ -53,7 +53,7 @@ class DefaultEnvironment(ApiModel):
     environment_version_id: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class TemplateMetadata(ApiModel):
     """A template's permanent metadata: README, tags, resource bundles, class labels."""
 
@@ -78,7 +78,7 @@ class TemplateMetadata(ApiModel):
         return str(local.get("reason") or "it cannot run in a local sandbox")
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class TemplateFile(ApiModel):
     """One file of a template; ``content`` is filled only by ``client.templates.file()``."""
 
@@ -90,11 +90,9 @@ class TemplateFile(ApiModel):
     content: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class Template(ApiModel):
     """A custom template: an application, custom metric or custom job starting point."""
-
-    _card = "template_html"
 
     id: str = ""
     name: str = ""
@@ -146,7 +144,7 @@ class Template(ApiModel):
         )
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class WorkspaceItem(ApiModel):
     """A file of an application source version; ``content`` is filled only by
     ``client.app_sources.file()``."""
@@ -166,7 +164,7 @@ class WorkspaceItem(ApiModel):
     content: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class RuntimeParameter(ApiModel):
     """A runtime parameter an application declares in ``metadata.yaml``, with its value.
 
@@ -209,7 +207,7 @@ class RuntimeParameter(ApiModel):
         return f"RuntimeParameter({self.field_name!r}, type={self.type!r}, value={value}{mark})"
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class _Authored(ApiModel):
     """Who made an entity and when (shared by sources and their versions)."""
 
@@ -222,7 +220,7 @@ class _Authored(ApiModel):
     user_id: str | None = None
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class ApplicationSourceVersion(_Authored):
     """One version of an application source, with its files and runtime parameters.
 
@@ -252,11 +250,9 @@ class ApplicationSourceVersion(_Authored):
         )
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class ApplicationSource(_Authored):
     """A custom application source, as created from a template."""
-
-    _card = "source_html"
 
     id: str = ""
     name: str = ""
@@ -276,7 +272,7 @@ class ApplicationSource(_Authored):
         )
 
 
-@dataclass(config=_CONFIG, repr=False, slots=True)
+@dataclass(config=MODEL_CONFIG, repr=False, slots=True)
 class AsyncStatus(ApiModel):
     """The state of an asynchronous job (``GET status/{id}/``)."""
 
@@ -310,15 +306,13 @@ class AsyncStatus(ApiModel):
         return self.status == JobStatus.COMPLETED
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=MODEL_CONFIG, repr=False)
 class Application(_Authored):
     """A custom application: a source version built and run, opened at ``application_url``.
 
     ``status`` is the server's value as sent (see ``enums.ApplicationStatus``; values it does
     not list are kept, not rejected). ``source_id`` and ``source_version_id`` are what it runs.
     """
-
-    _card = "application_html"
 
     id: str = ""
     name: str = ""
@@ -352,7 +346,7 @@ class Application(_Authored):
         return f"Application(id={self.id!r}, name={self.name!r}, status={self.status!r})"
 
 
-@dataclass(config=_CONFIG, repr=False)
+@dataclass(config=MODEL_CONFIG, repr=False)
 class ApplicationLogs(ApiModel):
     """``client.applications.logs(app)``: the app's output lines and its build's outcome.
 

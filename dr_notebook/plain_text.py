@@ -10,14 +10,11 @@ import html
 import re
 import textwrap
 import unicodedata
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import nh3
 
 from dr_notebook.enums import TEMPLATE_TYPE_LABELS
-
-if TYPE_CHECKING:
-    from dr_notebook.models import Template
 
 __all__ = ["README_LINES", "plain", "template_text"]
 
@@ -50,6 +47,35 @@ def _readme_lines(readme: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+class Template(Protocol):
+    """What the text form reads of a template (``models.Template``; a typing-only reference:
+    models imports this module)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def template_type(self) -> str: ...
+
+    @property
+    def template_sub_type(self) -> str | None: ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def tags(self) -> list[str]: ...
+
+    @property
+    def readme(self) -> str | None: ...
 
 
 def template_text(template: Template, readme_lines: int = README_LINES) -> str:

@@ -11,8 +11,8 @@ import pytest
 import requests
 from drapps_cli import Drapps
 
-from dr_notebook.sandbox.execution_environments import default
 from dr_notebook.sandbox.runtime import isolation
+from dr_notebook.sandbox.runtime.interpreters import default
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from drapps_cli import Drapps
 
-from dr_notebook.sandbox.execution_environments import default
+from dr_notebook.sandbox.runtime.interpreters import default
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]

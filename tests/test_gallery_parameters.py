@@ -14,7 +14,7 @@ from ipywidgets.embed import embed_data
 from dr_notebook.gallery.parameters import MAX_FIELDS, ParameterForm
 from dr_notebook.gallery.ui import walk
 from dr_notebook.resources.parameters import parse_metadata
-from dr_notebook.sandbox.parameters import CREDENTIAL_MASK
+from dr_notebook.sandbox.service.parameters import CREDENTIAL_MASK
 
 METADATA = """\
 runtimeParameterDefinitions:

@@ -413,7 +413,7 @@ def test_every_magic_answers_help_without_running(
     monkeypatch.delenv("DATAROBOT_ENDPOINT")  # running a magic for real would now fail
     monkeypatch.delenv("DATAROBOT_API_TOKEN")
     monkeypatch.setattr(getpass, "getpass", lambda *a, **k: pytest.fail("prompted for a token"))
-    magics(shell)._drop_client()
+    magics(shell).drop_client()
     names = {kind: sorted(table) for kind, table in magics(shell).magics.items() if table}
     assert {"dr_templates", "dr_template", "dr_new_app", "dr_gallery", "dr_connect"} <= set(
         names["line"]
@@ -946,7 +946,7 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
     name = publish_broken_app(real)
     monkeypatch.setenv("DATAROBOT_ENDPOINT", real.endpoint)
     monkeypatch.setenv("DATAROBOT_API_TOKEN", real.token)
-    magics(shell)._drop_client()
+    magics(shell).drop_client()
     cell = run(shell, f"%dr_new_app {name}")
     assert_one_line(
         cell,

@@ -22,7 +22,7 @@ from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
 
 import dr_notebook as drn
-from dr_notebook.sandbox.parameters import CREDENTIAL_MASK
+from dr_notebook.sandbox.service.parameters import CREDENTIAL_MASK
 from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]

@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from dr_notebook.sandbox.proxy_testing import Served, pattern, pattern_sha256, serve
+from dr_notebook.sandbox.testing.proxy import Served, pattern, pattern_sha256, serve
 
 APP = "/custom_applications/abc"
 TOKEN = "sandbox-token-9f8e7d"

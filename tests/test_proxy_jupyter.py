@@ -9,7 +9,7 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
-from dr_notebook.sandbox.proxy_testing import Jupyter, Served, jupyter_server, serve
+from dr_notebook.sandbox.testing.proxy import Jupyter, Served, jupyter_server, serve
 
 pytest.importorskip("jupyter_server_proxy")
 pytestmark = pytest.mark.slow

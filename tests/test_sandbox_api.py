@@ -459,7 +459,7 @@ def test_list_filters(sb, query, expected):
     ],
 )
 def test_every_order_reads_an_index_instead_of_sorting(tmp_path, order):
-    from dr_notebook.sandbox.store import Store, TemplateQuery
+    from dr_notebook.sandbox.store.database import Store, TemplateQuery
 
     store = Store(tmp_path / "plan.db")
     statements: list[str] = []

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dr_notebook.sandbox.execution_environments import default
 from dr_notebook.sandbox.runtime import isolation, network
+from dr_notebook.sandbox.runtime.interpreters import default
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]

@@ -12,8 +12,8 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from dr_notebook.sandbox import proxy_echo_app
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
+from dr_notebook.sandbox.testing import echo_app as proxy_echo_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import uv
 
-from dr_notebook.sandbox.execution_environments import ExecutionEnvironment, default
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError
+from dr_notebook.sandbox.runtime.interpreters import ExecutionEnvironment, default
 
 pytestmark = pytest.mark.slow  # they run uv against the package index
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dr_notebook.sandbox.demo import load_catalogue
+from dr_notebook.sandbox.catalogue.loader import load_catalogue
 from dr_notebook.sandbox.runtime import isolation
 from dr_notebook.sandbox.testing import SandboxServer, processes_in, start_sandbox
 

@@ -224,7 +224,8 @@ def test_generate_ten_thousand_and_filter_them(sandbox_factory):
 def test_sandbox_imports_nothing_from_the_client_side():
     code = (
         "import sys, dr_notebook.sandbox.server, dr_notebook.sandbox.app, "
-        "dr_notebook.sandbox.testing, dr_notebook.sandbox.pytest_plugin, dr_notebook.sandbox.demo;"
+        "dr_notebook.sandbox.testing, dr_notebook.sandbox.pytest_plugin, "
+        "dr_notebook.sandbox.catalogue.loader;"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('dr_notebook'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

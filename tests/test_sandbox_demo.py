@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from dr_notebook.render import render_markdown
-from dr_notebook.sandbox.demo import CATALOGUE_DIR, CatalogueError, generate, load_catalogue
+from dr_notebook.sandbox.catalogue.loader import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    generate,
+    load_catalogue,
+)
 
 TEMPLATE_YAML = """\
 name: Streamlit App Base

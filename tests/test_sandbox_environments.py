@@ -9,7 +9,7 @@ import pytest
 from datarobot.models.execution_environment import ExecutionEnvironment
 from datarobot.models.execution_environment_version import ExecutionEnvironmentVersion
 
-from dr_notebook.sandbox.execution_environments import BASE_PACKAGES, environment_id, version_id
+from dr_notebook.sandbox.runtime.interpreters import BASE_PACKAGES, environment_id, version_id
 from dr_notebook.sandbox.testing import start_sandbox
 
 OWN = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dr_notebook.sandbox.routing import spliced_page
+from dr_notebook.sandbox.api.routing import spliced_page
 
 BODIES = ['{"id":"a","name":"Ä \\"q\\""}', '{"id":"b","items":[{"x":[]}]}']
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from dr_notebook.sandbox.parameters import CREDENTIAL_MASK, runtime_environment
+from dr_notebook.sandbox.service.parameters import CREDENTIAL_MASK, runtime_environment
 from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 METADATA = b"""\

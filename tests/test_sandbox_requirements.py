@@ -6,8 +6,9 @@ import json
 from importlib import metadata
 
 from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import NewTemplate, Store
+from dr_notebook.sandbox.service.versions import VERSION_RULES
+from dr_notebook.sandbox.store.database import NewTemplate, Store
+from dr_notebook.sandbox.store.sources import SourceStore
 
 PYTEST = metadata.version("pytest")
 
@@ -120,7 +121,7 @@ def test_sources_of_an_older_sandbox_get_their_version_and_files(tmp_path):
         (body["id"], body["name"], template.id, body["createdAt"], body["updatedAt"],
          json.dumps(body)),
     )  # fmt: skip
-    sources = SourceStore(store)
+    sources = SourceStore(store, VERSION_RULES)
     sources.migrate()
     sources.migrate()  # a second run finds nothing to do
     source = sources.get_source("s" * 24)

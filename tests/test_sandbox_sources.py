@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from dr_notebook.sandbox import sources
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import NewTemplate, Store
+from dr_notebook.sandbox.service import sources
+from dr_notebook.sandbox.service.versions import VERSION_RULES
+from dr_notebook.sandbox.store.database import NewTemplate, Store
+from dr_notebook.sandbox.store.sources import SourceStore
 from dr_notebook.sandbox.testing import SandboxServer, start_sandbox
 
 ENV = {"environmentId": "env-9", "environmentVersionId": "ver-9"}
@@ -272,7 +273,7 @@ def test_two_polls_that_race_to_finish_a_job_finish_it_once(tmp_path, outcome):
     assert first is not None and second is not None
     done = [sources.advance_job(store, first), sources.advance_job(store, second)]
     assert done[0] == done[1] == store.get_job(job["id"])
-    created = SourceStore(store).list_sources(None, None, 0, 100)
+    created = SourceStore(store, VERSION_RULES).list_sources(None, None, 0, 100)
     assert created[1] == (1 if outcome == "COMPLETED" else 0)
     if outcome == "COMPLETED":
         assert done[0]["source_id"] == created[0][0]["id"]

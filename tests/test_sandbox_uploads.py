@@ -15,8 +15,8 @@ import pytest
 import requests
 from archives import tar_of, zip_of
 
-from dr_notebook.sandbox import uploads
-from dr_notebook.sandbox.uploads import UploadError, unpack
+from dr_notebook.sandbox.service import uploads
+from dr_notebook.sandbox.service.uploads import UploadError, unpack
 
 ENV = '{"environmentId": "a", "environmentVersionId": "b"}'
 FIELDS = {

@@ -4,9 +4,12 @@ side, by design); these tests prove the two copies agree with ``dr_notebook/enum
 from __future__ import annotations
 
 from dr_notebook import enums
-from dr_notebook.sandbox import application_store, settings, sources, store, validation
-from dr_notebook.sandbox import applications as sandbox_applications
-from dr_notebook.sandbox import demo as sandbox_demo
+from dr_notebook.sandbox import settings
+from dr_notebook.sandbox.catalogue import loader as sandbox_demo
+from dr_notebook.sandbox.service import applications as sandbox_applications
+from dr_notebook.sandbox.service import sources, validation
+from dr_notebook.sandbox.store import applications as application_store
+from dr_notebook.sandbox.store import database as store
 
 
 def with_descending(fields: object) -> set[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import traitlets
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, observe, validate
 
 from dr_notebook import errors
@@ -31,7 +32,6 @@ from dr_notebook.gallery.catalogue import (
     page_count,
     page_rows,
 )
-from dr_notebook.gallery.compose import build_views, wire
 from dr_notebook.gallery.detail import DetailPane, fetch_readme_images
 from dr_notebook.gallery.loader import CatalogueLoader, LoadReport
 from dr_notebook.gallery.ui import USER_ERRORS, UiGuard, one_line, under_ui_lock, walk
@@ -87,7 +87,7 @@ class TemplateGallery(widgets.VBox):
         600.0, help="Seconds the Launch button waits for the application to run."
     )
 
-    # The views (built by compose.build_views).
+    # The views (built by _build_views).
     apps_toggle: widgets.ToggleButton
     browser: TemplateBrowser
     detail_pane: DetailPane
@@ -129,7 +129,7 @@ class TemplateGallery(widgets.VBox):
 
         with self._ui_lock:  # the first request goes out while the widgets are built
             error = self._start_loading()
-            build_views(self)
+            self._build_views()
             super().__init__(
                 children=[
                     self.browser.top_bar,
@@ -142,13 +142,85 @@ class TemplateGallery(widgets.VBox):
                 **kwargs,
             )
             self.add_class("dr-notebook-gallery")
-            wire(self)
+            self._wire()
             if template_type:
                 self.template_type = template_type
             self._ready = True
             self._show_loading(error)
 
     # --- views ---------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        """The views: the browser, the detail pane, "My applications" and its toggle."""
+        self.apps_toggle = widgets.ToggleButton(
+            value=False,
+            description="My applications",
+            icon="list",
+            tooltip="Show your applications (status, link, logs, delete)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.browser = TemplateBrowser(self._page_size, tools=[self.apps_toggle])
+        self.detail_pane = DetailPane(
+            self._guard,
+            client=self._require_client,
+            executor=self._worker,
+            name_of=self._name_of,
+            blocker_of=self._blocker_of,
+            on_source=lambda source: setattr(self, "last_source", source),
+            on_application=lambda app: setattr(self, "last_application", app),
+        )
+        self.apps_view = ApplicationsView(self._require_client, self._guard)
+        self.body = widgets.HBox(
+            [self.browser.box, self.detail_pane.box],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", grid_gap="12px"),
+        )
+
+    def _name_of(self, template_id: str) -> str:
+        position = self._catalogue.position(template_id)
+        if position is None:
+            return template_id
+        return self._catalogue.record(position)["name"] or template_id
+
+    def _blocker_of(self, template_id: str | None, launch: bool) -> str:
+        """Why no application can be made from this template ("" when it can, or is unknown)."""
+        position = self._catalogue.position(template_id)
+        if position is None:
+            return ""
+        return html.create_blocker(self._catalogue.record(position), launch=launch)
+
+    def _wire(self) -> None:
+        """Link the views' widgets to the gallery's traits and methods."""
+        traitlets.link((self.browser.search_box, "value"), (self, "search"))
+        traitlets.link((self.browser.sort, "value"), (self, "order_by"))
+        for field, dropdown in self.browser.filters.items():
+            dropdown.observe(self._filter_picked(field), names="value")
+        self.browser.refresh_button.on_click(lambda _b: self.refresh())
+        self.browser.prev_button.on_click(lambda _b: self._step(-1))
+        self.browser.next_button.on_click(lambda _b: self._step(+1))
+        self.detail_pane.close_button.on_click(lambda _b: setattr(self, "selected_id", None))
+        self.detail_pane.create_button.on_click(lambda _b: self._start_creation())
+        self.detail_pane.launch_button.on_click(lambda _b: self._start_launch())
+        self.apps_toggle.observe(
+            lambda change: setattr(self, "view", "applications" if change["new"] else "templates"),
+            names="value",
+        )
+        for card in self.browser.cards:
+            card.open_button.on_click(self._card_opened(card))
+
+    def _filter_picked(self, field: str) -> Any:
+        def picked(change: dict[str, Any]) -> None:
+            with self._ui_lock:
+                if not self._quiet:
+                    setattr(self, field, change["new"] or None)
+
+        return picked
+
+    def _card_opened(self, card: TemplateCard) -> Any:
+        def opened(_button: widgets.Button) -> None:
+            if card.template_id is not None:
+                self.selected_id = card.template_id
+
+        return opened
 
     @contextmanager
     def _quietly(self) -> Iterator[None]:

@@ -83,4 +83,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     import pandas as pd
 
     ipython.display_formatter.formatters["text/plain"].pop(pd.DataFrame, None)
-    magics._drop_client()
+    magics.drop_client()

@@ -76,9 +76,10 @@ class MagicsBase(Magics, Configurable):
         # A client typed in with %dr_connect is kept unless the endpoint changes: its token
         # exists nowhere else.
         if change["name"] == "endpoint" or not self._connected:
-            self._drop_client()
+            self.drop_client()
 
-    def _drop_client(self) -> None:
+    def drop_client(self) -> None:
+        """Close and forget the client (the next magic makes a new one from the settings)."""
         if self._client is not None:
             self._client.close()
         self._client = None

@@ -9,7 +9,7 @@ import functools
 import inspect
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from IPython.core.error import UsageError
 
@@ -22,9 +22,6 @@ from dr_notebook.errors import (
     DataRobotError,
     NameInUseError,
 )
-
-if TYPE_CHECKING:
-    from dr_notebook.magics._base import MagicsBase
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,11 +60,17 @@ def magic_hint(err: DataRobotError) -> str:
     return ""
 
 
+class ShortErrors(Protocol):
+    """What :func:`user_errors` reads of the magics (a typing-only reference to ``_base``)."""
+
+    short_errors: bool
+
+
 def user_errors(method: F) -> F:
     """Errors a user can fix become one line (unless ``short_errors`` is off)."""
 
     @functools.wraps(method)
-    def wrapper(self: MagicsBase, line: str = "", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: ShortErrors, line: str = "", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, line, *args, **kwargs)
         except DataRobotError as err:

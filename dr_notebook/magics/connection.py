@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-import dr_notebook
+from dr_notebook.config import Secret
 from dr_notebook.magics._base import MagicsBase
 from dr_notebook.magics._options import unquote, user_errors
 
@@ -31,7 +31,7 @@ class ConnectionMagics(MagicsBase):
                 "%dr_connect needs an endpoint, e.g. %dr_connect https://app.datarobot.com/api/v2"
             )
         # Wrapped at once: a verbose traceback prints the locals of every frame.
-        token = dr_notebook.Secret(getpass.getpass("DataRobot API token: ").strip())
+        token = Secret(getpass.getpass("DataRobot API token: ").strip())
         if not token:
             raise UsageError("No token given; nothing changed.")
         from dr_notebook.client import Client
@@ -48,7 +48,7 @@ class ConnectionMagics(MagicsBase):
         except BaseException:
             client.close()
             raise
-        self._drop_client()
+        self.drop_client()
         self._client = client
         self._connected = True
         count = info.get("template_count")

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dr_notebook.enums import ApplicationStatus, LaunchStage
 from dr_notebook.errors import (
@@ -32,8 +32,9 @@ from dr_notebook.resources.checks import check_id, check_text, resources_to_api
 from dr_notebook.resources.parameters import METADATA_FILE, check_values
 
 if TYPE_CHECKING:
-    from dr_notebook.client import Client
-    from dr_notebook.resources.applications import Applications
+    from dr_notebook.http import Transport
+    from dr_notebook.resources.app_sources import AppSources
+    from dr_notebook.resources.templates import Templates
 
 __all__ = ["LOG_TAIL", "LaunchCallback", "launch"]
 
@@ -54,6 +55,28 @@ _LOOKUP = "look for the new application with client.applications.list()"
 _LOGS_EVERY = 1.5
 
 Target = str | ApplicationSource | ApplicationSourceVersion
+
+
+class Applications(Protocol):
+    """What launching uses of ``client.applications`` (a typing-only reference: the resource
+    itself imports this module)."""
+
+    @property
+    def transport(self) -> Transport:
+        """The transport requests go through."""
+        ...
+
+    def get(self, application: str | Application, /) -> Application:
+        """The application, fresh from the server."""
+        ...
+
+    def logs(self, application: str | Application, /) -> ApplicationLogs:
+        """The application's logs."""
+        ...
+
+    def name_in_use(self, name: str, /) -> bool:
+        """Whether an application already has this name."""
+        ...
 
 
 class _Steps:
@@ -105,7 +128,9 @@ class _Steps:
 
 
 def launch(
-    client: Client,
+    templates: Templates,
+    sources: AppSources,
+    apps: Applications,
     template: str | Template,
     *,
     name: str | None,
@@ -118,9 +143,9 @@ def launch(
 ) -> Application:
     """See :meth:`dr_notebook.client.Client.launch`."""
     deadline = Deadline(check_wait(timeout))
-    chosen = client.templates.resolve(template)
+    chosen = templates.resolve(template)
     declared = (
-        client.templates.runtime_parameters(chosen)
+        templates.runtime_parameters(chosen)
         if any(f.name == METADATA_FILE for f in chosen.files) or not chosen.files
         else []
     )
@@ -128,7 +153,7 @@ def launch(
     app_name = check_text("name", name, required=True) if name is not None else chosen.name
     if not app_name or not app_name.strip():
         raise InvalidArgumentError("The template has no name to give the application: pass name=.")
-    if client.applications.name_in_use(app_name):
+    if apps.name_in_use(app_name):
         raise NameInUseError(
             f"An application named {app_name!r} already exists; pass another name, or delete "
             "that application first.",
@@ -147,15 +172,15 @@ def launch(
                 f"The time ran out ({deadline.timeout:g} s) before the application source was "
                 "created; nothing was created: pass a longer timeout."
             )
-        steps.source = client.app_sources.create_from_template(
+        steps.source = sources.create_from_template(
             chosen.id, wait=True, timeout=remaining, on_status=source_status, progress=False
         )
         target: Target = steps.source
         if values:
-            fresh = client.app_sources.version(steps.source.id)
-            target = client.app_sources.put_values(fresh, values)
+            fresh = sources.version(steps.source.id)
+            target = sources.put_values(fresh, values)
         return _create(
-            client.applications,
+            apps,
             steps,
             target,
             name=app_name,
@@ -177,11 +202,14 @@ def create(
     on_status: LaunchCallback | None,
     progress: bool,
     runtime_parameters: Mapping[str, Any] | None = None,
+    version_with: Callable[[Target, Mapping[str, Any]], ApplicationSourceVersion] | None = None,
 ) -> Application:
-    """See :meth:`dr_notebook.resources.applications.Applications.create`."""
+    """See :meth:`dr_notebook.resources.applications.Applications.create`; ``version_with``
+    gives the version holding ``runtime_parameters`` (required with them)."""
     deadline = Deadline(check_wait(timeout))
     if runtime_parameters is not None:
-        source_or_version = apps._version_with(source_or_version, runtime_parameters)
+        assert version_with is not None
+        source_or_version = version_with(source_or_version, runtime_parameters)
     steps = _Steps(on_status, deadline, bar=progress)
     try:
         return _create(apps, steps, source_or_version, name=name, resources=resources, wait=wait)
@@ -227,7 +255,7 @@ def _create(
     if resources is not None:
         body["resources"] = resources_to_api(resources)
     steps.emit(LaunchStage.BUILD)
-    transport = apps._transport
+    transport = apps.transport
     response = transport.request("POST", "customApplications/", json=body)
     data = transport.json(response) if response.content else None
     app = Application.from_api(data) if isinstance(data, Mapping) else Application()
@@ -250,7 +278,7 @@ def _follow_job(apps: Applications, location: str, app: Application, steps: _Ste
             steps.emit(LaunchStage.BUILD, status.status, application=app if app.id else None)
 
     result, status = follow_job(
-        apps._transport,
+        apps.transport,
         location,
         steps.deadline,
         seen,
@@ -259,7 +287,7 @@ def _follow_job(apps: Applications, location: str, app: Application, steps: _Ste
     )
     if result is None:
         raise _timeout(app, steps, status.status)
-    return Application.from_api(apps._transport.get_json(result))
+    return Application.from_api(apps.transport.get_json(result))
 
 
 def _wait_running(
@@ -312,7 +340,7 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
     except DataRobotError:
         logs = ApplicationLogs()
     build_error = logs.build_error or (
-        apps._transport.redact(app.build_error) if app.build_error else None
+        apps.transport.redact(app.build_error) if app.build_error else None
     )
     tail = logs.tail(LOG_TAIL)
     reason = (build_error or "the server gave no build error").rstrip(". ")

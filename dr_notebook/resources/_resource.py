@@ -36,6 +36,11 @@ class Resource(Generic[M]):
             max_workers=max_workers,
         )
 
+    @property
+    def transport(self) -> Transport:
+        """The transport this resource sends its requests through (shared with the client)."""
+        return self._transport
+
     def _show_progress(self, progress: bool | None) -> bool:
         """The per-call choice, else the client's default."""
         return self._progress if progress is None else progress

@@ -226,6 +226,7 @@ class Applications(Resource[Application]):
             on_status=on_status,
             progress=self._show_progress(progress),
             runtime_parameters=runtime_parameters,
+            version_with=self._version_with,
         )
 
     def _sources(self) -> AppSources:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dr_notebook.errors import DataRobotError, InvalidArgumentError
 from dr_notebook.models import Application, ApplicationSourceVersion, WorkspaceItem
@@ -26,13 +26,44 @@ from dr_notebook.resources.packing import folder_files
 
 if TYPE_CHECKING:
     from dr_notebook.resources.app_sources import AppSources
-    from dr_notebook.resources.applications import Applications
 
 __all__ = ["DEBOUNCE_MS", "IGNORE_FILE", "SyncResult", "Syncer", "ignored", "local_files"]
 
 IGNORE_FILE = ".dr_apps_ignore"
 #: How long the folder must stay quiet after a save before a watch syncs.
 DEBOUNCE_MS = 150
+
+
+class Applications(Protocol):
+    """What syncing uses of ``client.applications`` (a typing-only reference: the resource
+    itself imports this module)."""
+
+    def get(self, application: str | Application, /) -> Application:
+        """The application, fresh from the server."""
+        ...
+
+    def update(
+        self,
+        application: str | Application,
+        /,
+        *,
+        source_version: str | ApplicationSourceVersion | None = None,
+        wait: bool = True,
+    ) -> Application:
+        """Restart the application on ``source_version``."""
+        ...
+
+    def wait(
+        self,
+        application: str | Application,
+        /,
+        *,
+        version: str | ApplicationSourceVersion | None = None,
+        timeout: float = 600.0,
+        progress: bool | None = None,
+    ) -> Application:
+        """Wait until the application runs ``version``."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

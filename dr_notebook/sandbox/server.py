@@ -20,8 +20,8 @@ from dr_notebook.sandbox.dblock import DatabaseInUse, DatabaseLock
 from dr_notebook.sandbox.settings import (
     FAULT_KINDS,
     ROLES,
+    BehaviourSettings,
     BuildSettings,
-    RuntimeConfig,
     ServerSettings,
     apps_dir_for,
     default_db_path,
@@ -30,7 +30,7 @@ from dr_notebook.sandbox.settings import (
 from dr_notebook.sandbox.signals import STOPPER, Stop, Stopper
 
 if TYPE_CHECKING:
-    from dr_notebook.sandbox.store import Store
+    from dr_notebook.sandbox.store.database import Store
 
 TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
 
@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="add N synthetic templates at start",
     )
+    _add_behaviour_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def _add_behaviour_arguments(parser: argparse.ArgumentParser) -> None:
+    """Latency, async sources and faults (the behaviour the control API changes too)."""
     parser.add_argument(
         "--latency-ms",
         type=_non_negative,
@@ -92,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mixed",
         help="which faults to inject (default mixed)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How applications run (``--run-apps`` and what goes with it), and the seed."""
     parser.add_argument(
         "--run-apps",
         action="store_true",
@@ -161,7 +171,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         demo=not args.no_demo,
         generate=args.generate,
         seed=args.seed,
-        runtime=RuntimeConfig(
+        behaviour=BehaviourSettings(
             latency_ms=args.latency_ms,
             fault_rate=args.fault_rate,
             fault_kind=args.fault_kind,
@@ -204,8 +214,8 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
     import uvicorn
 
     from dr_notebook.sandbox.app import create_app
-    from dr_notebook.sandbox.demo import generate, load_catalogue
-    from dr_notebook.sandbox.store import Store
+    from dr_notebook.sandbox.catalogue.loader import generate, load_catalogue
+    from dr_notebook.sandbox.store.database import Store
 
     if settings.run_apps and os.name != "posix":
         raise SystemExit("--run-apps needs a POSIX system (bash and process groups)")
@@ -237,7 +247,7 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
         if builds.envs_dir is None:
             builds = dataclasses.replace(builds, envs_dir=envs_dir_for(settings.db_path))
         app = create_app(
-            store, tokens, settings.runtime, settings.seed, apps_dir, public_url, builds
+            store, tokens, settings.behaviour, settings.seed, apps_dir, public_url, builds
         )
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.

@@ -1,4 +1,4 @@
-"""Runtime configuration of a sandbox: what the CLI sets at start and the control API changes."""
+"""A sandbox's settings: what the CLI sets at start, and the behaviour the control API changes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ ASYNC_OUTCOMES = ("COMPLETED", "ERROR", "ABORTED", "EXPIRED")
 
 
 @dataclass
-class RuntimeConfig:
-    """Behaviour that can change while the server runs (``PUT /_sandbox/config``)."""
+class BehaviourSettings:
+    """Latency, faults, async sources, app starts: what may change while the server runs.
+
+    Read by the middleware and the services; changed by ``PUT /_sandbox/config/``.
+    """
 
     latency_ms: int = 0
     fault_rate: float = 0.0
@@ -91,7 +94,7 @@ class ServerSettings:
     demo: bool = True
     generate: int = 0
     seed: int | None = None
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    behaviour: BehaviourSettings = field(default_factory=BehaviourSettings)
     run_apps: bool = False
     public_url: str | None = None  # http://host:port as clients reach the sandbox
     builds: BuildSettings = field(default_factory=lambda: BuildSettings())

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from uv import find_uv_bin
 
-from dr_notebook.sandbox.proxy_testing import free_port, jupyter_server, serve
+from dr_notebook.sandbox.testing.proxy import free_port, jupyter_server, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

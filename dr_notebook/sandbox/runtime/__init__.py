@@ -1,6 +1,8 @@
-"""The sandbox's runtime half: what runs applications (never imports the API half or stores).
+"""The sandbox's runtime: what runs applications (imports nothing of the sandbox outside it).
 
-``base`` declares the protocol the API half talks to; ``simulated`` and ``local`` implement
-it; ``supervisor``, ``isolation``, ``environment``, ``output`` and ``requirements`` are the
-parts ``local`` is built from. Only ``sandbox/app.py`` names a concrete runtime.
+``base`` declares the protocol the services talk to; ``simulated`` and ``local`` implement
+it; ``builder``, ``supervisor``, ``isolation``, ``network``, ``environment``, ``output``,
+``requirements`` and ``pipfile`` are the parts ``local`` is built from; ``interpreters`` finds
+this machine's Pythons (the execution environments); ``proxy`` forwards requests to a running
+app. Only ``sandbox/app.py`` names a concrete runtime.
 """

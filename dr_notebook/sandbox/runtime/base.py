@@ -1,4 +1,4 @@
-"""The runtime protocol: what the API half may ask of whatever runs applications."""
+"""The runtime protocol: what the services may ask of whatever runs applications."""
 
 from __future__ import annotations
 

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from dr_notebook.sandbox import execution_environments
-from dr_notebook.sandbox.runtime import isolation, network
+from dr_notebook.sandbox.runtime import interpreters, isolation, network
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunLogs, RunSpec, Upstream
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError, Built
 from dr_notebook.sandbox.runtime.environment import run_environment
@@ -457,13 +456,13 @@ def _short(line: str, limit: int = 300) -> str:
 
 def _execution_environment(
     ident: str | None, log: Callable[[str], None]
-) -> execution_environments.ExecutionEnvironment:
+) -> interpreters.ExecutionEnvironment:
     """The version's execution environment, or the sandbox's own Python's when it has none."""
-    found = execution_environments.find(ident)
+    found = interpreters.find(ident)
     if found is not None:
         log(f"Execution environment: {found.name}.")
         return found
-    chosen = execution_environments.default()
+    chosen = interpreters.default()
     if ident:
         log(f"Execution environment {ident} is not one of this sandbox's: using {chosen.name}.")
     else:

@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from dr_notebook.sandbox.store import NewTemplate, new_id
-from dr_notebook.sandbox.validation import RESOURCE_BUNDLE_IDS, normalize_metadata
+from dr_notebook.sandbox.service.validation import RESOURCE_BUNDLE_IDS, normalize_metadata
+from dr_notebook.sandbox.store.database import NewTemplate, new_id
 
-CATALOGUE_DIR = Path(__file__).parent / "catalogue"
+CATALOGUE_DIR = Path(__file__).parent
 
 
 class CatalogueError(ValueError):

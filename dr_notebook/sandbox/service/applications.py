@@ -12,16 +12,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dr_notebook.sandbox.application_store import ApplicationStore, AppRecord
-from dr_notebook.sandbox.parameters import credential_secrets
-from dr_notebook.sandbox.permissions import can_read_output, can_write, permissions, user_of
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunSpec, Runtime, Upstream
 from dr_notebook.sandbox.runtime.output import clip, redact
 from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, script_name
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.sources import ORG_ID
-from dr_notebook.sandbox.store import new_id, now_iso
-from dr_notebook.sandbox.versions import runtime_environment
+from dr_notebook.sandbox.service.parameters import credential_secrets
+from dr_notebook.sandbox.service.permissions import can_read_output, can_write, permissions, user_of
+from dr_notebook.sandbox.service.sources import ORG_ID
+from dr_notebook.sandbox.service.versions import runtime_environment
+from dr_notebook.sandbox.store.applications import ApplicationStore, AppRecord
+from dr_notebook.sandbox.store.database import new_id, now_iso
+from dr_notebook.sandbox.store.sources import SourceStore
 
 SANDBOX_ENVIRONMENT_VERSION = "5f0c1e1f2a3b4c5d6e7f0001"
 DEFAULT_RESOURCES = {

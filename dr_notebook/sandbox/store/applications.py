@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import Store, now_iso, order_clause
+from dr_notebook.sandbox.store.database import Store, now_iso, order_clause
+from dr_notebook.sandbox.store.sources import SourceStore
 
 APPLICATION_ORDER = {
     "name": "name COLLATE NOCASE",

@@ -13,9 +13,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from dr_notebook.sandbox.applications import Applications, root_path_mode, status_page
-from dr_notebook.sandbox.middleware import parse_authorization
-from dr_notebook.sandbox.permissions import user_of
+from dr_notebook.sandbox.api.middleware import parse_authorization
 from dr_notebook.sandbox.runtime.proxy import (
     Proxy,
     Target,
@@ -24,6 +22,8 @@ from dr_notebook.sandbox.runtime.proxy import (
     send_page,
     split_app_path,
 )
+from dr_notebook.sandbox.service.applications import Applications, root_path_mode, status_page
+from dr_notebook.sandbox.service.permissions import user_of
 
 
 def visitor_email(scope: Scope, tokens: dict[str, str]) -> str | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import posixpath
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
-from dr_notebook.sandbox.parameters import check_values, definitions, listing, merge_values
-from dr_notebook.sandbox.store import (
+from dr_notebook.sandbox.store.database import (
     SOURCE_ORDER,
     Store,
     file_content,
@@ -17,7 +16,6 @@ from dr_notebook.sandbox.store import (
     now_iso,
     order_clause,
 )
-from dr_notebook.sandbox.uploads import MAX_FILES, MAX_TOTAL_BYTES, clash
 
 METADATA_FILE = "metadata.yaml"
 #: Runtime parameter values a request sets: the field they came in, and the parsed values.
@@ -36,11 +34,48 @@ class VersionProblem(Exception):
         self.field = field
 
 
+class VersionRules(Protocol):
+    """What the service decides about a version's content, handed to the store.
+
+    The store imports no service: the limits and the runtime parameters' rules come in here
+    (``service.versions.VERSION_RULES``)."""
+
+    max_files: int
+    max_total_bytes: int
+
+    def definitions(self, metadata: bytes | None) -> list[dict[str, Any]]:
+        """The runtime parameter definitions declared by a version's ``metadata.yaml``."""
+        ...
+
+    def check_values(
+        self, declared: list[dict[str, Any]], values: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """``values`` checked against the definitions: the values as stored, and problems."""
+        ...
+
+    def merge_values(
+        self, stored: list[dict[str, Any]], changes: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The stored values with ``changes`` applied by name."""
+        ...
+
+    def listing(
+        self, metadata: bytes | None, values: list[dict[str, Any]], *, reveal: bool = False
+    ) -> list[dict[str, Any]]:
+        """A version's ``runtimeParameters``: each definition with its ``currentValue``."""
+        ...
+
+    def clash(self, paths: Iterable[str]) -> str | None:
+        """Why these file paths cannot live in one folder, or None."""
+        ...
+
+
 class SourceStore:
     """Sources, versions and files; a version's settings live in its JSON ``body``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rules: VersionRules) -> None:
         self.store = store
+        self.rules = rules
 
     # -- sources ------------------------------------------------------------------------------
     def insert_source(
@@ -331,7 +366,7 @@ class SourceStore:
     def runtime_parameters(self, version_id: str) -> list[dict[str, Any]]:
         """The version's definitions with their values, credentials revealed (for the runtime)."""
         metadata, values = self.file(version_id, METADATA_FILE), self.parameter_values(version_id)
-        return listing(metadata, values, reveal=True)
+        return self.rules.listing(metadata, values, reveal=True)
 
     def freeze(self, version_id: str) -> None:
         """Mark a version frozen (call under the store's lock, in the caller's transaction)."""
@@ -355,11 +390,11 @@ class SourceStore:
             "SELECT content FROM version_files WHERE version_id = ? AND path = ?",
             (version_id, METADATA_FILE),
         ).fetchone()
-        declared = definitions(None if row is None else bytes(row[0]))
-        checked, problems = check_values(declared, values)
+        declared = self.rules.definitions(None if row is None else bytes(row[0]))
+        checked, problems = self.rules.check_values(declared, values)
         if problems:
             raise VersionProblem(field, "; ".join(problems))
-        body["runtimeParameterValues"] = merge_values(
+        body["runtimeParameterValues"] = self.rules.merge_values(
             body.get("runtimeParameterValues", []), checked
         )
 
@@ -376,14 +411,16 @@ class SourceStore:
             " WHERE version_id = ?",
             (version_id,),
         ).fetchone()
-        if count > MAX_FILES:
-            raise VersionProblem("file", f"a version holds at most {MAX_FILES} files")
-        if total > MAX_TOTAL_BYTES:
-            raise VersionProblem("file", f"a version holds at most {MAX_TOTAL_BYTES} bytes")
+        if count > self.rules.max_files:
+            raise VersionProblem("file", f"a version holds at most {self.rules.max_files} files")
+        if total > self.rules.max_total_bytes:
+            raise VersionProblem(
+                "file", f"a version holds at most {self.rules.max_total_bytes} bytes"
+            )
         paths = self.store.db.execute(
             "SELECT path FROM version_files WHERE version_id = ?", (version_id,)
         )
-        problem = clash(row[0] for row in paths)
+        problem = self.rules.clash(row[0] for row in paths)
         if problem:
             raise VersionProblem("filePath", problem)
 
@@ -410,7 +447,9 @@ class SourceStore:
         return {
             "id": row["id"],
             **settings,
-            "runtimeParameters": listing(None if metadata is None else bytes(metadata[0]), values),
+            "runtimeParameters": self.rules.listing(
+                None if metadata is None else bytes(metadata[0]), values
+            ),
             "isFrozen": bool(row["frozen"]),
             "createdAt": row["created_at"],
             "updatedAt": row["updated_at"],

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter, deque
 from typing import Any
 
-from dr_notebook.sandbox.settings import RuntimeConfig
+from dr_notebook.sandbox.settings import BehaviourSettings
 
 API_PREFIX = "/api/v2"
 CONTROL_PREFIX = "/_sandbox"
@@ -70,13 +70,13 @@ class SandboxMiddleware:
         app: Any,
         *,
         tokens: dict[str, str],
-        runtime: RuntimeConfig,
+        behaviour: BehaviourSettings,
         stats: Stats,
         rng: random.Random,
     ) -> None:
         self.app = app
         self.tokens = tokens
-        self.runtime = runtime
+        self.behaviour = behaviour
         self.stats = stats
         self.rng = rng
 
@@ -109,9 +109,13 @@ class SandboxMiddleware:
                     )
             await send(message)
 
-        if is_api and self.runtime.latency_ms > 0:
-            await asyncio.sleep(self.runtime.latency_ms / 1000)
-        if is_api and self.runtime.fault_rate > 0 and self.rng.random() < self.runtime.fault_rate:
+        if is_api and self.behaviour.latency_ms > 0:
+            await asyncio.sleep(self.behaviour.latency_ms / 1000)
+        if (
+            is_api
+            and self.behaviour.fault_rate > 0
+            and self.rng.random() < self.behaviour.fault_rate
+        ):
             await self._fault(send_with_id)
             return
         if is_api or is_control:
@@ -130,11 +134,11 @@ class SandboxMiddleware:
         return None if token is None else self.tokens.get(token)
 
     async def _fault(self, send: Any) -> None:
-        kind = self.runtime.fault_kind
+        kind = self.behaviour.fault_kind
         if kind == "mixed":
             kind = self.rng.choice(("503", "429"))
         if kind == "429":
-            retry = str(self.runtime.retry_after_s).encode()
+            retry = str(self.behaviour.retry_after_s).encode()
             await _json(
                 send, 429, "Too many requests (sandbox fault injection).", [(b"retry-after", retry)]
             )

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 
-from dr_notebook.sandbox.errors import ApiError
+from dr_notebook.sandbox.api.errors import ApiError
 
 API = "/api/v2"
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Number of results to skip.")]

@@ -1,6 +1,6 @@
 """Real servers for the proxy's tests and benchmark: an app that echoes, and a proxy in front.
 
-``serve("upstream", ...)`` runs :data:`upstream` (the Starlette app of ``proxy_echo_app``)
+``serve("upstream", ...)`` runs :data:`upstream` (the Starlette app of ``testing.echo_app``)
 under uvicorn in a subprocess, on a Unix socket or a TCP port; ``SCRIPT_NAME`` in its
 environment mounts its routes under that prefix, as DataRobot's older apps do.
 ``serve("front", ...)`` runs
@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from starlette.types import Scope
 
-from dr_notebook.sandbox.proxy_echo_app import pattern
-from dr_notebook.sandbox.proxy_echo_app import upstream as upstream
 from dr_notebook.sandbox.runtime.base import Upstream
 from dr_notebook.sandbox.runtime.proxy import Proxy, Target, send_page, split_app_path
+from dr_notebook.sandbox.testing.echo_app import pattern
+from dr_notebook.sandbox.testing.echo_app import upstream as upstream
 
 UPSTREAM_ENV = "DR_PROXY_UPSTREAM"
 ROOT_PATH_ENV = "DR_PROXY_ROOT_PATH"
@@ -133,7 +133,7 @@ def serve(
         sys.executable,
         "-m",
         "uvicorn",
-        f"dr_notebook.sandbox.proxy_testing:{which}",
+        f"dr_notebook.sandbox.testing.proxy:{which}",
         "--log-level",
         "warning",
         "--no-access-log",

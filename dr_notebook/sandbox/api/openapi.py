@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from dr_notebook.sandbox.validation import RESOURCE_BUNDLE_IDS
+from dr_notebook.sandbox.service.validation import RESOURCE_BUNDLE_IDS
 
 
 def template_form_body(required: tuple[str, ...]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dr_notebook.sandbox.validation import json_value, unstorable
+from dr_notebook.sandbox.service.validation import json_value, unstorable
 
 MAX_RUNTIME_PARAMETERS = 100
 MAX_VALUE_CHARS = 65_536

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dr_notebook.sandbox.parameters import parse_values, runtime_environment
-from dr_notebook.sandbox.store import new_id, now_iso
-from dr_notebook.sandbox.validation import json_value, take_parsed, unstorable
+from dr_notebook.sandbox.service import parameters, uploads
+from dr_notebook.sandbox.service.parameters import parse_values, runtime_environment
+from dr_notebook.sandbox.service.validation import json_value, take_parsed, unstorable
+from dr_notebook.sandbox.store.database import new_id, now_iso
+from dr_notebook.sandbox.store.sources import VersionRules
 
 __all__ = [
     "VALUE_FIELDS",
@@ -104,3 +106,19 @@ def parse_resources(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
             return None, "resourceLabel must be a non-blank string of at most 255 characters"
         resources[key] = value
     return resources or None, None
+
+
+class _Rules:
+    """The service's rules for a version's content, as the store takes them."""
+
+    max_files = uploads.MAX_FILES
+    max_total_bytes = uploads.MAX_TOTAL_BYTES
+    definitions = staticmethod(parameters.definitions)
+    check_values = staticmethod(parameters.check_values)
+    merge_values = staticmethod(parameters.merge_values)
+    listing = staticmethod(parameters.listing)
+    clash = staticmethod(uploads.clash)
+
+
+#: What ``SourceStore`` checks a version's files and runtime parameter values with.
+VERSION_RULES: VersionRules = _Rules()

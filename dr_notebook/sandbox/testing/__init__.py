@@ -29,7 +29,7 @@ __all__ = ["SandboxError", "SandboxServer", "processes_in", "start_sandbox"]
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
-_RUNTIME_KEYS = (
+_BEHAVIOUR_KEYS = (
     "latency_ms",
     "fault_rate",
     "fault_kind",
@@ -80,7 +80,7 @@ class SandboxServer:
         self.demo = demo
         self.generate = generate
         self.seed = seed
-        self.runtime: dict[str, Any] = {
+        self.behaviour: dict[str, Any] = {
             "latency_ms": latency_ms,
             "async_sources": async_sources,
             "async_delay_ms": async_delay_ms,
@@ -172,7 +172,7 @@ class SandboxServer:
         )
         self.port = self._wait_for_port()
         threading.Thread(target=self._drain, daemon=True).start()
-        self.configure(**self.runtime)
+        self.configure(**self.behaviour)
         return self
 
     def stop(self) -> None:
@@ -220,15 +220,15 @@ class SandboxServer:
         """Change runtime behaviour: latency_ms, fault_rate, fault_kind, retry_after_s,
         async_sources, async_delay_ms, async_outcome, app_start_delay_ms, app_start_timeout_s.
         Returns the whole configuration."""
-        unknown = set(changes) - set(_RUNTIME_KEYS)
+        unknown = set(changes) - set(_BEHAVIOUR_KEYS)
         if unknown:
             raise TypeError(f"unknown sandbox settings: {', '.join(sorted(unknown))}")
         config = self._control("PUT", "config/", json=changes)
-        self.runtime.update(changes)
+        self.behaviour.update(changes)
         return config
 
     def config(self) -> dict[str, Any]:
-        """The current runtime configuration."""
+        """The current behaviour settings (latency, faults, async sources, app starts)."""
         return self._control("GET", "config/")
 
     # -- internals --------------------------------------------------------------------------

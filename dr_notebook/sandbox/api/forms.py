@@ -10,8 +10,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from dr_notebook.sandbox.errors import ApiError
-from dr_notebook.sandbox.uploads import (
+from dr_notebook.sandbox.api.errors import ApiError
+from dr_notebook.sandbox.service.uploads import (
     MAX_FILE_BYTES,
     MAX_FILES,
     MAX_UPLOAD_BYTES,
@@ -19,7 +19,7 @@ from dr_notebook.sandbox.uploads import (
     safe_path,
     unpack,
 )
-from dr_notebook.sandbox.validation import reject_constant
+from dr_notebook.sandbox.service.validation import reject_constant
 
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 8 * 1024 * 1024
 MAX_FIELD_BYTES = 4 * 1024 * 1024

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from dr_notebook.sandbox.permissions import permissions, user_of
-from dr_notebook.sandbox.source_store import SourceStore
-from dr_notebook.sandbox.store import Store, new_id, now_iso
-from dr_notebook.sandbox.versions import new_version
+from dr_notebook.sandbox.service.permissions import permissions, user_of
+from dr_notebook.sandbox.service.versions import VERSION_RULES, new_version
+from dr_notebook.sandbox.store.database import Store, new_id, now_iso
+from dr_notebook.sandbox.store.sources import SourceStore
 
 ORG_ID = "5f0c1e1f2a3b4c5d6e7f8091"
 APP_TEMPLATE_TYPE = "customApplicationTemplate"
@@ -124,7 +124,7 @@ def advance_job(store: Store, job: dict[str, Any]) -> dict[str, Any]:
         done = store.finish_job(job["id"], None, problem)
         return {**job, "message": problem} if done else _as_stored(store, job)
     source, version = _new_source(template["name"], job["role"], template.get("defaultEnvironment"))
-    if not SourceStore(store).insert_source(
+    if not SourceStore(store, VERSION_RULES).insert_source(
         source, version, template_id=template["id"], job_id=job["id"]
     ):
         return _as_stored(store, job)  # another poll finished the job first

@@ -1,0 +1,62 @@
+"""The API version and async jobs' status (``version/``, ``status/{id}/``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from dr_notebook.sandbox.api.routing import API, base_url, not_found
+from dr_notebook.sandbox.api.state import ApplicationsDep, StoreDep
+from dr_notebook.sandbox.service import sources as src
+from dr_notebook.sandbox.store.applications import AppRecord
+
+API_VERSION = {"major": 2, "minor": 49, "versionString": "2.49.0"}
+
+#: ``version/`` (first in the OpenAPI document, as DataRobot lists it) and ``status/``.
+version_router = APIRouter()
+router = APIRouter()
+
+
+@version_router.get(f"{API}/version/", tags=["meta"])
+async def version() -> dict[str, Any]:
+    """The API version (the official client checks it when it connects)."""
+    return API_VERSION
+
+
+@router.get(
+    f"{API}/status/{{statusId}}/",
+    tags=["status"],
+    responses={303: {"description": "Done; the Location header points at the result."}},
+)
+async def job_status(
+    store: StoreDep, applications: ApplicationsDep, request: Request, statusId: str
+) -> Any:
+    """An async job's state; 303 to the created source or application once it is done."""
+    job = store.get_job(statusId)
+    if job is None:
+        return _application_status(request, applications.apps.by_status_id(statusId), statusId)
+    job = src.advance_job(store, job)
+    body = src.status_body(job)
+    if job["source_id"]:
+        location = f"{base_url(request)}{API}/customApplicationSources/{job['source_id']}/"
+        return JSONResponse(body, status_code=303, headers={"Location": location})
+    return body
+
+
+def _application_status(request: Request, record: AppRecord | None, status_id: str) -> Any:
+    """An application's creation status: done as soon as it exists (303 to it)."""
+    if record is None:
+        raise not_found("status", status_id)
+    body = {
+        "statusId": status_id,
+        "status": "COMPLETED",
+        "message": "Application created.",
+        "code": 0,
+        "created": record.created_at,
+        "description": f"Create custom application {record.id}",
+        "statusType": "customApplication",
+    }
+    location = f"{base_url(request)}{API}/customApplications/{record.id}/"
+    return JSONResponse(body, status_code=303, headers={"Location": location})
