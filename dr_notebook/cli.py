@@ -7,6 +7,9 @@ import importlib
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from dr_notebook.demo_env import DEFAULT_DB, export_lines, running_demo
 
 # What the ``sandbox`` extra installs that the sandbox imports when it starts.
 _SANDBOX_MODULES = ("fastapi", "uvicorn", "psutil", "packaging")
@@ -50,10 +53,21 @@ def _main(argv: Sequence[str] | None) -> int:
         help="run a local DataRobot-compatible API server",
         description="Run a local DataRobot-compatible API server for custom templates.",
     )
+    env = commands.add_parser(
+        "env",
+        help="print the export lines for the demo running in this folder",
+        description="Print the DATAROBOT_ENDPOINT and DATAROBOT_API_TOKEN export lines of the "
+        'demo (make demo) running in this folder: eval "$(dr-notebook env)".',
+    )
+    env.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help=f"the demo's database (default {DEFAULT_DB})"
+    )
     from dr_notebook.sandbox.server import add_arguments, serve, settings_from_args
 
     add_arguments(sandbox)
     args = parser.parse_args(argv)
+    if args.command == "env":
+        return _print_demo_env(args.db)
     if args.command != "sandbox":
         parser.print_help()
         return 2
@@ -66,6 +80,19 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         return 2
     return serve(settings_from_args(args))
+
+
+def _print_demo_env(db: Path) -> int:
+    found = running_demo(db)
+    if found is None:
+        print(
+            f"dr-notebook env: no demo is running with {db} in this folder; start one with "
+            "make demo (or pass --db).",
+            file=sys.stderr,
+        )
+        return 1
+    print(export_lines(found["DATAROBOT_ENDPOINT"], found["DATAROBOT_API_TOKEN"]), end="")
+    return 0
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ class Client:
         timeout: float = DEFAULT_WAIT,
         on_status: LaunchCallback | None = None,
         progress: bool | None = None,
+        force: bool = False,
     ) -> Application:
         """From a template to a running application: the source, then the application.
 
@@ -129,10 +130,16 @@ class Client:
         (``source``, ``build``, ``start``, then ``running`` or ``failed``); ``progress``
         (default: the client's) shows one bar. ``timeout`` bounds the whole call.
 
+        A template whose metadata says its app cannot run on this server (``localLaunch``, as
+        the sandbox's Node.js and Slack templates do) raises ``LocalLaunchError`` with the
+        reason before anything is created; ``force=True`` launches it anyway.
+
         Returns the application, ``running`` (or, with ``wait=False``, as soon as it exists).
         Raises ``ApplicationFailedError`` (build error, last log lines) when it fails and
         ``AsyncTimeoutError`` when the time runs out; the source then stays, and the
-        application too (it may still be building).
+        application too (it may still be building). An interrupt (Ctrl-C, a kernel interrupt)
+        stops the waiting only: what was created stays, and an application that exists keeps
+        building on the server (``client.applications.resolve(name)`` finds it).
         """
         from dr_notebook.resources._launch import launch
 
@@ -148,6 +155,7 @@ class Client:
             on_status=on_status,
             progress=self._progress if progress is None else progress,
             runtime_parameters=runtime_parameters,
+            force=force,
         )
 
     def close(self) -> None:

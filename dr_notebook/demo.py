@@ -1,10 +1,13 @@
 """``make demo``: a local sandbox with the demo catalogue and JupyterLab on the quickstart notebook.
 
 Run ``python -m dr_notebook.demo [options]``. The sandbox keeps its database under ``.sandbox/``
-in the current directory, so what you create is still there next time. Its tokens are generated
-on every start and reach the notebook kernels only through the environment
-(``DATAROBOT_ENDPOINT`` / ``DATAROBOT_API_TOKEN``); they are never printed. Ctrl-C (or SIGTERM,
-SIGHUP) stops JupyterLab, its kernels and the sandbox.
+in the current directory, so what you create is still there next time; JupyterLab serves copies
+of the notebooks in ``.sandbox/notebooks/`` (made when missing), so the clone stays clean. Its
+tokens are generated on every start and reach the notebook kernels and JupyterLab's terminals
+through the environment (``DATAROBOT_ENDPOINT`` / ``DATAROBOT_API_TOKEN``); they are never
+printed, and are written only to ``.sandbox/demo.env`` (mode 0600, removed on stop), which
+``dr-notebook env`` reads for a shell. Ctrl-C (or SIGTERM, SIGHUP) stops JupyterLab, its kernels
+and the sandbox.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +39,7 @@ except ImportError:
     ) from None
 
 from dr_notebook.app_links import LINK_BASE_ENV
+from dr_notebook.demo_env import env_file_for, write_env_file
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError
 from dr_notebook.sandbox.runtime.interpreters import default
 from dr_notebook.sandbox.server import TOKENS_ENV
@@ -71,7 +77,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--db", type=Path, default=Path(".sandbox/demo.db"), help="sandbox database file"
     )
     parser.add_argument(
-        "--notebook-dir", type=Path, default=Path("notebooks"), help="JupyterLab's root folder"
+        "--notebook-dir",
+        type=Path,
+        default=None,
+        help="JupyterLab's root folder (default: copies of notebooks/ in the database's folder,"
+        " made when missing, so the clone stays clean)",
     )
     parser.add_argument(
         "--notebook", default="quickstart.ipynb", help="notebook to open, relative to the root"
@@ -136,6 +146,21 @@ def prepare_base_environment(envs: Path) -> None:
         print(f"  ready in {time.monotonic() - started:.0f} s (once).", flush=True)
 
 
+NOTEBOOKS = Path("notebooks")
+"""The project's notebooks, relative to the folder ``make demo`` runs in."""
+
+
+def served_notebooks(originals: Path, copies: Path) -> Path:
+    """``copies``, holding a copy of every notebook of ``originals`` it does not have yet
+    (the user's edits are kept; JupyterLab saving outputs never touches the clone)."""
+    copies.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(originals.glob("*.ipynb")):
+        target = copies / notebook.name
+        if not target.exists():
+            shutil.copyfile(notebook, target)
+    return copies
+
+
 def wait_until_ready(
     url: str, process: subprocess.Popen[bytes], timeout: float, headers: dict[str, str]
 ) -> None:
@@ -180,6 +205,8 @@ class Demo:
     def start(self) -> None:
         """Start the sandbox, then JupyterLab; return once both answer."""
         args = self.args
+        if args.notebook_dir is None:
+            args.notebook_dir = served_notebooks(NOTEBOOKS, args.db.parent / "notebooks")
         if not (args.notebook_dir / args.notebook).is_file():
             raise DemoError(f"no notebook {args.notebook_dir / args.notebook}: run from the repo")
         args.port = args.port or free_port(args.host)
@@ -224,6 +251,7 @@ class Demo:
             args.startup_timeout,
             {"Authorization": f"Bearer {self.tokens['admin']}"},
         )
+        write_env_file(args.db, self.endpoint, self.tokens["admin"])
 
     def _lab_command(self) -> list[str]:
         args = self.args
@@ -241,6 +269,9 @@ class Demo:
             command.append("--allow-root")  # containers often run as root
         if args.no_browser or args.headless:
             command.append("--no-browser")
+        terminal = self._terminal_shell()
+        if terminal:
+            command.append(f"--ServerApp.terminado_settings=shell_command={shlex.join(terminal)}")
         if args.settings_dir is not None:
             command += [
                 f"--LabApp.user_settings_dir={args.settings_dir / 'user-settings'}",
@@ -257,6 +288,26 @@ class Demo:
                 "--JupyterNotebookApp.expose_app_in_browser=True",
             ]
         return command
+
+    def _terminal_shell(self) -> list[str]:
+        """The shell JupyterLab's terminals start: for bash, one that reads the user's own
+        start-up files as a login shell does, then puts this Python's tools first on
+        ``PATH`` (start-up files such as pyenv's would otherwise put theirs first)."""
+        shell = os.environ.get("SHELL") or shutil.which("bash") or ""
+        if Path(shell).name != "bash":
+            return []  # other shells get the PATH of the environment only
+        scripts = shlex.quote(str(Path(sys.executable).parent))
+        rc = self.args.db.parent / "terminal.bashrc"
+        rc.parent.mkdir(parents=True, exist_ok=True)
+        rc.write_text(
+            "# make demo's terminals: the user's start-up files, then the demo's Python first\n"
+            "[ -r /etc/profile ] && . /etc/profile\n"
+            "for f in ~/.bash_profile ~/.bash_login ~/.profile; do\n"
+            '  if [ -r "$f" ]; then . "$f"; break; fi\n'
+            "done\n"
+            f'export PATH={scripts}:"$PATH"\n'
+        )
+        return [shell, "--rcfile", str(rc.resolve()), "-i"]
 
     def _write_headless_settings(self) -> None:
         """A settings folder of its own in which JupyterLab asks nothing (news, updates)."""
@@ -277,6 +328,10 @@ class Demo:
         env = dict(os.environ)
         env["DATAROBOT_ENDPOINT"] = self.endpoint
         env["DATAROBOT_API_TOKEN"] = self.tokens["admin"]
+        # JupyterLab's terminals start from this environment: this Python's ipython and
+        # dr-notebook come first, not whatever the shell would find.
+        scripts = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([scripts, *env.get("PATH", "").split(os.pathsep)])
         # A config file or a stale variable must not override the sandbox for the kernels.
         env.pop("DATAROBOT_CONFIG_FILE", None)
         if not self.args.headless:
@@ -315,6 +370,7 @@ class Demo:
         if self.sandbox is not None:
             _stop_tree(self.sandbox, grace=5.0)
             self.sandbox = None
+            env_file_for(self.args.db).unlink(missing_ok=True)
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None

@@ -31,6 +31,7 @@ __all__ = [
     "DataRobotError",
     "ExistingFileError",
     "InvalidArgumentError",
+    "LocalLaunchError",
     "NameInUseError",
     "NoMatchWarning",
     "NotFoundError",
@@ -168,6 +169,17 @@ class NameInUseError(InvalidArgumentError):
     def __init__(self, message: str, *, name: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.name = name
+
+
+class LocalLaunchError(InvalidArgumentError):
+    """The template says its application cannot run on this server (``localLaunch`` in its
+    metadata; the sandbox's templates carry it); nothing was created. ``reason`` is why."""
+
+    force_hint = "Pass force=True to launch it anyway."
+
+    def __init__(self, message: str, *, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
 
 
 class UnsafePathError(DataRobotError):

@@ -160,6 +160,21 @@ def _raw_retry_after(response: Any) -> float | None:
     return None if response is None else retry_after_seconds(response.headers.get("Retry-After"))
 
 
+def _plain_http_answer(exc: BaseException) -> bool:
+    """Whether a TLS handshake failed because the server answered in plain HTTP (OpenSSL's
+    words for it are in the exception chain's text)."""
+    lowered = str(exc).lower()
+    return any(
+        sign in lowered
+        for sign in (
+            "wrong version number",
+            "wrong_version_number",
+            "http request",
+            "packet length",
+        )
+    )
+
+
 def _cause(exc: BaseException) -> Any:
     """The urllib3 error behind a requests exception (unwrapping MaxRetryError)."""
     reason: Any = exc.args[0] if exc.args else None
@@ -282,12 +297,17 @@ class Transport:
         timed_out = isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
             _cause(exc), ReadTimeoutError
         )
+        plain = self.endpoint.replace("https://", "http://", 1)
         if isinstance(exc, requests.exceptions.SSLError) and self.settings.scheme_assumed:
-            plain = self.endpoint.replace("https://", "http://", 1)
             message = (
                 f"The endpoint was given without http:// or https://, so https:// was assumed, "
                 f"and {where} failed its TLS handshake ({reason}); for a plain-HTTP server "
                 f"(such as the sandbox) write the endpoint as {plain}"
+            )
+        elif isinstance(exc, requests.exceptions.SSLError) and _plain_http_answer(exc):
+            message = (
+                f"{where} went to {self.endpoint} with https://, but the server there speaks "
+                f"plain HTTP; write the endpoint as {plain}"
             )
         elif isinstance(exc, requests.exceptions.SSLError):
             message = (

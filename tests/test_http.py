@@ -318,10 +318,48 @@ def test_an_endpoint_without_its_scheme_is_said_not_a_tls_error(
     text = str(info.value)
     assert "without http:// or https://" in text and f"as {sandbox.endpoint}" in text
     assert "ssl_verify" not in text
-    # Control: https:// written out is a TLS problem to fix with ssl_verify.
+    # https:// written out to the plain-HTTP sandbox: the same hint, not a CA bundle one
     typed = drn.Client(f"https://{bare}", sandbox.token, progress=False)
-    with pytest.raises(errors.DataRobotError, match="ssl_verify"):
+    with pytest.raises(errors.DataRobotError) as info:
         typed.templates.list()
+    text = str(info.value)
+    assert "speaks plain HTTP" in text and f"as {sandbox.endpoint}" in text, text
+    assert "ssl_verify" not in text and "CA bundle" not in text
+
+
+def test_a_real_tls_problem_names_ssl_verify(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control for the plain-HTTP hint: a TLS server with a certificate nobody trusts."""
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config = tmp_path / "drconfig.yaml"
+    config.write_text("max_retries: 0\n")
+    monkeypatch.setenv("DATAROBOT_CONFIG_FILE", str(config))
+    try:
+        client = drn.Client(f"https://127.0.0.1:{server.server_address[1]}", "t", progress=False)
+        with pytest.raises(errors.DataRobotError) as info:
+            client.templates.list()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert "ssl_verify" in str(info.value) and "plain HTTP" not in str(info.value)
 
 
 def test_connection_reset_on_get_is_retried(

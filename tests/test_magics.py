@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import _thread
 import base64
 import getpass
 import html
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -960,3 +963,72 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
     assert shown.count("not found in the package registry") == 1, shown  # said once
     assert ".. " not in shown, shown
     assert real.token not in cell.text
+
+
+# templates that cannot run here, and interrupts
+
+
+def test_new_app_refuses_a_template_that_cannot_run_here(shell: InteractiveShell, admin) -> None:
+    before = len(admin.app_sources.list())
+    cell = run(shell, "%dr_new_app Slack Bot App")
+    assert_one_line(cell, errors.LocalLaunchError, "cannot run on this server", "--force")
+    assert "force=True" not in cell.text
+    assert len(admin.app_sources.list()) == before  # nothing was created
+    with pytest.raises(errors.LocalLaunchError) as info:
+        admin.launch("Slack Bot App")
+    assert info.value.reason and info.value.reason in str(info.value)
+    assert "force=True" in str(info.value)
+    assert len(admin.app_sources.list()) == before
+    # control: forced, it is launched (and fails or runs as the server decides)
+    forced = admin.launch("Slack Bot App", name=f"forced-{uuid.uuid4().hex[:6]}", wait=False,
+                          force=True)  # fmt: skip
+    assert forced.id
+    admin.applications.delete(forced)
+
+
+def interrupt_when(condition: Callable[[], bool]) -> threading.Thread:
+    """Interrupt the main thread (as a kernel interrupt does) once ``condition`` holds."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls the sandbox for the state to interrupt in
+        _thread.interrupt_main()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_interrupted_launch_is_one_line_saying_it_keeps_building(
+    shell: InteractiveShell, admin, sandbox_settings: Callable[..., Any]
+) -> None:
+    sandbox_settings(app_start_delay_ms=60_000)  # it stays building until interrupted
+    name = f"Interrupted {uuid.uuid4().hex[:6]}"
+    watcher = interrupt_when(lambda: admin.applications.name_in_use(name))
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}'")
+    watcher.join(10)
+    assert isinstance(cell.error, KeyboardInterrupt), cell.error
+    lines = [line for line in (cell.stdout + cell.stderr).splitlines() if line.strip()]
+    assert lines == [f"Interrupted; {name} keeps building on the server: %dr_app '{name}'"]
+    assert "Traceback" not in cell.text
+    app = admin.applications.resolve(name)  # it is there, as the line says
+    assert app.status in ("building", "initializing", "starting", "running"), app.status
+    admin.applications.delete(app)
+
+
+def test_an_interrupt_before_the_application_exists_says_so(
+    shell: InteractiveShell, admin, sandbox_settings: Callable[..., Any]
+) -> None:
+    sandbox_settings(async_sources=True, async_delay_ms=60_000)  # the source job never ends
+    name = f"Early {uuid.uuid4().hex[:6]}"
+    jobs = len(admin.app_sources.list())
+    watcher = interrupt_when(lambda: len(admin.app_sources.list()) > jobs)
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}'")
+    watcher.join(10)
+    assert isinstance(cell.error, KeyboardInterrupt), cell.error
+    lines = [line for line in (cell.stdout + cell.stderr).splitlines() if line.strip()]
+    assert lines == [
+        f"Interrupted before {name} was created (its application source may still appear)."
+    ]
+    assert not admin.applications.name_in_use(name)

@@ -20,10 +20,12 @@ from dr_notebook.errors import (
     AuthenticationError,
     ConfigurationError,
     DataRobotError,
+    LocalLaunchError,
     NameInUseError,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+FORCE_HINT = LocalLaunchError.force_hint
 
 TYPE_HELP = f"Template type: {known_template_types()}; the short names work too."
 ORDER_HELP = (
@@ -37,7 +39,10 @@ def one_line_error(err: DataRobotError, *, connect_hint: bool = True) -> DataRob
 
     ``connect_hint``: a missing or refused token suggests ``%dr_connect`` (not from
     ``%dr_connect`` itself)."""
-    line = f"{type(err).__name__}: {err}" + magic_hint(err)
+    text = str(err)
+    if isinstance(err, LocalLaunchError):
+        text = text.replace(FORCE_HINT, "Add --force to launch it anyway.")
+    line = f"{type(err).__name__}: {text}" + magic_hint(err)
     if (
         connect_hint
         and isinstance(err, (AuthenticationError, ConfigurationError))
@@ -66,6 +71,10 @@ class ShortErrors(Protocol):
     short_errors: bool
 
 
+INTERRUPT_NOTE = "dr_notebook_note"
+"""The attribute of a ``KeyboardInterrupt`` a magic sets to say what the interrupt left."""
+
+
 def user_errors(method: F) -> F:
     """Errors a user can fix become one line (unless ``short_errors`` is off)."""
 
@@ -77,6 +86,15 @@ def user_errors(method: F) -> F:
             if self.short_errors:
                 hint = method.__name__ != "dr_connect"
                 raise one_line_error(err, connect_hint=hint) from None
+            raise
+        except KeyboardInterrupt as interrupt:
+            # Still an error for the kernel (Run All stops), shown as one line.
+            if self.short_errors:
+                note = getattr(interrupt, INTERRUPT_NOTE, None) or (
+                    f"Interrupted: %{method.__name__} stopped."
+                )
+                interrupt._render_traceback_ = lambda: [note]  # type: ignore[attr-defined]
+                raise interrupt from None
             raise
 
     return wrapper  # type: ignore[return-value]

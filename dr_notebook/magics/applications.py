@@ -16,7 +16,7 @@ from IPython.display import display
 from dr_notebook.errors import DataRobotError
 from dr_notebook.magics import _loop
 from dr_notebook.magics._base import MagicsBase
-from dr_notebook.magics._options import unquote, user_errors, words_of
+from dr_notebook.magics._options import INTERRUPT_NOTE, unquote, user_errors, words_of
 from dr_notebook.magics._params import parse_params
 from dr_notebook.magics._terminal import compact
 
@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
 
 _LOG_LINES = 50
+
+
+def _interrupted(name: str, stages: list[str], source_only: bool) -> str:
+    """The one line an interrupted ``%dr_new_app`` shows: what it leaves behind."""
+    if source_only:
+        return "Interrupted; the application source may still be made: client.app_sources.list()"
+    if any(stage in ("build", "start") for stage in stages):
+        return f"Interrupted; {name} keeps building on the server: %dr_app {name!r}"
+    return f"Interrupted before {name} was created (its application source may still appear)."
 
 
 @magics_class
@@ -45,6 +54,10 @@ class ApplicationMagics(MagicsBase):
         help="A runtime parameter (repeatable); NAME=@file reads a file, NAME=? asks (hidden).",
     )  # fmt: skip
     @argument("--no-wait", dest="wait", action="store_false", help="Do not wait until it runs.")
+    @argument(
+        "--force", action="store_true",
+        help="Launch even a template that says its app cannot run on this server.",
+    )  # fmt: skip
     @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait in all.")
     @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
     @user_errors
@@ -65,6 +78,14 @@ class ApplicationMagics(MagicsBase):
         template = self._resolve(args.template, "%dr_new_app")
         label = template.name or template.id
         line_ = _ProgressLine(label) if self.progress else None
+        stages: list[str] = []
+
+        def step(event: LaunchStep) -> None:
+            stages.append(event.stage)
+            if line_:
+                line_.step(event)
+
+        app_name = unquote(args.name) or label
         try:
             if args.source_only:
                 result: Any = self.client.app_sources.create_from_template(
@@ -81,13 +102,19 @@ class ApplicationMagics(MagicsBase):
                     runtime_parameters=values,
                     wait=args.wait,
                     timeout=args.timeout,
-                    on_status=line_.step if line_ else None,
+                    on_status=step,
                     progress=False,
+                    force=args.force,
                 )
                 self._app_names = None
         except DataRobotError:
             if line_:
                 line_.finish("failed")  # why: the error's own line, next
+            raise
+        except KeyboardInterrupt as interrupt:
+            if line_:
+                line_.finish("interrupted")
+            setattr(interrupt, INTERRUPT_NOTE, _interrupted(app_name, stages, args.source_only))
             raise
         if line_:
             if args.source_only:

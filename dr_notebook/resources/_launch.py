@@ -15,6 +15,7 @@ from dr_notebook.errors import (
     AsyncTimeoutError,
     DataRobotError,
     InvalidArgumentError,
+    LocalLaunchError,
     NameInUseError,
 )
 from dr_notebook.models import (
@@ -140,10 +141,18 @@ def launch(
     on_status: LaunchCallback | None,
     progress: bool,
     runtime_parameters: Mapping[str, Any] | None = None,
+    force: bool = False,
 ) -> Application:
     """See :meth:`dr_notebook.client.Client.launch`."""
     deadline = Deadline(check_wait(timeout))
     chosen = templates.resolve(template)
+    blocker = chosen.local_launch_blocker
+    if blocker and not force:
+        raise LocalLaunchError(
+            f"The template {chosen.name!r} says its application cannot run on this server: "
+            f"{blocker} {LocalLaunchError.force_hint}",
+            reason=blocker,
+        )
     declared = (
         templates.runtime_parameters(chosen)
         if any(f.name == METADATA_FILE for f in chosen.files) or not chosen.files

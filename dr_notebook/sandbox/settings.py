@@ -82,6 +82,11 @@ class BuildSettings:
     offline: bool = False  # install nothing: check requirements against installed packages
     isolation: str = "namespace"  # "namespace" where possible, or "port" (the fallback)
 
+    def __post_init__(self) -> None:
+        # Applications run in folders of their own: a relative path would not resolve there.
+        if self.envs_dir is not None:
+            self.envs_dir = absolute(self.envs_dir)
+
 
 @dataclass
 class ServerSettings:
@@ -98,6 +103,16 @@ class ServerSettings:
     run_apps: bool = False
     public_url: str | None = None  # http://host:port as clients reach the sandbox
     builds: BuildSettings = field(default_factory=lambda: BuildSettings())
+
+    def __post_init__(self) -> None:
+        # Every path derived from the database (environments, apps, doors) is absolute from
+        # here on: applications and their builds run in other working folders.
+        self.db_path = absolute(self.db_path)
+
+
+def absolute(path: Path | str) -> Path:
+    """``path`` made absolute once (``~`` expanded, against the current folder), symlinks kept."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def default_db_path() -> Path:
@@ -119,9 +134,9 @@ def envs_dir_for(db_path: Path) -> Path:
     """Where applications' environments are built: ``$DR_NOTEBOOK_ENVS_DIR`` when set (one folder
     that sandboxes share), else next to the database, named after it."""
     shared = os.environ.get(ENVS_DIR_VARIABLE, "").strip()
-    return Path(shared) if shared else db_path.with_name(f"{db_path.stem}-envs")
+    return absolute(shared) if shared else absolute(db_path).with_name(f"{db_path.stem}-envs")
 
 
 def apps_dir_for(db_path: Path) -> Path:
     """Where applications get their working folders: next to the database, named after it."""
-    return db_path.with_name(f"{db_path.stem}-apps")
+    return absolute(db_path).with_name(f"{db_path.stem}-apps")

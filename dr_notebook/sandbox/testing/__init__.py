@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ class SandboxServer:
         offline: bool = False,
         isolation: str | None = None,
         envs_dir: Path | str | None = None,
+        cwd: Path | str | None = None,
+        environ: Mapping[str, str | None] | None = None,
     ) -> None:
         self._tmpdir: Path | None = None
         if db_path is None:
@@ -93,6 +96,8 @@ class SandboxServer:
         self.offline = offline
         self.isolation = isolation
         self.envs_dir = None if envs_dir is None else Path(envs_dir)
+        self.cwd = None if cwd is None else Path(cwd)  # where the process starts (a relative db)
+        self.environ = dict(environ or {})  # variables set for it; None removes one
         self.port: int | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
@@ -114,7 +119,7 @@ class SandboxServer:
     @property
     def apps_dir(self) -> Path:
         """Where a ``run_apps`` sandbox writes its applications' working folders."""
-        return apps_dir_for(self.db_path)
+        return apps_dir_for(self.db_path if self.cwd is None else self.cwd / self.db_path)
 
     @property
     def token(self) -> str:
@@ -162,8 +167,14 @@ class SandboxServer:
         env = dict(os.environ)
         env[TOKENS_ENV] = ",".join(f"{role}={tok}" for role, tok in self.tokens.items())
         env["PYTHONUNBUFFERED"] = "1"
+        for name, value in self.environ.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         self._proc = subprocess.Popen(
             cmd,
+            cwd=self.cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -301,8 +312,9 @@ def start_sandbox(**kwargs: Any) -> SandboxServer:
 
     Keyword arguments: db_path, demo, generate, latency_ms, async_sources, async_delay_ms,
     fault_rate, fault_kind, seed, tokens, run_apps, app_start_delay_ms, app_start_timeout_s,
-    offline, isolation (``"port"`` forces the fallback), envs_dir
-    (see :class:`SandboxServer`).
+    offline, isolation (``"port"`` forces the fallback), envs_dir, cwd (the folder it starts
+    in: a relative ``db_path`` is read from there), environ (variables to set; None removes
+    one) (see :class:`SandboxServer`).
     """
     return SandboxServer(**kwargs).start()
 

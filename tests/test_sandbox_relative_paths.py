@@ -1,0 +1,50 @@
+"""The README's sandbox as a newcomer starts it: a relative database path (the demo's
+``.sandbox/demo.db``), environments next to it, and an application whose framework only its
+own environment has. Every path the sandbox derives is absolute, so the app finds its tools."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+import dr_notebook as drn
+from dr_notebook.sandbox.settings import ENVS_DIR_VARIABLE, ServerSettings
+from dr_notebook.sandbox.testing import processes_in, start_sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX only")]
+
+
+def test_settings_make_every_path_absolute_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENVS_DIR_VARIABLE, raising=False)
+    settings = ServerSettings(db_path=Path(".sandbox/demo.db"))
+    assert settings.db_path == tmp_path / ".sandbox" / "demo.db"
+    from dr_notebook.sandbox.settings import apps_dir_for, envs_dir_for
+
+    assert envs_dir_for(Path(".sandbox/demo.db")) == tmp_path / ".sandbox" / "demo-envs"
+    assert apps_dir_for(Path(".sandbox/demo.db")) == tmp_path / ".sandbox" / "demo-apps"
+
+
+def test_a_relative_database_runs_an_app_whose_framework_only_its_environment_has(
+    tmp_path: Path,
+) -> None:
+    # control: the sandbox's own Python cannot serve this app; only the built environment can
+    assert importlib.util.find_spec("streamlit") is None
+    database = Path(".sandbox") / "demo.db"
+    with start_sandbox(
+        run_apps=True, db_path=database, cwd=tmp_path, environ={ENVS_DIR_VARIABLE: None}
+    ) as sb:
+        client = drn.Client(sb.endpoint, sb.token, progress=False)
+        app = client.launch("Streamlit App Base", name=f"relative-{uuid.uuid4().hex[:6]}")
+        url = app.application_url or ""
+        health = requests.get(f"{url}_stcore/health", timeout=30)
+        assert health.status_code == 200 and health.text == "ok", health.text[:300]
+        assert "<title>Streamlit</title>" in requests.get(url, timeout=30).text
+        assert (tmp_path / ".sandbox" / "demo-envs").is_dir()  # beside the relative database
+        client.applications.delete(app)
+    assert processes_in(tmp_path) == []
