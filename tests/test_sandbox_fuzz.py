@@ -7,6 +7,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -106,7 +107,14 @@ def test_no_input_makes_the_sandbox_fail(case, fuzzed, fuzzed_with_ids):
     params = case.path_parameters or {}
     if zlib.crc32(repr(sorted(params.items())).encode()) % 2 == 0:
         params.update({k: v for k, v in fuzzed_with_ids[1].items() if k in params})
-    response = case.call(headers=fuzzed.auth_headers(), timeout=30)
+    try:
+        response = case.call(headers=fuzzed.auth_headers(), timeout=30)
+    except requests.ConnectionError:
+        # uvicorn refuses a request that is not valid HTTP before the app sees it, answering
+        # 400 and closing at once: with request bytes still unread, the close can reach the
+        # client as a reset. The sandbox itself must still be there and answer.
+        assert fuzzed.running and fuzzed.api("GET", "version/").status_code == 200
+        return
     case.validate_response(response, checks=(not_a_server_error,))
     if response.status_code == 400 and response.headers["content-type"].startswith("text/plain"):
         return  # uvicorn refused a request that is not valid HTTP; the app never saw it
