@@ -3,6 +3,7 @@ completion, and the helpers every family uses."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,9 @@ class MagicsBase(Magics, Configurable):
         self._searches: dict[str, list[tuple[str, str]]] = {}  # large catalogues: by text
         self._app_names: list[tuple[str, str]] | None = None
         self._app_names_at = 0.0
+        shown = sys.modules.get("dr_notebook.app_display")
+        if shown is not None:  # a reload: app.show() follows this instance's setting again
+            shown.set_default_mode(self.app_display)
 
     @observe("app_link_base")
     def _link_base_changed(self, change: dict[str, Any]) -> None:

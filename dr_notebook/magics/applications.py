@@ -114,7 +114,7 @@ class ApplicationMagics(MagicsBase):
                 line_.finish(f"application {result.status or 'created'}; %dr_app {result.id}")
         self._store(args.output, result)
         if args.show is not None:
-            view = result.show(args.show or None, client=self.client)
+            view = result.show(args.show or self.app_display, client=self.client)
             if live is not None and view.mode == "inline":
                 live.finish(view)  # the launch's widget becomes the app
                 return None
@@ -204,7 +204,9 @@ class ApplicationMagics(MagicsBase):
             self._app_names = None
             print(f"Deleted the application {app.name!r} ({app.id}).")
             return None
-        shown = app.show(args.show or None, client=self.client) if args.show is not None else None
+        shown = None
+        if args.show is not None:
+            shown = app.show(args.show or self.app_display, client=self.client)
         if args.logs is None:
             return shown if shown is not None else app
         logs = self.client.applications.logs(app)
