@@ -902,7 +902,7 @@ def test_new_app_show_inline_turns_the_launch_widget_into_the_app(
     assert len(widget_outputs(cell)) == 1  # the same widget: steps, then the app
     assert "✓ running" in as_text(launch_widget)[-2]
     assert launch_widget[-1].count("<iframe") == 1
-    assert f'src="{html.escape(app.application_url)}"' in launch_widget[-1]
+    assert f'src="{html.escape(app.application_url or "?")}"' in launch_widget[-1]
     assert name in launch_widget[-1]
     run(shell, "%config DataRobotMagics.app_display = 'tab'")
     other = f"Tab {uuid.uuid4().hex[:6]}"
