@@ -273,22 +273,32 @@ class LaunchView:
     """A launch in progress as one ipywidgets HTML in the cell, updated in place from the
     ``LaunchStep`` stream (call :meth:`step` on the kernel's main thread, as ``on_status``
     callbacks run): building -> starting -> running, or failed with the error; then, with
-    ``show``, the app's inline view in the same place."""
+    ``show``, the app's inline view in the same place.
+
+    The display's ``text/plain`` (what a saved notebook shows where no widget renders) is set
+    once, when the launch ends, to its last line: widget views are not redrawn on every step.
+    """
 
     def __init__(self, label: str) -> None:
         import ipywidgets
 
         self.label = label
         self.widget: ipywidgets.HTML = ipywidgets.HTML(value="")
-        self._shown = False
+        self.line = ""
+        self._handle: Any = None
 
-    def _set(self, value: str) -> None:
+    def _bundle(self) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_() or {})
+        bundle["text/plain"] = self.line
+        return bundle
+
+    def _set(self, value: str, line: str) -> None:
         self.widget.value = value
-        if not self._shown:
+        self.line = line
+        if self._handle is None:
             from IPython.display import display
 
-            self._shown = True
-            display(self.widget)
+            self._handle = display(self._bundle(), raw=True, display_id=True)
 
     def _stepper(self, stage: str, detail: str, elapsed: float) -> str:
         order = [key for key, _ in _STAGES]
@@ -311,7 +321,8 @@ class LaunchView:
         """One step of the launch (``failed`` waits for :meth:`fail` and its error)."""
         if step.stage == "failed":
             return
-        self._set(self._stepper(step.stage, step.message, step.elapsed))
+        line = f"{self.label}: {step.message} ({step.elapsed:.1f} s)"
+        self._set(self._stepper(step.stage, step.message, step.elapsed), line)
 
     def fail(self, error: BaseException) -> None:
         """The launch failed: the error's message, in place of the steps."""
@@ -319,12 +330,20 @@ class LaunchView:
         self._set(
             f'<div class="dr-notebook-launch" style="{_BOX}"><b>{escaped(self.label)}</b> '
             f'&nbsp; <span style="{_FAIL}">failed</span>'
-            f'<pre style="{_ERROR_PRE}">{escaped(message)}</pre></div>'
+            f'<pre style="{_ERROR_PRE}">{escaped(message)}</pre></div>',
+            f"{self.label}: failed",
         )
+        self._end()
 
-    def finish(self, view: AppView | None, text: str = "") -> None:
-        """The launch ended: the app's view in place of the steps, or a last line."""
+    def finish(self, view: AppView | None = None, text: str = "") -> None:
+        """The launch ended: the app's view in place of the steps, or a last line (neither:
+        the steps stay as they are)."""
         if view is not None:
-            self._set(view.html())
+            self._set(view.html(), view.text())
         elif text:
-            self._set(f'<div class="dr-notebook-launch" style="{_BOX}">{escaped(text)}</div>')
+            self._set(f'<div class="dr-notebook-launch" style="{_BOX}">{escaped(text)}</div>', text)
+        self._end()
+
+    def _end(self) -> None:
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)

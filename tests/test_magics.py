@@ -851,7 +851,13 @@ def as_text(values: list[str]) -> list[str]:
 
 
 def widget_outputs(cell: Cell) -> list[dict[str, Any]]:
-    return [o for o in cell.outputs if WIDGET in o["data"]]
+    """The widgets a cell displayed (updates of a display left out)."""
+    return [o for o in cell.outputs if WIDGET in o["data"] and not o["update"]]
+
+
+def last_plain(cell: Cell) -> str:
+    """The launch widget's text/plain at its last update (what a saved notebook shows)."""
+    return [o for o in cell.outputs if WIDGET in o["data"]][-1]["data"]["text/plain"]
 
 
 @pytest.mark.parametrize("async_sources", [False, True], ids=["sync-source", "async-source"])
@@ -874,6 +880,7 @@ def test_new_app_launches_with_one_widget_then_the_card(
     assert "Flask App Base" in texts[0] and "creating the source" in texts[0], texts
     assert any("building the application" in t for t in texts)
     assert "✓ running" in texts[-1] and "running at http" in texts[-1], texts[-1]
+    assert last_plain(cell).startswith("Flask App Base: running at http")
     card = html_of(app)
     assert "Open application" in card and 'rel="noopener noreferrer"' in card
     assert admin.applications.get(app.id).running
@@ -902,6 +909,7 @@ def test_new_app_show_inline_turns_the_launch_widget_into_the_app(
     assert len(widget_outputs(cell)) == 1  # the same widget: steps, then the app
     assert "✓ running" in as_text(launch_widget)[-2]
     assert launch_widget[-1].count("<iframe") == 1
+    assert last_plain(cell).startswith(f"{name} (running): http")
     assert f'src="{html.escape(app.application_url or "?")}"' in launch_widget[-1]
     assert name in launch_widget[-1]
     run(shell, "%config DataRobotMagics.app_display = 'tab'")

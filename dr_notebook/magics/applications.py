@@ -115,13 +115,13 @@ class ApplicationMagics(MagicsBase):
         self._store(args.output, result)
         if args.show is not None:
             view = result.show(args.show or self.app_display, client=self.client)
-            if live is not None and view.mode == "inline":
-                live.finish(view)  # the launch's widget becomes the app
-                return None
-            return view
-        if live is not None and not args.wait:
-            live.finish(None, f"{label}: application {result.status or 'created'}; "
-                              f"%dr_app {result.id}")  # fmt: skip
+            inline = view.mode == "inline"
+            if live is not None:
+                live.finish(view if inline else None)  # inline: the launch's widget, the app
+            return None if inline and live is not None else view
+        if live is not None:
+            last = f"{label}: application {result.status or 'created'}; %dr_app {result.id}"
+            live.finish(None, "" if args.wait else last)
         return result
 
     @line_magic

@@ -6,6 +6,8 @@ own content inside the output cell's iframe, and answers a click over its websoc
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,12 @@ KERNEL_IDLE = """() => {
               && w.sessionContext.session.kernel.status === 'idle');
 }"""
 RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+WIDGET = "application/vnd.jupyter.widget-view+json"
+RUN_IN_KERNEL = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const reply = await kernel.requestExecute({code}).done;
+    return reply.content.status;
+}"""
 OUTPUTS = """() => window.jupyterapp.shell.currentWidget.content.widgets
     .filter(c => c.model.type === 'code').flatMap(c => c.model.outputs.toJSON())"""
 
@@ -129,3 +137,45 @@ def test_streamlit_shown_inline_renders_and_answers_over_its_websocket(
             )
         finally:
             context.close()
+
+
+def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None:
+    """The demo's JupyterLab (its sandbox runs apps): ``%dr_new_app --show`` draws the launch
+    in one widget, updated in place, which ends as the Streamlit app in an iframe."""
+    name = f"Shown inline {uuid.uuid4().hex[:6]}"
+    notebook = lab_page.lab.write_notebook(
+        "launch-show.ipynb",
+        [
+            ("code", "%load_ext dr_notebook"),
+            ("code", f'%dr_new_app Streamlit App Base --name "{name}" --show -o app'),
+        ],
+    )
+    lab_page.open(notebook)
+    lab_page.run_all(wait=False)
+    page = lab_page.page
+    widget = page.locator(".jp-OutputArea-output .widget-html-content").last
+    launch = widget.locator(".dr-notebook-launch")
+    launch.wait_for(timeout=120_000)
+    seen = {launch.inner_text()}
+    frame = widget.locator("iframe.dr-notebook-app-frame")
+    deadline = time.monotonic() + 300  # a first build of Streamlit's environment included
+    try:
+        while not frame.count() and time.monotonic() < deadline:
+            if launch.count():
+                seen.add(launch.inner_text())
+            page.wait_for_timeout(200)
+            assert not lab_page.errors(), lab_page.errors()
+        frame.wait_for(timeout=1_000)
+        assert any("building" in text for text in seen), seen
+        assert name in widget.inner_text() and "running" in widget.inner_text()
+        app = page.frame_locator(".widget-html-content iframe.dr-notebook-app-frame")
+        app.get_by_text("Score a CSV file").first.wait_for(timeout=90_000)
+        outputs = lab_page.outputs()
+        widgets = [o for o in outputs if WIDGET in o.get("data", {})]
+        assert len(widgets) == 1, outputs  # one widget: the steps, then the app
+        lab_page.wait_for_cells(timeout=60)
+        assert lab_page.errors() == []
+        page.screenshot(path=str(ARTIFACTS / "app-show-launch-widget.png"))
+    finally:
+        status = page.evaluate(RUN_IN_KERNEL, f'%dr_app "{name}" --delete')
+    assert status == "ok"
