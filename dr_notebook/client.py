@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dr_notebook import app_display as _app_display  # noqa: F401  (installs Application.show)
 from dr_notebook import cards as _cards  # noqa: F401  (installs the entities' HTML cards)
 from dr_notebook.config import Secret, resolve_settings
 from dr_notebook.errors import InvalidArgumentError

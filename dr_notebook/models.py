@@ -12,6 +12,8 @@ One odd field never makes a whole listing fail.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -40,7 +42,17 @@ __all__ = [
     "TemplateMetadata",
     "WorkspaceItem",
     "parse_timestamp",
+    "use_app_display",
 ]
+
+#: Draws ``Application.show`` (``dr_notebook.app_display`` installs it; models import no face).
+_app_display: Callable[..., Any] | None = None
+
+
+def use_app_display(show: Callable[..., Any]) -> None:
+    """Make ``show`` draw every ``Application.show`` (``dr_notebook.app_display`` calls it)."""
+    global _app_display
+    _app_display = show
 
 
 @dataclass(config=MODEL_CONFIG, repr=False, slots=True)
@@ -341,6 +353,19 @@ class Application(_Authored):
     def failed(self) -> bool:
         """Whether the application ended ``failed``."""
         return self.status == ApplicationStatus.FAILED
+
+    def show(self, mode: str | None = None, height: int = 650, *, client: Any = None) -> Any:
+        """The application in the notebook: ``inline`` (an iframe under a bar with its name,
+        status, Reload and Open in a new tab), ``tab`` (a link opening a new tab) or
+        ``external`` (the plain URL); None: ``%config DataRobotMagics.app_display``
+        (``inline`` unless set). With ``client``, one request first reads whether the app lets
+        itself be framed; one that refuses is shown as a link with the reason. Returns a
+        display object (HTML in Jupyter, one line in a terminal).
+        """
+        if _app_display is None:  # loaded by name: the face imports the models, not back
+            importlib.import_module("dr_notebook.app_display")
+        assert _app_display is not None
+        return _app_display(self, mode, height, client=client)
 
     def __repr__(self) -> str:
         return f"Application(id={self.id!r}, name={self.name!r}, status={self.status!r})"

@@ -299,6 +299,28 @@ def test_my_applications_lists_refreshes_logs_and_deletes_with_a_confirmation(
     client.applications.delete(first)
 
 
+def test_show_here_shows_the_selected_running_app_inline(
+    gallery: TemplateGallery, client: Client, sandbox: Any
+) -> None:
+    running = client.launch(FLASK, name=unique("Shown <i>here</i>"))
+    waiting = client.launch(FLASK, name=unique("Not yet"), wait=False)
+    view = gallery.apps_view
+    gallery.apps_toggle.value = True
+    assert view.shown.value == ""
+    assert not view.row(running.id).show_button.disabled
+    assert view.row(waiting.id).show_button.disabled == (not waiting.running)
+    view.row(running.id).show_button.click()
+    shown = view.shown.value
+    assert shown.count("<iframe") == 1 and f'src="{running.application_url}"' in shown
+    assert 'sandbox="allow-scripts' in shown and "<i>here</i>" not in shown  # escaped
+    assert view.shown in view.box.children
+    assert sandbox.token not in all_state(gallery)
+    view.refresh_button.click()  # a new list: the shown app goes
+    assert view.shown.value == ""
+    for app in (running, waiting):
+        client.applications.delete(app)
+
+
 def test_my_applications_loads_without_holding_the_ui_lock(
     gallery: TemplateGallery, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

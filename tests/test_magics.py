@@ -6,6 +6,7 @@ import _thread
 import base64
 import getpass
 import html
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from IPython.utils.capture import capture_output
 
 import dr_notebook as drn
 from dr_notebook import errors
+from dr_notebook.app_display import AppView
 from dr_notebook.frames import APPLICATION_COLUMNS
 from dr_notebook.magics import DataRobotMagics
 from dr_notebook.models import Application, ApplicationSource, AsyncStatus, Template
@@ -823,12 +825,51 @@ def launch_line(outputs: list[dict[str, Any]]) -> list[str]:
     return [o["data"]["text/plain"] for o in outputs if "text/plain" in o["data"]]
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture
+def launch_widget(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every value the launch widget of ``%dr_new_app`` takes (HTML; ``as_text`` reads it)."""
+    from dr_notebook.magics import applications as app_magics
+
+    values: list[str] = []
+    real = app_magics._launch_view
+
+    def recording(label: str) -> Any:
+        view = real(label)
+        assert view is not None  # the shell fixture says: in a kernel
+        view.widget.observe(
+            lambda change: values.append(change["new"]),
+            names="value",
+        )
+        return view
+
+    monkeypatch.setattr(app_magics, "_launch_view", recording)
+    return values
+
+
+def as_text(values: list[str]) -> list[str]:
+    return [html.unescape(re.sub("<[^>]+>", " ", value)) for value in values]
+
+
+def widget_outputs(cell: Cell) -> list[dict[str, Any]]:
+    """The widgets a cell displayed (updates of a display left out)."""
+    return [o for o in cell.outputs if WIDGET in o["data"] and not o["update"]]
+
+
+def last_plain(cell: Cell) -> str:
+    """The launch widget's text/plain at its last update (what a saved notebook shows)."""
+    return [o for o in cell.outputs if WIDGET in o["data"]][-1]["data"]["text/plain"]
+
+
 @pytest.mark.parametrize("async_sources", [False, True], ids=["sync-source", "async-source"])
-def test_new_app_launches_with_one_line_then_the_card(
+def test_new_app_launches_with_one_widget_then_the_card(
     shell: InteractiveShell,
     admin,
     sandbox_settings: Callable[..., Any],
     async_sources: bool,
+    launch_widget: list[str],
 ) -> None:
     sandbox_settings(async_sources=async_sources, async_delay_ms=800, app_start_delay_ms=1200)
     name = f"Launched {uuid.uuid4().hex[:6]}"
@@ -837,24 +878,93 @@ def test_new_app_launches_with_one_line_then_the_card(
     app = cell.result
     assert isinstance(app, Application) and app.running and app.name == name
     assert shell.user_ns["app"] is app
-    texts = launch_line(cell.outputs)
-    assert len({o["transient"]["display_id"] for o in cell.outputs}) == 1  # one line
-    assert texts[0].startswith("Flask App Base: creating the application source")
+    assert len(widget_outputs(cell)) == 1  # one widget, updated in place
+    texts = as_text(launch_widget)
+    assert "Flask App Base" in texts[0] and "creating the source" in texts[0], texts
     assert any("building the application" in t for t in texts)
-    assert texts[-1].startswith("Flask App Base: running at http") and texts[-1].endswith(" s)")
+    assert "✓ running" in texts[-1] and "running at http" in texts[-1], texts[-1]
+    assert last_plain(cell).startswith("Flask App Base: running at http")
     card = html_of(app)
     assert "Open application" in card and 'rel="noopener noreferrer"' in card
     assert admin.applications.get(app.id).running
     admin.applications.delete(app)
 
 
-def test_new_app_source_only_and_no_wait(shell: InteractiveShell, admin) -> None:
+def test_new_app_source_only_and_no_wait(
+    shell: InteractiveShell, admin, launch_widget: list[str]
+) -> None:
     name = f"No wait {uuid.uuid4().hex[:6]}"
     cell = run(shell, f"%dr_new_app Flask App Base --name '{name}' --no-wait")
     assert cell.error is None, cell.text
     assert isinstance(cell.result, Application) and cell.result.name == name
-    assert f"%dr_app {cell.result.id}" in launch_line(cell.outputs)[-1]
+    assert f"%dr_app {cell.result.id}" in as_text(launch_widget)[-1]
     admin.applications.delete(cell.result)
+
+
+def test_new_app_show_inline_turns_the_launch_widget_into_the_app(
+    shell: InteractiveShell, admin, launch_widget: list[str]
+) -> None:
+    name = f"Shown {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{name}' --show -o app")
+    assert cell.error is None, cell.text
+    assert cell.result is None and isinstance(shell.user_ns["app"], Application)
+    app = shell.user_ns["app"]
+    assert len(widget_outputs(cell)) == 1  # the same widget: steps, then the app
+    assert "✓ running" in as_text(launch_widget)[-2]
+    assert launch_widget[-1].count("<iframe") == 1
+    assert last_plain(cell).startswith(f"{name} (running): http")
+    assert f'src="{html.escape(app.application_url or "?")}"' in launch_widget[-1]
+    assert name in launch_widget[-1]
+    run(shell, "%config DataRobotMagics.app_display = 'tab'")
+    other = f"Tab {uuid.uuid4().hex[:6]}"
+    cell = run(shell, f"%dr_new_app Flask App Base --name '{other}' --show")
+    assert cell.error is None, cell.text
+    assert isinstance(cell.result, AppView) and cell.result.mode == "tab"
+    assert "<iframe" not in launch_widget[-1]
+    for made in (app, admin.applications.resolve(other)):
+        admin.applications.delete(made)
+
+
+@pytest.mark.parametrize(
+    "options", ["--show --no-wait", "--show inline --source-only", "--show popup"]
+)
+def test_new_app_show_needs_a_running_app_and_a_known_mode(
+    shell: InteractiveShell, options: str
+) -> None:
+    cell = run(shell, f"%dr_new_app Flask App Base {options}")
+    assert isinstance(cell.error, UsageError), cell.text
+
+
+def test_app_show_modes_and_the_config_default(shell: InteractiveShell, admin) -> None:
+    name = f"Show me {uuid.uuid4().hex[:6]}"
+    app = admin.launch("Flask App Base", name=name)
+    try:
+        for line, mode in [
+            (f"%dr_app '{name}' --show", "inline"),
+            (f"%dr_app {app.id} --show tab", "tab"),
+            (f"%dr_app {app.id} --show external", "external"),
+        ]:
+            cell = run(shell, line)
+            assert cell.error is None, cell.text
+            assert isinstance(cell.result, AppView) and cell.result.mode == mode
+            shown = formatter(shell).format(cell.result)[0]
+            assert ("<iframe" in shown["text/html"]) == (mode == "inline"), mode
+            assert shown["text/plain"].startswith(f"{name} (running): http")
+        run(shell, "%config DataRobotMagics.app_display = 'external'")
+        cell = run(shell, f"%dr_app {app.id} --show")
+        assert isinstance(cell.result, AppView) and cell.result.mode == "external"
+        assert isinstance(run(shell, f"%dr_app {app.id}").result, Application)  # no --show
+        run(shell, "%config DataRobotMagics.app_display = 'popup'")
+        assert magics(shell).app_display == "external"  # an Enum: the bad value is refused
+        cell = run(shell, f"%dr_app {app.id} --show --delete")
+        assert isinstance(cell.error, UsageError)
+        cell = run(shell, f"%dr_app {app.id} --show --logs 3")
+        assert cell.error is None and "log lines" in cell.stdout
+        assert any("text/plain" in o["data"] and "(running): http" in o["data"]["text/plain"]
+                   for o in cell.outputs)  # fmt: skip
+    finally:
+        run(shell, "%config DataRobotMagics.app_display = 'inline'")
+        admin.applications.delete(app)
 
 
 def test_new_app_name_in_use_is_one_line(shell: InteractiveShell, admin) -> None:
@@ -943,7 +1053,10 @@ def test_completion_of_application_names(shell: InteractiveShell, admin) -> None
 
 @pytest.mark.slow
 def test_new_app_failed_build_is_one_line_with_the_build_error(
-    shell: InteractiveShell, sandbox_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    shell: InteractiveShell,
+    sandbox_factory: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    launch_widget: list[str],
 ) -> None:
     real = sandbox_factory(run_apps=True)  # builds it: its requirements.txt cannot install
     name = publish_broken_app(real)
@@ -958,11 +1071,14 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
         "not found in the package registry",
         "%dr_app ",
     )
-    assert f"{name}: failed" in launch_line(cell.outputs)[-1]
-    shown = "\n".join([cell.stdout, cell.stderr, *launch_line(cell.outputs)])
+    # The widget says it failed, with the error; the printed line says it once more.
+    last = as_text(launch_widget)[-1]
+    assert f"{name}" in last and " failed " in last
+    assert "not found in the package registry" in last
+    shown = "\n".join([cell.stdout, cell.stderr])
     assert shown.count("not found in the package registry") == 1, shown  # said once
     assert ".. " not in shown, shown
-    assert real.token not in cell.text
+    assert real.token not in cell.text and real.token not in "".join(launch_widget)
 
 
 # templates that cannot run here, and interrupts

@@ -1,5 +1,6 @@
-"""The "My applications" view of the gallery: your applications with status and link, their
-logs, and delete with a confirmation click.
+"""The "My applications" view of the gallery: your applications with status and link, a
+running one shown here (inline, as ``app.show()``), their logs, and delete with a
+confirmation click.
 
 The list loads in the calling thread (the face's), on demand: its rows are widgets, which a
 worker thread may not create, and it is one or two requests for the few applications a user has.
@@ -25,12 +26,14 @@ from dr_notebook.models import Application
 if TYPE_CHECKING:
     from dr_notebook.client import Client
 
-__all__ = ["LIMIT", "LOG_LINES", "ApplicationRow", "ApplicationsView"]
+__all__ = ["LIMIT", "LOG_LINES", "SHOW_HEIGHT", "ApplicationRow", "ApplicationsView"]
 
 #: At most this many applications are listed (the most recently created first).
 LIMIT = 100
 #: The last output lines the Logs button shows.
 LOG_LINES = 50
+#: The height in pixels of an app "Show here" shows.
+SHOW_HEIGHT = 520
 
 _PRE = (
     "font-family:var(--jp-code-font-family, monospace);font-size:.85em;white-space:pre-wrap;"
@@ -55,10 +58,12 @@ class ApplicationRow(widgets.HBox):
             ),
             layout=widgets.Layout(flex="1 1 auto"),
         )
+        self.show_button = button("Show here", "window-maximize", "Show the running app below")
+        self.show_button.disabled = not app.running
         self.logs_button = button("Logs", "file-text", "Show the application's last output lines")
         self.delete_button = button("Delete", "trash", _DELETE_TIP)
         super().__init__(
-            [self.summary, self.logs_button, self.delete_button],
+            [self.summary, self.show_button, self.logs_button, self.delete_button],
             layout=widgets.Layout(align_items="center", grid_gap="8px", width="100%"),
         )
 
@@ -87,6 +92,7 @@ class ApplicationsView:
         self.status = widgets.HTML(value="")
         self.list_box = widgets.VBox([], layout=widgets.Layout(width="100%"))
         self.logs = widgets.HTML(value="")
+        self.shown = widgets.HTML(value="")  # "Show here": the app, inline
         self.follow = widgets.ToggleButton(
             value=False,
             description="Follow",
@@ -104,6 +110,7 @@ class ApplicationsView:
                 ),
                 self.status,
                 self.list_box,
+                self.shown,
                 self.logs,
             ],
             layout=widgets.Layout(display="none", width="100%", padding="4px 0"),
@@ -119,6 +126,7 @@ class ApplicationsView:
         self.stop_following()
         self._shown_id = None
         self.logs.value = ""
+        self.shown.value = ""
         try:
             apps = self._client().applications.list(order_by="-createdAt", limit=LIMIT + 1)
         except USER_ERRORS as err:
@@ -147,6 +155,7 @@ class ApplicationsView:
 
     def _new_row(self, app: Application) -> ApplicationRow:
         row = ApplicationRow(app)
+        row.show_button.on_click(lambda _b: self.show_here(app.id))
         row.logs_button.on_click(lambda _b: self.show_logs(app.id))
         row.delete_button.on_click(lambda _b: self.delete(app.id))
         return row
@@ -156,6 +165,17 @@ class ApplicationsView:
         if self._asking is not None:
             self._asking.confirm(False)
             self._asking = None
+
+    def show_here(self, app_id: str) -> None:
+        """Show the (running) application inline under the list, as ``app.show()`` does."""
+        self._cancel()
+        app = self.row(app_id).application
+        try:
+            view = app.show("inline", height=SHOW_HEIGHT, client=self._client())
+        except USER_ERRORS as err:
+            self.shown.value = html.message_html(f"Could not show it: {one_line(err)}", "error")
+            return
+        self.shown.value = view.html()
 
     def show_logs(self, app_id: str) -> None:
         """Show the application's last ``LOG_LINES`` output lines (escaped, colours kept), or

@@ -3,12 +3,13 @@ completion, and the helpers every family uses."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import TryNext, UsageError
 from IPython.core.magic import Magics
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config.configurable import Configurable
 
 from dr_notebook.magics._options import answering_help, words_of
@@ -48,6 +49,12 @@ class MagicsBase(Magics, Configurable):
         "sandbox (JupyterHub with jupyter-server-proxy, or DR_NOTEBOOK_APP_LINK_BASE); a path "
         "such as /user/me/proxy/8765 or an http(s) URL links through it; 'direct' never.",
     ).tag(config=True)
+    app_display = Enum(
+        ("inline", "tab", "external"),
+        "inline",
+        help="How --show (and app.show()) shows an application: 'inline' in the output cell, "
+        "'tab' a link opening a new tab, 'external' the plain URL.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         Configurable.__init__(self, config=shell.config if shell is not None else None)
@@ -64,12 +71,21 @@ class MagicsBase(Magics, Configurable):
         self._searches: dict[str, list[tuple[str, str]]] = {}  # large catalogues: by text
         self._app_names: list[tuple[str, str]] | None = None
         self._app_names_at = 0.0
+        shown = sys.modules.get("dr_notebook.app_display")
+        if shown is not None:  # a reload: app.show() follows this instance's setting again
+            shown.set_default_mode(self.app_display)
 
     @observe("app_link_base")
     def _link_base_changed(self, change: dict[str, Any]) -> None:
         from dr_notebook.app_links import set_link_base
 
         set_link_base(change["new"])
+
+    @observe("app_display")
+    def _app_display_changed(self, change: dict[str, Any]) -> None:
+        from dr_notebook.app_display import set_default_mode
+
+        set_default_mode(change["new"])
 
     @observe("endpoint", "max_workers", "request_timeout")
     def _settings_changed(self, change: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from dr_notebook.magics._terminal import compact
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dr_notebook.app_display import AppView
     from dr_notebook.models import Application, ApplicationSource, AsyncStatus, LaunchStep
 
 _LOG_LINES = 50
@@ -53,6 +54,12 @@ class ApplicationMagics(MagicsBase):
         "--param", action="append", metavar="NAME=VALUE", dest="params",
         help="A runtime parameter (repeatable); NAME=@file reads a file, NAME=? asks (hidden).",
     )  # fmt: skip
+    @argument(
+        "--show", nargs="?", const="", default=None, choices=("", "inline", "tab", "external"),
+        metavar="MODE",
+        help="Show the running app: inline (in the cell), tab (a link to a new tab) or "
+        "external (its URL); default: %%config DataRobotMagics.app_display.",
+    )  # fmt: skip
     @argument("--no-wait", dest="wait", action="store_false", help="Do not wait until it runs.")
     @argument(
         "--force", action="store_true",
@@ -61,9 +68,13 @@ class ApplicationMagics(MagicsBase):
     @argument("--timeout", type=float, default=600.0, metavar="S", help="Seconds to wait in all.")
     @argument("-o", "--output", metavar="VAR", help="Also store the result in VAR.")
     @user_errors
-    def dr_new_app(self, line: str = "") -> Application | ApplicationSource | AsyncStatus:
-        """A running application from a template: the source, the build, the start, on one line
-        updated in place; then the application's card with its link.
+    def dr_new_app(
+        self, line: str = ""
+    ) -> Application | ApplicationSource | AsyncStatus | AppView | None:
+        """A running application from a template: the source, the build, the start, in one
+        widget updated in place (one line per stage in a terminal); then the application's card
+        with its link, or with ``--show [inline|tab|external]`` the app itself: inline, the
+        launch's widget becomes the app in an iframe.
 
         ``--param NAME=VALUE`` sets a runtime parameter the template declares (checked before
         anything is created; a required one missing is one line naming them all).
@@ -74,16 +85,21 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("--timeout must be a positive, finite number of seconds.")
         if args.params and args.source_only:
             raise UsageError("--param sets values on an application: leave out --source-only.")
+        if args.show is not None and (args.source_only or not args.wait):
+            raise UsageError("--show needs a running application: leave out "
+                             "--source-only and --no-wait.")  # fmt: skip
         values = parse_params(args.params)
         template = self._resolve(args.template, "%dr_new_app")
         label = template.name or template.id
-        line_ = _ProgressLine(label) if self.progress else None
+        live = _launch_view(label) if self.progress and not args.source_only else None
+        line_ = _ProgressLine(label) if self.progress and live is None else None
+        shown_step = live.step if live else line_.step if line_ else None
         stages: list[str] = []
 
         def step(event: LaunchStep) -> None:
             stages.append(event.stage)
-            if line_:
-                line_.step(event)
+            if shown_step is not None:
+                shown_step(event)
 
         app_name = unquote(args.name) or label
         try:
@@ -107,14 +123,19 @@ class ApplicationMagics(MagicsBase):
                     force=args.force,
                 )
                 self._app_names = None
-        except DataRobotError:
+        except DataRobotError as err:
+            if live:
+                live.fail(err)
             if line_:
                 line_.finish("failed")  # why: the error's own line, next
             raise
         except KeyboardInterrupt as interrupt:
+            note = _interrupted(app_name, stages, args.source_only)
+            if live:
+                live.finish(None, note)
             if line_:
                 line_.finish("interrupted")
-            setattr(interrupt, INTERRUPT_NOTE, _interrupted(app_name, stages, args.source_only))
+            setattr(interrupt, INTERRUPT_NOTE, note)
             raise
         if line_:
             if args.source_only:
@@ -122,6 +143,15 @@ class ApplicationMagics(MagicsBase):
             elif not args.wait:
                 line_.finish(f"application {result.status or 'created'}; %dr_app {result.id}")
         self._store(args.output, result)
+        if args.show is not None:
+            view = result.show(args.show or self.app_display, client=self.client)
+            inline = view.mode == "inline"
+            if live is not None:
+                live.finish(view if inline else None)  # inline: the launch's widget, the app
+            return None if inline and live is not None else view
+        if live is not None:
+            last = f"{label}: application {result.status or 'created'}; %dr_app {result.id}"
+            live.finish(None, "" if args.wait else last)
         return result
 
     @line_magic
@@ -163,11 +193,18 @@ class ApplicationMagics(MagicsBase):
         "--timeout", type=float, default=None, metavar="S",
         help="With --follow: stop after S seconds.",
     )  # fmt: skip
+    @argument(
+        "--show", nargs="?", const="", default=None, choices=("", "inline", "tab", "external"),
+        metavar="MODE",
+        help="Show the running app: inline (in the cell), tab (a link to a new tab) or "
+        "external (its URL); default: %%config DataRobotMagics.app_display.",
+    )  # fmt: skip
     @argument("--delete", action="store_true", help="Stop and delete the application.")
     @argument("-o", "--output", metavar="VAR", help="Also store the Application in VAR.")
     @user_errors
-    def dr_app(self, line: str = "") -> Application | None:
+    def dr_app(self, line: str = "") -> Application | AppView | None:
         """One application: its card (status, link, source, version), optionally its logs;
+        ``--show [inline|tab|external]`` shows the app itself (inline: in the cell);
         ``--follow`` streams them, ``--sync FOLDER [--watch]`` rolls a folder onto it,
         ``--delete`` deletes it."""
         args = parse_argstring(self.dr_app, line)
@@ -180,6 +217,9 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("--watch goes with --sync FOLDER.")
         if args.timeout is not None and (not args.follow or args.timeout <= 0):
             raise UsageError("--timeout S goes with --follow, and S must be positive.")
+        if args.show is not None and (args.sync or args.follow or args.delete):
+            raise UsageError("--show goes alone (or with --logs), not with --sync, --follow "
+                             "or --delete.")  # fmt: skip
         app = self.client.applications.resolve(text)
         self._store(args.output, app)
         if args.sync:
@@ -194,10 +234,13 @@ class ApplicationMagics(MagicsBase):
             self._app_names = None
             print(f"Deleted the application {app.name!r} ({app.id}).")
             return None
+        shown = None
+        if args.show is not None:
+            shown = app.show(args.show or self.app_display, client=self.client)
         if args.logs is None:
-            return app
+            return shown if shown is not None else app
         logs = self.client.applications.logs(app)
-        display(app)
+        display(shown if shown is not None else app)
         state = f"build {logs.build_status or 'status unknown'}"
         if logs.build_error:
             state += f": {logs.build_error}"
@@ -252,6 +295,18 @@ class _ProgressLine:
             return  # the server answered at once: nothing was shown, nothing to update
         elapsed = time.monotonic() - self.started
         self._show(f"{outcome} ({elapsed:.1f} s)", last=True)
+
+
+def _launch_view(label: str) -> Any:
+    """The live launch widget in a kernel with ipywidgets, else None (the progress line)."""
+    if not _in_kernel():
+        return None
+    try:
+        from dr_notebook.app_display import LaunchView
+
+        return LaunchView(label)
+    except ImportError:
+        return None
 
 
 def _in_kernel() -> bool:

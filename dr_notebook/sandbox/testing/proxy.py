@@ -198,6 +198,9 @@ def jupyter_server(root: Path, base_url: str = "/user/me/") -> Iterator[Jupyter]
         f"--ServerApp.base_url={base_url}",
         f"--ServerApp.root_dir={root}",
         f"--IdentityProvider.token={token}",
+        # window.jupyterapp, for tests that drive JupyterLab or Notebook 7 (when installed)
+        "--LabApp.expose_app_in_browser=True",
+        "--JupyterNotebookApp.expose_app_in_browser=True",
     ]
     process = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
