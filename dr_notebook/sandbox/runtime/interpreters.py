@@ -3,12 +3,12 @@ Applications Base", "[DataRobot] NodeJS 22 Applications Base").
 
 One environment per Python (major.minor) this machine has, each with one version, plus
 DataRobot's 3.12 and 3.11 ones always (without their Python here, a build says how to add it:
-``python`` is then ""), and the Node.js ones when ``node`` is on ``PATH``. Pythons are found
-as uv finds them (``uv python find``: managed installs and ``PATH``), then in pyenv's versions
-(a pyenv shim of a version that is not pyenv's global one does not answer). An application's
-environment is built from it (its Python plus :data:`BASE_PACKAGES`) and the version's
-dependency files (see ``runtime/builder.py``). Ids are derived from the Python version, so
-they are the same on every machine: the demo catalogue's templates name them.
+``python`` is then ""), and the Node.js ones when ``node`` is on ``PATH``. Pythons are
+found where uv finds them: on ``PATH``, in pyenv's versions (a pyenv shim of a version that is
+not pyenv's global one does not answer), else by ``uv python find`` (uv-managed installs).
+An application's environment is built from it (its Python plus :data:`BASE_PACKAGES`) and
+the version's dependency files (see ``runtime/builder.py``). Ids are derived from the Python
+version, so they are the same on every machine: the demo catalogue's templates name them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +123,9 @@ def environments() -> tuple[ExecutionEnvironment, ...]:
     """One environment per Python this machine has (the sandbox's own first), DataRobot's
     3.12 and 3.11 ones in any case, then the Node.js ones when ``node`` is present."""
     found: dict[str, str] = {_own_version(): sys.executable}
-    for minor in _MINORS:
-        version = f"3.{minor}"
-        if version not in found:
-            real = find_python(version)
+    wanted = [f"3.{minor}" for minor in _MINORS if f"3.{minor}" not in found]
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:  # each probe is a subprocess
+        for version, real in zip(wanted, pool.map(find_python, wanted), strict=True):
             if real or version in REQUIRED_MINORS:
                 found[version] = real or ""
     listed = [_environment(version, path) for version, path in found.items()]
@@ -133,11 +133,13 @@ def environments() -> tuple[ExecutionEnvironment, ...]:
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter of ``version`` ("3.12"), found as uv finds it, then in pyenv's versions."""
-    candidates = [_uv_find(version), shutil.which(f"python{version}")]
+    """An interpreter of ``version`` ("3.12"): on ``PATH``, in pyenv's versions, else as
+    ``uv python find`` finds it (uv-managed installs too; it is slower, so it comes last)."""
     root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [shutil.which(f"python{version}")]
     candidates += sorted(str(p) for p in root.glob(f"versions/{version}.*/bin/python{version}"))
-    for path in candidates:
+    for path in (*candidates, None):
+        path = path or _uv_find(version)
         real = _interpreter(path, version) if path else None
         if real:
             return real
