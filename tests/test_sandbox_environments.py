@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 
 import datarobot as dr
@@ -9,7 +11,12 @@ import pytest
 from datarobot.models.execution_environment import ExecutionEnvironment
 from datarobot.models.execution_environment_version import ExecutionEnvironmentVersion
 
-from dr_notebook.sandbox.runtime.interpreters import BASE_PACKAGES, environment_id, version_id
+from dr_notebook.sandbox.runtime.interpreters import (
+    BASE_PACKAGES,
+    environment_id,
+    find_python,
+    version_id,
+)
 from dr_notebook.sandbox.testing import start_sandbox
 
 OWN = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -24,8 +31,12 @@ def sb():
 def test_one_environment_per_python_with_the_base_packages(sb):
     page = sb.api("GET", "executionEnvironments/").json()
     names = [env["name"] for env in page["data"]]
-    assert page["totalCount"] == len(names) and f"Python {OWN} Applications Base" in names
-    own = next(env for env in page["data"] if env["name"] == f"Python {OWN} Applications Base")
+    assert (
+        page["totalCount"] == len(names) and f"[DataRobot] Python {OWN} Applications Base" in names
+    )
+    own = next(
+        env for env in page["data"] if env["name"] == f"[DataRobot] Python {OWN} Applications Base"
+    )
     assert own["id"] == environment_id(OWN) and len(own["id"]) == 24
     assert own["latestVersion"]["id"] == version_id(OWN)
     assert own["useCases"] == ["customApplication"] and own["programmingLanguage"] == "python"
@@ -67,3 +78,33 @@ def test_datarobots_client_reads_them(sb):
         assert ExecutionEnvironmentVersion.get(env.id, version_id(OWN)).environment_id == env.id
     finally:
         dr.client.set_client(None)  # pyright: ignore[reportArgumentType]
+
+
+def test_datarobots_environments_by_name_each_with_the_python_it_names(sb):
+    page = sb.api("GET", "executionEnvironments/", params={"limit": 100}).json()
+    by_name = {env["name"]: env for env in page["data"]}
+    for version in ("3.12", "3.11"):  # listed even where absent: a build then says how to add it
+        env = by_name[f"[DataRobot] Python {version} Applications Base"]
+        python = find_python(version)
+        assert (python is not None) == ("not installed here" not in env["description"])
+        if python:
+            listed = env["latestVersion"]["description"].rsplit("(", 1)[1].rstrip(")")
+            probe = [listed, "-c", "import sys; print(sys.version_info[:2])"]
+            major, minor = version.split(".")
+            assert subprocess.run(probe, capture_output=True, text=True).stdout.strip() == (
+                f"({major}, {minor})"
+            )
+    node = shutil.which("node") is not None
+    for name in ("[DataRobot] NodeJS 22 Applications Base",
+                 "[DataRobot] NodeJS 22.14.0 Applications Base"):  # fmt: skip
+        assert (name in by_name) == node
+        if node:
+            found = sb.api("GET", "executionEnvironments/", params={"searchFor": name}).json()
+            assert name in [env["name"] for env in found["data"]]
+            assert by_name[name]["programmingLanguage"] == "other"
+            assert "Node.js v" in by_name[name]["description"]
+
+
+def test_pythons_are_found_as_uv_finds_them_and_in_pyenv():
+    assert find_python(OWN) is not None
+    assert find_python("3.99") is None

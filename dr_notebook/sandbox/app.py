@@ -13,7 +13,15 @@ from fastapi import FastAPI
 from starlette.datastructures import State
 
 from dr_notebook._version import __version__
-from dr_notebook.sandbox.api import applications, control, environments, sources, status, templates
+from dr_notebook.sandbox.api import (
+    applications,
+    control,
+    environments,
+    platform,
+    sources,
+    status,
+    templates,
+)
 from dr_notebook.sandbox.api.errors import install_handlers
 from dr_notebook.sandbox.api.middleware import SandboxMiddleware, Stats
 from dr_notebook.sandbox.api.openapi import install_openapi
@@ -72,7 +80,7 @@ def create_app(
     install_handlers(app)
     install_openapi(app)
     app.include_router(status.version_router)
-    for module in (templates, status, sources, applications, environments):
+    for module in (templates, status, sources, applications, environments, platform):
         app.include_router(module.router)
     # applicationUrl: the app itself through the proxy (HTTP and websockets), no token needed.
     app.mount(PAGE_PREFIX, ApplicationPages(state.applications, tokens, Proxy()))

@@ -35,6 +35,7 @@ from typing import Protocol
 import requests
 from packaging.utils import canonicalize_name
 
+from dr_notebook.sandbox.runtime import dependencies
 from dr_notebook.sandbox.runtime.pipfile import REQUIREMENTS, read_requirements
 from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 
@@ -102,6 +103,8 @@ class Builder:
         digest = hashlib.sha256()
         parts = [base.id, base.python_version, *base.packages]
         digest.update(json.dumps(parts).encode())
+        for part in dependencies.key_inputs(files):  # uv.lock / pyproject.toml, when used
+            digest.update(part + b"\0")
         if REQUIREMENTS in files:
             parsed = read_requirements(files)
             for name in parsed.files:
@@ -117,11 +120,21 @@ class Builder:
         files: Mapping[str, bytes],
         folder: Path,
         log: Log,
+        variables: Mapping[str, str] | None = None,
     ) -> Built:
         """The application's environment, built (or reused), then ``build-app.sh`` in ``folder``.
 
-        ``folder`` holds the version's files already written. Raises :class:`BuildError`.
+        ``folder`` holds the version's files already written; ``variables`` are what
+        ``build-app.sh`` is given besides (``BASE_PATH`` ...). Raises :class:`BuildError`.
         """
+        problem = dependencies.python_problem(
+            files,
+            getattr(base, "name", base.id),
+            base.python_version,
+            getattr(base, "missing", None),
+        )
+        if problem:
+            raise BuildError(problem)
         key = self.key(base, files)
         target = self.root / key
         if self._ready(target):
@@ -130,7 +143,7 @@ class Builder:
             return self._offline(key, files, log)
         else:
             built = self._build_once(key, base, files, folder, target, log)
-        self._build_script(built, folder, log)
+        self._build_script(built, folder, log, variables or {})
         return built
 
     # -- one key ---------------------------------------------------------------------------
@@ -176,15 +189,17 @@ class Builder:
             lock = self._base_lock(base, log)
             log(f"Installing the base packages of {base.id}: {', '.join(base.packages)}")
             self._uv(["pip", "install", "--python", python, "-r", str(lock)], log)
-        if REQUIREMENTS in files:
-            log(f"Installing {REQUIREMENTS} on top of the base.")
+        chosen = dependencies.plan(files)
+        log(chosen.describe())
+        if chosen.kind in ("lock", "pyproject"):
+            for args, extra in dependencies.install_commands(chosen, folder, Path(python)):
+                self._uv(args, log, extra)
+        elif REQUIREMENTS in files:
             requirements = str(folder / REQUIREMENTS)
             try:
                 self._uv(["pip", "install", "--python", python, "-r", requirements], log)
             except BuildError as exc:
                 raise BuildError(exc.message, _failing_line(exc.message, files)) from None
-        else:
-            log(f"No {REQUIREMENTS}: the base packages only.")
 
     def _base_lock(self, base: BaseEnvironment, log: Log) -> Path:
         """Pinned versions of the base packages, resolved once per base and Python."""
@@ -205,12 +220,16 @@ class Builder:
         partial.replace(lock)
         return lock
 
-    def _build_script(self, built: Built, folder: Path, log: Log) -> None:
+    def _build_script(
+        self, built: Built, folder: Path, log: Log, variables: Mapping[str, str]
+    ) -> None:
         script = folder / BUILD_SCRIPT
         if not script.is_file():
             return
         log(f"Running {BUILD_SCRIPT}.")
-        code, lines = self._stream(["bash", BUILD_SCRIPT], log, cwd=folder, env=_env_of(built))
+        code, lines = self._stream(
+            ["bash", BUILD_SCRIPT], log, cwd=folder, env={**_env_of(built), **variables}
+        )
         if code != 0:
             tail = "\n".join(lines[-ERROR_LINES:])
             raise BuildError(f"{BUILD_SCRIPT} exited with code {code}.\n{tail}".strip())
@@ -272,9 +291,10 @@ class Builder:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _uv(self, args: Sequence[str], log: Log) -> None:
+    def _uv(self, args: Sequence[str], log: Log, extra: Mapping[str, str] | None = None) -> None:
         self.runs += 1
-        code, lines = self._stream([self._uv_bin(), *args], log, env=_uv_env(self.offline))
+        env = {**_uv_env(self.offline), **(extra or {})}
+        code, lines = self._stream([self._uv_bin(), *args], log, env=env)
         if code != 0:
             raise BuildError(_uv_message(lines) or f"uv exited with code {code}")
 

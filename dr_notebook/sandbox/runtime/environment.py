@@ -13,7 +13,17 @@ INHERITED = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM")
 INHERITED_PREFIXES = ("LC_",)
 # What the application may be given by the sandbox itself (see RunSpec.env).
 GIVEN_PREFIXES = ("DATAROBOT_", "MLOPS_RUNTIME_PARAM_")
-GIVEN_NAMES = ("APPLICATION_ID", "SCRIPT_NAME", "DR_CUSTOM_APP_EXTERNAL_URL")
+GIVEN_NAMES = ("APPLICATION_ID", "SCRIPT_NAME", "DR_CUSTOM_APP_EXTERNAL_URL", "BASE_PATH")
+# What a build (``build-app.sh``) is given of them, as DataRobot gives its image builds.
+BUILD_NAMES = ("BASE_PATH", "APPLICATION_ID", "DATAROBOT_ENDPOINT")
+
+
+def build_variables(given: Mapping[str, str]) -> dict[str, str]:
+    """The variables ``build-app.sh`` gets from a run's ``given`` ones (not the token)."""
+    found = {name: given[name] for name in BUILD_NAMES if name in given}
+    return {**found, "PYTHONUNBUFFERED": "1"}
+
+
 MARKER = "DR_NOTEBOOK_SANDBOX_RUN"  # the run's mark, read from /proc/<pid>/environ
 
 

@@ -1,8 +1,13 @@
-"""The sandbox's execution environments, modelled on DataRobot's "Python 3.x Applications Base".
+"""The sandbox's execution environments, named as DataRobot's ("[DataRobot] Python 3.12
+Applications Base", "[DataRobot] NodeJS 22 Applications Base").
 
-One environment per Python (major.minor) this machine has, each with one version. An
-application's environment is built from it (its Python plus :data:`BASE_PACKAGES`) and the
-version's ``requirements.txt`` (see ``runtime/builder.py``). Ids are derived from the Python
+One environment per Python (major.minor) this machine has, each with one version, plus
+DataRobot's 3.12 and 3.11 ones always (without their Python here, a build says how to add it:
+``python`` is then ""), and the Node.js ones when ``node`` is on ``PATH``. Pythons are
+found where uv finds them: on ``PATH``, in pyenv's versions (a pyenv shim of a version that is
+not pyenv's global one does not answer), else by ``uv python find`` (uv-managed installs).
+An application's environment is built from it (its Python plus :data:`BASE_PACKAGES`) and
+the version's dependency files (see ``runtime/builder.py``). Ids are derived from the Python
 version, so they are the same on every machine: the demo catalogue's templates name them.
 """
 
@@ -10,10 +15,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # What DataRobot's applications base holds for apps (the frameworks its public examples use).
@@ -22,6 +30,17 @@ BASE_PACKAGES = (
     "datarobot",
 )  # fmt: skip
 _MINORS = range(8, 15)
+#: DataRobot's application environments for these Pythons are listed even when absent here.
+REQUIRED_MINORS = ("3.12", "3.11")
+NODE_NAMES = (
+    "[DataRobot] NodeJS 22 Applications Base",
+    "[DataRobot] NodeJS 22.14.0 Applications Base",
+)
+#: DataRobot's public ids of its Node.js 22 environment and version (DRUM's env_info.json).
+NODE_IDS = (
+    ("67810494d211dfbce6eb84d0", "6f481a9f0a7c64e17aa19450"),
+    ("67810494d211dfbce6eb84d1", "6f481a9f0a7c64e17aa19451"),
+)
 _CREATED = "2024-01-01T00:00:00.000000Z"
 
 
@@ -35,6 +54,19 @@ class ExecutionEnvironment:
     python: str  # interpreter path on this machine
     python_version: str  # "3.11"
     packages: tuple[str, ...] = BASE_PACKAGES
+    language: str = "python"
+    note: str = ""  # what the environment holds, for its description
+
+    @property
+    def missing(self) -> str | None:
+        """Why this environment cannot build here (its Python is absent), or None."""
+        if self.python:
+            return None
+        return (
+            f"The execution environment {self.name!r} needs Python {self.python_version}, which "
+            f"this machine does not have. Add it with `uv python install {self.python_version}` "
+            "(or pyenv), then restart the sandbox."
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The environment as DataRobot's API shows it (``executionEnvironments/{id}/``)."""
@@ -42,11 +74,14 @@ class ExecutionEnvironment:
         return {
             "id": self.id,
             "name": self.name,
-            "description": (
+            "description": self.note
+            or (
                 f"Python {self.python_version} with {', '.join(self.packages)}; each "
-                "application's requirements.txt is installed on top, in an environment of its own."
+                "application's uv.lock, pyproject.toml or requirements.txt is installed on top, "
+                "in an environment of its own."
+                + ("" if self.python else f" Python {self.python_version} is not installed here.")
             ),
-            "programmingLanguage": "python",
+            "programmingLanguage": self.language,
             "isPublic": True,
             "created": _CREATED,
             "latestVersion": version,
@@ -63,8 +98,9 @@ class ExecutionEnvironment:
             "environmentId": self.id,
             "buildStatus": "success",
             "imageId": self.version_id,
-            "label": f"python{self.python_version}",
-            "description": f"Python {self.python_version} and {len(self.packages)} base packages",
+            "label": f"python{self.python_version}" if self.language == "python" else "node22",
+            "description": f"Python {self.python_version} and {len(self.packages)} base packages"
+            + (f" ({self.python})" if self.python else " (Python not installed here)"),
             "created": _CREATED,
             "dockerContextSize": None,
             "dockerImageSize": None,
@@ -84,16 +120,76 @@ def version_id(python_version: str) -> str:
 
 @functools.cache
 def environments() -> tuple[ExecutionEnvironment, ...]:
-    """One environment per Python this machine has; the sandbox's own Python first."""
+    """One environment per Python this machine has (the sandbox's own first), DataRobot's
+    3.12 and 3.11 ones in any case, then the Node.js ones when ``node`` is present."""
     found: dict[str, str] = {_own_version(): sys.executable}
-    for minor in _MINORS:
-        version = f"3.{minor}"
-        path = shutil.which(f"python{version}")
-        if version not in found and path:
-            real = _interpreter(path, version)
-            if real:
-                found[version] = real
-    return tuple(_environment(version, path) for version, path in found.items())
+    wanted = [f"3.{minor}" for minor in _MINORS if f"3.{minor}" not in found]
+    with ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:  # each probe is a subprocess
+        for version, real in zip(wanted, pool.map(find_python, wanted), strict=True):
+            if real or version in REQUIRED_MINORS:
+                found[version] = real or ""
+    listed = [_environment(version, path) for version, path in found.items()]
+    return (*listed, *_node_environments())
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter of ``version`` ("3.12"): on ``PATH``, in pyenv's versions, else as
+    ``uv python find`` finds it (uv-managed installs too; it is slower, so it comes last)."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(str(p) for p in root.glob(f"versions/{version}.*/bin/python{version}"))
+    for path in (*candidates, None):
+        path = path or _uv_find(version)
+        real = _interpreter(path, version) if path else None
+        if real:
+            return real
+    return None
+
+
+def _uv_find(version: str) -> str | None:
+    """``uv python find <version>`` (no downloads, no project or virtual environment)."""
+    try:
+        import uv
+
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+        env["UV_PYTHON_DOWNLOADS"] = "never"
+        result = subprocess.run(
+            [uv.find_uv_bin(), "python", "find", "--no-project", version],
+            capture_output=True, text=True, timeout=30, check=False, env=env, cwd="/",
+        )  # fmt: skip
+    except (ImportError, OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _node_environments() -> tuple[ExecutionEnvironment, ...]:
+    """DataRobot's Node.js 22 environment (under both names templates use) if node is here."""
+    node = shutil.which("node")
+    if node is None:
+        return ()
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    note = (
+        f"Base image for Node.js custom applications: this machine's Node.js {version} "
+        f"({node}); each application's package.json is installed by its build-app.sh."
+    )
+    return tuple(
+        ExecutionEnvironment(
+            id=ids[0],
+            version_id=ids[1],
+            name=name,
+            python=sys.executable,
+            python_version=_own_version(),
+            packages=(),
+            language="other",
+            note=note,
+        )
+        for name, ids in zip(NODE_NAMES, NODE_IDS, strict=True)
+    )
 
 
 def _interpreter(path: str, version: str) -> str | None:
@@ -128,7 +224,7 @@ def _environment(version: str, python: str) -> ExecutionEnvironment:
     return ExecutionEnvironment(
         id=environment_id(version),
         version_id=version_id(version),
-        name=f"Python {version} Applications Base",
+        name=f"[DataRobot] Python {version} Applications Base",
         python=python,
         python_version=version,
     )

@@ -27,7 +27,7 @@ import psutil
 from dr_notebook.sandbox.runtime import interpreters, isolation, network
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunLogs, RunSpec, Upstream
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError, Built
-from dr_notebook.sandbox.runtime.environment import run_environment
+from dr_notebook.sandbox.runtime.environment import build_variables, run_environment
 from dr_notebook.sandbox.runtime.output import OutputRing, clip, redact
 from dr_notebook.sandbox.runtime.supervisor import STOP_GRACE_S, Readiness, Supervised
 
@@ -232,7 +232,8 @@ class LocalRuntime:
             return problem
         base = _execution_environment(run.spec.environment_id, run.log)
         try:
-            run.built = self.builder.build(base, files, run.folder, run.log)
+            variables = build_variables(run.spec.env)
+            run.built = self.builder.build(base, files, run.folder, run.log, variables)
         except BuildError as exc:
             return str(exc)
         return None

@@ -226,6 +226,8 @@ class Applications:
         env["APPLICATION_ID"] = record.id
         env["SCRIPT_NAME"] = script_name(record.id, root_path_mode(record))
         env["DR_CUSTOM_APP_EXTERNAL_URL"] = f"{self.public_url()}{PAGE_PREFIX}/{record.id}/"
+        # As DataRobot sets it, builds too: no leading slash (`vite build --base=/$BASE_PATH`).
+        env["BASE_PATH"] = f"{PAGE_PREFIX.strip('/')}/{record.id}"
         spec = RunSpec(
             app_id=record.id,
             run_id=record.run_id,
