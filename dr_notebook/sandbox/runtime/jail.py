@@ -101,7 +101,8 @@ class Jail:
                 source = str(self.stage / f"b{index}")
             flag = "--bind" if bind.writable else "--ro-bind"
             inside += [flag, source, str(bind.dest or bind.source)]
-        bwrap = [self.bwrap, *self._namespaces(not build and own_network), *_system(), "--proc", "/proc",
+        namespaces = self._namespaces(not build and own_network)
+        bwrap = [self.bwrap, *namespaces, *_system(), "--proc", "/proc",
                  "--dev", "/dev", "--tmpfs", "/tmp", *inside, "--chdir", str(chdir),
                  "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]  # fmt: skip
         if build:
