@@ -383,3 +383,18 @@ def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
             assert not (sb.apps_dir / app_id).exists()
     finally:
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_a_jailed_build_installs_copies_with_a_cache_of_its_own(tmp_path):
+    files = {"requirements.txt": b"tinydb==4.8.0\n"}
+    builder = Builder(tmp_path / "envs", jail=JAIL)
+    log: list[str] = []
+    built = builder.build(BASE, files, app_folder(tmp_path, files), log.append)
+    assert built.prefix is not None and any("+ tinydb==4.8.0" in line for line in log)
+    installed = [p for p in built.prefix.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert any(p.name == "__init__.py" and p.parent.name == "tinydb" for p in installed)
+    for path in installed:  # no link into uv's cache, and the sandbox's again after the build
+        info = path.stat()
+        assert info.st_nlink == 1, path
+        assert info.st_uid == os.getuid(), path
+    assert not list(builder.root.glob(".*.uv-cache"))  # the jail's own cache is gone
