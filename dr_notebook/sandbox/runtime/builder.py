@@ -109,6 +109,7 @@ class Builder:
     _index_ok: bool | None = field(default=None, repr=False)
     _active: dict[Path, set[subprocess.Popen[bytes]]] = field(default_factory=dict, repr=False)
     _cancelled: set[Path] = field(default_factory=set, repr=False)
+    _background: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
 
     # -- public ------------------------------------------------------------------------------
     def key(self, base: BaseEnvironment, files: Mapping[str, bytes]) -> str:
@@ -157,6 +158,36 @@ class Builder:
         self._build_script(built, folder, log, mark)
         return built
 
+    def close(self) -> None:
+        """End what the builder still runs in the background (byte-compiling)."""
+        with self._guard:
+            background, self._background = list(self._background), set()
+        for process in background:
+            _kill_group(process)
+            process.wait()
+
+    def _compile_later(self, target: Path) -> None:
+        """Byte-compile a new environment in the background, at the lowest priority: read-only
+        in every jail, it could never keep the ``.pyc`` files its applications' imports make,
+        and compiling during the build would make the first launch wait (20 s for the base)."""
+        argv = ["nice", "-n", "19", str(target / "bin" / "python"), "-m", "compileall", "-q",
+                "-j", "0", str(target / "lib")]  # fmt: skip
+        with self._guard, contextlib.suppress(OSError):
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self._background.add(process)
+            threading.Thread(target=self._forget, args=(process,), daemon=True).start()
+
+    def _forget(self, process: subprocess.Popen[bytes]) -> None:
+        process.wait()
+        with self._guard:
+            self._background.discard(process)
+
     def cancel(self, folder: Path) -> None:
         """End every process of the build in ``folder`` now, and any it would start."""
         with self._guard:
@@ -192,6 +223,8 @@ class Builder:
                 raise
             (target / READY).write_text(key)
             log(f"Built environment {key} in {time.monotonic() - started:.1f} s.")
+            if self.jail is not None:
+                self._compile_later(target)
         return self._built(key, target, reused=False)
 
     def _create(
@@ -206,10 +239,10 @@ class Builder:
         log(f"Building environment {target.name}: Python {base.python_version} ({base.python}).")
         self._uv(["venv", "--quiet", "--python", base.python, str(target)], log, folder)
         python = str(target / "bin" / "python")
-        if base.packages:  # the sandbox's own pins: copies, never links into uv's cache
+        if base.packages:  # the sandbox's own pins, from uv's cache
             lock = self._base_lock(base, log, folder)
             log(f"Installing the base packages of {base.id}: {', '.join(base.packages)}")
-            args = ["pip", "install", "--link-mode=copy", "--python", python, "-r", str(lock)]
+            args = ["pip", "install", *self._link_mode(), "--python", python, "-r", str(lock)]
             self._uv(args, log, folder)
         if REQUIREMENTS not in files:
             log(f"No {REQUIREMENTS}: the base packages only.")
@@ -225,6 +258,14 @@ class Builder:
         except BuildError as exc:
             raise BuildError(exc.message, _failing_line(exc.message, files)) from None
 
+    def _link_mode(self) -> list[str]:
+        """Hard links into uv's cache are safe where the jail runs as another user: the cache's
+        files stay the sandbox's, read-only to the jail (see :meth:`Jail.own`). Elsewhere a
+        jail (or an unjailed build) could write through a link into every environment."""
+        if self.jail is not None and self.jail.uid is not None:
+            return []
+        return ["--link-mode=copy"]
+
     def _jailed_uv(
         self, args: list[str], target: Path, folder: Path, log: Log, mark: str | None
     ) -> None:
@@ -236,7 +277,7 @@ class Builder:
         uv = Path(self._uv_bin()).resolve()
         binds = [Bind(folder, writable=True), Bind(target, writable=True), Bind(cache, True),
                  Bind(uv), *python_binds(target / "bin" / "python")[1:]]  # fmt: skip
-        self.jail.own(target)
+        self.jail.own(target, files=False)
         self.jail.own(cache)
         env = _allowed_env(mark)
         env.update(NO_COLOR="1", UV_NO_PROGRESS="1", UV_PYTHON_DOWNLOADS="never",

@@ -127,10 +127,13 @@ class Jail:
             flags.append("--unshare-net")
         return flags
 
-    def own(self, path: Path) -> None:
-        """Give ``path`` (and what it holds) to the jail's user, so that the jail may write it."""
+    def own(self, path: Path, files: bool = True) -> None:
+        """Give ``path`` (and what it holds) to the jail's user, so that the jail may write it.
+
+        ``files`` False gives only the folders: the jail may add, replace and remove files but
+        never write into one of the sandbox's (a hard link into uv's cache stays read-only)."""
         if self.uid is not None:
-            _chown_tree(path, self.uid)
+            _chown_tree(path, self.uid, files=files)
 
     def disown(self, path: Path) -> None:
         """Take ``path`` back from the jail's user (the sandbox's again: read-only to jails)."""
@@ -147,12 +150,12 @@ class Jail:
         )
 
 
-def _chown_tree(path: Path, uid: int, gid: int | None = None) -> None:
+def _chown_tree(path: Path, uid: int, gid: int | None = None, files: bool = True) -> None:
     gid = uid if gid is None else gid
     with contextlib.suppress(FileNotFoundError):
         os.chown(path, uid, gid, follow_symlinks=False)
-    for folder, dirs, files in os.walk(path):
-        for name in (*dirs, *files):
+    for folder, dirs, names in os.walk(path):
+        for name in (*dirs, *(names if files else ())):
             with contextlib.suppress(FileNotFoundError):
                 os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 

@@ -140,6 +140,7 @@ class LocalRuntime:
         """Stop every run and the doors."""
         self.stop_all()
         self.networks.close()
+        self.builder.close()
 
     def status(self, app_id: str) -> str | None:
         """The status the application's run has reached here, or None."""
