@@ -365,13 +365,16 @@ def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
     os.chown(data, jails.DEFAULT_UID, jails.DEFAULT_UID)
     monkeypatch.setattr(sys, "executable", str(wrapper))
     try:
-        with start_sandbox(demo=False, run_apps=True, offline=True, db_path=data / "s.db") as sb:
+        with start_sandbox(
+            demo=False, run_apps=True, offline=True, db_path=data / "s.db", envs_dir=data / "envs"
+        ) as sb:
             monkeypatch.undo()
             server = psutil.Process(sb.pid)
             assert server.uids().real == jails.DEFAULT_UID  # the sandbox is nobody
             attack = script("cat /etc/shadow && echo READ-SHADOW", "echo mine > mine.txt", SERVE)
             app_id = launch(sb, [("start-app.sh", attack)], role="user")
-            assert wait_until(sb, app_id)["status"] == "running", output(sb, app_id)
+            app = wait_until(sb, app_id)
+            assert app["status"] == "running", app["buildError"]
             page = requests.get(f"{sb.base_url}/custom_applications/{app_id}/", timeout=10)
             assert page.status_code == 200  # positive control: it serves
             assert "READ-SHADOW" not in output(sb, app_id)
