@@ -13,8 +13,8 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -120,7 +120,15 @@ def test_the_sandbox_connects_only_to_the_socket_it_made(tmp_path):
 
 
 # -- builds -------------------------------------------------------------------------------------
-BASE = SimpleNamespace(id="jail-test", python=sys.executable, python_version="3", packages=())
+@dataclass(frozen=True)
+class Base:
+    id: str = "jail-test"
+    python: str = sys.executable
+    python_version: str = "3"
+    packages: tuple[str, ...] = ()
+
+
+BASE = Base()
 
 
 def ready_builder(tmp_path: Path, files: dict[str, bytes], **kwargs) -> Builder:
