@@ -38,6 +38,7 @@ from typing import Protocol
 import requests
 from packaging.utils import canonicalize_name
 
+from dr_notebook.sandbox.runtime import isolation
 from dr_notebook.sandbox.runtime.environment import INHERITED_PREFIXES, MARKER
 from dr_notebook.sandbox.runtime.jail import Bind, Jail, python_binds
 from dr_notebook.sandbox.runtime.pipfile import (
@@ -139,8 +140,6 @@ class Builder:
         ``folder`` holds the version's files already written; ``mark`` goes into the build's
         processes' environment (the start-up sweep finds them). Raises :class:`BuildError`.
         """
-        with self._guard:
-            self._cancelled.discard(folder)
         outside = outside_lines(files)
         if outside:
             raise BuildError(
@@ -437,6 +436,10 @@ class Builder:
         try:
             code = process.wait()
             _kill_group(process)  # a background child holding the output ends with the step
+            reader.join(2.0)
+            mark = (env or {}).get(MARKER)
+            if reader.is_alive() and mark:  # unjailed, it left the group: found by its mark
+                isolation.end(isolation.marked(mark), 0.5)
             reader.join()
         finally:
             deadline.cancel()
