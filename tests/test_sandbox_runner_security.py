@@ -208,7 +208,13 @@ def test_a_forged_host_header_changes_no_address(sb):
 ALLOWED = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM", "PORT", "BIND_ADDRESS"}
 ALLOWED |= {"PYTHONUNBUFFERED", "DR_NOTEBOOK_SANDBOX_RUN", "PWD", "SHLVL", "_", "OLDPWD"}
 # What DataRobot gives an application besides, and the built environment it runs in.
-ALLOWED |= {"APPLICATION_ID", "SCRIPT_NAME", "DR_CUSTOM_APP_EXTERNAL_URL", "VIRTUAL_ENV"}
+ALLOWED |= {
+    "APPLICATION_ID",
+    "SCRIPT_NAME",
+    "DR_CUSTOM_APP_EXTERNAL_URL",
+    "VIRTUAL_ENV",
+    "BASE_PATH",
+}
 
 
 def test_apps_get_only_the_allow_listed_environment(tmp_path, monkeypatch):

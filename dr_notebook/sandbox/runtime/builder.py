@@ -21,8 +21,11 @@ import fcntl
 import hashlib
 import json
 import os
+import posixpath
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -35,8 +38,15 @@ from typing import Protocol
 import requests
 from packaging.utils import canonicalize_name
 
-from dr_notebook.sandbox.runtime import dependencies
-from dr_notebook.sandbox.runtime.pipfile import REQUIREMENTS, read_requirements
+from dr_notebook.sandbox.runtime import dependencies, isolation
+from dr_notebook.sandbox.runtime.environment import INHERITED_PREFIXES, MARKER
+from dr_notebook.sandbox.runtime.jail import Bind, Jail, python_binds
+from dr_notebook.sandbox.runtime.pipfile import (
+    REQUIREMENTS,
+    decode,
+    logical_lines,
+    read_requirements,
+)
 from dr_notebook.sandbox.runtime.requirements import check_requirements, describe
 
 BUILD_SCRIPT = "build-app.sh"
@@ -93,9 +103,14 @@ class Builder:
     uv: str | None = None  # the uv executable; default: the ``uv`` package's binary
     index_url: str | None = None  # probed once to decide whether builds can download
     runs: int = 0  # uv invocations so far (a cached build adds none)
+    jail: Jail | None = None  # where the app's requirements and build-app.sh run (see jail.py)
+    timeout_s: float = BUILD_TIMEOUT_S  # for every process a build starts, together
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _index_ok: bool | None = field(default=None, repr=False)
+    _active: dict[Path, set[subprocess.Popen[bytes]]] = field(default_factory=dict, repr=False)
+    _cancelled: set[Path] = field(default_factory=set, repr=False)
+    _background: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
 
     # -- public ------------------------------------------------------------------------------
     def key(self, base: BaseEnvironment, files: Mapping[str, bytes]) -> str:
@@ -120,11 +135,13 @@ class Builder:
         files: Mapping[str, bytes],
         folder: Path,
         log: Log,
+        mark: str | None = None,
         variables: Mapping[str, str] | None = None,
     ) -> Built:
         """The application's environment, built (or reused), then ``build-app.sh`` in ``folder``.
 
-        ``folder`` holds the version's files already written; ``variables`` are what
+        ``folder`` holds the version's files already written; ``mark`` goes into the build's
+        processes' environment (the start-up sweep finds them); ``variables`` are what
         ``build-app.sh`` is given besides (``BASE_PATH`` ...). Raises :class:`BuildError`.
         """
         problem = dependencies.python_problem(
@@ -135,6 +152,12 @@ class Builder:
         )
         if problem:
             raise BuildError(problem)
+        outside = outside_lines(files)
+        if outside:
+            raise BuildError(
+                "A requirement points outside the application: the sandbox installs only from "
+                "the package index and the application's own files.\n" + "\n".join(outside)
+            )
         key = self.key(base, files)
         target = self.root / key
         if self._ready(target):
@@ -142,9 +165,47 @@ class Builder:
         elif self._is_offline(log):
             return self._offline(key, files, log)
         else:
-            built = self._build_once(key, base, files, folder, target, log)
-        self._build_script(built, folder, log, variables or {})
+            built = self._build_once(key, base, files, folder, target, log, mark)
+        self._build_script(built, folder, log, mark, variables or {})
         return built
+
+    def close(self) -> None:
+        """End what the builder still runs in the background (byte-compiling)."""
+        with self._guard:
+            background, self._background = list(self._background), set()
+        for process in background:
+            _kill_group(process)
+            process.wait()
+
+    def _compile_later(self, target: Path) -> None:
+        """Byte-compile a new environment in the background, at the lowest priority: read-only
+        in every jail, it could never keep the ``.pyc`` files its applications' imports make,
+        and compiling during the build would make the first launch wait (20 s for the base)."""
+        argv = ["nice", "-n", "19", str(target / "bin" / "python"), "-m", "compileall", "-q",
+                "-j", "0", str(target / "lib")]  # fmt: skip
+        with self._guard, contextlib.suppress(OSError):
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self._background.add(process)
+            threading.Thread(target=self._forget, args=(process,), daemon=True).start()
+
+    def _forget(self, process: subprocess.Popen[bytes]) -> None:
+        process.wait()
+        with self._guard:
+            self._background.discard(process)
+
+    def cancel(self, folder: Path) -> None:
+        """End every process of the build in ``folder`` now, and any it would start."""
+        with self._guard:
+            self._cancelled.add(folder)
+            processes = list(self._active.get(folder, ()))
+        for process in processes:
+            _kill_group(process)
 
     # -- one key ---------------------------------------------------------------------------
     def _build_once(
@@ -155,6 +216,7 @@ class Builder:
         folder: Path,
         target: Path,
         log: Log,
+        mark: str | None,
     ) -> Built:
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -166,12 +228,14 @@ class Builder:
             started = time.monotonic()
             shutil.rmtree(target, ignore_errors=True)
             try:
-                self._create(base, files, folder, target, log)
+                self._create(base, files, folder, target, log, mark)
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)
                 raise
             (target / READY).write_text(key)
             log(f"Built environment {key} in {time.monotonic() - started:.1f} s.")
+            if self.jail is not None:
+                self._compile_later(target)
         return self._built(key, target, reused=False)
 
     def _create(
@@ -181,27 +245,73 @@ class Builder:
         folder: Path,
         target: Path,
         log: Log,
+        mark: str | None,
     ) -> None:
         log(f"Building environment {target.name}: Python {base.python_version} ({base.python}).")
-        self._uv(["venv", "--quiet", "--python", base.python, str(target)], log)
+        self._uv(["venv", "--quiet", "--python", base.python, str(target)], log, folder)
         python = str(target / "bin" / "python")
-        if base.packages:
-            lock = self._base_lock(base, log)
+        if base.packages:  # the sandbox's own pins, from uv's cache
+            lock = self._base_lock(base, log, folder)
             log(f"Installing the base packages of {base.id}: {', '.join(base.packages)}")
-            self._uv(["pip", "install", "--python", python, "-r", str(lock)], log)
+            args = ["pip", "install", *self._link_mode(), "--python", python, "-r", str(lock)]
+            self._uv(args, log, folder)
         chosen = dependencies.plan(files)
         log(chosen.describe())
-        if chosen.kind in ("lock", "pyproject"):
-            for args, extra in dependencies.install_commands(chosen, folder, Path(python)):
-                self._uv(args, log, extra)
-        elif REQUIREMENTS in files:
-            requirements = str(folder / REQUIREMENTS)
+        # The app's own dependencies never as links into uv's cache: an unjailed build could
+        # write through one into every environment.
+        for args, extra in dependencies.install_commands(chosen, folder, Path(python)):
+            extra = {**extra, "UV_LINK_MODE": "copy"}
             try:
-                self._uv(["pip", "install", "--python", python, "-r", requirements], log)
+                if self.jail is None:
+                    self._uv(args, log, folder, extra)
+                else:
+                    self._jailed_uv(args, target, folder, log, mark, extra)
             except BuildError as exc:
+                if chosen.kind != "requirements":
+                    raise
                 raise BuildError(exc.message, _failing_line(exc.message, files)) from None
 
-    def _base_lock(self, base: BaseEnvironment, log: Log) -> Path:
+    def _link_mode(self) -> list[str]:
+        """Hard links into uv's cache are safe where the jail runs as another user: the cache's
+        files stay the sandbox's, read-only to the jail (see :meth:`Jail.own`). Elsewhere a
+        jail (or an unjailed build) could write through a link into every environment."""
+        if self.jail is not None and self.jail.uid is not None:
+            return []
+        return ["--link-mode=copy"]
+
+    def _jailed_uv(
+        self,
+        args: list[str],
+        target: Path,
+        folder: Path,
+        log: Log,
+        mark: str | None,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """uv in the app's jail: only this key's environment writable, a cache of its own."""
+        assert self.jail is not None
+        cache = target.with_name(f".{target.name}.uv-cache")
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(mode=0o700)
+        uv = Path(self._uv_bin()).resolve()
+        binds = [Bind(folder, writable=True), Bind(target, writable=True), Bind(cache, True),
+                 Bind(uv), *python_binds(target / "bin" / "python")[1:]]  # fmt: skip
+        self.jail.own(target, files=False)
+        self.jail.own(cache)
+        env = _allowed_env(mark)
+        env.update(NO_COLOR="1", UV_NO_PROGRESS="1", UV_PYTHON_DOWNLOADS="never",
+                   UV_CACHE_DIR=str(cache), **(extra or {}))  # fmt: skip
+        self.runs += 1
+        try:
+            argv = self.jail.argv([str(uv), *args], binds, folder, build=True)
+            code, lines = self._stream(argv, log, folder, env=env)
+        finally:
+            self.jail.disown(target)
+            shutil.rmtree(cache, ignore_errors=True)
+        if code != 0:
+            raise BuildError(_uv_message(lines) or f"uv exited with code {code}")
+
+    def _base_lock(self, base: BaseEnvironment, log: Log, folder: Path) -> Path:
         """Pinned versions of the base packages, resolved once per base and Python."""
         digest = hashlib.sha256(json.dumps([base.id, base.python_version, *base.packages]).encode())
         lock = self.root / "bases" / f"{digest.hexdigest()[:16]}.lock"
@@ -216,20 +326,30 @@ class Builder:
             ["pip", "compile", "--quiet", "--python", base.python, "--python-version",
              base.python_version, "-o", str(partial), str(wanted)],
             log,
+            folder,
         )  # fmt: skip
         partial.replace(lock)
         return lock
 
     def _build_script(
-        self, built: Built, folder: Path, log: Log, variables: Mapping[str, str]
+        self,
+        built: Built,
+        folder: Path,
+        log: Log,
+        mark: str | None,
+        variables: Mapping[str, str],
     ) -> None:
         script = folder / BUILD_SCRIPT
         if not script.is_file():
             return
         log(f"Running {BUILD_SCRIPT}.")
-        code, lines = self._stream(
-            ["bash", BUILD_SCRIPT], log, cwd=folder, env={**_env_of(built), **variables}
-        )
+        argv = ["bash", BUILD_SCRIPT]
+        if self.jail is not None:
+            argv = self.jail.argv(
+                argv, [Bind(folder, writable=True), *python_binds(built.python)], folder, build=True
+            )
+        env = {**_env_of(built, mark), **variables}
+        code, lines = self._stream(argv, log, folder, cwd=folder, env=env)
         if code != 0:
             tail = "\n".join(lines[-ERROR_LINES:])
             raise BuildError(f"{BUILD_SCRIPT} exited with code {code}.\n{tail}".strip())
@@ -291,10 +411,12 @@ class Builder:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _uv(self, args: Sequence[str], log: Log, extra: Mapping[str, str] | None = None) -> None:
+    def _uv(
+        self, args: Sequence[str], log: Log, folder: Path, extra: Mapping[str, str] | None = None
+    ) -> None:
         self.runs += 1
         env = {**_uv_env(self.offline), **(extra or {})}
-        code, lines = self._stream([self._uv_bin(), *args], log, env=env)
+        code, lines = self._stream([self._uv_bin(), *args], log, folder, env=env)
         if code != 0:
             raise BuildError(_uv_message(lines) or f"uv exited with code {code}")
 
@@ -305,31 +427,79 @@ class Builder:
 
         return uv.find_uv_bin()
 
-    @staticmethod
     def _stream(
-        argv: Sequence[str], log: Log, cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        argv: Sequence[str],
+        log: Log,
+        folder: Path,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> tuple[int, list[str]]:
-        """Run ``argv``, passing each output line to ``log`` as it comes; (code, lines)."""
+        """Run ``argv`` in a process group of its own, passing each output line to ``log`` as
+        it comes; (code, lines). What it leaves behind ends when it exits; everything ends at
+        the build's deadline or on :meth:`cancel`."""
         lines: list[str] = []
-        with subprocess.Popen(
+        with self._guard:
+            if folder in self._cancelled:
+                raise BuildError("The build was stopped.")
+        process = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-        ) as process:
-            assert process.stdout is not None
-            for raw in process.stdout:
-                line = raw.decode("utf-8", errors="replace").rstrip()
-                lines.append(line)
-                log(line)
-            try:
-                code = process.wait(timeout=BUILD_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
+            start_new_session=True,
+        )
+        with self._guard:
+            self._active.setdefault(folder, set()).add(process)
+        late = threading.Event()
+
+        def expire() -> None:
+            late.set()
+            _kill_group(process)
+
+        deadline = threading.Timer(self.timeout_s, expire)
+        deadline.daemon = True
+        deadline.start()
+        reader = threading.Thread(target=_read_lines, args=(process, lines, log), daemon=True)
+        reader.start()
+        try:
+            code = process.wait()
+            _kill_group(process)  # a background child holding the output ends with the step
+            reader.join(2.0)
+            mark = (env or {}).get(MARKER)
+            if reader.is_alive() and mark:  # unjailed, it left the group: found by its mark
+                isolation.end(isolation.marked(mark), 0.5)
+            reader.join()
+        finally:
+            deadline.cancel()
+            with self._guard:
+                self._active.get(folder, set()).discard(process)
+        if folder in self._cancelled:
+            raise BuildError("The build was stopped.")
+        if late.is_set():
+            raise BuildError(
+                f"The build did not finish within {self.timeout_s:g} s: every process it "
+                "started was ended."
+            )
         return code, lines
+
+
+def _read_lines(process: subprocess.Popen[bytes], lines: list[str], log: Log) -> None:
+    assert process.stdout is not None
+    with process.stdout:
+        for raw in process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            lines.append(line)
+            log(line)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``process``'s group (a jail's processes end with it: a PID namespace of their
+    own, ``--die-with-parent``)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _uv_message(lines: list[str]) -> str:
@@ -349,18 +519,40 @@ def _failing_line(message: str, files: Mapping[str, bytes]) -> str | None:
     return None
 
 
+# What a build's processes get of the sandbox's environment: where the package index is and
+# the locale; never a token, a cloud key or an agent socket (DataRobot's builds have none).
+BUILD_INHERITED = ("PATH", "LANG", "TZ", "TERM", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
+                   "UV_DEFAULT_INDEX", "UV_INDEX", "UV_FIND_LINKS", "PIP_INDEX_URL",
+                   "PIP_EXTRA_INDEX_URL", "SSL_CERT_FILE", "SSL_CERT_DIR", "UV_NATIVE_TLS",
+                   "HOME", "UV_CACHE_DIR")  # fmt: skip
+
+
+def _allowed_env(mark: str | None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in BUILD_INHERITED or k.startswith(INHERITED_PREFIXES)
+    }
+    env.setdefault("PATH", os.defpath)
+    if mark is not None:
+        env[MARKER] = mark
+    return env
+
+
 def _uv_env(offline: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    """uv run by the sandbox itself (the venv, the base packages): no app code runs there."""
+    env = _allowed_env(None)
     env.update(NO_COLOR="1", UV_NO_PROGRESS="1", UV_PYTHON_DOWNLOADS="never")
     if offline:
         env["UV_OFFLINE"] = "1"
     return env
 
 
-def _env_of(built: Built) -> dict[str, str]:
-    """The environment ``build-app.sh`` sees: the built venv first on ``PATH``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATAROBOT_", "VIRTUAL_ENV"))}
-    env["PATH"] = os.pathsep.join([str(built.bin), env.get("PATH", "")])
+def _env_of(built: Built, mark: str | None) -> dict[str, str]:
+    """The environment ``build-app.sh`` sees: the built venv first on ``PATH``, no token."""
+    env = _allowed_env(mark)
+    env.pop("UV_CACHE_DIR", None)
+    env["PATH"] = os.pathsep.join([str(built.bin), env["PATH"]])
     if built.prefix is not None:
         env["VIRTUAL_ENV"] = str(built.prefix)
     return env
@@ -377,3 +569,50 @@ def _index_answers(url: str) -> bool:
     except (requests.RequestException, ValueError):
         return False
     return True
+
+
+_OUTSIDE_FLAGS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-f",
+                  "--find-links", "-i", "--index-url", "--extra-index-url", "--index")  # fmt: skip
+
+
+def outside_lines(files: Mapping[str, bytes]) -> list[str]:
+    """The requirement lines that name a file outside the application (``-r /etc/x``,
+    ``-c ../x``, ``/abs/pkg``, ``file:`` URLs, ``~``): "<file> line 3: <line>"."""
+    if REQUIREMENTS not in files:
+        return []
+    found: list[str] = []
+    for name in read_requirements(files).files:
+        for number, line in logical_lines(decode(files[name])):
+            with contextlib.suppress(ValueError):
+                if any(_outside(name, value) for value in _locations(shlex.split(line))):
+                    found.append(f"{name} line {number}: {line[:200]}")
+    for error in read_requirements(files).errors:
+        if "outside the application" in error and error not in found:
+            found.append(error)
+    return found
+
+
+def _locations(tokens: list[str]) -> list[str]:
+    """The values of a line that may name files: flags' values and the requirement itself."""
+    values: list[str] = []
+    for index, token in enumerate(tokens):
+        flag, equals, value = token.partition("=")
+        if flag in _OUTSIDE_FLAGS and equals:
+            values.append(value)
+        elif token in _OUTSIDE_FLAGS and index + 1 < len(tokens):
+            values.append(tokens[index + 1])
+        elif token[:2] in ("-r", "-c", "-e", "-f", "-i") and len(token) > 2 and token[1] != "-":
+            values.append(token[2:])
+        elif not token.startswith("-"):
+            values.append(token)
+    return values
+
+
+def _outside(parent: str, value: str) -> bool:
+    lowered = value.lower()
+    if "file:" in lowered or value.startswith(("/", "~")):
+        return True
+    if "://" in value or not value.startswith("."):
+        return False
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(parent), value))
+    return path == ".." or path.startswith("../")

@@ -17,6 +17,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from dr_notebook.sandbox.runtime import interpreters, isolation, network
+from dr_notebook.sandbox.runtime import interpreters, isolation, jail, network
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunLogs, RunSpec, Upstream
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError, Built
 from dr_notebook.sandbox.runtime.environment import build_variables, run_environment
@@ -88,10 +89,14 @@ class LocalRuntime:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._tag = f"{root.resolve()}/"
-        if not isolation.namespace_prefix():
+        self.jail, self.jail_reason = jail.find()
+        if self.jail is None and not isolation.namespace_prefix():
             isolation.become_subreaper()
-        self.builder = Builder(envs or root.with_name(f"{root.name}-envs"), offline=offline)
-        self.networks = network.Networks(isolation.namespace_prefix(), force_port, self._tag)
+        envs = envs or root.with_name(f"{root.name}-envs")
+        self.builder = Builder(envs, offline=offline, jail=self.jail)
+        self.networks = network.Networks(
+            isolation.namespace_prefix(), force_port, self._tag, jailed=self.jail is not None
+        )
 
     # -- the protocol ------------------------------------------------------------------------
     def ready_at(self) -> float | None:
@@ -135,6 +140,7 @@ class LocalRuntime:
         """Stop every run and the doors."""
         self.stop_all()
         self.networks.close()
+        self.builder.close()
 
     def status(self, app_id: str) -> str | None:
         """The status the application's run has reached here, or None."""
@@ -157,6 +163,8 @@ class LocalRuntime:
         if run is None or run.status != "running":
             return None
         if run.doors is not None:
+            if not run.doors.genuine():
+                return None
             door = str(run.doors.app_socket)
             return Upstream(port=run.spec.port if run.port_door else None, socket_path=door)
         if run.spec.port is None:
@@ -190,14 +198,20 @@ class LocalRuntime:
             return
         run.stopping.set()
         run.status = "stopped"
+        self.builder.cancel(run.folder)
         if run.port_door is not None:
             run.port_door.close()
         if run.process is not None:
             run.process.stop(self._grace)
         if run.thread is not None and run.thread is not threading.current_thread():
             run.thread.join(10.0)  # a build still writing files finishes before they go
+        self.builder.cancel(run.folder)  # a build step begun while it was being stopped
         if run.process is not None:
             run.process.stop(self._grace)  # launched while it was being stopped
+        if run.doors is not None:
+            run.doors.release()
+            if run.doors.genuine():
+                run.doors.app_socket.unlink(missing_ok=True)
         shutil.rmtree(run.folder, ignore_errors=True)
 
     def _mark(self, spec: RunSpec) -> str:
@@ -225,15 +239,20 @@ class LocalRuntime:
         with uv (see :mod:`builder`); why it failed, or None."""
         files = dict(run.spec.files)
         run.log(self.networks.note())
+        run.log(self.jail.note() if self.jail else f"Jail: none ({self.jail_reason}).")
         run.folder.mkdir(parents=True, mode=0o700)
         problem = write_files(run.folder, run.spec.files)
         run.log(problem or f"Wrote {len(files)} files to {run.folder}")
         if problem:
             return problem
+        if self.jail is not None:
+            self.jail.own(run.folder)
         base = _execution_environment(run.spec.environment_id, run.log)
         try:
             variables = build_variables(run.spec.env)
-            run.built = self.builder.build(base, files, run.folder, run.log, variables)
+            run.built = self.builder.build(
+                base, files, run.folder, run.log, self._mark(run.spec), variables
+            )
         except BuildError as exc:
             return str(exc)
         return None
@@ -243,29 +262,50 @@ class LocalRuntime:
         built = run.built
         extra = {} if built is None or built.prefix is None else {"VIRTUAL_ENV": str(built.prefix)}
         python_bin = None if built is None else built.bin
+        python = str(built.python) if built is not None else sys.executable
         run.doors = self.networks.doors(
-            run.spec.app_id, run.spec.run_id, run.spec.env.get("DATAROBOT_ENDPOINT")
+            run.spec.app_id, run.spec.run_id, run.spec.env.get("DATAROBOT_ENDPOINT"), python
         )
         if run.doors is None:
             env = run_environment(run.spec.env, run.spec.port, mark, None, python_bin, extra=extra)
             run.log(f"Starting: bash {ENTRYPOINT} with PORT={run.spec.port}")
-            argv = isolation.contained(["bash", ENTRYPOINT])
+            argv = self._contained(run, ["bash", ENTRYPOINT])
         else:
-            extra.update(network.Doors.environment())
+            extra.update(run.doors.environment())
             env = run_environment(
                 run.spec.env, network.APP_PORT, mark, None, python_bin, None, extra
             )
             run.log(f"Starting: bash {ENTRYPOINT} with PORT={network.APP_PORT} in its network")
-            argv = isolation.contained(
-                ["bash", ENTRYPOINT], run.doors.unshare_flags, run.doors.wrapper
-            )
-        process = Supervised(argv, env, run.folder, run.output, mark)
+            argv = self._contained(run, ["bash", ENTRYPOINT], run.doors.wrapper)
+        listener = None if run.doors is None else run.doors.listener
+        fds = () if listener is None else (listener.fileno(),)
+        process = Supervised(argv, env, run.folder, run.output, mark, pass_fds=fds)
         run.process = process
-        if run.stopping.is_set() or not process.start():
+        started = not run.stopping.is_set() and process.start()
+        if run.doors is not None:
+            run.doors.release()  # the jail holds the listening socket now
+        if not started:
             return None
         if run.stopping.is_set():  # stopped while starting: the stopper may have seen no pid
             process.stop(self._grace)
         return None
+
+    def _contained(self, run: _Run, command: list[str], wrapper: Sequence[str] = ()) -> list[str]:
+        """``command`` (after the doors' ``wrapper``) in the run's jail, or, without one, in a
+        PID namespace of its own."""
+        if self.jail is None:
+            flags = () if run.doors is None else run.doors.unshare_flags
+            return isolation.contained(command, flags, wrapper)
+        binds = [jail.Bind(run.folder, writable=True)]
+        built = run.built
+        binds += jail.python_binds(built.python if built is not None else Path(sys.executable))
+        api_socket = self.networks.api_socket
+        if run.doors is not None and api_socket is not None and api_socket.exists():
+            binds.append(jail.Bind(api_socket, dest=network.API_SOCKET_INSIDE))
+        init = ["sh", "-c", isolation.INIT_SCRIPT, "dr-notebook-init"]
+        return self.jail.argv(
+            [*init, *wrapper, *command], binds, run.folder, own_network=run.doors is not None
+        )
 
     def _wait_until_ready(self, run: _Run) -> str | None:
         process, doors = run.process, run.doors
@@ -274,7 +314,9 @@ class LocalRuntime:
             return None
         timeout = self._timeout()
         if doors is not None:
-            outcome = process.ready(lambda: network.answers(doors.app_socket), timeout)
+            outcome = process.ready(
+                lambda: doors.genuine() and network.answers(doors.app_socket), timeout
+            )
         else:
             outcome = process.ready(lambda: _answers(port), timeout)
         if outcome is Readiness.STOPPED:

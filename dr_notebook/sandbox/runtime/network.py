@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ import psutil
 from dr_notebook.sandbox.runtime.environment import MARKER
 
 APP_PORT = 8080
+API_SOCKET_INSIDE = Path("/run/drn/api.sock")  # where a jailed run sees the sandbox's door
 ISOLATION_ENV = "DR_NOTEBOOK_ISOLATION"  # "namespace" (the default where possible) or "port"
 PROBE_USER_AGENT = "kube-probe/1.29"  # DataRobot's health checks come from Kubernetes
 _NAMESPACE, _PORT = "namespace", "port"
@@ -60,6 +62,48 @@ if [ -n "$api_port" ]; then
     2>/dev/null &
 fi
 exec "$@"
+"""
+# In a jail (see :mod:`jail`), the doors are one small relay instead: the sandbox made and
+# listens on the app's socket (in its own folder, which no jail sees) and hands its fd in;
+# the relay accepts there for 127.0.0.1:8080, and listens on 127.0.0.1:<the sandbox's port>
+# for the sandbox's socket, which the jail sees read-only at a fixed path.
+# Arguments: python, the socket's fd, api port, api socket, then the app's argv.
+JAIL_DOORS_SCRIPT = """py=$1 fd=$2 api_port=$3 api_sock=$4
+shift 4
+"$py" -I -S -c "$DR_NOTEBOOK_RELAY" "$fd" "$api_port" "$api_sock" &
+unset DR_NOTEBOOK_RELAY
+exec "$@"
+"""
+RELAY = """import asyncio, socket, sys
+async def pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except OSError:
+        writer.close()
+async def relay(reader, writer, opener):
+    try:
+        upstream_reader, upstream_writer = await opener()
+    except OSError:
+        writer.close()
+        return
+    await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+    upstream_writer.close()
+    writer.close()
+async def main():
+    with open("/proc/self/comm", "w") as comm:
+        comm.write("drn-doors")
+    app = socket.socket(fileno=int(sys.argv[1]))
+    to_app = lambda: asyncio.open_connection("127.0.0.1", 8080)
+    await asyncio.start_unix_server(lambda r, w: relay(r, w, to_app), sock=app)
+    if sys.argv[2]:
+        to_api = lambda: asyncio.open_unix_connection(sys.argv[3])
+        await asyncio.start_server(lambda r, w: relay(r, w, to_api), "127.0.0.1", int(sys.argv[2]))
+    await asyncio.Event().wait()
+asyncio.run(main())
 """
 # SIOCGIFFLAGS / SIOCSIFFLAGS on "lo" with IFF_UP: what `ip link set lo up` does.
 LO_UP = """import fcntl, socket, struct
@@ -154,6 +198,40 @@ class Doors:
     api_port: int | None  # where the door to the sandbox listens inside
     unshare_flags: tuple[str, ...]  # after the PID namespace's flags
     wrapper: tuple[str, ...]  # the doors script, between the namespace's init and the app
+    listener: socket.socket | None = None  # jailed: the app's socket, made here, handed in
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket the sandbox made
+
+    @classmethod
+    def for_jail(
+        cls, folder: DoorFolder, app_id: str, run_id: str, api_port: int | None, python: str
+    ) -> Doors:
+        """The doors of a jailed run: the app's socket made and listening here, handed in."""
+        app_socket = folder.app_socket(app_id, run_id)
+        with contextlib.suppress(FileNotFoundError):
+            app_socket.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(app_socket))
+        listener.listen(128)
+        info = app_socket.lstat()
+        wrapper = ("sh", "-c", JAIL_DOORS_SCRIPT, "dr-notebook-doors", python,
+                   str(listener.fileno()), "" if api_port is None else str(api_port),
+                   str(API_SOCKET_INSIDE))  # fmt: skip
+        return cls(app_socket, api_port, (), wrapper, listener, (info.st_dev, info.st_ino))
+
+    def genuine(self) -> bool:
+        """Whether the app's socket is still the one the sandbox made (not a link, not swapped)."""
+        if self.identity is None:
+            return True
+        try:
+            info = self.app_socket.lstat()
+        except OSError:
+            return False
+        return stat.S_ISSOCK(info.st_mode) and (info.st_dev, info.st_ino) == self.identity
+
+    def release(self) -> None:
+        """Close the sandbox's copy of the listening socket (the jail holds its own)."""
+        if self.listener is not None:
+            self.listener.close()
 
     @classmethod
     def for_run(cls, folder: DoorFolder, app_id: str, run_id: str, api_port: int | None) -> Doors:
@@ -171,9 +249,10 @@ class Doors:
         """``unshare_flags`` then ``wrapper``: to follow a PID namespace prefix directly."""
         return (*self.unshare_flags, *self.wrapper)
 
-    @staticmethod
-    def environment() -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
         """What the doors script needs in the run's environment (it removes it for the app)."""
+        if self.listener is not None:
+            return {"DR_NOTEBOOK_RELAY": RELAY}
         return {"DR_NOTEBOOK_LO_UP": LO_UP}
 
 
@@ -236,9 +315,12 @@ def _children(pid: int) -> list[int]:
 class ApiDoor:
     """The one ``socat`` outside the namespaces that carries apps' calls to the sandbox."""
 
-    def __init__(self, socket_path: Path, mark: str | None = None) -> None:
+    def __init__(self, socket_path: Path, mark: str | None = None, mode: str = "600") -> None:
+        """``mode``: the socket's; ``666`` when jails run as another user (its folder is still
+        the sandbox's alone: a jail reaches the socket only through its own bind)."""
         self.socket_path = socket_path
         self._mark = mark
+        self._mode = mode
         self._forward: Forward | None = None
         self._target: tuple[str, int] | None = None
         self._lock = threading.Lock()
@@ -250,10 +332,13 @@ class ApiDoor:
                 self._forward.close()
                 self._forward = None
             if self._forward is None:
-                listen = f"UNIX-LISTEN:{self.socket_path},fork,mode=600,unlink-early"
+                listen = f"UNIX-LISTEN:{self.socket_path},fork,mode={self._mode},unlink-early"
                 self._forward = Forward(listen, f"TCP:{host}:{port}", self._mark)
                 self._target = (host, port)
             self._forward.start()
+        deadline = time.monotonic() + 5.0  # a jail binds the socket: it must exist first
+        while not self.socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def close(self) -> None:
         """Stop the ``socat``."""
@@ -326,14 +411,28 @@ class Networks:
     """The network side of one sandbox's runs: own namespaces (with doors), or the PORT mode."""
 
     def __init__(
-        self, pid_prefix: Sequence[str], force_port: bool = False, mark: str | None = None
+        self,
+        pid_prefix: Sequence[str],
+        force_port: bool = False,
+        mark: str | None = None,
+        jailed: bool = False,
     ) -> None:
-        """``mark``: the runs' mark prefix of this sandbox, given to its ``socat`` doors too."""
-        reason = "--isolation port asks for it" if force_port else unavailable_reason(pid_prefix)
+        """``mark``: the runs' mark prefix of this sandbox, given to its ``socat`` doors too;
+        ``jailed``: runs are jailed (bwrap makes their network: no ``unshare`` needed)."""
+        if force_port:
+            reason: str | None = "--isolation port asks for it"
+        elif jailed:
+            reason = None if requested_mode() != _PORT else unavailable_reason(pid_prefix)
+        else:
+            reason = unavailable_reason(pid_prefix)
         self.reason = reason  # why runs use the PORT mode; None: each has its own network
         self.mark = None if mark is None else f"{mark}doors/"
+        self.jailed = jailed and reason is None
         self._folder = DoorFolder(mark or "") if reason is None else None
-        self._api = None if self._folder is None else ApiDoor(self._folder.api_socket, self.mark)
+        mode = "666" if self.jailed and os.geteuid() == 0 else "600"
+        self._api = (
+            None if self._folder is None else ApiDoor(self._folder.api_socket, self.mark, mode)
+        )
 
     @property
     def isolated(self) -> bool:
@@ -352,14 +451,26 @@ class Networks:
             "and shares the machine's network."
         )
 
-    def doors(self, app_id: str, run_id: str, endpoint: str | None) -> Doors | None:
-        """The doors of a new run (None in the PORT mode); the door to the sandbox is opened."""
+    def doors(
+        self, app_id: str, run_id: str, endpoint: str | None, python: str | None = None
+    ) -> Doors | None:
+        """The doors of a new run (None in the PORT mode); the door to the sandbox is opened.
+
+        ``python`` runs a jailed run's relay (see :data:`JAIL_DOORS_SCRIPT`)."""
         if self._folder is None or self._api is None:
             return None
         target = _host_port(endpoint)
         if target is not None:
             self._api.ensure(*target)
-        return Doors.for_run(self._folder, app_id, run_id, None if target is None else target[1])
+        port = None if target is None else target[1]
+        if self.jailed:
+            return Doors.for_jail(self._folder, app_id, run_id, port, python or sys.executable)
+        return Doors.for_run(self._folder, app_id, run_id, port)
+
+    @property
+    def api_socket(self) -> Path | None:
+        """The sandbox's door (a jailed run sees it read-only), when runs have doors."""
+        return None if self._folder is None else self._folder.api_socket
 
     def close(self) -> None:
         """Stop the door to the sandbox and remove the doors' folder."""

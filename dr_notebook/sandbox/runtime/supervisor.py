@@ -42,8 +42,11 @@ class Supervised:
         cwd: Path,
         output: OutputRing,
         mark: str,
+        pass_fds: Sequence[int] = (),
     ) -> None:
+        """``pass_fds``: descriptors the process inherits (a jailed run's listening socket)."""
         self.argv = list(argv)
+        self.pass_fds = tuple(pass_fds)
         self.env = env
         self.cwd = cwd
         self.output = output
@@ -81,6 +84,7 @@ class Supervised:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=self.pass_fds,
             )
             assert self._process.stdout is not None
             self._collector = threading.Thread(
