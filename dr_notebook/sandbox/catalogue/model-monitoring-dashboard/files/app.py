@@ -24,6 +24,7 @@ server = app.server
 app.layout = html.Div(
     [
         html.H1("Model Monitoring Dashboard"),
+        html.P(id="notice", role="alert"),
         dcc.RadioItems(list(PERIODS), "7 days", id="period", inline=True),
         dcc.Interval(id="tick", interval=REFRESH_MS),
         dash_table.DataTable(id="grid", row_selectable="single", page_size=15),
@@ -50,10 +51,23 @@ def status_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@app.callback(Output("grid", "data"), Output("grid", "columns"), Input("tick", "n_intervals"))
+@app.callback(
+    Output("grid", "data"),
+    Output("grid", "columns"),
+    Output("notice", "children"),
+    Input("tick", "n_intervals"),
+)
 def refresh(_):
-    frame = status_frame()
-    return frame.to_dict("records"), [{"name": c, "id": c} for c in frame.columns if c != "id"]
+    try:
+        frame, notice = status_frame(), ""
+    except (dr.errors.ClientError, dr.errors.ServerError) as exc:
+        # A notice on the page rather than a failed callback: the grid stays empty.
+        frame = pd.DataFrame(columns=["id", "label", "service", "drift", "accuracy"])
+        notice = f"DataRobot did not list the deployments ({exc.status_code})."
+    if frame.empty and not notice:
+        notice = "No deployments yet."
+    columns = [{"name": c, "id": c} for c in frame.columns if c != "id"]
+    return frame.to_dict("records"), columns, notice
 
 
 @app.callback(
