@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.express as px
 from dash import Input, Output, dash_table, dcc, html
 from datarobot_predict.deployment import predict
+from flask import request
 
 HIGH = float(os.environ.get("HIGH_RISK", "0.6"))
 MEDIUM = float(os.environ.get("MEDIUM_RISK", "0.3"))
@@ -58,6 +59,19 @@ app = dash.Dash(
     routes_pathname_prefix="/",
 )
 server = app.server
+
+
+@server.after_request
+def behind_another_proxy(response):
+    """Through a proxy in front (jupyter-server-proxy's <base>/proxy/<port>), X-Forwarded-Prefix
+    is that proxy's prefix followed by PREFIX: the page then asks for its assets and callbacks
+    under the whole of it, so that they come back through both proxies."""
+    outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
+    if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
+        response.set_data(response.get_data(as_text=True).replace(f'"{PREFIX}', f'"{outer}'))
+    return response
+
+
 app.layout = html.Div(
     [
         html.H1("Churn Risk Explorer"),

@@ -5,6 +5,7 @@ import os
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
+from flask import request
 from forecast import load_history, request_forecast
 
 DATE = os.environ.get("DATE_COLUMN", "date")
@@ -23,6 +24,18 @@ app = dash.Dash(
     routes_pathname_prefix="/",
 )
 server = app.server
+
+
+@server.after_request
+def behind_another_proxy(response):
+    """Through a proxy in front (jupyter-server-proxy's <base>/proxy/<port>), X-Forwarded-Prefix
+    is that proxy's prefix followed by PREFIX: the page then asks for its assets and callbacks
+    under the whole of it, so that they come back through both proxies."""
+    outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
+    if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
+        response.set_data(response.get_data(as_text=True).replace(f'"{PREFIX}', f'"{outer}'))
+    return response
+
 
 app.layout = html.Div(
     [

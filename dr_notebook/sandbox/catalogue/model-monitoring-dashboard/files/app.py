@@ -8,6 +8,7 @@ import datarobot as dr
 import pandas as pd
 import plotly.express as px
 from dash import Input, Output, dash_table, dcc, html
+from flask import request
 
 dr.Client()
 REFRESH_MS = int(os.environ.get("REFRESH_SECONDS", "300")) * 1000
@@ -21,6 +22,19 @@ app = dash.Dash(
     __name__, title="Model Monitoring", requests_pathname_prefix=PREFIX, routes_pathname_prefix="/"
 )
 server = app.server
+
+
+@server.after_request
+def behind_another_proxy(response):
+    """Through a proxy in front (jupyter-server-proxy's <base>/proxy/<port>), X-Forwarded-Prefix
+    is that proxy's prefix followed by PREFIX: the page then asks for its assets and callbacks
+    under the whole of it, so that they come back through both proxies."""
+    outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
+    if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
+        response.set_data(response.get_data(as_text=True).replace(f'"{PREFIX}', f'"{outer}'))
+    return response
+
+
 app.layout = html.Div(
     [
         html.H1("Model Monitoring Dashboard"),
