@@ -31,8 +31,16 @@ def behind_another_proxy(response):
     under the whole of it, so that they come back through both proxies."""
     outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
     if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
-        response.set_data(response.get_data(as_text=True).replace(f'"{PREFIX}', f'"{outer}'))
+        page = response.get_data(as_text=True)
+        for inner, whole in ((PREFIX, outer), (escaped(PREFIX), escaped(outer))):
+            page = page.replace(f'"{inner}', f'"{whole}')
+        response.set_data(page)
     return response
+
+
+def escaped(path: str) -> str:
+    """A path as Dash writes it into the page's JSON config ("/" as \\u002f)."""
+    return path.replace("/", "\\u002f")
 
 
 app.layout = html.Div(
