@@ -57,8 +57,17 @@ def launch(sb: SandboxServer, name: str) -> dict[str, Any]:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and app.get("status") not in ("running", "failed"):
         time.sleep(0.5)
-        app = sb.api("GET", f"customApplications/{app['id']}/").json()
+        app = get_app(sb, app["id"])
     return app
+
+
+def get_app(sb: SandboxServer, app_id: str) -> dict[str, Any]:
+    """The application, asked again once when a kept-alive connection was reset: with twenty
+    apps starting on two cores, a poll can reach the server just as it closes an idle one."""
+    try:
+        return sb.api("GET", f"customApplications/{app_id}/").json()
+    except requests.ConnectionError:
+        return sb.api("GET", f"customApplications/{app_id}/").json()
 
 
 def page_problem(url: str, marker: str | dict[str, str]) -> str | None:
@@ -80,7 +89,7 @@ def problems(sb: SandboxServer, apps: dict[str, dict[str, Any]]) -> dict[str, st
     """Every app whose status is not running or whose page lacks its marker, with why."""
     found = {}
     for template in LAUNCHABLE:
-        app = sb.api("GET", f"customApplications/{apps[template.name]['id']}/").json()
+        app = get_app(sb, apps[template.name]["id"])
         if app["status"] != "running":
             logs = sb.api("GET", f"customApplications/{app['id']}/logs/").json()
             found[template.name] = f"{app['status']}: {app.get('buildError')} {logs['logs'][-5:]}"
