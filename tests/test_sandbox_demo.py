@@ -92,6 +92,31 @@ def test_broken_entries_name_their_file(tmp_path, spec):
         load_catalogue(tmp_path)
 
 
+def with_marker(marker: str) -> str:
+    """TEMPLATE_YAML with ``templateMetadata.pageMarker`` (YAML text)."""
+    return TEMPLATE_YAML.replace(
+        "templateMetadata:\n", f"templateMetadata:\n  pageMarker: {marker}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ['"<h1>Ready</h1>"', "{path: _stcore/health, text: ok}"],
+)
+def test_a_page_marker_is_a_text_or_a_path_and_a_text(tmp_path, marker):
+    write_entry(tmp_path, "app", with_marker(marker))
+    assert load_catalogue(tmp_path)[0].template_metadata["pageMarker"]
+
+
+@pytest.mark.parametrize(
+    "marker", ['""', "{path: /_stcore/health, text: ok}", "{path: config}", "[a]", "3"]
+)
+def test_a_malformed_page_marker_names_its_file(tmp_path, marker):
+    write_entry(tmp_path, "app", with_marker(marker))
+    with pytest.raises(CatalogueError, match=r"template\.yaml: templateMetadata\.pageMarker"):
+        load_catalogue(tmp_path)
+
+
 def test_packaged_catalogue_loads_and_is_what_the_sandbox_serves(sandbox):
     entries = load_catalogue(CATALOGUE_DIR)
     assert len(entries) >= 30

@@ -101,6 +101,10 @@ LAUNCHES = [
     ("Streamlit App Base", "jupyter-server-proxy", "Score a CSV file"),
     # Dash draws its page from /_dash-layout and its graph from a callback, both under the prefix.
     ("Churn Risk Explorer", "direct", "Churn Risk Explorer"),
+    # Through Jupyter, the app learns the outer prefix from X-Forwarded-Prefix.
+    ("Churn Risk Explorer", "jupyter-server-proxy", "Churn Risk Explorer"),
+    # Gradio draws its page from /config and answers through its queue, under root_path.
+    ("Sentiment Analyzer", "direct", "Sentiment Analyzer"),
 ]
 
 
@@ -140,6 +144,10 @@ def test_launch_from_the_gallery_and_open_the_app(
         app_page.get_by_text(text).first.wait_for(timeout=90_000)
         if template == "Churn Risk Explorer":  # the callback's figure: plotly's legend
             app_page.locator(".legendtext", has_text="high").first.wait_for(timeout=60_000)
+        if template == "Sentiment Analyzer":  # the queue's answer: the stub's label
+            app_page.get_by_label("Review").fill("great service, love it")
+            app_page.get_by_role("button", name="Score", exact=True).click()
+            app_page.get_by_text("positive").first.wait_for(timeout=60_000)
         if links == "jupyter-server-proxy" and template == "Flask App Base":
             app_page.set_viewport_size({"width": 760, "height": 180})
             app_page.screenshot(path=str(SHOTS / "application-through-jupyter.png"))

@@ -38,6 +38,7 @@ def _load_entry(folder: Path) -> NewTemplate:
         if not isinstance(spec.get(key), str) or not spec[key].strip():
             raise CatalogueError(f"{spec_path}: {key} is required")
     metadata = dict(spec.get("templateMetadata") or {})
+    _check_page_marker(spec_path, metadata.get("pageMarker"))
     files: list[tuple[str, bytes]] = []
     readme = folder / "README.md"
     if readme.is_file():
@@ -66,6 +67,24 @@ def _load_entry(folder: Path) -> NewTemplate:
         publisher=spec.get("publisher"),
         category=spec.get("category"),
         files=files,
+    )
+
+
+def _check_page_marker(spec_path: Path, marker: Any) -> None:
+    """``pageMarker``: text the working page contains, or ``{path, text}`` (a framework endpoint
+    under the application's link, for single-page apps whose HTML shell is generic)."""
+    if marker is None or (isinstance(marker, str) and marker):
+        return
+    if (
+        isinstance(marker, dict)
+        and set(marker) == {"path", "text"}
+        and all(isinstance(marker[k], str) and marker[k] for k in ("path", "text"))
+        and not marker["path"].startswith("/")
+    ):
+        return
+    raise CatalogueError(
+        f"{spec_path}: templateMetadata.pageMarker must be a text or {{path, text}} "
+        "(a path relative to the application's link)"
     )
 
 

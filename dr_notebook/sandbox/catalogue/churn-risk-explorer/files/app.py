@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.express as px
 from dash import Input, Output, dash_table, dcc, html
 from datarobot_predict.deployment import predict
+from flask import request
 
 HIGH = float(os.environ.get("HIGH_RISK", "0.6"))
 MEDIUM = float(os.environ.get("MEDIUM_RISK", "0.3"))
@@ -58,6 +59,27 @@ app = dash.Dash(
     routes_pathname_prefix="/",
 )
 server = app.server
+
+
+@server.after_request
+def behind_another_proxy(response):
+    """Through a proxy in front (jupyter-server-proxy's <base>/proxy/<port>), X-Forwarded-Prefix
+    is that proxy's prefix followed by PREFIX: the page then asks for its assets and callbacks
+    under the whole of it, so that they come back through both proxies."""
+    outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
+    if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
+        page = response.get_data(as_text=True)
+        for inner, whole in ((PREFIX, outer), (escaped(PREFIX), escaped(outer))):
+            page = page.replace(f'"{inner}', f'"{whole}')
+        response.set_data(page)
+    return response
+
+
+def escaped(path: str) -> str:
+    """A path as Dash writes it into the page's JSON config ("/" as \\u002f)."""
+    return path.replace("/", "\\u002f")
+
+
 app.layout = html.Div(
     [
         html.H1("Churn Risk Explorer"),

@@ -14,8 +14,12 @@ OUTLIERS = float(os.environ.get("OUTLIER_THRESHOLD", "0.05"))
 @app.get("/")
 def index():
     dr.Client()
-    datasets = dr.Dataset.list()[:100]
-    return render_template("index.html", datasets=datasets)
+    try:
+        datasets, problem = dr.Dataset.list()[:100], None
+    except (dr.errors.ClientError, dr.errors.ServerError) as exc:
+        # Shown on the page rather than a 500: the AI Catalog may be out of reach or not offered.
+        datasets, problem = [], f"DataRobot did not list the datasets ({exc.status_code})."
+    return render_template("index.html", datasets=datasets, problem=problem)
 
 
 @app.get("/report/<dataset_id>")

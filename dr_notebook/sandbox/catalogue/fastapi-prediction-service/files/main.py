@@ -5,6 +5,8 @@ import os
 
 import requests
 from fastapi import FastAPI, HTTPException
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 
@@ -21,7 +23,22 @@ def runtime_parameter(name: str, default: str) -> str:
 
 
 MAX_BATCH = int(runtime_parameter("MAX_BATCH", "1000"))
-app = FastAPI(title="Prediction Service", version="1.0.0")
+app = FastAPI(title="Prediction Service", docs_url=None, version="1.0.0")
+
+INDEX = """<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8"><title>Prediction Service</title></head>
+  <body>
+    <h1>Prediction Service</h1>
+    <p>A JSON API. Try it in the <a href="docs">interactive docs</a>.</p>
+    <ul>
+      <li><code>POST predict</code>: one customer, one prediction</li>
+      <li><code>POST predict/batch</code>: up to MAX_BATCH customers</li>
+      <li><code>GET healthz</code>: <a href="healthz">is it up?</a></li>
+    </ul>
+  </body>
+</html>
+"""
 
 
 class Customer(BaseModel):
@@ -67,3 +84,16 @@ def predict_batch(customers: list[Customer]) -> list[Prediction]:
     if not customers or len(customers) > MAX_BATCH:
         raise HTTPException(422, f"Send between 1 and {MAX_BATCH} rows.")
     return score(customers)
+
+
+# The link opens "/": a page of its own that works under any prefix (relative links only), and
+# docs whose OpenAPI document is asked for relative to the page (FastAPI's own /docs asks for
+# /openapi.json at the host's root, outside /custom_applications/<id>/).
+@app.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> str:
+    return INDEX
+
+
+@app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title}: API docs")

@@ -5,6 +5,7 @@ import os
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
+from flask import request
 from forecast import load_history, request_forecast
 
 DATE = os.environ.get("DATE_COLUMN", "date")
@@ -23,6 +24,26 @@ app = dash.Dash(
     routes_pathname_prefix="/",
 )
 server = app.server
+
+
+@server.after_request
+def behind_another_proxy(response):
+    """Through a proxy in front (jupyter-server-proxy's <base>/proxy/<port>), X-Forwarded-Prefix
+    is that proxy's prefix followed by PREFIX: the page then asks for its assets and callbacks
+    under the whole of it, so that they come back through both proxies."""
+    outer = request.headers.get("X-Forwarded-Prefix", "").rstrip("/") + "/"
+    if response.mimetype == "text/html" and outer != PREFIX and outer.endswith(PREFIX):
+        page = response.get_data(as_text=True)
+        for inner, whole in ((PREFIX, outer), (escaped(PREFIX), escaped(outer))):
+            page = page.replace(f'"{inner}', f'"{whole}')
+        response.set_data(page)
+    return response
+
+
+def escaped(path: str) -> str:
+    """A path as Dash writes it into the page's JSON config ("/" as \\u002f)."""
+    return path.replace("/", "\\u002f")
+
 
 app.layout = html.Div(
     [

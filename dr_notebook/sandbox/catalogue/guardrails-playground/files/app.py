@@ -1,6 +1,7 @@
 """Guardrails Playground: compare a plain and a guarded LLM deployment."""
 
 import os
+from urllib.parse import urlparse
 
 import gradio as gr
 import pandas as pd
@@ -61,7 +62,10 @@ with gr.Blocks(title="Guardrails Playground") as demo:
     run.click(compare, inputs=prompt, outputs=[plain, guarded, guards])
 
 if __name__ == "__main__":
+    # DataRobot serves the app under /custom_applications/<id>/ and strips that prefix; Gradio
+    # writes its asset and API links from root_path: the path of the app's external URL.
     demo.launch(
         server_name=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", "8080")),
+        root_path=urlparse(os.environ.get("DR_CUSTOM_APP_EXTERNAL_URL", "")).path.rstrip("/"),
     )

@@ -3,6 +3,7 @@
 import base64
 import io
 import os
+from urllib.parse import urlparse
 
 import gradio as gr
 from openai import OpenAI
@@ -58,11 +59,14 @@ demo = gr.Interface(
     ],
     outputs=gr.Markdown(label="Answer"),
     title="NIM Vision Language Assistant",
-    allow_flagging="never",
+    flagging_mode="never",
 )
 
 if __name__ == "__main__":
+    # DataRobot serves the app under /custom_applications/<id>/ and strips that prefix; Gradio
+    # writes its asset and API links from root_path: the path of the app's external URL.
     demo.launch(
         server_name=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", "8080")),
+        root_path=urlparse(os.environ.get("DR_CUSTOM_APP_EXTERNAL_URL", "")).path.rstrip("/"),
     )

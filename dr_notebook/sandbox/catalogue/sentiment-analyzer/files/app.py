@@ -1,6 +1,7 @@
 """Sentiment Analyzer: single text or a whole CSV, scored by a DataRobot deployment."""
 
 import os
+from urllib.parse import urlparse
 
 import datarobot as dr
 import gradio as gr
@@ -60,7 +61,10 @@ with gr.Blocks(title="Sentiment Analyzer") as demo:
         gr.Button("Score file").click(score_file, upload, scored)
 
 if __name__ == "__main__":
+    # DataRobot serves the app under /custom_applications/<id>/ and strips that prefix; Gradio
+    # writes its asset and API links from root_path: the path of the app's external URL.
     demo.launch(
         server_name=os.environ.get("BIND_ADDRESS", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", "8080")),
+        root_path=urlparse(os.environ.get("DR_CUSTOM_APP_EXTERNAL_URL", "")).path.rstrip("/"),
     )

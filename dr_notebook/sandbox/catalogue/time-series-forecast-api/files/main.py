@@ -8,10 +8,12 @@ import pandas as pd
 from cachetools import TTLCache, cached
 from datarobot_predict.deployment import predict
 from fastapi import FastAPI, HTTPException, Query
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 SERIES = os.environ.get("SERIES_COLUMN", "series_id")
-app = FastAPI(title="Time Series Forecast API")
+app = FastAPI(title="Time Series Forecast API", docs_url=None)
 dr.Client()
 # Locally, without a dataset and a deployment, the API serves flat stub forecasts.
 history = (
@@ -20,6 +22,21 @@ history = (
     else pd.DataFrame({SERIES: ["sample"]})
 )
 deployment = dr.Deployment.get(os.environ["DEPLOYMENT_ID"]) if os.getenv("DEPLOYMENT_ID") else None
+
+INDEX = """<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8"><title>Time Series Forecast API</title></head>
+  <body>
+    <h1>Time Series Forecast API</h1>
+    <p>A JSON API. Try it in the <a href="docs">interactive docs</a>.</p>
+    <ul>
+      <li><code>GET forecast/{series_id}?horizon=7</code>:
+        <a href="forecast/sample?horizon=7">a forecast of the sample series</a></li>
+      <li><code>GET healthz</code>: <a href="healthz">is it up?</a></li>
+    </ul>
+  </body>
+</html>
+"""
 
 
 class Point(BaseModel):
@@ -61,3 +78,16 @@ def get_forecast(series_id: str, horizon: int = Query(7, ge=1, le=90)) -> list[P
 @app.get("/healthz")
 def healthz() -> dict:
     return {"status": "ok", "series": int(history[SERIES].nunique())}
+
+
+# The link opens "/": a page of its own that works under any prefix (relative links only), and
+# docs whose OpenAPI document is asked for relative to the page (FastAPI's own /docs asks for
+# /openapi.json at the host's root, outside /custom_applications/<id>/).
+@app.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> str:
+    return INDEX
+
+
+@app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title}: API docs")
