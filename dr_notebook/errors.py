@@ -212,8 +212,9 @@ class ApplicationFailedError(DataRobotError):
     """An application ended ``failed`` while a call waited for it to run.
 
     ``application`` is the application as last seen, ``build_error`` the server's reason (None
-    when it gave none) and ``log_tail`` the last lines of its logs. The message is one line
-    that includes the build error.
+    when it gave none), ``log_tail`` the last lines of its logs and ``first_error`` the
+    first error they show (``ApplicationLogs.first_error``; None when none reads as one). The
+    message is one line that leads with the first error, then the build error.
     """
 
     def __init__(
@@ -223,12 +224,14 @@ class ApplicationFailedError(DataRobotError):
         application: Application | None = None,
         build_error: str | None = None,
         log_tail: Sequence[str] = (),
+        first_error: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.application = application
         self.build_error = build_error
         self.log_tail: list[str] = list(log_tail)
+        self.first_error = first_error
 
 
 class UnknownValueWarning(UserWarning):

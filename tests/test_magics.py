@@ -901,6 +901,9 @@ def test_apps_returns_the_frame_and_app_shows_the_card_and_logs(
     assert with_logs.error is None and with_logs.result is None
     assert "log lines (build completed)" in with_logs.stdout
     assert any(app.id in str(o["data"]) for o in with_logs.outputs)  # the card, displayed
+    grepped = run(shell, f"%dr_app {app.id} --logs --grep 'no such words'")
+    assert "Last 0 of 0 log lines matching 'no such words'" in grepped.stdout, grepped.text
+    assert isinstance(run(shell, f"%dr_app {app.id} --grep x").error, UsageError)
 
     deleted = run(shell, f"%dr_app '{name}' --delete")
     assert f"Deleted the application {name!r}" in deleted.stdout

@@ -123,6 +123,7 @@ class ApplicationMagics(MagicsBase):
         "--logs", nargs="?", type=int, const=_LOG_LINES, default=None, metavar="N",
         help=f"Also show the last N log lines (default {_LOG_LINES}).",
     )  # fmt: skip
+    @argument("--grep", metavar="TEXT", help="With --logs: only lines containing TEXT.")
     @argument(
         "--follow", action="store_true",
         help="Stream its new log lines until it ends (interrupt the kernel to stop).",
@@ -149,6 +150,8 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("%dr_app needs an application id or name, e.g. %dr_app 'My app'.")
         if args.logs is not None and args.logs < 0:
             raise UsageError("--logs takes a number of lines >= 0.")
+        if args.grep is not None and args.logs is None:
+            raise UsageError("--grep TEXT goes with --logs.")
         if args.watch and not args.sync:
             raise UsageError("--watch goes with --sync FOLDER.")
         if args.timeout is not None and (not args.follow or args.timeout <= 0):
@@ -169,13 +172,17 @@ class ApplicationMagics(MagicsBase):
             return None
         if args.logs is None:
             return app
-        logs = self.client.applications.logs(app)
+        grep = unquote(args.grep)
+        logs = self.client.applications.logs(app, grep=grep)
         display(app)
         state = f"build {logs.build_status or 'status unknown'}"
         if logs.build_error:
             state += f": {logs.build_error}"
+        if logs.first_error:
+            print(f"First error: {logs.first_error}")
         lines = logs.tail(args.logs)
-        print(f"Last {len(lines)} of {len(logs.lines)} log lines ({state}):")
+        matching = f" matching {grep!r}" if grep else ""
+        print(f"Last {len(lines)} of {len(logs.lines)} log lines{matching} ({state}):")
         _loop.print_lines(lines)
         return None
 

@@ -343,15 +343,18 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
         apps.transport.redact(app.build_error) if app.build_error else None
     )
     tail = logs.tail(LOG_TAIL)
+    first = logs.first_error
     reason = (build_error or "the server gave no build error").rstrip(". ")
-    last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
-    step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
+    lead = f"{first} ({reason})" if first and first != reason else reason
+    last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in lead else ""
+    step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {lead}", app)
     return ApplicationFailedError(
         f"The application {app.name or app.id!r} ({app.id}) failed after "
-        f"{step.elapsed:.0f} s: {reason}.{last} Logs: client.applications.logs({app.id!r}).",
+        f"{step.elapsed:.0f} s: {lead}.{last} Logs: client.applications.logs({app.id!r}).",
         application=app,
         build_error=build_error,
         log_tail=tail,
+        first_error=first,
     )
 
 

@@ -139,8 +139,37 @@ class Applications(Resource[Application]):
             return body["inUse"]
         return any(a.name == name for a in self.list(name=name, progress=False))
 
-    def logs(self, application: App) -> ApplicationLogs:
-        """The application's last output lines (at most 1000), build status, error and log."""
+    def logs(
+        self, application: App, *, grep: str | None = None, source: str | None = None
+    ) -> ApplicationLogs:
+        """The application's last output lines (at most 1000), build status, error and log;
+        ``.first_error`` is the first error they show.
+
+        ``source="runtime"`` keeps only the application's output (``build_log`` None);
+        ``source="build"`` puts the build log's lines in ``lines`` (the output left out).
+        ``grep`` keeps only the lines of ``lines`` (and of ``build_log``) that contain it,
+        ignoring case. ``first_error`` reads what is kept.
+        """
+        if source not in (None, "build", "runtime"):
+            raise InvalidArgumentError(
+                f'source must be "build", "runtime" or None, not {source!r}.'
+            )
+        if grep is not None and not isinstance(grep, str):
+            raise InvalidArgumentError(f"grep must be text, not {type(grep).__name__}.")
+        logs = self._logs(application)
+        if source == "runtime":
+            logs.build_log = None
+        elif source == "build":
+            logs.lines = (logs.build_log or "").splitlines()
+        if grep:
+            needle = grep.casefold()
+            logs.lines = [line for line in logs.lines if needle in line.casefold()]
+            if logs.build_log:
+                kept = [ln for ln in logs.build_log.splitlines() if needle in ln.casefold()]
+                logs.build_log = "\n".join(kept)
+        return logs
+
+    def _logs(self, application: App) -> ApplicationLogs:
         app_id = check_id("application", application)
         logs = ApplicationLogs.from_api(
             self._transport.get_json(f"customApplications/{quote_id(app_id)}/logs/")
