@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AmbiguousNameError",
+    "AppFolderError",
     "ApplicationFailedError",
     "AsyncOperationError",
     "AsyncTimeoutError",
@@ -159,6 +160,16 @@ class ConfigurationError(DataRobotError):
 
 class InvalidArgumentError(DataRobotError, ValueError):
     """An argument was rejected before anything was sent (also a ``ValueError``)."""
+
+
+class AppFolderError(InvalidArgumentError):
+    """A folder was not uploaded: ``check_app_folder`` found errors in it (nothing was
+    created). ``findings`` lists them (``Finding`` objects, warnings included); the message
+    names each error. Both a ``DataRobotError`` and a ``ValueError``."""
+
+    def __init__(self, message: str, *, findings: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.findings: list[Any] = list(findings)
 
 
 class NameInUseError(InvalidArgumentError):

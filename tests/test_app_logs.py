@@ -61,12 +61,14 @@ STREAMLIT_OK = [
 )  # fmt: skip
 def test_first_error(lines: list[str], build_log: str | None, build_status: str | None,
                      expected: str | None) -> None:  # fmt: skip
-    logs = ApplicationLogs(lines=lines, build_log=build_log, build_status=build_status)
+    logs = ApplicationLogs.from_api(
+        {"logs": lines, "buildLog": build_log, "buildStatus": build_status}
+    )
     assert logs.first_error == expected
 
 
 def test_the_first_traceback_wins_over_earlier_error_looking_lines() -> None:
-    logs = ApplicationLogs(lines=["ERROR: one", *FLASK_CRASH])
+    logs = ApplicationLogs.from_api({"logs": ["ERROR: one", *FLASK_CRASH]})
     assert logs.first_error == "ValueError: The DataRobot endpoint is not set"
 
 

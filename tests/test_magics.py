@@ -963,3 +963,22 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
     assert shown.count("not found in the package registry") == 1, shown  # said once
     assert ".. " not in shown, shown
     assert real.token not in cell.text
+
+
+def test_check_prints_one_line_per_finding_and_returns_a_frame(
+    shell: InteractiveShell, tmp_path: Path
+) -> None:
+    (tmp_path / "start-app.sh").write_text("streamlit run a.py --server.port 8501\r\n")
+    cell = run(shell, f"%dr_check {tmp_path} -o found")
+    assert cell.error is None, cell.text
+    lines = cell.stdout.splitlines()
+    assert lines[0].startswith("error: start-app.sh:1: CRLF")
+    assert lines[1].startswith("error: start-app.sh:1: no shebang")
+    assert lines[2].startswith("warning: start-app.sh:1: streamlit listens on port 8501")
+    assert lines[3] == f"{tmp_path}: 2 error(s), 1 warning(s) (an upload refuses it)"
+    assert list(cell.result.columns) == ["level", "path", "line", "message"]
+    assert shell.user_ns.pop("found") is cell.result and len(cell.result) == 3
+    assert isinstance(run(shell, "%dr_check").error, UsageError)
+    assert "FOLDER" in run(shell, "%dr_check --help").stdout
+    missing = run(shell, f"%dr_check {tmp_path / 'nope'}")
+    assert_one_line(missing, errors.InvalidArgumentError, "is not a folder")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
@@ -185,6 +186,34 @@ class ApplicationMagics(MagicsBase):
         print(f"Last {len(lines)} of {len(logs.lines)} log lines{matching} ({state}):")
         _loop.print_lines(lines)
         return None
+
+    @line_magic
+    @magic_arguments()
+    @argument("folder", nargs="*", metavar="FOLDER", help="The application's folder.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the DataFrame in VAR.")
+    @user_errors
+    def dr_check(self, line: str = "") -> pd.DataFrame:
+        """Check an application folder before uploading it: one line per finding (errors
+        refuse an upload; warnings do not), returned as a DataFrame (level, path, line,
+        message). Needs no connection."""
+        import pandas as pd
+
+        from dr_notebook.resources.app_folder import Finding, check_app_folder
+
+        args = parse_argstring(self.dr_check, line)
+        folder = words_of(args.folder)
+        if not folder:
+            raise UsageError("%dr_check needs a folder, e.g. %dr_check my-app")
+        findings = check_app_folder(folder)
+        for finding in findings:
+            print(finding)
+        errors = sum(f.level == "error" for f in findings)
+        print(f"{folder}: {errors} error(s), {len(findings) - errors} warning(s)"
+              + (" (an upload refuses it)" if errors else ""))  # fmt: skip
+        columns = [field.name for field in dataclasses.fields(Finding)]
+        frame = pd.DataFrame([dataclasses.asdict(f) for f in findings], columns=columns)
+        self._store(args.output, frame)
+        return frame
 
 
 class _ProgressLine:
