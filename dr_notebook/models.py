@@ -321,6 +321,9 @@ class Application(_Authored):
     application_url: str | None = None
     source_id: str | None = Field(default=None, alias="customApplicationSourceId")
     source_version_id: str | None = Field(default=None, alias="customApplicationSourceVersionId")
+    #: The latest version of its source, as the client last read it (not an API field: filled
+    #: by ``client.applications.get``, ``frame`` and ``drift``); None when not read.
+    latest_source_version_id: str | None = None
     env_version_id: str | None = None
     lrs_id: str | None = None
     org_id: str | None = None
@@ -342,6 +345,15 @@ class Application(_Authored):
     def failed(self) -> bool:
         """Whether the application ended ``failed``."""
         return self.status == ApplicationStatus.FAILED
+
+    @property
+    def outdated(self) -> bool | None:
+        """Whether its source has a newer version than the one it runs (True, False), or None
+        when that is not known (its source's latest version was not read, or it names no
+        version). ``client.applications.update(app, source_version="latest")`` moves it."""
+        if not self.latest_source_version_id or not self.source_version_id:
+            return None
+        return self.latest_source_version_id != self.source_version_id
 
     def __repr__(self) -> str:
         return f"Application(id={self.id!r}, name={self.name!r}, status={self.status!r})"

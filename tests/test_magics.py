@@ -349,6 +349,7 @@ def test_template_card_shows_the_templates_own_images(
     (folder / "docs" / "shot.png").write_bytes(png)
     (folder / "docs" / "evil.png").write_bytes(SVG_AS_PNG)
     (folder / "app.py").write_text("print('hi')\n")
+    (folder / "start-app.sh").write_text("#!/usr/bin/env bash\nexec python app.py\n")
     (folder / "README.md").write_text(
         "# Pictures\n\n![shot](docs/shot.png) ![evil](docs/evil.png)"
         " ![web](https://example.com/x.png) ![missing](docs/none.png)\n"

@@ -66,7 +66,7 @@ class Applications(Protocol):
         """The transport requests go through."""
         ...
 
-    def get(self, application: str | Application, /) -> Application:
+    def get(self, application: str | Application, /, *, drift: bool = True) -> Application:
         """The application, fresh from the server."""
         ...
 
@@ -260,7 +260,9 @@ def _create(
     data = transport.json(response) if response.content else None
     app = Application.from_api(data) if isinstance(data, Mapping) else Application()
     location = response.headers.get("Location")
-    if response.status_code == 202 and location:
+    if response.status_code == 202 and location and not app.id:
+        # Only when the answer lacks the application: its creation job ends when it serves
+        # (or fails), which the application's own status tells in more detail.
         app = _follow_job(apps, location, app, steps)
     elif not app.id:
         raise DataRobotError(
@@ -313,7 +315,7 @@ def _wait_running(
         steps.emit(stage, app.status, application=app)
         if not steps.deadline.sleep():
             raise _timeout(app, steps, app.status)
-        app = apps.get(app.id)
+        app = apps.get(app.id, drift=False)
 
 
 def _stopped(app: Application, steps: _Steps) -> DataRobotError:

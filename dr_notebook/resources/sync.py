@@ -37,7 +37,7 @@ class Applications(Protocol):
     """What syncing uses of ``client.applications`` (a typing-only reference: the resource
     itself imports this module)."""
 
-    def get(self, application: str | Application, /) -> Application:
+    def get(self, application: str | Application, /, *, drift: bool = True) -> Application:
         """The application, fresh from the server."""
         ...
 
@@ -141,11 +141,11 @@ class Syncer:
         self.max_workers = max_workers
         self._hashes: dict[str, dict[str, str]] = {}
 
-    def once(self) -> SyncResult:
-        """Sync now (see the module's docstring)."""
-        started = time.monotonic()
-        refuse_errors(self.folder)  # before any request: a folder that cannot run is not sent
-        app = self.applications.get(self.app_id)
+    def differences(
+        self, app: Application
+    ) -> tuple[dict[str, bytes], dict[str, str], tuple[tuple[str, ...], ...]]:
+        """The folder's files, the hashes of the version ``app`` runs, and the paths added,
+        changed and deleted between them (reads only)."""
         if not app.source_id or not app.source_version_id:
             raise InvalidArgumentError(
                 f"The application {app.name or app.id!r} does not say which source version it "
@@ -158,10 +158,19 @@ class Syncer:
         added = tuple(sorted(p for p in wanted if p not in remote))
         changed = tuple(sorted(p for p in wanted if p in remote and remote[p] != wanted[p]))
         deleted = tuple(sorted(p for p in remote if p not in wanted and not ignored(p, patterns)))
+        return local, remote, (added, changed, deleted)
+
+    def once(self) -> SyncResult:
+        """Sync now (see the module's docstring)."""
+        started = time.monotonic()
+        refuse_errors(self.folder)  # before any request: a folder that cannot run is not sent
+        app = self.applications.get(self.app_id, drift=False)
+        local, remote, (added, changed, deleted) = self.differences(app)
+        wanted = {path: _digest(content) for path, content in local.items()}
         if not (added or changed or deleted):
             return SyncResult(app, None, seconds=time.monotonic() - started)
         version = self.sources.new_version(
-            app.source_id,
+            app.source_id or "",  # differences() checked it
             {p: local[p] for p in (*added, *changed)},
             base_version=app.source_version_id,
             delete=deleted,
