@@ -100,6 +100,8 @@ def test_dr_apps_shows_the_outdated_column(
     try:
         newer_version(client, app)
         frame = ip.run_line_magic("dr_apps", f"--name {app.name} --status running")
-        assert "outdated" in frame.columns and list(frame["outdated"]) == [True]
+        assert (
+            frame is not None and "outdated" in frame.columns and list(frame["outdated"]) == [True]
+        )
     finally:
         ip.run_line_magic("unload_ext", "dr_notebook")

@@ -67,13 +67,14 @@ def create(sb: Any, name: str, start: bytes) -> tuple[str, str]:
 def job_until_done(sb: Any, location: str, timeout: float = 120.0) -> Any:
     """Poll the creation job as drapps does; the last answer and the statuses seen."""
     deadline = time.monotonic() + timeout
+    answer = None
     while time.monotonic() < deadline:
         answer = sb.api("GET", location, allow_redirects=False)
         if answer.status_code == 303 or answer.json()["status"] in ("ERROR", "ABORTED"):
             return answer
         assert answer.json()["status"] == "RUNNING", answer.text
         time.sleep(0.2)
-    raise AssertionError(f"the job never ended: {answer.text}")
+    raise AssertionError(f"the job never ended: {answer and answer.text}")
 
 
 def app_of(sb: Any, app_id: str) -> Any:
