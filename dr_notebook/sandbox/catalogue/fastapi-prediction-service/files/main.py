@@ -5,6 +5,7 @@ import os
 
 import requests
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 
@@ -50,6 +51,12 @@ def score(rows: list[Customer]) -> list[Prediction]:
         raise HTTPException(502, f"DataRobot answered {response.status_code}.")
     values = [row.get("prediction") for row in response.json().get("data", [])]
     return [Prediction(prediction=v, row=i) for i, v in enumerate(values)]
+
+
+@app.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    """The application's page: its API documentation (relative: it works under any prefix)."""
+    return RedirectResponse("docs")
 
 
 @app.get("/healthz")

@@ -8,6 +8,7 @@ import pandas as pd
 from cachetools import TTLCache, cached
 from datarobot_predict.deployment import predict
 from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 SERIES = os.environ.get("SERIES_COLUMN", "series_id")
@@ -56,6 +57,12 @@ def forecast(series_id: str, horizon: int) -> list[Point]:
 @app.get("/forecast/{series_id}")
 def get_forecast(series_id: str, horizon: int = Query(7, ge=1, le=90)) -> list[Point]:
     return forecast(series_id, horizon)
+
+
+@app.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    """The application's page: its API documentation (relative: it works under any prefix)."""
+    return RedirectResponse("docs")
 
 
 @app.get("/healthz")
