@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         WorkspaceItem,
     )
     from dr_notebook.render import render_markdown
+    from dr_notebook.resources.app_folder import Finding, check_app_folder
     from dr_notebook.resources.pagination import Page
     from dr_notebook.resources.sync import SyncResult
 
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncStatus",
     "Client",
     "DefaultEnvironment",
+    "Finding",
     "LaunchStep",
     "Page",
     "RuntimeParameter",
@@ -53,6 +55,7 @@ __all__ = [
     "TemplateMetadata",
     "WorkspaceItem",
     "__version__",
+    "check_app_folder",
     "client",
     "enums",
     "errors",
@@ -81,6 +84,8 @@ _LAZY = {
     "WorkspaceItem": "dr_notebook.models",
     "SyncResult": "dr_notebook.resources.sync",
     "Page": "dr_notebook.resources.pagination",
+    "Finding": "dr_notebook.resources.app_folder",
+    "check_app_folder": "dr_notebook.resources.app_folder",
 }
 #: Submodules reachable as attributes in any import order (``drn.models`` in a fresh kernel).
 _SUBMODULES = ("client", "enums", "errors", "models")

@@ -228,8 +228,8 @@ _LINK = "color:var(--jp-content-link-color, #1a73e8);text-decoration:underline;c
 
 
 def application_html(application: Application) -> str:
-    """A compact HTML card for an application: name, status, link, source, version, created,
-    resources, and the build error when it failed.
+    """A compact HTML card for an application: name, status, link, source, version (and
+    whether it is outdated, when known), created, resources, and the build error when it failed.
 
     The "Open application" link appears only for an http/https ``application_url``; any other
     URL is shown as text and never as a link.
@@ -248,7 +248,7 @@ def application_html(application: Application) -> str:
         ("id", code(a.id)),
         ("url", _wrapping_code(a.application_url) if a.application_url else ""),
         ("source", code(a.source_id) if a.source_id else ""),
-        ("version", code(a.source_version_id) if a.source_version_id else ""),
+        ("version", (code(a.source_version_id) + _drift(a)) if a.source_version_id else ""),
         ("created", escaped(" by ".join(x for x in (created, creator) if x))),
         ("resources", shown_resources),
         (
@@ -265,6 +265,17 @@ def application_html(application: Application) -> str:
         f"{' &nbsp; ' + link if link else ''}</div>"
         f"{rows_html(rows)}</div>"
     )
+
+
+def _drift(application: Application) -> str:
+    """After the version: whether its source has a newer one (nothing when not known)."""
+    if application.outdated is None:
+        return ""
+    if application.outdated:
+        latest = code(application.latest_source_version_id or "")
+        return (f' <span class="dr-notebook-outdated" style="color:#b45309">outdated: the source '
+                f"has a newer version ({latest})</span>")  # fmt: skip
+    return f' <span style="{MUTED}">(latest)</span>'
 
 
 @singledispatch

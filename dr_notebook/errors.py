@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AmbiguousNameError",
+    "AppFolderError",
     "ApplicationFailedError",
     "AsyncOperationError",
     "AsyncTimeoutError",
@@ -162,6 +163,16 @@ class InvalidArgumentError(DataRobotError, ValueError):
     """An argument was rejected before anything was sent (also a ``ValueError``)."""
 
 
+class AppFolderError(InvalidArgumentError):
+    """A folder was not uploaded: ``check_app_folder`` found errors in it (nothing was
+    created). ``findings`` lists them (``Finding`` objects, warnings included); the message
+    names each error. Both a ``DataRobotError`` and a ``ValueError``."""
+
+    def __init__(self, message: str, *, findings: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.findings: list[Any] = list(findings)
+
+
 class NameInUseError(InvalidArgumentError):
     """An application already has the name a launch was asked to use (nothing was created);
     ``name`` is that name."""
@@ -224,8 +235,9 @@ class ApplicationFailedError(DataRobotError):
     """An application ended ``failed`` while a call waited for it to run.
 
     ``application`` is the application as last seen, ``build_error`` the server's reason (None
-    when it gave none) and ``log_tail`` the last lines of its logs. The message is one line
-    that includes the build error.
+    when it gave none), ``log_tail`` the last lines of its logs and ``first_error`` the
+    first error they show (``ApplicationLogs.first_error``; None when none reads as one). The
+    message is one line that leads with the first error, then the build error.
     """
 
     def __init__(
@@ -235,12 +247,14 @@ class ApplicationFailedError(DataRobotError):
         application: Application | None = None,
         build_error: str | None = None,
         log_tail: Sequence[str] = (),
+        first_error: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.application = application
         self.build_error = build_error
         self.log_tail: list[str] = list(log_tail)
+        self.first_error = first_error
 
 
 class UnknownValueWarning(UserWarning):

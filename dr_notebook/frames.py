@@ -186,6 +186,7 @@ APPLICATION_COLUMNS = [
     "application_url",
     "source_id",
     "source_version_id",
+    "outdated",
     "created_at",
     "updated_at",
     "created_by",
@@ -217,7 +218,8 @@ def applications_frame(applications: Iterable[Application]) -> pd.DataFrame:
 
     ``status`` and ``resource_label`` are categorical (any status value is kept as sent),
     ``created_at``/``updated_at`` ``datetime64[ns, UTC]`` (NaT when missing), ``replicas``
-    a nullable integer (``Int64``), ``external_access_enabled``/``allow_auto_stopping``
+    a nullable integer (``Int64``), ``outdated`` a nullable bool (``boolean``: its source has a
+    newer version; NA when not read), ``external_access_enabled``/``allow_auto_stopping``
     bool, ``permissions`` Python lists, the other columns text (missing values are NA).
     Extra fields are named in snake_case. An empty input gives an empty frame with the same columns.
     """
@@ -230,6 +232,7 @@ def applications_frame(applications: Iterable[Application]) -> pd.DataFrame:
         "application_url": [a.application_url for a in apps],
         "source_id": [a.source_id for a in apps],
         "source_version_id": [a.source_version_id for a in apps],
+        "outdated": pd.array([a.outdated for a in apps], dtype="boolean"),
         "created_at": _utc([a.created_at for a in apps]),
         "updated_at": _utc([a.updated_at for a in apps]),
         "created_by": [a.created_by for a in apps],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -332,6 +333,9 @@ class Application(_Authored):
     application_url: str | None = None
     source_id: str | None = Field(default=None, alias="customApplicationSourceId")
     source_version_id: str | None = Field(default=None, alias="customApplicationSourceVersionId")
+    #: The latest version of its source, as the client last read it (not an API field: filled
+    #: by ``client.applications.get``, ``frame`` and ``drift``); None when not read.
+    latest_source_version_id: str | None = None
     env_version_id: str | None = None
     lrs_id: str | None = None
     org_id: str | None = None
@@ -367,6 +371,15 @@ class Application(_Authored):
         assert _app_display is not None
         return _app_display(self, mode, height, client=client)
 
+    @property
+    def outdated(self) -> bool | None:
+        """Whether its source has a newer version than the one it runs (True, False), or None
+        when that is not known (its source's latest version was not read, or it names no
+        version). ``client.applications.update(app, source_version="latest")`` moves it."""
+        if not self.latest_source_version_id or not self.source_version_id:
+            return None
+        return self.latest_source_version_id != self.source_version_id
+
     def __repr__(self) -> str:
         return f"Application(id={self.id!r}, name={self.name!r}, status={self.status!r})"
 
@@ -388,6 +401,18 @@ class ApplicationLogs(ApiModel):
     def tail(self, count: int = 20) -> list[str]:
         """The last ``count`` output lines (all of them when there are fewer)."""
         return self.lines[-count:] if count > 0 else []
+
+    @property
+    def first_error(self) -> str | None:
+        """The first error the logs show, one line: the last line of the first traceback
+        (``ValueError: bad config``), else the first line that reads as an error (``Error:``,
+        ``ERROR``, ``fatal:``, ``... failed``); None when none does.
+
+        The build log is read first (before the output) unless the build completed: a
+        completed build's log is pip's chatter, not the application's failure. ANSI colour
+        codes are removed."""
+        build = (self.build_log or "").splitlines() if self.build_status != "completed" else []
+        return first_error_line([*build, *self.lines])
 
     def __repr__(self) -> str:
         return (
@@ -424,3 +449,35 @@ class LaunchStep:
     def done(self) -> bool:
         """Whether this is the last step (``running`` or ``failed``)."""
         return self.stage in ("running", "failed")
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+# Lines that read as an error: an exception's line (ValueError: ..., KeyboardInterrupt), a
+# tool's prefix (error: / fatal: / panic:), a logger's level in capitals, the sandbox's reason.
+_ERROR_PREFIX = re.compile(
+    r"^(?:[\w.]*(?:Error|Exception)\b(?::|$)|(?:error|fatal|panic)\b\s*[:!]"
+    r"|failed to\b|.*\bexited with code [1-9])",
+    re.IGNORECASE,
+)
+_ERROR_LEVEL = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
+
+
+def first_error_line(lines: list[str]) -> str | None:
+    """The last line of the first traceback in ``lines``, else the first line that reads as
+    an error (see :attr:`ApplicationLogs.first_error`), stripped of ANSI codes."""
+    from dr_notebook.ansi import strip_ansi
+
+    clean = [strip_ansi(line).rstrip() for line in lines]
+    for index, line in enumerate(clean):
+        if line.strip() != _TRACEBACK:
+            continue
+        indent = len(line) - len(line.lstrip())
+        for after in clean[index + 1 :]:
+            if after.strip() and len(after) - len(after.lstrip()) <= indent:
+                return after.strip()
+        break  # a traceback cut short: fall back to the first error-like line
+    for line in clean:
+        text = line.strip()
+        if text and (_ERROR_PREFIX.match(text) or _ERROR_LEVEL.search(text)):
+            return text
+    return None

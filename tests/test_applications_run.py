@@ -96,3 +96,26 @@ def test_an_app_slow_to_listen_reports_the_start_stage(client: drn.Client) -> No
     assert "start" in stages and stages[-1] == "running"
     assert stages.index("start") > stages.index("build")
     client.applications.delete(app)
+
+
+def test_a_python_crash_leads_the_error_and_the_logs_with_its_first_error(
+    client: drn.Client,
+) -> None:
+    script = (
+        "#!/usr/bin/env bash\necho 'INFO starting'\n"
+        "python -c 'import json; json.loads(\"{bad\")'\nexit 1\n"
+    )
+    source = runnable_source(client, script)
+    with pytest.raises(errors.ApplicationFailedError) as caught:
+        client.applications.create(source, name="python crasher")
+    err = caught.value
+    first = "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes"
+    assert err.first_error and err.first_error.startswith(first)
+    assert str(err).split(" s: ", 1)[1].startswith(first)  # it leads the message
+    assert err.application is not None
+    logs = client.applications.logs(err.application)
+    assert logs.first_error == err.first_error
+    assert client.applications.logs(err.application, grep="INFO").lines == ["INFO starting"]
+    runtime = client.applications.logs(err.application, source="runtime")
+    assert runtime.build_log is None and runtime.first_error == err.first_error
+    client.applications.delete(err.application)

@@ -64,6 +64,7 @@ def make_folder(root: Path) -> Path:
     folder = root / f"my-app-{uuid.uuid4().hex[:6]}"
     (folder / "static").mkdir(parents=True)
     (folder / "app.py").write_text("print('hello')\n")
+    (folder / "start-app.sh").write_text("#!/usr/bin/env bash\nexec python app.py\n")
     (folder / "README.md").write_text("# My app\n\nSays hello.\n")
     (folder / "static" / "style.css").write_text("body { color: teal; }\n")
     (folder / ".git").mkdir()
@@ -406,6 +407,7 @@ def test_folder_round_trips_through_file(client: drn.Client, tmp_path: Path) -> 
         assert sorted(f.name for f in template.files) == [
             "README.md",
             "app.py",
+            "start-app.sh",
             "static/style.css",
         ]
         contents = {
@@ -444,6 +446,7 @@ def test_folder_upload_leaves_out_env_files_and_symlinks(
             ".envrc.example",
             "README.md",
             "app.py",
+            "start-app.sh",
             "static/style.css",
         ]
     finally:

@@ -144,6 +144,7 @@ def test_debug_logs_hide_the_token(
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "app.py").write_text("print(1)\n")
+    (folder / "start-app.sh").write_text("#!/usr/bin/env bash\nexec python app.py\n")
     made = client.templates.create(
         name="Logged template",
         description="d",

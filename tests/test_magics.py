@@ -354,6 +354,7 @@ def test_template_card_shows_the_templates_own_images(
     (folder / "docs" / "shot.png").write_bytes(png)
     (folder / "docs" / "evil.png").write_bytes(SVG_AS_PNG)
     (folder / "app.py").write_text("print('hi')\n")
+    (folder / "start-app.sh").write_text("#!/usr/bin/env bash\nexec python app.py\n")
     (folder / "README.md").write_text(
         "# Pictures\n\n![shot](docs/shot.png) ![evil](docs/evil.png)"
         " ![web](https://example.com/x.png) ![missing](docs/none.png)\n"
@@ -1014,6 +1015,9 @@ def test_apps_returns_the_frame_and_app_shows_the_card_and_logs(
     assert with_logs.error is None and with_logs.result is None
     assert "log lines (build completed)" in with_logs.stdout
     assert any(app.id in str(o["data"]) for o in with_logs.outputs)  # the card, displayed
+    grepped = run(shell, f"%dr_app {app.id} --logs --grep 'no such words'")
+    assert "Last 0 of 0 log lines matching 'no such words'" in grepped.stdout, grepped.text
+    assert isinstance(run(shell, f"%dr_app {app.id} --grep x").error, UsageError)
 
     deleted = run(shell, f"%dr_app '{name}' --delete")
     assert f"Deleted the application {name!r}" in deleted.stdout
@@ -1148,3 +1152,22 @@ def test_an_interrupt_before_the_application_exists_says_so(
         f"Interrupted before {name} was created (its application source may still appear)."
     ]
     assert not admin.applications.name_in_use(name)
+
+
+def test_check_prints_one_line_per_finding_and_returns_a_frame(
+    shell: InteractiveShell, tmp_path: Path
+) -> None:
+    (tmp_path / "start-app.sh").write_text("streamlit run a.py --server.port 8501\r\n")
+    cell = run(shell, f"%dr_check {tmp_path} -o found")
+    assert cell.error is None, cell.text
+    lines = cell.stdout.splitlines()
+    assert lines[0].startswith("error: start-app.sh:1: CRLF")
+    assert lines[1].startswith("error: start-app.sh:1: no shebang")
+    assert lines[2].startswith("warning: start-app.sh:1: streamlit listens on port 8501")
+    assert lines[3] == f"{tmp_path}: 2 error(s), 1 warning(s) (an upload refuses it)"
+    assert list(cell.result.columns) == ["level", "path", "line", "message"]
+    assert shell.user_ns.pop("found") is cell.result and len(cell.result) == 3
+    assert isinstance(run(shell, "%dr_check").error, UsageError)
+    assert "FOLDER" in run(shell, "%dr_check --help").stdout
+    missing = run(shell, f"%dr_check {tmp_path / 'nope'}")
+    assert_one_line(missing, errors.InvalidArgumentError, "is not a folder")

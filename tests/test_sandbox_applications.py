@@ -60,10 +60,12 @@ def test_create_202_status_303_then_running_after_the_delay(sb):
     assert set(body) == APP_FIELDS and body["status"] == "building"
     assert body["customApplicationSourceVersionId"] == vid
     assert body["applicationUrl"] == f"{sb.base_url}/custom_applications/{body['id']}/"
+    pending = sb.api("GET", location, allow_redirects=False)  # the job ends when it serves
+    assert pending.status_code == 200 and pending.json()["status"] == "RUNNING"
+    app = wait_for(sb, body["id"], "running")
     done = sb.api("GET", location, allow_redirects=False)
     assert done.status_code == 303 and done.json()["status"] == "COMPLETED"
     assert done.headers["Location"] == f"{sb.endpoint}/customApplications/{body['id']}/"
-    app = wait_for(sb, body["id"], "running")
     assert app["resources"]["replicas"] == 1 and isinstance(app["resources"]["cpuRequest"], float)
     page = sb.api("GET", app["applicationUrl"], role=None)
     assert page.status_code == 200 and "simulated" in page.text and "index.html" in page.text

@@ -1,6 +1,7 @@
 """The "My applications" view of the gallery: your applications with status and link, a
-running one shown here (inline, as ``app.show()``), their logs, and delete with a
-confirmation click.
+running one shown here (inline, as ``app.show()``), their logs, delete with a confirmation
+click, and "Move to latest" for an application whose source has a newer version than the one
+it runs.
 
 The list loads in the calling thread (the face's), on demand: its rows are widgets, which a
 worker thread may not create, and it is one or two requests for the few applications a user has.
@@ -41,10 +42,16 @@ _PRE = (
     "background:var(--jp-layout-color2, rgba(128,128,128,.1))"
 )
 _DELETE_TIP = "Stop and delete this application (asks for a second click)"
+_LATEST_TIP = "Restart this application on its source's latest version"
+_OUTDATED = (
+    ' <span class="dr-notebook-outdated" style="color:#b45309" '
+    'title="Its source has a newer version than the one it runs">outdated</span>'
+)
 
 
 class ApplicationRow(widgets.HBox):
-    """One application: name, id, status badge and link, then its Logs and Delete buttons."""
+    """One application: name, id, status badge, "outdated" and link, then its Logs, Delete and
+    (when outdated) Move to latest buttons."""
 
     def __init__(self, app: Application) -> None:
         from dr_notebook.cards import application_link, code, escaped, status_badge
@@ -54,7 +61,8 @@ class ApplicationRow(widgets.HBox):
         self.summary = widgets.HTML(
             value=(
                 f"<b>{escaped(app.name or app.id)}</b> <span>{code(app.id)}</span> "
-                f"{status_badge(app.status)}{' &nbsp; ' + link if link else ''}"
+                f"{status_badge(app.status)}{_OUTDATED if app.outdated else ''}"
+                f"{' &nbsp; ' + link if link else ''}"
             ),
             layout=widgets.Layout(flex="1 1 auto"),
         )
@@ -62,8 +70,16 @@ class ApplicationRow(widgets.HBox):
         self.show_button.disabled = not app.running
         self.logs_button = button("Logs", "file-text", "Show the application's last output lines")
         self.delete_button = button("Delete", "trash", _DELETE_TIP)
+        self.latest_button = button("Move to latest", "arrow-up", _LATEST_TIP)
+        self.latest_button.layout.display = None if app.outdated else "none"
         super().__init__(
-            [self.summary, self.show_button, self.logs_button, self.delete_button],
+            [
+                self.summary,
+                self.show_button,
+                self.logs_button,
+                self.latest_button,
+                self.delete_button,
+            ],
             layout=widgets.Layout(align_items="center", grid_gap="8px", width="100%"),
         )
 
@@ -128,7 +144,9 @@ class ApplicationsView:
         self.logs.value = ""
         self.shown.value = ""
         try:
-            apps = self._client().applications.list(order_by="-createdAt", limit=LIMIT + 1)
+            client = self._client()
+            apps = client.applications.list(order_by="-createdAt", limit=LIMIT + 1)
+            client.applications.drift(apps[:LIMIT])
         except USER_ERRORS as err:
             self.status.value = html.message_html(
                 f"Could not list the applications: {one_line(err)}", "error"
@@ -158,7 +176,31 @@ class ApplicationsView:
         row.show_button.on_click(lambda _b: self.show_here(app.id))
         row.logs_button.on_click(lambda _b: self.show_logs(app.id))
         row.delete_button.on_click(lambda _b: self.delete(app.id))
+        row.latest_button.on_click(lambda _b: self.move_to_latest(app.id))
         return row
+
+    def move_to_latest(self, app_id: str) -> bool:
+        """The Move to latest button: restart the application on its source's latest version
+        (without waiting: the list is reloaded, Refresh shows it running). Returns whether the
+        server took the move."""
+        self._cancel()
+        app = self.row(app_id).application
+        latest = app.latest_source_version_id
+        if not latest:
+            return False
+        try:
+            self._client().applications.update(app_id, source_version=latest, wait=False)
+        except USER_ERRORS as err:
+            self.status.value = html.message_html(
+                f"Could not move {app.name or app.id}: {one_line(err)}", "error"
+            )
+            return False
+        self.refresh()
+        self.status.value = html.message_html(
+            f"Moving {app.name or app.id} to version {latest}: it restarts (Refresh to see it).",
+            "ok",
+        )
+        return True
 
     def _cancel(self) -> None:
         """Cancel a pending delete confirmation."""

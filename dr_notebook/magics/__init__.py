@@ -26,7 +26,7 @@ _FAMILIES = (TemplateMagics, ApplicationMagics, ConnectionMagics)
 @magics_class
 class DataRobotMagics(TemplateMagics, ApplicationMagics, ConnectionMagics):
     """``%dr_templates``, ``%dr_template``, ``%dr_new_app``, ``%dr_apps``, ``%dr_app``,
-    ``%dr_gallery``, ``%dr_connect``."""
+    ``%dr_gallery``, ``%dr_connect``, ``%dr_check``."""
 
 
 # Each family's @magics_class took its own magics; the one registered class offers them all.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
@@ -180,6 +181,7 @@ class ApplicationMagics(MagicsBase):
         "--logs", nargs="?", type=int, const=_LOG_LINES, default=None, metavar="N",
         help=f"Also show the last N log lines (default {_LOG_LINES}).",
     )  # fmt: skip
+    @argument("--grep", metavar="TEXT", help="With --logs: only lines containing TEXT.")
     @argument(
         "--follow", action="store_true",
         help="Stream its new log lines until it ends (interrupt the kernel to stop).",
@@ -213,6 +215,8 @@ class ApplicationMagics(MagicsBase):
             raise UsageError("%dr_app needs an application id or name, e.g. %dr_app 'My app'.")
         if args.logs is not None and args.logs < 0:
             raise UsageError("--logs takes a number of lines >= 0.")
+        if args.grep is not None and args.logs is None:
+            raise UsageError("--grep TEXT goes with --logs.")
         if args.watch and not args.sync:
             raise UsageError("--watch goes with --sync FOLDER.")
         if args.timeout is not None and (not args.follow or args.timeout <= 0):
@@ -239,15 +243,47 @@ class ApplicationMagics(MagicsBase):
             shown = app.show(args.show or self.app_display, client=self.client)
         if args.logs is None:
             return shown if shown is not None else app
-        logs = self.client.applications.logs(app)
+        grep = unquote(args.grep)
+        logs = self.client.applications.logs(app, grep=grep)
         display(shown if shown is not None else app)
         state = f"build {logs.build_status or 'status unknown'}"
         if logs.build_error:
             state += f": {logs.build_error}"
+        if logs.first_error:
+            print(f"First error: {logs.first_error}")
         lines = logs.tail(args.logs)
-        print(f"Last {len(lines)} of {len(logs.lines)} log lines ({state}):")
+        matching = f" matching {grep!r}" if grep else ""
+        print(f"Last {len(lines)} of {len(logs.lines)} log lines{matching} ({state}):")
         _loop.print_lines(lines)
         return None
+
+    @line_magic
+    @magic_arguments()
+    @argument("folder", nargs="*", metavar="FOLDER", help="The application's folder.")
+    @argument("-o", "--output", metavar="VAR", help="Also store the DataFrame in VAR.")
+    @user_errors
+    def dr_check(self, line: str = "") -> pd.DataFrame:
+        """Check an application folder before uploading it: one line per finding (errors
+        refuse an upload; warnings do not), returned as a DataFrame (level, path, line,
+        message). Needs no connection."""
+        import pandas as pd
+
+        from dr_notebook.resources.app_folder import Finding, check_app_folder
+
+        args = parse_argstring(self.dr_check, line)
+        folder = words_of(args.folder)
+        if not folder:
+            raise UsageError("%dr_check needs a folder, e.g. %dr_check my-app")
+        findings = check_app_folder(folder)
+        for finding in findings:
+            print(finding)
+        errors = sum(f.level == "error" for f in findings)
+        print(f"{folder}: {errors} error(s), {len(findings) - errors} warning(s)"
+              + (" (an upload refuses it)" if errors else ""))  # fmt: skip
+        columns = [field.name for field in dataclasses.fields(Finding)]
+        frame = pd.DataFrame([dataclasses.asdict(f) for f in findings], columns=columns)
+        self._store(args.output, frame)
+        return frame
 
 
 class _ProgressLine:

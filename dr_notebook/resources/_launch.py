@@ -67,7 +67,7 @@ class Applications(Protocol):
         """The transport requests go through."""
         ...
 
-    def get(self, application: str | Application, /) -> Application:
+    def get(self, application: str | Application, /, *, drift: bool = True) -> Application:
         """The application, fresh from the server."""
         ...
 
@@ -269,7 +269,9 @@ def _create(
     data = transport.json(response) if response.content else None
     app = Application.from_api(data) if isinstance(data, Mapping) else Application()
     location = response.headers.get("Location")
-    if response.status_code == 202 and location:
+    if response.status_code == 202 and location and not app.id:
+        # Only when the answer lacks the application: its creation job ends when it serves
+        # (or fails), which the application's own status tells in more detail.
         app = _follow_job(apps, location, app, steps)
     elif not app.id:
         raise DataRobotError(
@@ -322,7 +324,7 @@ def _wait_running(
         steps.emit(stage, app.status, application=app)
         if not steps.deadline.sleep():
             raise _timeout(app, steps, app.status)
-        app = apps.get(app.id)
+        app = apps.get(app.id, drift=False)
 
 
 def _stopped(app: Application, steps: _Steps) -> DataRobotError:
@@ -352,15 +354,18 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
         apps.transport.redact(app.build_error) if app.build_error else None
     )
     tail = logs.tail(LOG_TAIL)
+    first = logs.first_error
     reason = (build_error or "the server gave no build error").rstrip(". ")
-    last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in reason else ""
-    step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {reason}", app)
+    lead = f"{first} ({reason})" if first and first != reason else reason
+    last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in lead else ""
+    step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {lead}", app)
     return ApplicationFailedError(
         f"The application {app.name or app.id!r} ({app.id}) failed after "
-        f"{step.elapsed:.0f} s: {reason}.{last} Logs: client.applications.logs({app.id!r}).",
+        f"{step.elapsed:.0f} s: {lead}.{last} Logs: client.applications.logs({app.id!r}).",
         application=app,
         build_error=build_error,
         log_tail=tail,
+        first_error=first,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal, overload
 
 from dr_notebook.downloads import content_bytes
@@ -24,6 +26,7 @@ from dr_notebook.models import (
 from dr_notebook.resources._jobs import DEFAULT_WAIT, Deadline, check_wait, follow_job, poll_job
 from dr_notebook.resources._progress import progress_bar
 from dr_notebook.resources._version_reader import Source, SourceVersionReader, Version
+from dr_notebook.resources.app_folder import refuse_errors
 from dr_notebook.resources.checks import (
     check_id,
     check_limit,
@@ -375,9 +378,12 @@ class AppSources(SourceVersionReader):
         ``resources`` e.g. ``{"resource_label": "cpu.small", "replicas": 1}``.
         ``runtime_parameters`` (``{name: value}``) are checked against the new version's
         ``metadata.yaml`` (the one uploaded, else the base version's definitions, whose values
-        are copied) and set last. Everything is checked before anything is sent.
+        are copied) and set last. Everything is checked before anything is sent, a folder by
+        ``drn.check_app_folder`` (``AppFolderError``; no start-app.sh is fine on a base).
         """
         source_id = check_id("source", source)
+        if isinstance(files, (str, os.PathLike)) and Path(files).expanduser().is_dir():
+            refuse_errors(files, whole=base_version is None)
         uploads = source_files(files) if files is not None else []
         doomed = [check_source_path(p) for p in ([delete] if isinstance(delete, str) else delete)]
         entries: list[dict[str, Any]] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
@@ -13,6 +14,7 @@ from typing_extensions import Unpack
 
 from dr_notebook.enums import APPLICATION_ORDER_BY
 from dr_notebook.errors import (
+    DataRobotError,
     InvalidArgumentError,
     NotFoundError,
 )
@@ -98,14 +100,60 @@ class Applications(Resource[Application]):
         updated_at, ...``)."""
         from dr_notebook.frames import applications_frame
 
-        return applications_frame(self.list(progress=progress, **filters))
+        return applications_frame(self.drift(self.list(progress=progress, **filters)))
 
-    def get(self, application: App) -> Application:
-        """One application by id (or an :class:`Application`, read again)."""
+    def get(self, application: App, *, drift: bool = True) -> Application:
+        """One application by id (or an :class:`Application`, read again); with ``drift``
+        (one more request: its source) ``.outdated`` says whether its source has a newer
+        version than the one it runs."""
         app_id = check_id("application", application)
-        return Application.from_api(
+        app = Application.from_api(
             self._transport.get_json(f"customApplications/{quote_id(app_id)}/")
         )
+        return self.drift([app])[0] if drift else app
+
+    def drift(self, applications: list[Application]) -> list[Application]:
+        """``applications`` with ``latest_source_version_id`` filled in (one request per
+        distinct source, side by side), so that ``.outdated`` is True or False; a source that
+        cannot be read leaves it None (unknown). Returns the same objects."""
+        sources = sorted({a.source_id for a in applications if a.source_id})
+        if not sources:
+            return applications
+
+        def latest(source_id: str) -> str | None:
+            try:
+                body = self._transport.get_json(f"customApplicationSources/{quote_id(source_id)}/")
+            except DataRobotError:
+                return None
+            found = body.get("latestVersion") if isinstance(body, dict) else None
+            return found.get("id") if isinstance(found, dict) else None
+
+        with ThreadPoolExecutor(max_workers=min(len(sources), self._max_workers)) as pool:
+            ids = dict(zip(sources, pool.map(latest, sources), strict=True))
+        for app in applications:
+            app.latest_source_version_id = ids.get(app.source_id or "")
+        return applications
+
+    def _latest_version(self, app_id: str) -> str:
+        current = self.get(app_id)
+        if not current.latest_source_version_id:
+            raise DataRobotError(
+                f"The latest version of the source of {current.name or app_id!r} could not be "
+                "read; pass source_version=<version id>."
+            )
+        return current.latest_source_version_id
+
+    def folder_differs(self, application: App, folder: str | os.PathLike[str]) -> bool:
+        """Whether ``folder`` (as a sync takes it: less ``.dr_apps_ignore``) differs from the
+        version the application runs, by content hash; reads only (what :meth:`sync` would
+        send: ``sync`` makes a version only when this is True)."""
+        from dr_notebook.resources.sync import Syncer
+
+        app = self.get(application, drift=False)
+        syncer = Syncer(self, self._sources(), app, Path(folder).expanduser(),
+                        timeout=0, max_workers=self._max_workers)  # fmt: skip
+        _, _, changes = syncer.differences(app)
+        return any(changes)
 
     def resolve(self, id_or_name: App) -> Application:
         """The application with this id, else the one with exactly this name (case-insensitive).
@@ -139,8 +187,37 @@ class Applications(Resource[Application]):
             return body["inUse"]
         return any(a.name == name for a in self.list(name=name, progress=False))
 
-    def logs(self, application: App) -> ApplicationLogs:
-        """The application's last output lines (at most 1000), build status, error and log."""
+    def logs(
+        self, application: App, *, grep: str | None = None, source: str | None = None
+    ) -> ApplicationLogs:
+        """The application's last output lines (at most 1000), build status, error and log;
+        ``.first_error`` is the first error they show.
+
+        ``source="runtime"`` keeps only the application's output (``build_log`` None);
+        ``source="build"`` puts the build log's lines in ``lines`` (the output left out).
+        ``grep`` keeps only the lines of ``lines`` (and of ``build_log``) that contain it,
+        ignoring case. ``first_error`` reads what is kept.
+        """
+        if source not in (None, "build", "runtime"):
+            raise InvalidArgumentError(
+                f'source must be "build", "runtime" or None, not {source!r}.'
+            )
+        if grep is not None and not isinstance(grep, str):
+            raise InvalidArgumentError(f"grep must be text, not {type(grep).__name__}.")
+        logs = self._logs(application)
+        if source == "runtime":
+            logs.build_log = None
+        elif source == "build":
+            logs.lines = (logs.build_log or "").splitlines()
+        if grep:
+            needle = grep.casefold()
+            logs.lines = [line for line in logs.lines if needle in line.casefold()]
+            if logs.build_log:
+                kept = [ln for ln in logs.build_log.splitlines() if needle in ln.casefold()]
+                logs.build_log = "\n".join(kept)
+        return logs
+
+    def _logs(self, application: App) -> ApplicationLogs:
         app_id = check_id("application", application)
         logs = ApplicationLogs.from_api(
             self._transport.get_json(f"customApplications/{quote_id(app_id)}/logs/")
@@ -178,7 +255,10 @@ class Applications(Resource[Application]):
         ):
             raise InvalidArgumentError(f"timeout must be seconds >= 0 or None, not {timeout!r}.")
         return follow(
-            lambda: self.logs(app_id), lambda: self.get(app_id), timeout=timeout, stop=stop
+            lambda: self.logs(app_id),
+            lambda: self.get(app_id, drift=False),
+            timeout=timeout,
+            stop=stop,
         )
 
     # -- creating and waiting --------------------------------------------------------------
@@ -270,7 +350,7 @@ class Applications(Resource[Application]):
         quick = {} if version_id is None else {"shortest": 0.1, "growth": 1.2}
         return _launch.wait_running(
             self,
-            lambda: self.get(application),
+            lambda: self.get(application, drift=False),
             version_id=version_id,
             deadline=Deadline(check_wait(timeout), **quick),
             on_status=on_status,
@@ -294,7 +374,8 @@ class Applications(Resource[Application]):
     ) -> Application:
         """Change an application; returns it as the server now has it.
 
-        ``source_version`` (a version or its id) restarts the application on that version,
+        ``source_version`` (a version or its id; ``"latest"``: its source's latest, what an
+        ``outdated`` application lacks) restarts the application on that version,
         keeping its id and URL; with ``wait`` the call then waits (at most ``timeout`` s, with
         :meth:`create`'s events and errors) until it runs that version. The server may answer
         200 with the application, 202 or 204: all are accepted.
@@ -305,7 +386,10 @@ class Applications(Resource[Application]):
         if name is not None:
             body["name"] = check_text("name", name, required=True)
         version_id = None
-        if source_version is not None:
+        if source_version == "latest":
+            version_id = self._latest_version(app_id)
+            body["customApplicationSourceVersionId"] = version_id
+        elif source_version is not None:
             version_id = check_id("source_version", source_version)
             body["customApplicationSourceVersionId"] = version_id
         for key, flag in (

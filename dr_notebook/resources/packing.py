@@ -5,6 +5,7 @@ mappings and template files as bytes, and the upload's media type. Bad input rai
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import zipfile
@@ -16,6 +17,8 @@ from dr_notebook.errors import InvalidArgumentError
 from dr_notebook.resources.checks import check_source_path
 
 MAX_FILES = 1000
+#: The file whose patterns drapps (and sync, and the folder check) leave out of an upload.
+IGNORE_FILE = ".dr_apps_ignore"
 SKIPPED_NAMES = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", ".venv"})
 FileContent = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]  # noqa: UP007
 #: What ``new_version(files=...)`` takes: a folder, ``{path_in_source: content}`` or paths.
@@ -55,6 +58,33 @@ def folder_files(folder: Path) -> Iterator[Path]:
                     f"{MAX_FILES}."
                 )
             yield path
+
+
+def ignore_patterns(folder: Path) -> list[str]:
+    """The patterns of ``folder/.dr_apps_ignore`` (none when there is no such file)."""
+    path = folder / IGNORE_FILE
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Whether a relative path matches a pattern: the whole path, its name or a folder of it
+    (``logs/`` and ``logs`` both leave out the folder ``logs``)."""
+    if path == IGNORE_FILE:
+        return True
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for raw in patterns:
+        pattern = raw.rstrip("/").lstrip("/")
+        if not pattern:
+            continue
+        if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes):
+            return True
+        if "/" not in pattern and any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+            return True
+    return False
 
 
 def zip_folder(folder: Path) -> bytes:

@@ -11,7 +11,6 @@ less what ``.dr_apps_ignore`` lists (one pattern a line, ``#`` comments, as drap
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import threading
 import time
@@ -22,14 +21,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from dr_notebook.errors import DataRobotError, InvalidArgumentError
 from dr_notebook.models import Application, ApplicationSourceVersion, WorkspaceItem
-from dr_notebook.resources.packing import folder_files
+from dr_notebook.resources.app_folder import refuse_errors
+from dr_notebook.resources.packing import IGNORE_FILE, folder_files, ignore_patterns, ignored
 
 if TYPE_CHECKING:
     from dr_notebook.resources.app_sources import AppSources
 
 __all__ = ["DEBOUNCE_MS", "IGNORE_FILE", "SyncResult", "Syncer", "ignored", "local_files"]
 
-IGNORE_FILE = ".dr_apps_ignore"
 #: How long the folder must stay quiet after a save before a watch syncs.
 DEBOUNCE_MS = 150
 
@@ -38,7 +37,7 @@ class Applications(Protocol):
     """What syncing uses of ``client.applications`` (a typing-only reference: the resource
     itself imports this module)."""
 
-    def get(self, application: str | Application, /) -> Application:
+    def get(self, application: str | Application, /, *, drift: bool = True) -> Application:
         """The application, fresh from the server."""
         ...
 
@@ -99,33 +98,6 @@ class SyncResult:
         )
 
 
-def ignore_patterns(folder: Path) -> list[str]:
-    """The patterns of ``folder/.dr_apps_ignore`` (none when there is no such file)."""
-    path = folder / IGNORE_FILE
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def ignored(path: str, patterns: list[str]) -> bool:
-    """Whether a relative path matches a pattern: the whole path, its name or a folder of it
-    (``logs/`` and ``logs`` both leave out the folder ``logs``)."""
-    if path == IGNORE_FILE:
-        return True
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for raw in patterns:
-        pattern = raw.rstrip("/").lstrip("/")
-        if not pattern:
-            continue
-        if any(fnmatch.fnmatchcase(p, pattern) for p in prefixes):
-            return True
-        if "/" not in pattern and any(fnmatch.fnmatchcase(part, pattern) for part in parts):
-            return True
-    return False
-
-
 def local_files(folder: Path) -> dict[str, bytes]:
     """``{path_in_source: content}`` of the files a sync takes from ``folder``."""
     patterns = ignore_patterns(folder)
@@ -169,10 +141,11 @@ class Syncer:
         self.max_workers = max_workers
         self._hashes: dict[str, dict[str, str]] = {}
 
-    def once(self) -> SyncResult:
-        """Sync now (see the module's docstring)."""
-        started = time.monotonic()
-        app = self.applications.get(self.app_id)
+    def differences(
+        self, app: Application
+    ) -> tuple[dict[str, bytes], dict[str, str], tuple[tuple[str, ...], ...]]:
+        """The folder's files, the hashes of the version ``app`` runs, and the paths added,
+        changed and deleted between them (reads only)."""
         if not app.source_id or not app.source_version_id:
             raise InvalidArgumentError(
                 f"The application {app.name or app.id!r} does not say which source version it "
@@ -185,10 +158,19 @@ class Syncer:
         added = tuple(sorted(p for p in wanted if p not in remote))
         changed = tuple(sorted(p for p in wanted if p in remote and remote[p] != wanted[p]))
         deleted = tuple(sorted(p for p in remote if p not in wanted and not ignored(p, patterns)))
+        return local, remote, (added, changed, deleted)
+
+    def once(self) -> SyncResult:
+        """Sync now (see the module's docstring)."""
+        started = time.monotonic()
+        refuse_errors(self.folder)  # before any request: a folder that cannot run is not sent
+        app = self.applications.get(self.app_id, drift=False)
+        local, remote, (added, changed, deleted) = self.differences(app)
+        wanted = {path: _digest(content) for path, content in local.items()}
         if not (added or changed or deleted):
             return SyncResult(app, None, seconds=time.monotonic() - started)
         version = self.sources.new_version(
-            app.source_id,
+            app.source_id or "",  # differences() checked it
             {p: local[p] for p in (*added, *changed)},
             base_version=app.source_version_id,
             delete=deleted,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from typing_extensions import Unpack
 
 from dr_notebook.enums import (
+    APPLICATION_TEMPLATE,
     RESOURCE_BUNDLE_IDS,
     TEMPLATE_ORDER_BY,
     TEMPLATE_TYPE_LABELS,
@@ -33,6 +34,7 @@ from dr_notebook.models import (
 )
 from dr_notebook.resources._names import resolve_name
 from dr_notebook.resources._resource import Resource
+from dr_notebook.resources.app_folder import refuse_errors
 from dr_notebook.resources.checks import (
     FORM_NAMES,
     METADATA_NAMES,
@@ -291,10 +293,19 @@ class Templates(Resource[Template]):
         "environment_version_id": ...}`` or a pair ``(id, version_id)`` works too.
         ``file`` is a path to a file, a folder (zipped on the fly, ``.git`` and caches left out)
         or the content as bytes. With a folder and no ``readme``, its ``README.md`` is used.
+        An application template's folder is checked first (``drn.check_app_folder``): errors
+        raise ``AppFolderError`` and nothing is sent.
         Everything is checked before anything is sent.
         """
         values = dict(locals())  # first statement: the arguments, by name
         form = self._form(values, creating=True)
+        application = form["templateType"][1] == APPLICATION_TEMPLATE
+        if (
+            application
+            and isinstance(file, (str, os.PathLike))
+            and Path(file).expanduser().is_dir()
+        ):
+            refuse_errors(file)  # an application template: its folder must be able to run
         upload_name, content, folder = read_content(file, filename)
         base = metadata_to_api(template_metadata) if template_metadata is not None else {}
         if readme is None and base.get("readme") is None and folder is not None:

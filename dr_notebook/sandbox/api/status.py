@@ -45,10 +45,33 @@ async def job_status(
     return body
 
 
+def first_error(build_error: object) -> str:
+    """The job's one line for a failed application: the ``First error:`` its reason names,
+    else the reason's first line."""
+    text = str(build_error or "The application failed.")
+    _, found, after = text.partition(" First error: ")
+    line = after if found else text
+    return line.splitlines()[0].strip()
+
+
 def _application_status(request: Request, record: AppRecord | None, status_id: str) -> Any:
-    """An application's creation status: done as soon as it exists (303 to it)."""
+    """An application's creation job: ``RUNNING`` while it builds and starts, done (303 to the
+    application, as drapps expects) once it serves, ``ERROR`` with its first error line when
+    it failed."""
     if record is None:
         raise not_found("status", status_id)
+    if record.status != "running":
+        failed = record.status == "failed"
+        return {
+            "statusId": status_id,
+            "status": "ERROR" if failed else "RUNNING",
+            "message": first_error(record.body.get("buildError")) if failed
+            else f"The application is {record.status}.",
+            "code": 1 if failed else 0,
+            "created": record.created_at,
+            "description": f"Create custom application {record.id}",
+            "statusType": "customApplication",
+        }  # fmt: skip
     body = {
         "statusId": status_id,
         "status": "COMPLETED",

@@ -44,6 +44,7 @@ class RunSpec:
     env: dict[str, str]
     secrets: Sequence[str] = field(default_factory=tuple)
     environment_id: str | None = None  # the version's execution environment (or its version)
+    root_path: bool = True  # serviceWebRequestsOnRootPath: the path the page check asks for
 
 
 @dataclass

@@ -4,9 +4,12 @@ Each run writes the version's files into a folder of its own, builds (or reuses)
 environment with uv (see :mod:`builder`), then starts ``start-app.sh`` contained (see
 :mod:`isolation`), in a network of its own on port 8080 where possible (see :mod:`network`;
 else on a free port of 127.0.0.1), with an allow-listed environment (see :mod:`environment`).
-The run reports ``running`` once the app answers HTTP (through its door, or on its port), or
-``failed`` with the reason. Operations on one application are serialized; stopping a run ends
-every process it started.
+The run reports ``running`` once the app answers its health check (any HTTP status on 8080,
+through its door or on its port, as DataRobot's Kubernetes probe), its page answers 2xx or 3xx
+to the request the sandbox's proxy sends (its path and ``X-Forwarded-*`` headers), and it is
+still up ``SERVING_GRACE_S`` later; else ``failed`` with the reason and its first error line
+(a page answering 4xx/5xx until the start timeout, an exit in the grace period). Operations
+on one application are serialized; stopping a run ends every process it started.
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ from dr_notebook.sandbox.runtime import interpreters, isolation, jail, network
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunLogs, RunSpec, Upstream
 from dr_notebook.sandbox.runtime.builder import Builder, BuildError, Built
 from dr_notebook.sandbox.runtime.environment import build_variables, run_environment
-from dr_notebook.sandbox.runtime.output import OutputRing, clip, redact
+from dr_notebook.sandbox.runtime.output import OutputRing, clip, first_error_line, redact
+from dr_notebook.sandbox.runtime.proxy import app_prefix, forwarded_headers, upstream_path
 from dr_notebook.sandbox.runtime.supervisor import STOP_GRACE_S, Readiness, Supervised
 
 ERROR_TAIL = 20
 BUILD_LOG_LINES = 5000  # a build log keeps its first lines and its last ones
 BUILD_LINE_CHARS = 2000
 _EXPOSURE_CHECK_S = 2.0
+#: An app that exits this soon after its page first answered is failed, not running.
+SERVING_GRACE_S = 2.0
 
 
 @dataclass
@@ -219,7 +225,12 @@ class LocalRuntime:
 
     def _execute(self, run: _Run) -> None:
         try:
-            problem = self.build(run) or self._launch(run) or self._wait_until_ready(run)
+            problem = (
+                self.build(run)
+                or self._launch(run)
+                or self._wait_until_ready(run)
+                or self._wait_until_serving(run)
+            )
         except OSError as exc:
             problem = f"The sandbox could not start the application: {exc}"
         if run.stopping.is_set():
@@ -325,7 +336,8 @@ class LocalRuntime:
             process.drain()
             code = process.returncode
             return (
-                f"{ENTRYPOINT} exited with code {code} before answering on port {port}.{_tail(run)}"
+                f"{ENTRYPOINT} exited with code {code} before answering on port {port}."
+                + _first(run)
             )
         pids = _pids(process.pid)
         if outcome is Readiness.TIMEOUT:
@@ -351,6 +363,46 @@ class LocalRuntime:
         if run.spec.port is not None:  # for browsers until a proxy serves the socket
             run.port_door = network.port_door(run.spec.port, doors.app_socket, self.networks.mark)
             run.port_door.start()
+        return None
+
+    def _wait_until_serving(self, run: _Run) -> str | None:
+        """After the health check: the page, as the proxy asks for it, answers 2xx or 3xx
+        (polled until the start timeout), and the app is still up ``SERVING_GRACE_S`` later."""
+        process, doors = run.process, run.doors
+        if process is None or run.stopping.is_set():
+            return None
+        spec = run.spec
+        path = upstream_path("/", spec.app_id, spec.root_path)
+        headers = [("user-agent", network.PROBE_USER_AGENT), ("host", "127.0.0.1")]
+        headers = forwarded_headers(headers, client_host="127.0.0.1", scheme="http",
+                                    host="127.0.0.1", prefix=app_prefix(spec.app_id),
+                                    user_email=None)  # fmt: skip
+        answers: list[int | None] = []
+
+        def serving() -> bool:
+            if doors is not None:
+                code = network.page_status(doors.app_socket, path, headers)
+            else:
+                code = _page_status(spec.port or 0, path, headers)
+            answers.append(code)
+            return code is not None and 200 <= code < 400
+
+        timeout = self._timeout()
+        outcome = process.ready(serving, timeout)
+        if outcome is Readiness.STOPPED:
+            return None
+        if outcome is Readiness.TIMEOUT:
+            code = next((c for c in reversed(answers) if c is not None), None)
+            said = f"answered HTTP {code}" if code else "did not answer"
+            return f"The application's page ({path}) {said} within {timeout:g} s.{_first(run)}"
+        if outcome is Readiness.EXITED:
+            process.drain()
+            return f"{ENTRYPOINT} exited with code {process.returncode} before its page answered.{_first(run)}"  # noqa: E501
+        run.log(f"Its page answered HTTP {answers[-1]}.")
+        if process.ready(lambda: False, SERVING_GRACE_S) is Readiness.EXITED:
+            process.drain()
+            return (f"The application exited with code {process.returncode} within "
+                    f"{SERVING_GRACE_S:g} s of serving its page.{_first(run)}")  # fmt: skip
         return None
 
     def _watch(self, run: _Run) -> str:
@@ -460,6 +512,27 @@ def _answers(port: int) -> bool:
     finally:
         connection.close()
     return True
+
+
+def _page_status(port: int, path: str, headers: list[tuple[str, str]]) -> int | None:
+    """The HTTP status the page answers on 127.0.0.1:port (None: no answer)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path, headers=dict(headers))
+        response = connection.getresponse()
+        response.read(0)
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def _first(run: _Run) -> str:
+    """`` First error: ...`` from the output (the last line of its first traceback, else the
+    first line that reads as an error), then the last lines; "" when there is no output."""
+    first = first_error_line(run.output.lines())
+    return (f" First error: {_short(first)}\n" if first else "") + _tail(run)
 
 
 def _pids(root: int | None) -> list[int]:

@@ -381,6 +381,22 @@ def answers(app_socket: Path, timeout: float = 2.0) -> bool:
     return True
 
 
+def page_status(
+    app_socket: Path, path: str, headers: list[tuple[str, str]], timeout: float = 5.0
+) -> int | None:
+    """The HTTP status the app's page answers through its door (None: no answer)."""
+    connection = _UnixConnection(app_socket, timeout)
+    try:
+        connection.request("GET", path, headers=dict(headers))
+        response = connection.getresponse()
+        response.read(0)
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
 def listeners(pid: int) -> set[tuple[str, int]]:
     """(address as the kernel writes it, port) of the TCP sockets listening in the process's
     own network namespace (``/proc/<pid>/net/tcp``; psutil reads the caller's)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 import threading
 from collections.abc import Iterable
 from typing import IO
@@ -89,3 +90,33 @@ class OutputRing:
                         if not rest or rest.endswith(b"\n"):
                             break
                 self.append(line)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+# The client's ApplicationLogs.first_error reads lines the same way (the sandbox and the client
+# share no code): an exception's line, a tool's error:/fatal: prefix, a logger's level.
+_ERROR_PREFIX = re.compile(
+    r"^(?:[\w.]*(?:Error|Exception)\b(?::|$)|(?:error|fatal|panic)\b\s*[:!]"
+    r"|failed to\b|.*\bexited with code [1-9])",
+    re.IGNORECASE,
+)
+_ERROR_LEVEL = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
+
+
+def first_error_line(lines: list[str]) -> str | None:
+    """The last line of the first traceback in ``lines``, else the first line that reads as
+    an error; None when none does."""
+    clean = [line.rstrip() for line in lines]
+    for index, line in enumerate(clean):
+        if line.strip() != _TRACEBACK:
+            continue
+        indent = len(line) - len(line.lstrip())
+        for after in clean[index + 1 :]:
+            if after.strip() and len(after) - len(after.lstrip()) <= indent:
+                return after.strip()
+        break
+    for line in clean:
+        text = line.strip()
+        if text and (_ERROR_PREFIX.match(text) or _ERROR_LEVEL.search(text)):
+            return text
+    return None

@@ -237,6 +237,7 @@ class Applications:
             secrets=(*self.tokens, *credential_secrets(parameters)),
             environment_id=version.get("baseEnvironmentVersionId")
             or version.get("baseEnvironmentId"),
+            root_path=root_path_mode(record),
         )
         self.runtime.start(spec)
 
