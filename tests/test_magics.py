@@ -1140,10 +1140,15 @@ def test_an_interrupted_launch_is_one_line_saying_it_keeps_building(
 def test_an_interrupt_before_the_application_exists_says_so(
     shell: InteractiveShell, admin, sandbox_settings: Callable[..., Any]
 ) -> None:
-    sandbox_settings(async_sources=True, async_delay_ms=60_000)  # the source job never ends
+    sandbox = sandbox_settings(async_sources=True, async_delay_ms=60_000)  # the job never ends
+    sandbox.reset_stats()
     name = f"Early {uuid.uuid4().hex[:6]}"
-    jobs = len(admin.app_sources.list())
-    watcher = interrupt_when(lambda: len(admin.app_sources.list()) > jobs)
+
+    def making_the_source() -> bool:
+        asked = [r["path"] for r in sandbox.stats()["requests"]]
+        return any(path.startswith("status/") for path in asked)  # its job is being polled
+
+    watcher = interrupt_when(making_the_source)
     cell = run(shell, f"%dr_new_app Flask App Base --name '{name}'")
     watcher.join(10)
     assert isinstance(cell.error, KeyboardInterrupt), cell.error

@@ -95,6 +95,7 @@ def test_hostile_readme_is_inert_in_dr_template_and_gallery(lab_page) -> None:
                 "folder = pathlib.Path(tempfile.mkdtemp())\n"
                 "(folder / 'docs').mkdir()\n"
                 "(folder / 'README.md').write_text(readme)\n"
+                "(folder / 'start-app.sh').write_text('#!/bin/sh\\nexec streamlit run app.py\\n')\n"
                 f"for path, data in {template_files(marker)!r}.items():\n"
                 "    (folder / path).write_bytes(data)\n"
                 "env = client.templates.resolve('Streamlit App Base').default_environment\n"
