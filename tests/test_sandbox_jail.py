@@ -347,16 +347,33 @@ def test_a_daemon_left_by_build_app_sh_neither_keeps_the_app_building_nor_outliv
 # -- the sandbox itself as an unprivileged user ------------------------------------------------
 # Runs the sandbox's Python as nobody. A Python under a private home (/root/.pyenv) is shown
 # alone there, in a mount namespace of the test's own, so that nobody can run it.
+REPO = Path(__file__).resolve().parents[1]  # the checkout (and its .venv) the sandbox runs from
+
 UNPRIVILEGED = """set -e
-py=$1; shift
+repo=$1; py=$2; shift 2
 prefix=$(dirname "$(dirname "$(readlink -f "$py")")")
-top=/$(echo "$prefix" | cut -d/ -f2)
-if [ $(( $(stat -c %a "$top") % 2 )) -eq 0 ]; then
-  keep=$(mktemp -d)
-  mount --bind "$prefix" "$keep"
-  mount -t tmpfs -o mode=755 drn-test "$top"
-  mkdir -p "$prefix"
-  mount --bind "$keep" "$prefix"
+first_closed() {  # the first folder above $1 that others cannot enter, if any
+  dir=; rest=${1#/}
+  while [ -n "$rest" ]; do
+    dir=$dir/${rest%%/*}
+    case $rest in */*) rest=${rest#*/};; *) rest=;; esac
+    [ "$dir" = "$1" ] && return 0
+    if [ $(( $(stat -c %a "$dir") % 2 )) -eq 0 ]; then echo "$dir"; return 0; fi
+  done
+}
+closed=$( { first_closed "$prefix"; first_closed "$repo"; } | sort -u)
+if [ -n "$closed" ]; then
+  keep_py=$(mktemp -d); mount --bind "$prefix" "$keep_py"
+  keep_repo=$(mktemp -d); mount --bind "$repo" "$keep_repo"
+  covered=
+  for dir in $closed; do
+    skip=
+    for c in $covered; do case "$dir/" in "$c"/*) skip=1;; esac; done
+    if [ -z "$skip" ]; then mount -t tmpfs -o mode=755 drn-test "$dir"; covered="$covered $dir"; fi
+  done
+  mkdir -p "$prefix" "$repo"
+  mount --bind "$keep_py" "$prefix"
+  mount --bind "$keep_repo" "$repo"
 fi
 exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$py" "$@"
 """
@@ -368,7 +385,7 @@ def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
     wrapper = tmp_path / "python-as-nobody"
     wrapper.write_text(
         f"#!/bin/sh\nexec unshare --mount --propagation private -- sh {tmp_path}/as-nobody.sh "
-        f'"{sys.executable}" "$@"\n'
+        f'"{REPO}" "{sys.executable}" "$@"\n'
     )
     wrapper.chmod(0o755)
     data = Path(tempfile.mkdtemp(prefix="drn-nobody-"))

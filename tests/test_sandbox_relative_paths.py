@@ -36,13 +36,6 @@ def test_a_relative_database_runs_an_app_whose_framework_only_its_environment_ha
     # control: the sandbox's own Python cannot serve this app; only the built environment can
     assert importlib.util.find_spec("streamlit") is None
     database = Path(".sandbox") / "demo.db"
-    # The environments beside the relative database, as the demo has them; a link to the
-    # session's shared folder keeps the base built once (the path the sandbox derives is
-    # still the relative one).
-    shared = os.environ.get(ENVS_DIR_VARIABLE)
-    if shared:
-        (tmp_path / ".sandbox").mkdir()
-        (tmp_path / ".sandbox" / "demo-envs").symlink_to(shared, target_is_directory=True)
     with start_sandbox(
         run_apps=True, db_path=database, cwd=tmp_path, environ={ENVS_DIR_VARIABLE: None}
     ) as sb:
