@@ -173,8 +173,10 @@ def _terminal_says(lab_base: str, command: str) -> str:
     output = ""
     try:
         with connect(f"ws{lab_base.removeprefix('http')}/terminals/websocket/{name}") as ws:
-            ws.send(json.dumps(["stdin", f"{command}; echo END-OF-ANSWER\r"]))
-            while output.count("END-OF-ANSWER") < 2:  # the echoed command, then the answer
+            # The quotes keep the typed line (which the terminal echoes, maybe twice) from
+            # reading as the answer's end: only the shell's output has END-OF-ANSWER.
+            ws.send(json.dumps(["stdin", f'{command}; echo END-OF-"ANSWER"\r']))
+            while "END-OF-ANSWER" not in output:
                 kind, *data = json.loads(ws.recv(timeout=30))
                 if kind == "stdout":
                     output += data[0]
