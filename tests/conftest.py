@@ -29,21 +29,46 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[ENVS_DIR_VARIABLE] = folder
 
 
+# Modules (xdist groups) measured to take longest: they start first, each on a worker of its own,
+# so that none of them starts late and becomes the run's tail.
+LONGEST_FIRST = ("test_sandbox_catalogue_apps", "browser-apps", "browser")
+
+
+def xdist_group_of(item: pytest.Item) -> str:
+    """The browser tests that launch applications share one JupyterLab, the other browser tests
+    another; every other module is a group of its own, keeping its module fixtures (sandboxes)."""
+    if item.get_closest_marker("browser") is not None:
+        return "browser-apps" if item.get_closest_marker("slow") is not None else "browser"
+    return item.path.stem
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For ``pytest -n N --dist loadgroup`` (make test): the browser tests share one JupyterLab,
-    so they run in one worker, first (the longest group); every other module stays whole in one
-    worker, keeping its module fixtures (sandboxes) to itself. Slow modules are handed out
-    first, so that no long one starts last."""
+    """For ``pytest -n N --dist loadgroup --no-loadscope-reorder`` (make test): the longest
+    groups first, then the other slow ones, then the rest, each kind with the groups of more
+    tests first (as xdist would order them)."""
+    counts: dict[str, int] = {}
+    first_seen: dict[str, int] = {}
     for item in items:
         if not any(item.iter_markers("xdist_group")):
-            browser = item.get_closest_marker("browser") is not None
-            item.add_marker(pytest.mark.xdist_group("browser" if browser else item.path.stem))
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("browser") is None,
-            item.get_closest_marker("slow") is None,
-        )
-    )
+            item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+        group = _group(item)
+        counts[group] = counts.get(group, 0) + 1
+        first_seen.setdefault(group, len(first_seen))
+
+    def rank(item: pytest.Item) -> tuple[int, int, int]:
+        group = _group(item)
+        if group in LONGEST_FIRST:
+            return (0, LONGEST_FIRST.index(group), 0)
+        slow = item.get_closest_marker("slow") is not None
+        return (1 if slow else 2, -counts[group], first_seen[group])
+
+    items.sort(key=rank)
+
+
+def _group(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    assert marker is not None
+    return str(marker.kwargs.get("name") or marker.args[0])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -135,14 +135,15 @@ def test_help_is_plain_text_without_markup(command):
     assert not re.search(r"``|:\w+:`|\*\*", result.stdout), result.stdout
 
 
-def test_busy_port_is_a_one_line_error(sandbox):
+def test_busy_port_is_a_one_line_error(sandbox, tmp_path):
     exe = Path(sys.executable).with_name("dr-notebook")
     result = subprocess.run(
         [str(exe), "sandbox", "--port", str(sandbox.port), "--no-demo", "--db", ":memory:"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode != 0
     assert "--port 0" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # an in-memory database leaves no file behind
 
 
 def zip_bytes() -> bytes:

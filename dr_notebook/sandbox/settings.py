@@ -107,7 +107,12 @@ class ServerSettings:
     def __post_init__(self) -> None:
         # Every path derived from the database (environments, apps, doors) is absolute from
         # here on: applications and their builds run in other working folders.
-        self.db_path = absolute(self.db_path)
+        if str(self.db_path) != IN_MEMORY:
+            self.db_path = absolute(self.db_path)
+
+
+IN_MEMORY = ":memory:"
+"""The ``--db`` value for a database that lives in memory only (SQLite's name for it)."""
 
 
 def absolute(path: Path | str) -> Path:

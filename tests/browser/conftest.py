@@ -264,9 +264,9 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
         env=env,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=_pump, args=(process.stdout, ARTIFACTS / "demo.log", lines), daemon=True
-    ).start()
+    # One JupyterLab per xdist worker that runs browser tests: a log of its own each.
+    log = ARTIFACTS / f"demo-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    threading.Thread(target=_pump, args=(process.stdout, log, lines), daemon=True).start()
     url = None
     deadline = time.monotonic() + 180
     while url is None and time.monotonic() < deadline and process.poll() is None:
@@ -279,7 +279,7 @@ def lab(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
     if url is None:
         process.terminate()  # the launcher stops whatever it started
         process.wait(timeout=60)
-        pytest.fail(f"the demo launcher did not get ready; see {ARTIFACTS / 'demo.log'}")
+        pytest.fail(f"the demo launcher did not get ready; see {log}")
     base_url = url.split("/lab/", 1)[0]
     yield Lab(
         base_url=base_url,
