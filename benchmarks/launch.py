@@ -6,12 +6,15 @@
 2. Per framework (Flask, Streamlit, Dash templates of the demo catalogue): the first launch,
    which builds the application's environment with uv (cold), a second launch of the same
    template, which reuses it (warm), each split into build, start and total, and warm/cold.
-3. ``%dr_apps`` over 1,000 applications (simulated sandbox, 50 ms per request) against a
+3. "Flask reused": a launch of "Flask App Base" that reuses the environment its first launch
+   built, timed as ``client.launch`` sees it (polling as it does) and as the sandbox reaches
+   ``running`` (a 20 ms poll), with the sandbox's own stages (first seen in its build log).
+4. ``%dr_apps`` over 1,000 applications (simulated sandbox, 50 ms per request) against a
    sequential ``requests`` loop following ``next`` into a DataFrame, and DataRobot's official
    client, ``datarobot.CustomApplication.list()``.
 
     .venv/bin/python benchmarks/launch.py [--launches 3] [--apps 1000] [--latency-ms 50]
-        [--frameworks-only] [--empty-uv-cache]
+        [--frameworks-only] [--reused-only] [--empty-uv-cache]
 """
 
 from __future__ import annotations
@@ -168,6 +171,47 @@ def bench_frameworks(empty_uv_cache: bool) -> None:
               f"{warm['total'] / cold['total']:9.2f}")  # fmt: skip
 
 
+def reused_timeline(sb: Any, source_id: str) -> tuple[float, list[tuple[float, str]]]:
+    """One launch from ``source_id`` polled every 20 ms: seconds to ``running``, and when each
+    build-log line was first seen (its first words)."""
+    started = time.perf_counter()
+    app = sb.api("POST", "customApplications/", json={"applicationSourceId": source_id}).json()
+    seen: dict[str, float] = {}
+    while True:
+        now = time.perf_counter() - started
+        status = sb.api("GET", f"customApplications/{app['id']}/").json()["status"]
+        log = sb.api("GET", f"customApplications/{app['id']}/logs/").json()["buildLog"] or ""
+        for line in log.splitlines():
+            seen.setdefault(" ".join(line.split()[:5]), now)
+        if status in ("running", "failed"):
+            if status == "failed":
+                raise SystemExit(f"the reused launch failed: {log[-2000:]}")
+            sb.api("DELETE", f"customApplications/{app['id']}/")
+            return now, sorted((t, line) for line, t in seen.items())
+        time.sleep(0.02)
+
+
+def bench_reused(launches: int) -> None:
+    """Flask reused: the second and later launches of "Flask App Base" (environment built)."""
+    with start_sandbox(run_apps=True) as sb:
+        client = Client(sb.endpoint, sb.token, progress=False)
+        template = client.templates.resolve("Flask App Base")
+        first = launch_split(client, template)  # builds (or finds) the environment
+        seen_by_client = [launch_split(client, template)["total"] for _ in range(launches)]
+        source = client.app_sources.create_from_template(template)
+        timelines = [reused_timeline(sb, source.id) for _ in range(launches)]
+        for app in client.applications.list():
+            client.applications.delete(app)
+        client.close()
+    print(f"Flask reused launch, median of {launches} (first launch {first['total']:.1f} s):")
+    print(f"  client.launch to running          {statistics.median(seen_by_client):6.2f} s")
+    server = statistics.median(t for t, _ in timelines)
+    print(f"  POST to running (20 ms polls)     {server:6.2f} s")
+    print("  the sandbox's stages (one launch, first seen in its build log):")
+    for at, line in timelines[len(timelines) // 2][1]:
+        print(f"    {at:5.2f} s  {line}")
+
+
 def make_apps(sb: Any, count: int) -> None:
     """``count`` simulated applications from one runnable source (8 requests at a time)."""
     source = sb.api("POST", "customApplicationSources/", json={"name": "bench"}).json()
@@ -252,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-official", action="store_true", help="leave out datarobot")
     parser.add_argument("--frameworks-only", action="store_true", help="only the per-framework")
     parser.add_argument("--empty-uv-cache", action="store_true", help="cold builds download")
+    parser.add_argument("--reused-only", action="store_true", help="only Flask reused")
     args = parser.parse_args(argv)
+    if args.reused_only:
+        bench_reused(args.launches)
+        return 0
     bench_frameworks(args.empty_uv_cache)
     if args.frameworks_only:
         return 0

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from unprivileged import sandbox_as_nobody
 
 from dr_notebook.sandbox.runtime import isolation, network
 from dr_notebook.sandbox.runtime import jail as jails
@@ -345,74 +345,24 @@ def test_a_daemon_left_by_build_app_sh_neither_keeps_the_app_building_nor_outliv
 
 
 # -- the sandbox itself as an unprivileged user ------------------------------------------------
-# Runs the sandbox's Python as nobody. A Python under a private home (/root/.pyenv) is shown
-# alone there, in a mount namespace of the test's own, so that nobody can run it.
-REPO = Path(__file__).resolve().parents[1]  # the checkout (and its .venv) the sandbox runs from
-
-UNPRIVILEGED = """set -e
-repo=$1; py=$2; shift 2
-prefix=$(dirname "$(dirname "$(readlink -f "$py")")")
-first_closed() {  # the first folder above $1 that others cannot enter, if any
-  dir=; rest=${1#/}
-  while [ -n "$rest" ]; do
-    dir=$dir/${rest%%/*}
-    case $rest in */*) rest=${rest#*/};; *) rest=;; esac
-    [ "$dir" = "$1" ] && return 0
-    if [ $(( $(stat -c %a "$dir") % 2 )) -eq 0 ]; then echo "$dir"; return 0; fi
-  done
-}
-closed=$( { first_closed "$prefix"; first_closed "$repo"; } | sort -u)
-if [ -n "$closed" ]; then
-  keep_py=$(mktemp -d); mount --bind "$prefix" "$keep_py"
-  keep_repo=$(mktemp -d); mount --bind "$repo" "$keep_repo"
-  covered=
-  for dir in $closed; do
-    skip=
-    for c in $covered; do case "$dir/" in "$c"/*) skip=1;; esac; done
-    if [ -z "$skip" ]; then mount -t tmpfs -o mode=755 drn-test "$dir"; covered="$covered $dir"; fi
-  done
-  mkdir -p "$prefix" "$repo"
-  mount --bind "$keep_py" "$prefix"
-  mount --bind "$keep_repo" "$repo"
-fi
-exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$py" "$@"
-"""
-
-
 @pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
-def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
-    (tmp_path / "as-nobody.sh").write_text(UNPRIVILEGED)
-    wrapper = tmp_path / "python-as-nobody"
-    wrapper.write_text(
-        f"#!/bin/sh\nexec unshare --mount --propagation private -- sh {tmp_path}/as-nobody.sh "
-        f'"{REPO}" "{sys.executable}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    data = Path(tempfile.mkdtemp(prefix="drn-nobody-"))
-    os.chown(data, jails.DEFAULT_UID, jails.DEFAULT_UID)
-    monkeypatch.setattr(sys, "executable", str(wrapper))
-    try:
-        with start_sandbox(
-            demo=False, run_apps=True, offline=True, db_path=data / "s.db", envs_dir=data / "envs"
-        ) as sb:
-            monkeypatch.undo()
-            server = psutil.Process(sb.pid)
-            assert server.uids().real == jails.DEFAULT_UID  # the sandbox is nobody
-            attack = script("cat /etc/shadow && echo READ-SHADOW", "echo mine > mine.txt", SERVE)
-            app_id = launch(sb, [("start-app.sh", attack)], role="user")
-            app = wait_until(sb, app_id)
-            assert app["status"] == "running", app["buildError"]
-            page = requests.get(f"{sb.base_url}/custom_applications/{app_id}/", timeout=10)
-            assert page.status_code == 200  # positive control: it serves
-            assert "READ-SHADOW" not in output(sb, app_id)
-            build_log = sb.api("GET", f"customApplications/{app_id}/logs/").json()["buildLog"]
-            assert "Jail: bubblewrap (root inside, the sandbox's user outside)" in build_log
-            mine = next((sb.apps_dir / app_id).glob("*/mine.txt"))
-            assert mine.stat().st_uid == jails.DEFAULT_UID
-            assert sb.api("DELETE", f"customApplications/{app_id}/").status_code == 204
-            assert not (sb.apps_dir / app_id).exists()
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
+def test_an_unprivileged_sandbox_runs_its_apps_jailed():
+    with sandbox_as_nobody(demo=False, run_apps=True, offline=True) as sb:
+        server = psutil.Process(sb.pid)
+        assert server.uids().real == jails.DEFAULT_UID  # the sandbox is nobody
+        attack = script("cat /etc/shadow && echo READ-SHADOW", "echo mine > mine.txt", SERVE)
+        app_id = launch(sb, [("start-app.sh", attack)], role="user")
+        app = wait_until(sb, app_id)
+        assert app["status"] == "running", app["buildError"]
+        page = requests.get(f"{sb.base_url}/custom_applications/{app_id}/", timeout=10)
+        assert page.status_code == 200  # positive control: it serves
+        assert "READ-SHADOW" not in output(sb, app_id)
+        build_log = sb.api("GET", f"customApplications/{app_id}/logs/").json()["buildLog"]
+        assert "Jail: bubblewrap (root inside, the sandbox's user outside)" in build_log
+        mine = next((sb.apps_dir / app_id).glob("*/mine.txt"))
+        assert mine.stat().st_uid == jails.DEFAULT_UID
+        assert sb.api("DELETE", f"customApplications/{app_id}/").status_code == 204
+        assert not (sb.apps_dir / app_id).exists()
 
 
 def test_a_jailed_build_installs_copies_with_a_cache_of_its_own(tmp_path):

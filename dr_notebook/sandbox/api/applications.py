@@ -70,8 +70,13 @@ def view(applications: Applications, record: AppRecord | None, who: str) -> dict
 
 
 def runnable_version(
-    applications: Applications, source_id: str | None, version_id: str | None, field: str
+    applications: Applications,
+    source_id: str | None,
+    version_id: str | None,
+    field: str,
+    owner: str,
 ) -> dict[str, Any]:
+    """The version an application owned by ``owner`` (a role) may run; 404, 422 or 403."""
     if version_id is None:
         assert source_id is not None
         if applications.sources.get_source(source_id) is None:
@@ -85,6 +90,9 @@ def runnable_version(
     problem = entrypoint_problem(applications.sources, version_id)
     if problem:
         raise ApiError(422, problem, {field: problem})
+    problem = applications.credential_problem(version, owner)
+    if problem:
+        raise ApiError(403, problem, {field: "credentials of another user"})
     return version
 
 
@@ -127,6 +135,7 @@ async def create_application(
         fields[key] if key == "applicationSourceId" else None,
         fields[key] if key == "applicationSourceVersionId" else None,
         key,
+        who,
     )
     if name is None:
         source = applications.sources.get_source(version["sourceId"])
@@ -206,7 +215,7 @@ async def update_application(
         version_id = record.version_id
     if version_id is not None:
         version = runnable_version(
-            applications, None, version_id, "customApplicationSourceVersionId"
+            applications, None, version_id, "customApplicationSourceVersionId", record.role
         )
         await run_in_threadpool(applications.restart, applicationId, version)
     return view(applications, applications.apps.get(applicationId), who)
@@ -229,7 +238,7 @@ async def start_application(
     """Start a stopped or failed application again on its version."""
     record = changeable(applications, applicationId, who)
     version = runnable_version(
-        applications, None, record.version_id, "customApplicationSourceVersionId"
+        applications, None, record.version_id, "customApplicationSourceVersionId", record.role
     )
     return view(
         applications, await run_in_threadpool(applications.restart, applicationId, version), who

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from dr_notebook.sandbox.api.routing import API, base_url, not_found
+from dr_notebook.sandbox.api.routing import API, base_url, not_found, role
 from dr_notebook.sandbox.api.state import ApplicationsDep, StoreDep
 from dr_notebook.sandbox.service import sources as src
 from dr_notebook.sandbox.store.applications import AppRecord
@@ -36,7 +36,9 @@ async def job_status(
     """An async job's state; 303 to the created source or application once it is done."""
     job = store.get_job(statusId)
     if job is None:
-        return _application_status(request, applications.apps.by_status_id(statusId), statusId)
+        record = applications.apps.by_status_id(statusId)
+        error = None if record is None else applications.build_error(record, role(request))
+        return _application_status(request, record, statusId, error)
     job = src.advance_job(store, job)
     body = src.status_body(job)
     if job["source_id"]:
@@ -54,7 +56,9 @@ def first_error(build_error: object) -> str:
     return line.splitlines()[0].strip()
 
 
-def _application_status(request: Request, record: AppRecord | None, status_id: str) -> Any:
+def _application_status(
+    request: Request, record: AppRecord | None, status_id: str, build_error: str | None
+) -> Any:
     """An application's creation job: ``RUNNING`` while it builds and starts, done (303 to the
     application, as drapps expects) once it serves, ``ERROR`` with its first error line when
     it failed."""
@@ -65,7 +69,7 @@ def _application_status(request: Request, record: AppRecord | None, status_id: s
         return {
             "statusId": status_id,
             "status": "ERROR" if failed else "RUNNING",
-            "message": first_error(record.body.get("buildError")) if failed
+            "message": first_error(build_error) if failed
             else f"The application is {record.status}.",
             "code": 1 if failed else 0,
             "created": record.created_at,

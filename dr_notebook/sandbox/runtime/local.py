@@ -59,7 +59,9 @@ class _Run:
     port_door: network.Forward | None = None
 
     def log(self, line: str) -> None:
-        """Add a build-log line (bounded: long lines cut, the middle of a long log dropped)."""
+        """Add a build-log line (bounded: long lines cut, the middle of a long log dropped);
+        redacted first, so that no cut leaves part of a secret."""
+        line = redact(line, self.spec.secrets)
         if len(line) > BUILD_LINE_CHARS:
             line = line[:BUILD_LINE_CHARS] + " [...]"
         if len(self.build) >= BUILD_LOG_LINES:

@@ -21,6 +21,9 @@ from dr_notebook.sandbox.runtime import isolation
 from dr_notebook.sandbox.runtime.output import OutputRing
 
 STOP_GRACE_S = 5.0
+#: The longest wait between two readiness checks (local probes: cheap, and every wait is added
+#: to a launch).
+READY_POLL_MAX_S = 0.25
 
 
 class Readiness(Enum):
@@ -106,7 +109,7 @@ class Supervised:
             if time.monotonic() > deadline:
                 return Readiness.TIMEOUT
             self._stopped.wait(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, READY_POLL_MAX_S)
         return Readiness.STOPPED
 
     def wait(self) -> int | None:

@@ -35,6 +35,10 @@ DEFAULT_RESOURCES = {
     "memoryLimit": 2 * 1024**3,
 }
 BUILDING = "building"
+#: What ``buildError`` shows roles that may not read the application's output.
+HIDDEN_ERROR = (
+    "The application failed. Its owner (or an admin) reads why in its logs and buildError."
+)
 MAX_BUILD_LOG = 65536  # characters of build log stored
 
 
@@ -87,12 +91,22 @@ class Applications:
 
     # -- what callers may see ----------------------------------------------------------------
     def view(self, record: AppRecord, role: str) -> dict[str, Any]:
-        """The application as ``role`` sees it (its URL from the sandbox's own address)."""
+        """The application as ``role`` sees it (its URL from the sandbox's own address;
+        ``buildError`` generic unless ``role`` may read its output)."""
         return {
             **record.api,
             "applicationUrl": f"{self.public_url()}{PAGE_PREFIX}/{record.id}/",
             "permissions": permissions(role, owner_of(record)),
+            "buildError": self.build_error(record, role),
         }
+
+    def build_error(self, record: AppRecord, role: str) -> str | None:
+        """``buildError`` as ``role`` may read it: lines taken from the application's output
+        for its owner and admins only, a generic message for everyone else."""
+        error = record.body.get("buildError")
+        if error is None or self.may_read_output(record, role):
+            return error
+        return HIDDEN_ERROR
 
     def may_change(self, record: AppRecord, role: str) -> bool:
         """Whether ``role`` may change, restart, stop or delete the application."""
@@ -102,11 +116,35 @@ class Applications:
         """Whether ``role`` may read the application's logs, build log and history."""
         return can_read_output(role, owner_of(record))
 
+    def credential_problem(self, version: dict[str, Any], app_owner: str) -> str | None:
+        """Why an application owned by ``app_owner`` (a role) may not run ``version``: it
+        holds credential values that belong to the version's owner; None when it may."""
+        if self._same_owner(version, app_owner):
+            return None
+        names = sorted(
+            p["fieldName"]
+            for p in self.sources.runtime_parameters(version["id"])
+            if p.get("type") == "credential" and p.get("currentValue") is not None
+        )
+        if not names:
+            return None
+        return (
+            f"Forbidden: this version's credential parameters ({', '.join(names)}) hold "
+            "values that belong to the version's owner; an application of another user cannot "
+            "use them. Create a version of your own (baseVersion copies this one's files) "
+            "and set your own values."
+        )
+
+    def _same_owner(self, version: dict[str, Any], role: str) -> bool:
+        source = self.sources.get_source(version["sourceId"])
+        return source is not None and source.get("userId") == user_of(role)["userId"]
+
     # -- operations --------------------------------------------------------------------------
     def create(
         self, name: str, version: dict[str, Any], who: str, settings: dict[str, Any]
     ) -> AppRecord:
-        """Store an application built from ``version`` (which freezes) and start it."""
+        """Store an application built from ``version`` and start it; the version freezes when
+        it is the application owner's own (never someone else's for them)."""
         app_id, stamp = new_id(), now_iso()
         record = AppRecord(
             id=app_id,
@@ -148,7 +186,7 @@ class Applications:
         )
         _remember(record, version)
         with self.lock(app_id):
-            self.apps.insert(record)
+            self.apps.insert(record, freeze=self._same_owner(version, who))
             self._launch(record, version)
         return record
 
@@ -166,7 +204,9 @@ class Applications:
                 record.body["buildError"] = None
                 record.body["buildLog"] = ""
 
-            record = self.apps.modify(app_id, change, freeze=version["id"])
+            current = self.apps.get(app_id)
+            mine = current is not None and self._same_owner(version, current.role)
+            record = self.apps.modify(app_id, change, freeze=version["id"] if mine else None)
             if record is not None:
                 self._launch(record, version)
             return record
@@ -218,6 +258,11 @@ class Applications:
 
     def _launch(self, record: AppRecord, version: dict[str, Any]) -> None:
         parameters = self.sources.runtime_parameters(version["id"])
+        if not self._same_owner(version, record.role):  # the version owner's credentials
+            parameters = [
+                {**p, "currentValue": None} if p.get("type") == "credential" else p
+                for p in parameters
+            ]
         env = runtime_environment(parameters)
         env["DATAROBOT_ENDPOINT"] = f"{self.public_url()}/api/v2"
         env["DATAROBOT_API_TOKEN"] = self.owner_token(record)

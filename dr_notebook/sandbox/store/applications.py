@@ -62,10 +62,11 @@ class ApplicationStore:
         self.store = store
         self.sources = sources
 
-    def insert(self, record: AppRecord) -> None:
-        """Store a new application and freeze the version it is built from."""
+    def insert(self, record: AppRecord, *, freeze: bool = True) -> None:
+        """Store a new application (and freeze the version it is built from)."""
         with self.store.lock, self.store.transaction():
-            self.sources.freeze(record.version_id)
+            if freeze:
+                self.sources.freeze(record.version_id)
             self.store.db.execute(
                 "INSERT INTO applications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _row(record),
