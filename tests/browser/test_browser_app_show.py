@@ -6,6 +6,7 @@ own content inside the output cell's iframe, and answers a click over its websoc
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from test_browser_frameworks import STREAMLIT_APP, frameworks, start  # noqa: F401
 
 from dr_notebook.sandbox.testing.proxy import Jupyter, free_port, jupyter_server, serve
@@ -35,8 +37,14 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 RUN_IN_KERNEL = """async (code) => {
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
     const reply = await kernel.requestExecute({code}).done;
-    return reply.content.status;
+    const c = reply.content;
+    return c.status === 'ok' ? 'ok' : `${c.ename}: ${c.evalue}`;
 }"""
+UIS = {
+    # ui: (the notebook's URL path, before its name; window.jupyterapp.name)
+    "lab": ("lab/tree/", "JupyterLab"),
+    "notebook7": ("notebooks/", "Jupyter Notebook"),
+}
 OUTPUTS = """() => window.jupyterapp.shell.currentWidget.content.widgets
     .filter(c => c.model.type === 'code').flatMap(c => c.model.outputs.toJSON())"""
 
@@ -104,13 +112,14 @@ def test_streamlit_shown_inline_renders_and_answers_over_its_websocket(
     proxied = jupyter.proxied(setup.front_port)
     base = "direct" if route == "direct" else proxied
     name = notebook(setup, f"show-{frontend}-{route}.ipynb", base)
-    where = f"lab/tree/{name}" if frontend == "lab" else f"notebooks/{name}"
+    path, title = UIS[frontend]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{jupyter.url}{where}?token={jupyter.token}")
+        page.goto(f"{jupyter.url}{path}{name}?token={jupyter.token}")
         page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+        assert page.evaluate("() => window.jupyterapp.name") == title
         page.evaluate(RUN_ALL)
         frame_element = page.locator("iframe.dr-notebook-app-frame")
         frame_element.wait_for(timeout=60_000)
@@ -139,43 +148,152 @@ def test_streamlit_shown_inline_renders_and_answers_over_its_websocket(
             context.close()
 
 
+# The launch widget's stage in bold (LaunchView's _ON style): what the cell says it is doing.
+STAGE = re.compile(r'<span style="font-weight:600;[^"]*">(?:✓ )?([a-z ]+)</span>')
+ORDER = ["creating the source", "building", "starting", "running"]
+FAILING_START = """#!/usr/bin/env bash
+echo "a line that is no error"
+echo "RuntimeError: the failing app's first error" >&2
+exit 3
+"""
+
+
+class Launch:
+    """One UI's notebook running ``%dr_new_app ... --show``: what its launch widget showed."""
+
+    def __init__(self, lab_page: Any, ui: str, label: str, app_name: str) -> None:
+        self.lab_page, self.ui, self.app_name = lab_page, ui, app_name
+        notebook = lab_page.lab.write_notebook(
+            f"launch-show-{ui}-{uuid.uuid4().hex[:6]}.ipynb",
+            [
+                ("code", "%load_ext dr_notebook"),
+                ("code", f'%dr_new_app {label} --name "{app_name}" --show -o app'),
+            ],
+        )
+        path, title = UIS[ui]
+        lab_page.open(notebook, url=f"{lab_page.lab.base_url}/{path}{notebook}")
+        assert lab_page.page.evaluate("() => window.jupyterapp.name") == title
+        self.widget = lab_page.page.locator(".jp-OutputArea-output .widget-html-content").last
+        self.stages: list[str] = []  # each new bold stage, in the order seen
+        self.texts: set[str] = set()
+
+    def look(self) -> bool:
+        """Record what the widget shows now; True once it shows the app or the failure."""
+        if not self.widget.count():
+            return False
+        try:
+            html = self.widget.inner_html(timeout=2_000)
+        except PlaywrightError:  # redrawn between count() and inner_html()
+            return False
+        if "dr-notebook-app-frame" in html or ">failed<" in html:
+            return True
+        self.texts.add(self.widget.inner_text())
+        stage = STAGE.search(html)
+        if stage and (not self.stages or self.stages[-1] != stage.group(1)):
+            self.stages.append(stage.group(1))
+        return False
+
+    def widgets(self) -> int:
+        """How many widget outputs the notebook has (one: the steps, then the app)."""
+        return sum(WIDGET in o.get("data", {}) for o in self.lab_page.outputs())
+
+    def delete(self) -> str:
+        """Delete the application in the kernel; the request's status."""
+        code = f'%dr_app "{self.app_name}" --delete'
+        return self.lab_page.page.evaluate(RUN_IN_KERNEL, code)
+
+
+def watch(launches: list[Launch], seconds: float) -> None:
+    """Run every notebook at once, then look at each widget until all have ended."""
+    for launch in launches:
+        launch.lab_page.run_all(wait=False)
+    deadline = time.monotonic() + seconds
+    waiting = list(launches)
+    while waiting and time.monotonic() < deadline:
+        waiting = [launch for launch in waiting if not launch.look()]
+        launches[0].lab_page.page.wait_for_timeout(150)
+    assert not waiting, [(w.ui, w.stages, w.texts) for w in waiting]
+
+
+def second_page(lab_page: Any) -> Any:
+    """Another page in the same browser context (the fixture shuts every session down)."""
+    return type(lab_page)(lab_page.page.context.new_page(), lab_page.lab, lab_page.tripwire)
+
+
 def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None:
-    """The demo's JupyterLab (its sandbox runs apps): ``%dr_new_app --show`` draws the launch
-    in one widget, updated in place, which ends as the Streamlit app in an iframe."""
-    name = f"Shown inline {uuid.uuid4().hex[:6]}"
-    notebook = lab_page.lab.write_notebook(
-        "launch-show.ipynb",
-        [
-            ("code", "%load_ext dr_notebook"),
-            ("code", f'%dr_new_app Streamlit App Base --name "{name}" --show -o app'),
-        ],
-    )
-    lab_page.open(notebook)
-    lab_page.run_all(wait=False)
-    page = lab_page.page
-    widget = page.locator(".jp-OutputArea-output .widget-html-content").last
-    launch = widget.locator(".dr-notebook-launch")
-    launch.wait_for(timeout=120_000)
-    seen = {launch.inner_text()}
-    frame = widget.locator("iframe.dr-notebook-app-frame")
-    deadline = time.monotonic() + 300  # a first build of Streamlit's environment included
+    """The demo's Jupyter server (its sandbox runs apps), in JupyterLab and Notebook 7 at once:
+    ``%dr_new_app --show`` draws the launch in one widget, updated in place (its bold stage
+    moves on), which ends as the Streamlit app in an iframe."""
+    tag = uuid.uuid4().hex[:6]
+    pages = {"lab": lab_page, "notebook7": second_page(lab_page)}
+    launches = [
+        Launch(page, ui, "Streamlit App Base", f"Shown inline {ui} {tag}")
+        for ui, page in pages.items()
+    ]
     try:
-        while not frame.count() and time.monotonic() < deadline:
-            if launch.count():
-                seen.add(launch.inner_text())
-            page.wait_for_timeout(200)
-            assert not lab_page.errors(), lab_page.errors()
-        frame.wait_for(timeout=1_000)
-        assert any("building" in text for text in seen), seen
-        assert name in widget.inner_text() and "running" in widget.inner_text()
-        app = page.frame_locator(".widget-html-content iframe.dr-notebook-app-frame")
-        app.get_by_text("Score a CSV file").first.wait_for(timeout=90_000)
-        outputs = lab_page.outputs()
-        widgets = [o for o in outputs if WIDGET in o.get("data", {})]
-        assert len(widgets) == 1, outputs  # one widget: the steps, then the app
-        lab_page.wait_for_cells(timeout=60)
-        assert lab_page.errors() == []
-        page.screenshot(path=str(ARTIFACTS / "app-show-launch-widget.png"))
+        watch(launches, 300)  # a first build of Streamlit's environment included
+        for launch in launches:
+            assert launch.stages, launch.texts
+            assert launch.stages == sorted(launch.stages, key=ORDER.index), launch.stages
+            assert len(launch.texts) >= 2, launch.texts  # redrawn while it launched
+            text = launch.widget.inner_text()
+            assert launch.app_name in text and "running" in text
+            frame = launch.widget.locator("iframe.dr-notebook-app-frame")
+            frame.wait_for(timeout=1_000)
+            app = launch.lab_page.page.frame_locator(
+                ".widget-html-content iframe.dr-notebook-app-frame"
+            )
+            app.get_by_text("Score a CSV file").first.wait_for(timeout=90_000)
+            launch.lab_page.wait_for_cells(timeout=60)
+            assert launch.lab_page.errors() == [], launch.ui
+            assert launch.widgets() == 1, launch.ui  # one widget: the steps, then the app
+            launch.lab_page.page.screenshot(
+                path=str(ARTIFACTS / f"app-show-launch-widget-{launch.ui}.png")
+            )
     finally:
-        status = page.evaluate(RUN_IN_KERNEL, f'%dr_app "{name}" --delete')
-    assert status == "ok"
+        statuses = [launch.delete() for launch in launches]
+    assert statuses == ["ok", "ok"]
+
+
+def test_a_failed_launch_is_the_widget_saying_why(lab_page: Any) -> None:
+    """An app whose start exits with an error, in JupyterLab and Notebook 7 at once: the launch
+    widget moves through its stages, then says "failed" with the app's first error, in place;
+    the cell ends with the error's one line."""
+    tag = uuid.uuid4().hex[:6]
+    template = f"Failing Start {tag}"
+    pages = {"lab": lab_page, "notebook7": second_page(lab_page)}
+    launches = [Launch(page, ui, template, f"Failing {ui} {tag}") for ui, page in pages.items()]
+    made = lab_page.page.evaluate(
+        RUN_IN_KERNEL,
+        "import pathlib, tempfile, dr_notebook as drn\n"
+        "folder = pathlib.Path(tempfile.mkdtemp())\n"
+        f"(folder / 'start-app.sh').write_text({FAILING_START!r})\n"
+        "client = drn.Client()\n"
+        f"client.templates.create({template!r}, description='Its start fails.',"
+        " template_type='application', template_sub_type='python',"
+        " default_environment=client.templates.resolve('Flask App Base'), file=folder)",
+    )
+    assert made == "ok"
+    try:
+        watch(launches, 180)
+        for launch in launches:
+            assert launch.stages, launch.texts  # the steps were drawn before the failure
+            assert launch.stages == sorted(launch.stages, key=ORDER.index), launch.stages
+            launch.lab_page.wait_for_cells(timeout=60)
+            text = launch.widget.inner_text()
+            assert "failed" in text and "the failing app's first error" in text, text
+            assert not launch.widget.locator("iframe").count()
+            errors = launch.lab_page.errors()
+            assert len(errors) == 1 and errors[0].startswith("ApplicationFailedError"), errors
+            assert launch.widgets() == 1, launch.ui
+            launch.lab_page.page.screenshot(
+                path=str(ARTIFACTS / f"app-show-launch-failed-{launch.ui}.png")
+            )
+    finally:
+        statuses = [launch.delete() for launch in launches]
+        statuses.append(
+            lab_page.page.evaluate(
+                RUN_IN_KERNEL, f"client.templates.delete(client.templates.resolve({template!r}))"
+            )
+        )
+    assert statuses == ["ok", "ok", "ok"]
