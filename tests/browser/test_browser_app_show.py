@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nbformat
 import pytest
@@ -148,6 +150,117 @@ def test_streamlit_shown_inline_renders_and_answers_over_its_websocket(
             context.close()
 
 
+class _Framing(BaseHTTPRequestHandler):
+    """A real app whose path says which framing headers its page sends."""
+
+    HEADERS: ClassVar[dict[str, tuple[str, str]]] = {
+        "/deny": ("X-Frame-Options", "DENY"),
+        "/csp": ("Content-Security-Policy", "frame-ancestors 'none'"),
+    }
+
+    def do_GET(self) -> None:
+        body = b"<!doctype html><title>framed</title><p>the framing app's page</p>"
+        self.send_response(200)
+        header = self.HEADERS.get(self.path)
+        if header:
+            self.send_header(*header)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self.send_response(405)  # as some apps do: show() asks again with GET
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def framing_url() -> Iterator[str]:
+    """``_Framing`` behind the sandbox's proxy: its ``/custom_applications/abc/`` URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Framing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        upstream = f"127.0.0.1:{server.server_address[1]}"
+        with serve("front", env={"DR_PROXY_UPSTREAM": upstream}) as front:
+            yield front.url + APP_PATH
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_an_app_that_refuses_framing_is_a_link_saying_why(
+    browser: Any, setup: Setup, framing_url: str
+) -> None:
+    """Notebook 7: ``show(client=...)`` of an app sending ``X-Frame-Options: DENY`` or CSP
+    ``frame-ancestors 'none'`` is a link with the reason, no iframe. Positive controls in the
+    same page: framed anyway (no client, so nothing asked), Chromium refuses those pages and
+    loads the one without the headers."""
+    jupyter = setup.jupyter
+    source = (
+        "from IPython.display import display\n"
+        "from dr_notebook.app_links import set_link_base\n"
+        "from dr_notebook.client import Client\n"
+        "from dr_notebook.models import Application\n"
+        "set_link_base('direct')\n"
+        f"client = Client(endpoint={framing_url.split('/custom_')[0]!r}, token='t' * 24)\n"
+        "def app(path):\n"
+        f"    return Application(id='abc', name=path, status='running',"
+        f" application_url={framing_url!r} + path)\n"
+        "for path in ('deny', 'csp'):\n"
+        "    display(app(path).show(height=120, client=client))\n"
+        "for path in ('deny', 'csp', 'plain'):\n"
+        "    display(app(path).show(height=120))\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    nbformat.write(nb, setup.root / "framing.ipynb")
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{jupyter.url}notebooks/framing.ipynb?token={jupyter.token}")
+        page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+        assert page.evaluate("() => window.jupyterapp.name") == "Jupyter Notebook"
+        page.evaluate(RUN_ALL)
+        views = page.locator(".dr-notebook-app-view")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.dr-notebook-app-view').length === 5",
+            timeout=60_000,
+        )
+        assert [o for o in page.evaluate(OUTPUTS) if o.get("output_type") == "error"] == []
+        refused = [views.nth(0), views.nth(1)]
+        for view, why in zip(
+            refused, ["X-Frame-Options: DENY", "frame-ancestors 'none'"], strict=True
+        ):
+            assert view.locator("iframe").count() == 0
+            assert why in view.locator(".dr-notebook-app-why").inner_text()
+            link = view.get_by_role("link", name="Open application")
+            assert link.get_attribute("target") == "_blank"
+            assert (link.get_attribute("href") or "").startswith(framing_url)
+        # The positive controls: the same pages framed anyway.
+        frames = page.locator("iframe.dr-notebook-app-frame")
+        assert frames.count() == 3
+        plain = page.frame_locator("iframe.dr-notebook-app-frame >> nth=2")
+        plain.get_by_text("the framing app's page").wait_for(timeout=30_000)
+        page.wait_for_load_state("load")
+        for index in (0, 1):  # blocked: Chromium's error page, not the app's
+            frame = frames.nth(index).element_handle().content_frame()
+            assert frame is not None
+            assert frame.url.startswith("chrome-error:"), frame.url
+        page.screenshot(path=str(ARTIFACTS / "app-show-framing-refused.png"))
+    finally:
+        try:
+            page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
+        finally:
+            context.close()
+
+
 # The launch widget's stage in bold (LaunchView's _ON style): what the cell says it is doing.
 STAGE = re.compile(r'<span style="font-weight:600;[^"]*">(?:✓ )?([a-z ]+)</span>')
 ORDER = ["creating the source", "building", "starting", "running"]
@@ -240,6 +353,9 @@ def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None
             assert launch.app_name in text and "running" in text
             frame = launch.widget.locator("iframe.dr-notebook-app-frame")
             frame.wait_for(timeout=1_000)
+            # The sandbox's own origin, framed by Jupyter's: the sandbox lets it.
+            src = frame.get_attribute("src") or ""
+            assert src.startswith("http://") and not src.startswith(lab_page.lab.base_url), src
             app = launch.lab_page.page.frame_locator(
                 ".widget-html-content iframe.dr-notebook-app-frame"
             )
