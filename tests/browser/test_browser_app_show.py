@@ -352,7 +352,8 @@ def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None
             text = launch.widget.inner_text()
             assert launch.app_name in text and "running" in text
             frame = launch.widget.locator("iframe.dr-notebook-app-frame")
-            frame.wait_for(timeout=1_000)
+            # The launch's last update redraws the output (its text/plain): the iframe again.
+            frame.wait_for(timeout=60_000)
             # The sandbox's own origin, framed by Jupyter's: the sandbox lets it.
             src = frame.get_attribute("src") or ""
             assert src.startswith("http://") and not src.startswith(lab_page.lab.base_url), src
