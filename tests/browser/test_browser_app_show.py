@@ -1,7 +1,14 @@
 """``app.show()`` in a real JupyterLab and Notebook 7: a Streamlit app shown inline renders its
 own content inside the output cell's iframe, and answers a click over its websocket; directly
 (the sandbox's proxy on its own origin) and through the Jupyter server's jupyter-server-proxy
-(the iframe on Jupyter's origin, as on a remote JupyterHub)."""
+(the iframe on Jupyter's origin, as on a remote JupyterHub). An app refusing framing is a link
+saying why (and Chromium refuses it framed anyway). ``%dr_new_app --show`` in the demo's
+Jupyter, JupyterLab and Notebook 7 side by side: one widget moving through the launch's stages,
+then the app, or "failed" with the first error.
+
+One Jupyter server for the module serves both front ends (Notebook 7 is the ``notebook``
+server extension that ``jupyter notebook`` also starts; each test checks
+``window.jupyterapp.name``); the launches use the session's demo Jupyter and sandbox."""
 
 from __future__ import annotations
 
