@@ -12,8 +12,8 @@ server extension that ``jupyter notebook`` also starts; each test checks
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
 import threading
 import time
 import uuid
@@ -268,8 +268,31 @@ def test_an_app_that_refuses_framing_is_a_link_saying_why(
             context.close()
 
 
-# The launch widget's stage in bold (LaunchView's _ON style): what the cell says it is doing.
-STAGE = re.compile(r'<span style="font-weight:600;[^"]*">(?:✓ )?([a-z ]+)</span>')
+# In the page, as each change is drawn (a poll from here could miss a quick stage): the launch
+# widget's stage in bold (LaunchView's _ON style), its texts, and whether it ended (the app's
+# iframe or "failed").
+RECORD_LAUNCH = """() => {
+    const record = {stages: [], texts: [], done: false};
+    window.__drnLaunch = record;
+    const bold = /<span style="font-weight:600;[^"]*">(?:✓ )?([a-z ]+)<\\/span>/;
+    const look = () => {
+        const all = document.querySelectorAll('.jp-OutputArea-output .widget-html-content');
+        const el = all[all.length - 1];
+        if (!el || record.done) return;
+        const html = el.innerHTML;
+        if (html.includes('dr-notebook-app-frame') || html.includes('>failed<')) {
+            record.done = true;
+            return;
+        }
+        if (!record.texts.includes(el.innerText)) record.texts.push(el.innerText);
+        const stage = bold.exec(html);
+        if (stage && record.stages[record.stages.length - 1] !== stage[1]) {
+            record.stages.push(stage[1]);
+        }
+    };
+    new MutationObserver(look).observe(
+        document.body, {subtree: true, childList: true, characterData: true});
+}"""
 ORDER = ["creating the source", "building", "starting", "running"]
 FAILING_START = """#!/usr/bin/env bash
 echo "a line that is no error"
@@ -294,24 +317,20 @@ class Launch:
         lab_page.open(notebook, url=f"{lab_page.lab.base_url}/{path}{notebook}")
         assert lab_page.page.evaluate("() => window.jupyterapp.name") == title
         self.widget = lab_page.page.locator(".jp-OutputArea-output .widget-html-content").last
-        self.stages: list[str] = []  # each new bold stage, in the order seen
+        lab_page.page.evaluate(RECORD_LAUNCH)
+        self.stages: list[str] = []  # each new bold stage, in the order drawn
         self.texts: set[str] = set()
 
-    def look(self) -> bool:
-        """Record what the widget shows now; True once it shows the app or the failure."""
-        if not self.widget.count():
-            return False
-        try:
-            html = self.widget.inner_html(timeout=2_000)
-        except PlaywrightError:  # redrawn between count() and inner_html()
-            return False
-        if "dr-notebook-app-frame" in html or ">failed<" in html:
-            return True
-        self.texts.add(self.widget.inner_text())
-        stage = STAGE.search(html)
-        if stage and (not self.stages or self.stages[-1] != stage.group(1)):
-            self.stages.append(stage.group(1))
-        return False
+    def done(self) -> bool:
+        """Whether the widget shows the app or the failure; what it showed is then read."""
+        record = self.lab_page.page.evaluate("() => window.__drnLaunch")
+        self.stages, self.texts = record["stages"], set(record["texts"])
+        return record["done"]
+
+    def screenshot(self, name: str) -> None:
+        """A picture for people, taken if the loaded machine allows it in time."""
+        with contextlib.suppress(PlaywrightError):
+            self.lab_page.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), timeout=15_000)
 
     def widgets(self) -> int:
         """How many widget outputs the notebook has (one: the steps, then the app)."""
@@ -330,8 +349,8 @@ def watch(launches: list[Launch], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     waiting = list(launches)
     while waiting and time.monotonic() < deadline:
-        waiting = [launch for launch in waiting if not launch.look()]
-        launches[0].lab_page.page.wait_for_timeout(150)
+        waiting = [launch for launch in waiting if not launch.done()]
+        launches[0].lab_page.page.wait_for_timeout(250)
     assert not waiting, [(w.ui, w.stages, w.texts) for w in waiting]
 
 
@@ -340,6 +359,7 @@ def second_page(lab_page: Any) -> Any:
     return type(lab_page)(lab_page.page.context.new_page(), lab_page.lab, lab_page.tripwire)
 
 
+@pytest.mark.timeout(600)  # two launches at once on a loaded machine: a hang, not slowness
 def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None:
     """The demo's Jupyter server (its sandbox runs apps), in JupyterLab and Notebook 7 at once:
     ``%dr_new_app --show`` draws the launch in one widget, updated in place (its bold stage
@@ -371,14 +391,13 @@ def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None
             launch.lab_page.wait_for_cells(timeout=60)
             assert launch.lab_page.errors() == [], launch.ui
             assert launch.widgets() == 1, launch.ui  # one widget: the steps, then the app
-            launch.lab_page.page.screenshot(
-                path=str(ARTIFACTS / f"app-show-launch-widget-{launch.ui}.png")
-            )
+            launch.screenshot(f"app-show-launch-widget-{launch.ui}")
     finally:
         statuses = [launch.delete() for launch in launches]
     assert statuses == ["ok", "ok"]
 
 
+@pytest.mark.timeout(600)  # two launches at once on a loaded machine: a hang, not slowness
 def test_a_failed_launch_is_the_widget_saying_why(lab_page: Any) -> None:
     """An app whose start exits with an error, in JupyterLab and Notebook 7 at once: the launch
     widget moves through its stages, then says "failed" with the app's first error, in place;
@@ -410,9 +429,7 @@ def test_a_failed_launch_is_the_widget_saying_why(lab_page: Any) -> None:
             errors = launch.lab_page.errors()
             assert len(errors) == 1 and errors[0].startswith("ApplicationFailedError"), errors
             assert launch.widgets() == 1, launch.ui
-            launch.lab_page.page.screenshot(
-                path=str(ARTIFACTS / f"app-show-launch-failed-{launch.ui}.png")
-            )
+            launch.screenshot(f"app-show-launch-failed-{launch.ui}")
     finally:
         statuses = [launch.delete() for launch in launches]
         statuses.append(
