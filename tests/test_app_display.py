@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -256,3 +257,64 @@ def test_the_launch_widget_shows_the_failure_and_never_the_token() -> None:
     assert ">failed<" in value and "ImportError: &lt;nope&gt;." in value
     state = repr(launch.widget.get_state())
     assert "<nope>" not in state
+
+
+def test_the_launch_widget_is_standard_ipywidgets_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What VS Code's Jupyter extension renders too (it bundles ``@jupyter-widgets/controls``
+    and follows ``display_id`` updates): one ``HTML`` control of ipywidgets' own, displayed
+    once and then updated; no widget module of ours, no script, no event handler."""
+    import IPython.display
+
+    shown: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    updates: list[dict[str, Any]] = []
+
+    class Handle:
+        def update(self, bundle: dict[str, Any], **kwargs: Any) -> None:
+            updates.append(bundle)
+
+    def display(bundle: dict[str, Any], **kwargs: Any) -> Handle:
+        shown.append((bundle, kwargs))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    launch = LaunchView("App")
+    values: list[str] = []
+    launch.widget.observe(lambda change: values.append(change["new"]), names="value")
+    for step in steps("source", "build", "start", "running"):
+        launch.step(step)
+    launch.finish(app().show())
+    failed = LaunchView("Broken")
+    failed.step(steps("build")[0])
+    failed.fail(ApplicationFailedError("failed: <b onclick=x>", application=app()))
+    values.append(failed.widget.value)
+    for widget in (launch.widget, failed.widget):
+        state = widget.get_state()
+        assert (state["_model_module"], state["_view_module"]) == (
+            "@jupyter-widgets/controls", "@jupyter-widgets/controls"), state  # fmt: skip
+        assert (state["_model_name"], state["_view_name"]) == ("HTMLModel", "HTMLView")
+    assert len(shown) == 2 and all(kwargs.get("display_id") is True for _, kwargs in shown)
+    assert len(updates) == 2  # each launch: its last line once it ends, in the same display
+    for bundle in [b for b, _ in shown] + updates:
+        assert set(bundle) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+    assert len(values) >= 6
+    control = _Tags()  # the check below can fail
+    control.feed('<b onclick="x"><script></script></b>')
+    assert control.handlers == ["onclick"] and "script" in control.names
+    for value in values:
+        tags = _Tags()
+        tags.feed(value)
+        assert "script" not in tags.names and not tags.handlers, value
+        assert "javascript:" not in value.lower()
+
+
+class _Tags(HTMLParser):
+    """The element names and ``on*`` attributes of some HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.handlers: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.add(tag)
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
