@@ -19,6 +19,7 @@ from dr_notebook.sandbox.runtime.proxy import (
     Target,
     app_prefix,
     error_page,
+    gone_page,
     send_page,
     split_app_path,
 )
@@ -51,6 +52,9 @@ class ApplicationPages:
         parts = split_app_path(raw.decode("latin-1"))
         record = self.applications.apps.get(parts[0]) if parts else None
         if parts is None or record is None:
+            if parts is not None and scope["type"] == "http":
+                await send_page(send, 404, *gone_page(app_prefix(parts[0])))
+                return
             await _refuse(
                 scope, receive, send, 404, error_page("No such application", "Check the URL.")
             )
