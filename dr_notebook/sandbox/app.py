@@ -28,7 +28,7 @@ from dr_notebook.sandbox.api.forms import MAX_BODY_BYTES
 from dr_notebook.sandbox.api.limits import RequestLimits
 from dr_notebook.sandbox.api.middleware import SandboxMiddleware, Stats
 from dr_notebook.sandbox.api.openapi import install_openapi
-from dr_notebook.sandbox.api.pages import ApplicationPages
+from dr_notebook.sandbox.api.pages import ApplicationPages, AppOrigins
 from dr_notebook.sandbox.runtime.base import Runtime
 from dr_notebook.sandbox.runtime.local import LocalRuntime
 from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, Proxy
@@ -50,7 +50,7 @@ def create_app(
     public_url: str | None = None,
     builds: BuildSettings | None = None,
     http: HttpSettings | None = None,
-) -> SandboxMiddleware:
+) -> SandboxMiddleware | AppOrigins:
     """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware).
 
     With ``apps_dir``, applications really run (``--run-apps``), in working folders there;
@@ -79,7 +79,12 @@ def create_app(
     apps = ApplicationStore(store, state.sources)
     runtime = _runtime(state, apps, tokens, behaviour, apps_dir, builds)
     state.applications = Applications(
-        apps, state.sources, runtime, tokens, lambda: state.public_url or "http://127.0.0.1"
+        apps,
+        state.sources,
+        runtime,
+        tokens,
+        lambda: state.public_url or "http://127.0.0.1",
+        app_origins=http.app_origins,
     )
     apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
     state.behaviour = behaviour
@@ -93,11 +98,13 @@ def create_app(
     app.mount(PAGE_PREFIX, ApplicationPages(state.applications, tokens, Proxy()))
     app.include_router(control.router)
     limited = RequestLimits(app, api_limit=MAX_BODY_BYTES, app_limit=http.app_body_limit)
-    middleware = SandboxMiddleware(
+    outer: SandboxMiddleware | AppOrigins = SandboxMiddleware(
         limited, tokens=tokens, behaviour=behaviour, stats=state.stats, rng=random.Random(seed)
     )
-    middleware.state = state
-    return middleware
+    if http.app_origins:  # first of all: the Host decides what the path means
+        outer = AppOrigins(outer, state.applications.app_url)
+    outer.state = state
+    return outer
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,50 @@ def test_a_service_worker_stays_under_its_app_and_goes_with_it(browser: Any, sb)
     finally:
         context.close()
         sb.api("DELETE", f"customApplications/{b['id']}/")
+
+
+@pytest.fixture(scope="module")
+def sb_origins() -> Iterator[SandboxServer]:
+    with start_sandbox(demo=False, run_apps=True, args=["--app-origins"]) as server:
+        yield server
+    assert processes_in(server.apps_dir) == []
+
+
+PLANT = (
+    "secret => { document.cookie = 'secret=' + secret + '; path=/';"
+    " localStorage.setItem('secret', secret); return document.cookie; }"
+)
+READ = "() => [document.cookie, localStorage.getItem('secret')]"
+
+
+def plant_and_read(browser: Any, sb: SandboxServer) -> tuple[str, str, list[Any]]:
+    """App A plants a cookie and a localStorage item; app B (same browser) reads: (what A sees
+    of its own, B's URL, what B sees)."""
+    apps = [launch(sb, name) for name in ("planter", "reader")]
+    a, b = (wait_running(sb, app["id"]) for app in apps)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(a["applicationUrl"])
+        assert page.text_content("p") == "sw app"
+        own = page.evaluate(PLANT, "from-app-a")
+        page.goto(b["applicationUrl"])
+        assert page.text_content("p") == "sw app"
+        return own, b["applicationUrl"], page.evaluate(READ)
+    finally:
+        context.close()
+        for app in (a, b):
+            sb.api("DELETE", f"customApplications/{app['id']}/")
+
+
+def test_apps_on_their_own_origins_cannot_read_each_others_cookies_or_storage(
+    browser: Any, sb, sb_origins
+) -> None:
+    own, b_url, seen = plant_and_read(browser, sb_origins)
+    assert b_url.startswith("http://") and ".localhost:" in b_url
+    assert "secret=from-app-a" in own  # A set them on its own origin
+    assert seen == ["", None]
+    # positive control: on the shared origin, B reads what A planted
+    own, b_url, seen = plant_and_read(browser, sb)
+    assert "/custom_applications/" in b_url
+    assert "secret=from-app-a" in seen[0] and seen[1] == "from-app-a"

@@ -78,11 +78,12 @@ class Target:
     rest: str  # the raw (still percent-encoded) path after the external prefix, from "/"
     root_path: bool = True  # serviceWebRequestsOnRootPath
     user_email: str | None = None
+    own_origin: bool = False  # served at the root of an origin of its own (--app-origins)
 
     @property
     def prefix(self) -> str:
-        """The external prefix, ``/custom_applications/<id>``."""
-        return app_prefix(self.app_id)
+        """The external prefix, ``/custom_applications/<id>`` (empty on the app's own origin)."""
+        return "" if self.own_origin else app_prefix(self.app_id)
 
 
 def app_prefix(app_id: str) -> str:
