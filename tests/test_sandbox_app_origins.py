@@ -88,6 +88,9 @@ def test_each_app_is_served_on_its_own_origin_routed_by_host(sb):
     assert {a["applicationUrl"] for a in listed if a["id"] == app_id} == {app["applicationUrl"]}
     page = on_origin(sb, app_id, "/")
     assert page.status_code == 200 and "origin app" in page.text
+    # a path with DataRobot's fixed prefix (as Dash writes it) reaches the same page
+    fixed = on_origin(sb, app_id, f"/custom_applications/{app_id}/index.html")
+    assert fixed.status_code == 200 and "origin app" in fixed.text
     # at the root of its origin: no prefix added to its redirects and cookies, and its service
     # worker may have the whole origin (which is its own)
     moved = on_origin(sb, app_id, "/go")

@@ -21,6 +21,7 @@ from dr_notebook.sandbox.runtime.proxy import (
     app_prefix,
     error_page,
     gone_page,
+    is_under,
     send_page,
     split_app_path,
 )
@@ -104,7 +105,9 @@ class AppOrigins:
             return
         app_id = app_origin(scope)
         if app_id is not None:
-            prefix = app_prefix(app_id)
+            # Paths an app writes with DataRobot's fixed prefix (Dash's requests_pathname_prefix)
+            # already name it: they reach the app as they would under the shared prefix.
+            prefix = "" if is_under(scope["path"], app_prefix(app_id)) else app_prefix(app_id)
             raw = scope.get("raw_path") or scope["path"].encode()
             state = {**scope.get("state", {}), OWN_ORIGIN: True}
             scope = {
