@@ -379,8 +379,8 @@ exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$py"
 """
 
 
-@pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
-def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
+def as_nobody(tmp_path: Path, monkeypatch) -> Path:
+    """Make the next sandbox start as uid 65534 (``sys.executable`` wrapped); its data folder."""
     (tmp_path / "as-nobody.sh").write_text(UNPRIVILEGED)
     wrapper = tmp_path / "python-as-nobody"
     wrapper.write_text(
@@ -391,6 +391,40 @@ def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
     data = Path(tempfile.mkdtemp(prefix="drn-nobody-"))
     os.chown(data, jails.DEFAULT_UID, jails.DEFAULT_UID)
     monkeypatch.setattr(sys, "executable", str(wrapper))
+    return data
+
+
+@pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
+def test_an_unprivileged_sandbox_fails_an_app_receiving_udp_everywhere_in_the_port_mode(
+    tmp_path, monkeypatch
+):
+    data = as_nobody(tmp_path, monkeypatch)
+    udp = (
+        "python -c 'import os, socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        's.bind((os.environ["UDP_HOST"], 0)); time.sleep(3600)\' &'
+    )
+    try:
+        with start_sandbox(
+            demo=False, run_apps=True, offline=True, isolation="port",
+            db_path=data / "s.db", envs_dir=data / "envs",
+        ) as sb:  # fmt: skip
+            monkeypatch.undo()
+            assert psutil.Process(sb.pid).uids().real == jails.DEFAULT_UID
+            exposed = launch(sb, [("start-app.sh", script("export UDP_HOST=0.0.0.0", udp, SERVE))])
+            local = launch(sb, [("start-app.sh", script("export UDP_HOST=127.0.0.1", udp, SERVE))])
+            failed = wait_until(sb, exposed)
+            assert failed["status"] == "failed" and "UDP port" in failed["buildError"], failed
+            # positive control: UDP on 127.0.0.1 runs
+            assert wait_until(sb, local)["status"] == "running"
+            for app_id in (exposed, local):
+                sb.api("DELETE", f"customApplications/{app_id}/")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
+def test_an_unprivileged_sandbox_runs_its_apps_jailed(tmp_path, monkeypatch):
+    data = as_nobody(tmp_path, monkeypatch)
     try:
         with start_sandbox(
             demo=False, run_apps=True, offline=True, db_path=data / "s.db", envs_dir=data / "envs"
