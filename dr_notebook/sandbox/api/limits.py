@@ -13,7 +13,7 @@ import contextlib
 import json
 from typing import Any
 
-APP_PREFIX = "/custom_applications/"
+from dr_notebook.sandbox.api.middleware import APP_PREFIX
 
 
 class BodyTooLarge(Exception):
@@ -24,21 +24,19 @@ class RequestLimits:
     """ASGI middleware: 400 for ambiguous framing, 413 for a body over its limit.
 
     ``api_limit`` bounds the API's bodies, ``app_limit`` those forwarded to applications
-    (under ``/custom_applications/`` or on an application's own origin, ``is_app``).
+    (under ``/custom_applications/``, where an application's own origin is routed too).
     """
 
-    def __init__(self, app: Any, *, api_limit: int, app_limit: int, is_app: Any = None) -> None:
+    def __init__(self, app: Any, *, api_limit: int, app_limit: int) -> None:
         self.app = app
         self.api_limit = api_limit
         self.app_limit = app_limit
-        self.is_app = is_app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        to_app = scope["path"].startswith(APP_PREFIX) or bool(self.is_app and self.is_app(scope))
-        limit = self.app_limit if to_app else self.api_limit
+        limit = self.app_limit if scope["path"].startswith(APP_PREFIX) else self.api_limit
         problem = framing_problem(scope.get("headers", []), limit)
         if problem is not None:
             await _refuse(send, *problem)
