@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dr_notebook.sandbox.runtime.proxy import (
+    clamp_service_worker_scope,
     error_page,
     forwarded_headers,
     response_headers,
@@ -132,6 +133,26 @@ def test_cookie_paths_stay_under_the_prefix() -> None:
     assert rewrite_cookie_path("s=1; Secure", PREFIX) == "s=1; Secure"
     # A value that looks like an attribute is not one.
     assert rewrite_cookie_path("path=/x; Path=/", PREFIX) == f"path=/x; Path={PREFIX}/"
+
+
+def test_service_worker_scopes_stay_under_the_prefix() -> None:
+    for wide in (
+        "/",
+        "/custom_applications/",
+        "/custom_applications/other/",
+        f"{PREFIX}x/",
+        f"{PREFIX}/../other/",
+        f"{PREFIX}/%2e%2e/",
+        "../../",
+        "",
+        "/api/v2/",
+    ):
+        assert clamp_service_worker_scope(wide, PREFIX) == f"{PREFIX}/", wide
+    # positive control: the app's own prefix and paths below it pass
+    for own in (f"{PREFIX}/", f"{PREFIX}/static/", PREFIX):
+        assert clamp_service_worker_scope(own, PREFIX) == own
+    out = response_headers([("Service-Worker-Allowed", "/")], PREFIX, "h:1", UPSTREAM)
+    assert out == [("Service-Worker-Allowed", f"{PREFIX}/")]
 
 
 def test_response_headers_rewrite_and_drop_hops_only() -> None:

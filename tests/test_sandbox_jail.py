@@ -346,6 +346,24 @@ def test_a_daemon_left_by_build_app_sh_neither_keeps_the_app_building_nor_outliv
 
 # -- the sandbox itself as an unprivileged user ------------------------------------------------
 @pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
+def test_an_unprivileged_sandbox_fails_an_app_receiving_udp_everywhere_in_the_port_mode():
+    udp = (
+        "python -c 'import os, socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        's.bind((os.environ["UDP_HOST"], 0)); time.sleep(3600)\' &'
+    )
+    with sandbox_as_nobody(demo=False, run_apps=True, offline=True, isolation="port") as sb:
+        assert psutil.Process(sb.pid).uids().real == jails.DEFAULT_UID
+        exposed = launch(sb, [("start-app.sh", script("export UDP_HOST=0.0.0.0", udp, SERVE))])
+        local = launch(sb, [("start-app.sh", script("export UDP_HOST=127.0.0.1", udp, SERVE))])
+        failed = wait_until(sb, exposed)
+        assert failed["status"] == "failed" and "UDP port" in failed["buildError"], failed
+        # positive control: UDP on 127.0.0.1 runs
+        assert wait_until(sb, local)["status"] == "running"
+        for app_id in (exposed, local):
+            sb.api("DELETE", f"customApplications/{app_id}/")
+
+
+@pytest.mark.skipif(not ROOT, reason="starts the sandbox as another user: needs root")
 def test_an_unprivileged_sandbox_runs_its_apps_jailed():
     with sandbox_as_nobody(demo=False, run_apps=True, offline=True) as sb:
         server = psutil.Process(sb.pid)

@@ -326,21 +326,58 @@ def test_a_second_sandbox_on_the_same_database_exits_and_touches_nothing(tmp_pat
 
 
 # -- network ------------------------------------------------------------------------------------
-def test_an_app_listening_on_all_interfaces_fails_saying_so_in_the_port_mode(tmp_path):
-    with start_sandbox(demo=False, run_apps=True, isolation="port") as port_mode:
-        exposed = script('exec python -m http.server --bind 0.0.0.0 "$PORT"')
-        source = source_with(port_mode, [("start-app.sh", exposed)])
-        app = create(port_mode, source)
-        failed = wait_until(port_mode, app["id"])
-        assert failed["status"] == "failed"
-        assert "all network interfaces" in failed["buildError"]
-        assert processes_in(port_mode.apps_dir / app["id"]) == []
-        port_mode.api("DELETE", f"customApplications/{app['id']}/")
-        # positive control: the same server on 127.0.0.1 runs
-        local = source_with(port_mode, [("start-app.sh", script(SERVE))])
-        fine = create(port_mode, local)
-        assert wait_until(port_mode, fine["id"])["status"] == "running"
-        port_mode.api("DELETE", f"customApplications/{fine['id']}/")
+@pytest.fixture(scope="module")
+def port_mode():
+    with start_sandbox(demo=False, run_apps=True, isolation="port") as server:
+        yield server
+    assert processes_in(server.apps_dir) == []
+
+
+def test_an_app_listening_on_all_interfaces_fails_saying_so_in_the_port_mode(port_mode):
+    exposed = script('exec python -m http.server --bind 0.0.0.0 "$PORT"')
+    source = source_with(port_mode, [("start-app.sh", exposed)])
+    app = create(port_mode, source)
+    failed = wait_until(port_mode, app["id"])
+    assert failed["status"] == "failed"
+    assert "all network interfaces" in failed["buildError"]
+    assert processes_in(port_mode.apps_dir / app["id"]) == []
+    port_mode.api("DELETE", f"customApplications/{app['id']}/")
+    # positive control: the same server on 127.0.0.1 runs
+    local = source_with(port_mode, [("start-app.sh", script(SERVE))])
+    fine = create(port_mode, local)
+    assert wait_until(port_mode, fine["id"])["status"] == "running"
+    port_mode.api("DELETE", f"customApplications/{fine['id']}/")
+
+
+# A UDP socket opened before the page serves; then the page on 127.0.0.1.
+UDP_THEN_SERVE = """python - <<'EOF'
+import http.server, os, socket
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind((os.environ["UDP_HOST"], 0))
+if os.environ.get("UDP_PEER"):
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.connect(("127.0.0.1", 9))  # a client's socket: bound on 0.0.0.0, hears its peer only
+http.server.test(http.server.SimpleHTTPRequestHandler, port=int(os.environ["PORT"]),
+                 bind="127.0.0.1")
+EOF"""
+
+
+def test_an_app_receiving_udp_on_all_interfaces_fails_in_the_port_mode(port_mode):
+    exposed = script("export UDP_HOST=0.0.0.0", UDP_THEN_SERVE)
+    app = create(port_mode, source_with(port_mode, [("start-app.sh", exposed)]))
+    failed = wait_until(port_mode, app["id"])
+    assert failed["status"] == "failed", failed
+    assert "all network interfaces" in failed["buildError"]
+    assert "UDP port" in failed["buildError"]
+    assert processes_in(port_mode.apps_dir / app["id"]) == []
+    port_mode.api("DELETE", f"customApplications/{app['id']}/")
+    # positive control: UDP on 127.0.0.1, and a connected client socket, run
+    local = script("export UDP_HOST=127.0.0.1 UDP_PEER=1", UDP_THEN_SERVE)
+    fine = create(port_mode, source_with(port_mode, [("start-app.sh", local)]))
+    running = wait_until(port_mode, fine["id"])
+    assert running["status"] == "running", running
+    assert requests.get(running["applicationUrl"], timeout=10).status_code == 200
+    port_mode.api("DELETE", f"customApplications/{fine['id']}/")
 
 
 @pytest.mark.skipif(

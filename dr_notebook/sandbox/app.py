@@ -7,6 +7,7 @@ This is the one module that names a concrete runtime (``LocalRuntime`` with ``--
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,9 +24,11 @@ from dr_notebook.sandbox.api import (
     templates,
 )
 from dr_notebook.sandbox.api.errors import install_handlers
+from dr_notebook.sandbox.api.forms import MAX_BODY_BYTES
+from dr_notebook.sandbox.api.limits import RequestLimits
 from dr_notebook.sandbox.api.middleware import SandboxMiddleware, Stats
 from dr_notebook.sandbox.api.openapi import install_openapi
-from dr_notebook.sandbox.api.pages import ApplicationPages
+from dr_notebook.sandbox.api.pages import ApplicationPages, AppOrigins
 from dr_notebook.sandbox.runtime.base import Runtime
 from dr_notebook.sandbox.runtime.local import LocalRuntime
 from dr_notebook.sandbox.runtime.proxy import PAGE_PREFIX, Proxy
@@ -46,7 +49,8 @@ def create_app(
     apps_dir: Path | None = None,
     public_url: str | None = None,
     builds: BuildSettings | None = None,
-) -> SandboxMiddleware:
+    http: HttpSettings | None = None,
+) -> SandboxMiddleware | AppOrigins:
     """The sandbox as an ASGI app (FastAPI wrapped in the auth/latency/fault middleware).
 
     With ``apps_dir``, applications really run (``--run-apps``), in working folders there;
@@ -55,8 +59,11 @@ def create_app(
     ``DATAROBOT_ENDPOINT``, ``applicationUrl`` and ``Location`` headers are built from it,
     never from a request's headers. ``builds``: where and how applications' environments are
     built, and whether each application gets a network of its own (``--run-apps`` only).
-    ``behaviour``: latency, faults and the like, changed while the server runs.
+    ``behaviour``: latency, faults and the like, changed while the server runs. ``http``:
+    the bodies' limits and whether applications get origins of their own. The result's
+    ``.state`` is the FastAPI app's state.
     """
+    http = http or HttpSettings()
     behaviour = behaviour or BehaviourSettings()
     app = FastAPI(
         title="dr-notebook sandbox",
@@ -72,7 +79,12 @@ def create_app(
     apps = ApplicationStore(store, state.sources)
     runtime = _runtime(state, apps, tokens, behaviour, apps_dir, builds)
     state.applications = Applications(
-        apps, state.sources, runtime, tokens, lambda: state.public_url or "http://127.0.0.1"
+        apps,
+        state.sources,
+        runtime,
+        tokens,
+        lambda: state.public_url or "http://127.0.0.1",
+        app_origins=http.app_origins,
     )
     apps.stop_live()  # nothing runs yet: what ran before a restart is stopped
     state.behaviour = behaviour
@@ -85,9 +97,22 @@ def create_app(
     # applicationUrl: the app itself through the proxy (HTTP and websockets), no token needed.
     app.mount(PAGE_PREFIX, ApplicationPages(state.applications, tokens, Proxy()))
     app.include_router(control.router)
-    return SandboxMiddleware(
-        app, tokens=tokens, behaviour=behaviour, stats=state.stats, rng=random.Random(seed)
+    limited = RequestLimits(app, api_limit=MAX_BODY_BYTES, app_limit=http.app_body_limit)
+    outer: SandboxMiddleware | AppOrigins = SandboxMiddleware(
+        limited, tokens=tokens, behaviour=behaviour, stats=state.stats, rng=random.Random(seed)
     )
+    if http.app_origins:  # first of all: the Host decides what the path means
+        outer = AppOrigins(outer, state.applications.app_url)
+    outer.state = state
+    return outer
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """What the HTTP side allows: request bodies forwarded to apps, apps' own origins."""
+
+    app_body_limit: int = 256 * 1024 * 1024
+    app_origins: bool = False
 
 
 def _runtime(

@@ -10,6 +10,7 @@ import secrets
 import shlex
 import signal
 import socket
+import stat
 import sys
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from dr_notebook.sandbox.store.database import Store
 
 TOKENS_ENV = "DR_NOTEBOOK_SANDBOX_TOKENS"
+DEFAULT_HEADER_TIMEOUT_S = 10
+DEFAULT_APP_BODY_MB = 256
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +52,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ROLE=TOKEN",
-        help=f"accept TOKEN for ROLE ({', '.join(ROLES)}); repeatable. "
-        f"Also read from ${TOKENS_ENV} (comma-separated). Default: one generated admin token.",
+        help=f"accept TOKEN for ROLE ({', '.join(ROLES)}); repeatable. Every local user sees "
+        f"command lines (ps): prefer --token-file or ${TOKENS_ENV} (comma-separated). "
+        "Default: one generated admin token.",
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read ROLE=TOKEN lines from FILE, which only its owner may read (chmod 600)",
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalogue")
     parser.add_argument(
@@ -151,13 +162,50 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --run-apps: where applications' environments are built and kept; sandboxes "
         "may share one (default: env DR_NOTEBOOK_ENVS_DIR, else next to the database, <db>-envs)",
     )
+    parser.add_argument(
+        "--app-origins",
+        action="store_true",
+        help="serve each application on an origin of its own, http://<id>.localhost:PORT/, "
+        "so that applications share no cookies, storage or service workers",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for faults and --generate")
+    _add_http_arguments(parser)
+
+
+def _add_http_arguments(parser: argparse.ArgumentParser) -> None:
+    """Limits of the HTTP server itself."""
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="S",
+        help="close a connection whose request line and headers are not complete within S "
+        f"seconds (default {DEFAULT_HEADER_TIMEOUT_S})",
+    )
+    parser.add_argument(
+        "--max-app-body-mb",
+        type=_positive,
+        default=DEFAULT_APP_BODY_MB,
+        metavar="N",
+        help="largest request body forwarded to an application, in MiB; larger ones get 413 "
+        f"(default {DEFAULT_APP_BODY_MB}; the API's own limit is fixed)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """Turn parsed options into server settings (tokens resolved later, with the db)."""
+    if args.token:
+        print(
+            "dr-notebook sandbox: warning: --token shows the token to every local user (ps); "
+            f"use --token-file FILE (chmod 600) or ${TOKENS_ENV}.",
+            file=sys.stderr,
+            flush=True,
+        )
+    specs = [*_split_env(os.environ.get(TOKENS_ENV, "")), *args.token]
+    if args.token_file is not None:
+        specs += read_token_file(args.token_file)
     tokens: dict[str, str] = {}
-    for spec in [*_split_env(os.environ.get(TOKENS_ENV, "")), *args.token]:
+    for spec in specs:
         role, _, token = spec.partition("=")
         role, token = role.strip().lower(), token.strip()
         if role not in ROLES or not token:
@@ -185,7 +233,29 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         builds=BuildSettings(
             envs_dir=args.envs_dir, offline=args.offline, isolation=args.isolation
         ),
+        header_timeout_s=args.header_timeout,
+        app_body_limit=args.max_app_body_mb * 1024 * 1024,
+        app_origins=args.app_origins,
     )
+
+
+def read_token_file(path: Path) -> list[str]:
+    """The ``ROLE=TOKEN`` lines of a token file that only its owner can read (else exit)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SystemExit(f"dr-notebook sandbox: --token-file {path} is not a file")
+        if info.st_mode & 0o077:
+            raise SystemExit(
+                f"dr-notebook sandbox: --token-file {path} is readable by others "
+                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {shlex.quote(str(path))}"
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        message = f"dr-notebook sandbox: cannot read --token-file {path}: {exc.strerror}"
+        raise SystemExit(message) from None
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def serve(settings: ServerSettings) -> int:
@@ -213,8 +283,9 @@ def serve(settings: ServerSettings) -> int:
 def _serve(settings: ServerSettings, stopper: Stopper) -> int:
     import uvicorn
 
-    from dr_notebook.sandbox.app import create_app
+    from dr_notebook.sandbox.app import HttpSettings, create_app
     from dr_notebook.sandbox.catalogue.loader import generate, load_catalogue
+    from dr_notebook.sandbox.protocol import with_header_timeout
     from dr_notebook.sandbox.store.database import Store
 
     if settings.run_apps and os.name != "posix":
@@ -247,7 +318,14 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
         if builds.envs_dir is None:
             builds = dataclasses.replace(builds, envs_dir=envs_dir_for(settings.db_path))
         app = create_app(
-            store, tokens, settings.behaviour, settings.seed, apps_dir, public_url, builds
+            store,
+            tokens,
+            settings.behaviour,
+            settings.seed,
+            apps_dir,
+            public_url,
+            builds,
+            http=HttpSettings(settings.app_body_limit, settings.app_origins),
         )
         admin = next((t for t, r in tokens.items() if r == "admin"), next(iter(tokens)))
         # Lines a user copies into a shell, so they are complete shell statements.
@@ -263,7 +341,7 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
             flush=True,
         )
         if apps_dir is not None:
-            print(f"dr-notebook sandbox: {app.app.state.network_note}", file=sys.stderr, flush=True)
+            print(f"dr-notebook sandbox: {app.state.network_note}", file=sys.stderr, flush=True)
         # Idle keep-alive connections stay open longer than clients' pools keep them, so a
         # client never sends on a connection the server is closing (a reset, not an answer).
         config = uvicorn.Config(
@@ -273,6 +351,7 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
             lifespan="off",
             timeout_keep_alive=75,
             ws="websockets-sansio",  # applications' websockets, through the proxy
+            http=with_header_timeout(settings.header_timeout_s),
         )
         server = _quiet_server(uvicorn.Server)(config)
         stopper.server = server
@@ -284,7 +363,7 @@ def _serve(settings: ServerSettings, stopper: Stopper) -> int:
             sock.close()  # the stopper keeps the server: a later signal only sets flags
     finally:
         if app is not None:
-            app.app.state.applications.stop_all()
+            app.state.applications.stop_all()
         if store is not None:
             store.close()
         lock.release()

@@ -103,6 +103,9 @@ class ServerSettings:
     run_apps: bool = False
     public_url: str | None = None  # http://host:port as clients reach the sandbox
     builds: BuildSettings = field(default_factory=lambda: BuildSettings())
+    header_timeout_s: float = 10.0  # a request line and headers complete within this
+    app_body_limit: int = 256 * 1024 * 1024  # bytes forwarded to an application per request
+    app_origins: bool = False  # each application on http://<id>.localhost:PORT/
 
     def __post_init__(self) -> None:
         # Every path derived from the database (environments, apps, doors) is absolute from

@@ -79,6 +79,7 @@ class SandboxMiddleware:
         self.behaviour = behaviour
         self.stats = stats
         self.rng = rng
+        self.state: Any = None  # the FastAPI app's state, for the server that runs this
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

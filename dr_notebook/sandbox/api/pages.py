@@ -9,6 +9,7 @@ before the app sees the request, and names the visitor in ``X-User-Email``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.types import Scope
@@ -19,11 +20,16 @@ from dr_notebook.sandbox.runtime.proxy import (
     Target,
     app_prefix,
     error_page,
+    gone_page,
+    is_under,
     send_page,
     split_app_path,
 )
 from dr_notebook.sandbox.service.applications import Applications, root_path_mode, status_page
 from dr_notebook.sandbox.service.permissions import user_of
+
+OWN_ORIGIN = "drn_own_origin"  # scope state: the request came to the app's own origin
+_APP_HOST = re.compile(r"^([0-9a-f]{24})\.localhost(?::[0-9]+)?$")
 
 
 def visitor_email(scope: Scope, tokens: dict[str, str]) -> str | None:
@@ -51,11 +57,15 @@ class ApplicationPages:
         parts = split_app_path(raw.decode("latin-1"))
         record = self.applications.apps.get(parts[0]) if parts else None
         if parts is None or record is None:
+            if parts is not None and scope["type"] == "http":
+                await _gone(scope, send, parts[0])
+                return
             await _refuse(
                 scope, receive, send, 404, error_page("No such application", "Check the URL.")
             )
             return
         app_id, rest = parts
+        own_origin = bool(scope.get("state", {}).get(OWN_ORIGIN))
         if not rest:
             query = scope.get("query_string", b"").decode("latin-1")
             location = f"{app_prefix(app_id)}/" + (f"?{query}" if query else "")
@@ -73,8 +83,67 @@ class ApplicationPages:
             rest=rest,
             root_path=root_path_mode(record),
             user_email=visitor_email(scope, self.tokens),
+            own_origin=own_origin,
         )
         await self.proxy(scope, receive, send, target)
+
+
+class AppOrigins:
+    """ASGI middleware for ``--app-origins``: a request whose Host is ``<id>.localhost[:port]``
+    goes to that application at the root of its own origin; the shared origin's
+    ``/custom_applications/<id>/...`` pages redirect there (307), so that nothing of an app's
+    runs on the origin every app shares."""
+
+    def __init__(self, app: Any, app_url: Any) -> None:
+        self.app = app
+        self.app_url = app_url
+        self.state: Any = None  # the FastAPI app's state, for the server that runs this
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        app_id = app_origin(scope)
+        if app_id is not None:
+            # Paths an app writes with DataRobot's fixed prefix (Dash's requests_pathname_prefix)
+            # already name it: they reach the app as they would under the shared prefix.
+            prefix = "" if is_under(scope["path"], app_prefix(app_id)) else app_prefix(app_id)
+            raw = scope.get("raw_path") or scope["path"].encode()
+            state = {**scope.get("state", {}), OWN_ORIGIN: True}
+            scope = {
+                **scope,
+                "path": prefix + scope["path"],
+                "raw_path": prefix.encode() + raw,
+                "state": state,
+            }
+        else:
+            raw = scope.get("raw_path") or scope["path"].encode()
+            parts = split_app_path(raw.decode("latin-1"))
+            if parts is not None and scope["type"] == "http":
+                query = scope.get("query_string", b"").decode("latin-1")
+                location = self.app_url(parts[0]) + parts[1].lstrip("/")
+                await _redirect(scope, receive, send, location + (f"?{query}" if query else ""))
+                return
+        await self.app(scope, receive, send)
+
+
+def app_origin(scope: Scope) -> str | None:
+    """The application id of a ``<id>.localhost[:port]`` Host, else None."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"host":
+            found = _APP_HOST.match(value.decode("latin-1").lower())
+            return found.group(1) if found else None
+    return None
+
+
+async def _gone(scope: Scope, send: Any, app_id: str) -> None:
+    if scope.get("state", {}).get(OWN_ORIGIN):
+        # The origin is this app's alone: Clear-Site-Data clears exactly what it left.
+        page, headers = gone_page("/")
+        headers["clear-site-data"] = '"cache", "storage"'
+    else:
+        page, headers = gone_page(app_prefix(app_id))
+    await send_page(send, 404, page, headers)
 
 
 async def _refuse(scope: Scope, receive: Any, send: Any, status: int, page: str) -> None:

@@ -442,10 +442,12 @@ class LocalRuntime:
 
 def exposure_problem(pids: Sequence[int]) -> str | None:
     """Why the application may not run (it listens beyond the loopback interface), or None."""
-    exposed = sorted({(h, p) for h, p in _listening(pids) if not _is_loopback(h)})
+    tcp = {(h, f"port {p}") for h, p in _listening(pids) if not _is_loopback(h)}
+    udp = {(h, f"UDP port {p}") for h, p in _receiving_udp(pids) if not _is_loopback(h)}
+    exposed = sorted(tcp | udp)
     if not exposed:
         return None
-    shown = ", ".join(f"{h or '*'} port {p}" for h, p in exposed)
+    shown = ", ".join(f"{h or '*'} {p}" for h, p in exposed)
     what = "all network interfaces" if any(_is_any(h) for h, _ in exposed) else "a network"
     return (
         f"The application listens on {what} ({shown}), so other machines could reach it: "
@@ -557,6 +559,18 @@ def _listening(pids: Sequence[int], own_network: bool = False) -> set[tuple[str,
         with contextlib.suppress(psutil.Error):
             for conn in psutil.Process(pid).net_connections(kind="tcp"):
                 if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                    found.add((str(conn.laddr[0]), int(conn.laddr[1])))
+    return found
+
+
+def _receiving_udp(pids: Sequence[int]) -> set[tuple[str, int]]:
+    """(address, port) of the UDP sockets these processes receive on from anyone: bound and not
+    connected (a connected socket, such as a DNS lookup's, only hears its peer)."""
+    found: set[tuple[str, int]] = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            for conn in psutil.Process(pid).net_connections(kind="udp"):
+                if conn.laddr and not conn.raddr:
                     found.add((str(conn.laddr[0]), int(conn.laddr[1])))
     return found
 

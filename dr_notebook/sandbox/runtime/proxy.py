@@ -10,8 +10,11 @@ functions of their own so that each can be tested alone.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import html
+import json
 from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -75,11 +78,12 @@ class Target:
     rest: str  # the raw (still percent-encoded) path after the external prefix, from "/"
     root_path: bool = True  # serviceWebRequestsOnRootPath
     user_email: str | None = None
+    own_origin: bool = False  # served at the root of an origin of its own (--app-origins)
 
     @property
     def prefix(self) -> str:
-        """The external prefix, ``/custom_applications/<id>``."""
-        return app_prefix(self.app_id)
+        """The external prefix, ``/custom_applications/<id>`` (empty on the app's own origin)."""
+        return "" if self.own_origin else app_prefix(self.app_id)
 
 
 def app_prefix(app_id: str) -> str:
@@ -220,6 +224,15 @@ def rewrite_cookie_path(set_cookie: str, prefix: str) -> str:
     return ";".join(parts)
 
 
+def clamp_service_worker_scope(value: str, prefix: str) -> str:
+    """A ``Service-Worker-Allowed`` value kept under the app's prefix: a path below it passes,
+    anything else (``/``, another app's prefix, a relative or dotted path) becomes the prefix,
+    so that an app's service worker never controls another app's or the sandbox's pages."""
+    path = value.strip()
+    plain = path.startswith("/") and not any(part in path for part in ("/.", "%", "\\", "?", "#"))
+    return path if plain and is_under(path, prefix) else prefix + "/"
+
+
 def response_headers(
     headers: Iterable[tuple[str, str]],
     prefix: str,
@@ -234,6 +247,8 @@ def response_headers(
             value = rewrite_location(value, prefix, external_host, upstream_hosts)
         elif lower == "set-cookie":
             value = rewrite_cookie_path(value, prefix)
+        elif lower == "service-worker-allowed":
+            value = clamp_service_worker_scope(value, prefix)
         out.append((name, value))
     return out
 
@@ -250,10 +265,42 @@ def error_page(title: str, message: str, *, reload_seconds: int | None = None) -
     )
 
 
-async def send_page(send: Any, status: int, body: str) -> None:
-    """Answer an HTTP scope with one of the sandbox's pages."""
+# On a deleted (or unknown) application's URL: its service workers unregistered, its cookies
+# expired, as far as a page under its prefix can reach (storage is the whole origin's).
+_FORGET_SCRIPT = """(async () => {
+  const prefix = %s;
+  if (navigator.serviceWorker) {
+    for (const r of await navigator.serviceWorker.getRegistrations()) {
+      if (new URL(r.scope).pathname.startsWith(prefix)) await r.unregister();
+    }
+  }
+  for (const pair of document.cookie.split(";")) {
+    const name = pair.split("=")[0].trim();
+    if (name) document.cookie = name + "=; Max-Age=0; Path=" + prefix;
+  }
+  document.documentElement.dataset.forgotten = "1";
+})();"""
+
+
+def gone_page(prefix: str) -> tuple[str, dict[str, str]]:
+    """The page at an application's URL once it is gone, and its headers: a script (allowed by
+    its hash alone) unregisters the service workers under ``prefix`` and expires cookies set for
+    it. Clear-Site-Data is not used on a shared origin: every directive of it clears the whole
+    origin, which is every application's (and, behind a Jupyter proxy, JupyterLab's)."""
+    script = _FORGET_SCRIPT % json.dumps(prefix.rstrip("/") + "/")
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    page = error_page("No such application", "Check the URL.").replace(
+        "</body>", f"<script>{script}</script></body>"
+    )
+    return page, {"content-security-policy": f"default-src 'none'; script-src 'sha256-{digest}'"}
+
+
+async def send_page(
+    send: Any, status: int, body: str, headers_: dict[str, str] | None = None
+) -> None:
+    """Answer an HTTP scope with one of the sandbox's pages (``headers_`` replace defaults)."""
     data = body.encode()
-    headers = [(k.encode(), v.encode()) for k, v in _PAGE_HEADERS.items()]
+    headers = [(k.encode(), v.encode()) for k, v in {**_PAGE_HEADERS, **(headers_ or {})}.items()]
     headers.append((b"content-length", str(len(data)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})

@@ -11,6 +11,7 @@ import html
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from dr_notebook.sandbox.runtime.base import ENTRYPOINT, Reporter, RunSpec, Runtime, Upstream
 from dr_notebook.sandbox.runtime.output import clip, redact
@@ -70,12 +71,14 @@ class Applications:
         runtime: Runtime,
         tokens: dict[str, str],
         public_url: Callable[[], str],
+        app_origins: bool = False,
     ) -> None:
         self.apps = apps
         self.sources = sources
         self.runtime = runtime
         self.tokens = tokens
         self.public_url = public_url
+        self.app_origins = app_origins
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -90,12 +93,22 @@ class Applications:
             return self._locks.setdefault(app_id, threading.Lock())
 
     # -- what callers may see ----------------------------------------------------------------
+    def app_url(self, app_id: str) -> str:
+        """``applicationUrl``: under the sandbox's address, or (``--app-origins``) the root of
+        the app's own origin, ``http://<id>.localhost:<port>/``."""
+        base = self.public_url()
+        if not self.app_origins:
+            return f"{base}{PAGE_PREFIX}/{app_id}/"
+        parts = urlsplit(base)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{app_id}.localhost{port}/"
+
     def view(self, record: AppRecord, role: str) -> dict[str, Any]:
         """The application as ``role`` sees it (its URL from the sandbox's own address;
         ``buildError`` generic unless ``role`` may read its output)."""
         return {
             **record.api,
-            "applicationUrl": f"{self.public_url()}{PAGE_PREFIX}/{record.id}/",
+            "applicationUrl": self.app_url(record.id),
             "permissions": permissions(role, owner_of(record)),
             "buildError": self.build_error(record, role),
         }
@@ -168,7 +181,7 @@ class Applications:
                     **user_of(who),
                     "orgId": ORG_ID,
                     "expiresAt": None,
-                    "applicationUrl": f"{self.public_url()}{PAGE_PREFIX}/{app_id}/",
+                    "applicationUrl": self.app_url(app_id),
                     "externalAccessEnabled": False,
                     "externalAccessRecipients": [],
                     "allowAutoStopping": False,

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ class SandboxServer:
         envs_dir: Path | str | None = None,
         cwd: Path | str | None = None,
         environ: Mapping[str, str | None] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self._tmpdir: Path | None = None
         if db_path is None:
@@ -98,6 +99,7 @@ class SandboxServer:
         self.envs_dir = None if envs_dir is None else Path(envs_dir)
         self.cwd = None if cwd is None else Path(cwd)  # where the process starts (a relative db)
         self.environ = dict(environ or {})  # variables set for it; None removes one
+        self.args = list(args)  # more command-line options
         self.port: int | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._output: collections.deque[str] = collections.deque(maxlen=200)
@@ -164,6 +166,7 @@ class SandboxServer:
             cmd += ["--isolation", self.isolation]
         if self.envs_dir is not None:
             cmd += ["--envs-dir", str(self.envs_dir)]
+        cmd += self.args
         env = dict(os.environ)
         env[TOKENS_ENV] = ",".join(f"{role}={tok}" for role, tok in self.tokens.items())
         env["PYTHONUNBUFFERED"] = "1"
@@ -314,7 +317,7 @@ def start_sandbox(**kwargs: Any) -> SandboxServer:
     fault_rate, fault_kind, seed, tokens, run_apps, app_start_delay_ms, app_start_timeout_s,
     offline, isolation (``"port"`` forces the fallback), envs_dir, cwd (the folder it starts
     in: a relative ``db_path`` is read from there), environ (variables to set; None removes
-    one) (see :class:`SandboxServer`).
+    one), args (more command-line options) (see :class:`SandboxServer`).
     """
     return SandboxServer(**kwargs).start()
 
