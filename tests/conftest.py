@@ -29,23 +29,24 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[ENVS_DIR_VARIABLE] = folder
 
 
-# Modules (xdist groups) measured to take longest: they start first, each on a worker of its own,
-# so that none of them starts late and becomes the run's tail.
-LONGEST_FIRST = ("test_sandbox_catalogue_apps", "browser-apps", "browser")
+# Groups measured to take longest: they start first, each on a worker of its own, so that none
+# of them starts late and becomes the run's tail. The other browser groups follow.
+LONGEST_FIRST = ("test_sandbox_catalogue_apps", "test_browser_app_show")
 
 
 def xdist_group_of(item: pytest.Item) -> str:
-    """The browser tests that launch applications share one JupyterLab, the other browser tests
-    another; every other module is a group of its own, keeping its module fixtures (sandboxes)."""
-    if item.get_closest_marker("browser") is not None:
-        return "browser-apps" if item.get_closest_marker("slow") is not None else "browser"
+    """Every module is a group of its own, keeping its module fixtures (sandboxes), except the
+    quick browser tests: one group ("browser"), so they share one JupyterLab."""
+    browser = item.get_closest_marker("browser") is not None
+    if browser and item.get_closest_marker("slow") is None:
+        return "browser"
     return item.path.stem
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """For ``pytest -n N --dist loadgroup --no-loadscope-reorder`` (make test): the longest
-    groups first, then the other slow ones, then the rest, each kind with the groups of more
-    tests first (as xdist would order them)."""
+    groups first, then the browser groups (each starts a JupyterLab or Chromium), then the other
+    slow ones, then the rest, each kind with the groups of more tests first."""
     counts: dict[str, int] = {}
     first_seen: dict[str, int] = {}
     for item in items:
@@ -59,8 +60,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = _group(item)
         if group in LONGEST_FIRST:
             return (0, LONGEST_FIRST.index(group), 0)
-        slow = item.get_closest_marker("slow") is not None
-        return (1 if slow else 2, -counts[group], first_seen[group])
+        if item.get_closest_marker("browser") is not None:
+            kind = 1
+        else:
+            kind = 2 if item.get_closest_marker("slow") is not None else 3
+        return (kind, -counts[group], first_seen[group])
 
     items.sort(key=rank)
 
