@@ -16,7 +16,6 @@ allow navigating the notebook's page (no ``allow-top-navigation``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -266,7 +265,6 @@ _ERROR_PRE = (
     "font-family:var(--jp-code-font-family, monospace);white-space:pre-wrap;margin:4px 0 0 0;"
     "color:var(--jp-error-color1, #c62828)"
 )
-_SCRUB = re.compile(r"\s+")
 
 
 class LaunchView:
@@ -325,12 +323,14 @@ class LaunchView:
         self._set(self._stepper(step.stage, step.message, step.elapsed), line)
 
     def fail(self, error: BaseException) -> None:
-        """The launch failed: the error's message, in place of the steps."""
-        message = _SCRUB.sub(" ", str(error)).strip() or type(error).__name__
+        """The launch failed, in place of the steps: what the error's own line (shown below
+        it) does not say, its ``details`` (an ``ApplicationFailedError``'s last lines of
+        output, line breaks kept); nothing more for any other error."""
+        message = "\n".join(getattr(error, "details", None) or [])
+        shown = f'<pre style="{_ERROR_PRE}">{escaped(message)}</pre>' if message else ""
         self._set(
             f'<div class="dr-notebook-launch" style="{_BOX}"><b>{escaped(self.label)}</b> '
-            f'&nbsp; <span style="{_FAIL}">failed</span>'
-            f'<pre style="{_ERROR_PRE}">{escaped(message)}</pre></div>',
+            f'&nbsp; <span style="{_FAIL}">failed</span>{shown}</div>',
             f"{self.label}: failed",
         )
         self._end()

@@ -85,6 +85,22 @@ def link_href(application_url: str | None) -> str | None:
     return safe_url(href, {"http", "https"})
 
 
+#: What cannot work through jupyter-server-proxy, and why, in one line (the card says it
+#: beside a link that goes that way).
+THROUGH_JUPYTER = (
+    "Through Jupyter's proxy, Gradio apps do not load: Gradio writes its root_path into its "
+    "page and ignores X-Forwarded-Prefix, so the page asks Jupyter's root for its API; open "
+    "those at their url."
+)
+
+
+def through_link_base(application_url: str | None) -> bool:
+    """Whether links to the application at ``application_url`` go through a link base (a
+    Jupyter server's proxy) rather than to the URL itself."""
+    href = link_href(application_url)
+    return href is not None and href != application_url
+
+
 def detect_link_base(endpoint: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The link base the kernel's environment implies for a sandbox at ``endpoint``, or None.
 

@@ -234,6 +234,8 @@ def application_html(application: Application) -> str:
     The "Open application" link appears only for an http/https ``application_url``; any other
     URL is shown as text and never as a link.
     """
+    from dr_notebook.app_links import THROUGH_JUPYTER, through_link_base
+
     a = application
     created = a.created_at.strftime("%Y-%m-%d %H:%M UTC") if a.created_at else ""
     creator = " ".join(x for x in (a.creator_first_name, a.creator_last_name) if x)
@@ -247,6 +249,13 @@ def application_html(application: Application) -> str:
     rows = [
         ("id", code(a.id)),
         ("url", _wrapping_code(a.application_url) if a.application_url else ""),
+        (
+            "link",
+            f'<span class="dr-notebook-through-jupyter" style="{MUTED}">'
+            f"{escaped(THROUGH_JUPYTER)}</span>"
+            if link and through_link_base(a.application_url)
+            else "",
+        ),
         ("source", code(a.source_id) if a.source_id else ""),
         ("version", (code(a.source_version_id) + _drift(a)) if a.source_version_id else ""),
         ("created", escaped(" by ".join(x for x in (created, creator) if x))),

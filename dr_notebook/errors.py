@@ -236,8 +236,12 @@ class ApplicationFailedError(DataRobotError):
 
     ``application`` is the application as last seen, ``build_error`` the server's reason (None
     when it gave none), ``log_tail`` the last lines of its logs and ``first_error`` the
-    first error they show (``ApplicationLogs.first_error``; None when none reads as one). The
-    message is one line that leads with the first error, then the build error.
+    first error they show (``ApplicationLogs.first_error``; None when none reads as one).
+
+    The message says each thing once: a first line, ``summary``, that leads with the first
+    error, then the reason (``ApplicationLogs.reason``: the build error without what the
+    lines repeat); then ``details``, the last lines of its output with their line breaks kept
+    (a traceback's caret lines stay under their code); then one ``hint`` (where the logs are).
     """
 
     def __init__(
@@ -248,6 +252,8 @@ class ApplicationFailedError(DataRobotError):
         build_error: str | None = None,
         log_tail: Sequence[str] = (),
         first_error: str | None = None,
+        details: Sequence[str] = (),
+        hint: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
@@ -255,6 +261,11 @@ class ApplicationFailedError(DataRobotError):
         self.build_error = build_error
         self.log_tail: list[str] = list(log_tail)
         self.first_error = first_error
+        self.summary = self.message
+        self.details: list[str] = [line.rstrip() for line in details]
+        self.hint = hint
+        self.message = "\n".join([self.summary, *self.details, *([hint] if hint else [])])
+        self.args = (self.message,)
 
 
 class UnknownValueWarning(UserWarning):

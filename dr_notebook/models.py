@@ -11,10 +11,11 @@ One odd field never makes a whole listing fail.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -42,6 +43,7 @@ __all__ = [
     "TemplateFile",
     "TemplateMetadata",
     "WorkspaceItem",
+    "failure_reason",
     "parse_timestamp",
     "use_app_display",
 ]
@@ -406,13 +408,32 @@ class ApplicationLogs(ApiModel):
     def first_error(self) -> str | None:
         """The first error the logs show, one line: the last line of the first traceback
         (``ValueError: bad config``), else the first line that reads as an error (``Error:``,
-        ``ERROR``, ``fatal:``, ``... failed``); None when none does.
+        ``ERROR``, ``fatal:``, ``... failed``; of a reason that names its own first error,
+        ``... First error: X``, the X); None when none does.
 
         The build log is read first (before the output) unless the build completed: a
         completed build's log is pip's chatter, not the application's failure. ANSI colour
         codes are removed."""
         build = (self.build_log or "").splitlines() if self.build_status != "completed" else []
         return first_error_line([*build, *self.lines])
+
+    @property
+    def reason(self) -> str:
+        """Why it failed, said once: ``build_error`` without what ``lines`` and
+        ``first_error`` already show (see :func:`failure_reason`); "" when nothing else is
+        left, or there is no build error."""
+        return failure_reason(self.build_error, self.lines, self.first_error)
+
+    def matching(self, text: str) -> ApplicationLogs:
+        """A copy keeping only the lines of ``lines`` and of ``build_log`` that contain
+        ``text``, ignoring case (``first_error`` then reads what is kept)."""
+        needle = text.casefold()
+        kept = copy.copy(self)  # extra fields too
+        kept.lines = [line for line in self.lines if needle in line.casefold()]
+        if self.build_log:
+            build = [ln for ln in self.build_log.splitlines() if needle in ln.casefold()]
+            kept.build_log = "\n".join(build)
+        return kept
 
     def __repr__(self) -> str:
         return (
@@ -462,6 +483,39 @@ _ERROR_PREFIX = re.compile(
 _ERROR_LEVEL = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b")
 
 
+_FIRST_ERROR_CLAUSE = "First error: "
+
+
+def failure_reason(build_error: str | None, output: Sequence[str], first_error: str | None) -> str:
+    """``build_error`` without what is shown beside it: its lines that are lines of
+    ``output``, a ``First error: ...`` clause naming ``first_error`` (or a line that is it),
+    then any header left introducing nothing (a last line ending in ``:``), so that a failure
+    shown with its logs says each line once. Line breaks are kept; "" when nothing is left."""
+    from dr_notebook.ansi import strip_ansi
+
+    if not build_error:
+        return ""
+    shown = {strip_ansi(line).strip() for line in output}
+    first = (first_error or "").strip()
+    kept: list[str] = []
+    for line in build_error.splitlines():
+        head, found, rest = line.partition(_FIRST_ERROR_CLAUSE)
+        if found and first and _names(rest.strip(), first):
+            line = head
+        text = strip_ansi(line).strip()
+        if text and text not in shown and text != first:
+            kept.append(line.rstrip())
+    while kept and kept[-1].endswith(":"):
+        kept.pop()
+    return "\n".join(kept).strip()
+
+
+def _names(clause: str, first: str) -> bool:
+    """Whether a ``First error:`` clause names ``first`` (the sandbox cuts long ones: [...])."""
+    cut = clause.removesuffix(" [...]")
+    return clause == first or (cut != clause and first.startswith(cut))
+
+
 def first_error_line(lines: list[str]) -> str | None:
     """The last line of the first traceback in ``lines``, else the first line that reads as
     an error (see :attr:`ApplicationLogs.first_error`), stripped of ANSI codes."""
@@ -479,5 +533,6 @@ def first_error_line(lines: list[str]) -> str | None:
     for line in clean:
         text = line.strip()
         if text and (_ERROR_PREFIX.match(text) or _ERROR_LEVEL.search(text)):
-            return text
+            # A reason that names its own first error (the sandbox's "... First error: X").
+            return text.partition(_FIRST_ERROR_CLAUSE)[2].strip() or text
     return None

@@ -251,10 +251,21 @@ def test_the_launch_widget_shows_the_failure_and_never_the_token() -> None:
     error = ApplicationFailedError(
         "The application 'Broken' (x) failed after 3 s: ImportError: <nope>.",
         application=app(status="failed"),
-    )
+        details=["Last 3 lines of its output:", "    import <nope>", "           ^^^^^^",
+                 "ImportError: <nope>"],
+        hint="Logs: client.applications.logs('x').",
+    )  # fmt: skip
     launch.fail(error)
     value = launch.widget.value
-    assert ">failed<" in value and "ImportError: &lt;nope&gt;." in value
+    assert ">failed<" in value
+    # The output's last lines, their line breaks kept; the summary and the hint are the
+    # error's own line (the magic prints it below the widget), not repeated here.
+    assert "    import &lt;nope&gt;\n           ^^^^^^\nImportError: &lt;nope&gt;</pre>" in value
+    assert "failed after" not in value and "Logs:" not in value
+    plain = LaunchView("Plain")
+    plain.fail(ApplicationFailedError("The application failed: <why>."))  # no output
+    assert ">failed<" in plain.widget.value and "why" not in plain.widget.value
+    assert "<pre" not in plain.widget.value
     state = repr(launch.widget.get_state())
     assert "<nope>" not in state
 

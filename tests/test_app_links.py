@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 
 import pytest
 from IPython.testing import globalipapp
 
-from dr_notebook.app_links import app_link, detect_link_base, set_link_base, valid_link_base
+from dr_notebook.app_links import (
+    THROUGH_JUPYTER,
+    app_link,
+    detect_link_base,
+    set_link_base,
+    valid_link_base,
+)
 from dr_notebook.cards import application_html, application_link
 from dr_notebook.models import Application
 
@@ -67,6 +74,23 @@ def test_the_card_links_through_the_base_and_shows_the_apis_url(reset_link_base:
     assert app.application_url == URL
     set_link_base("//evil.example.com")  # refused: no link at all rather than another site
     assert "evil" not in application_link(URL)
+
+
+def test_a_card_linking_through_jupyter_says_in_one_line_what_cannot_work_there(
+    reset_link_base: None,
+) -> None:
+    app = Application(id="abc", name="App", status="running", application_url=URL)
+    note = html.escape(THROUGH_JUPYTER)
+    assert "\n" not in THROUGH_JUPYTER and "Gradio" in THROUGH_JUPYTER
+    assert note not in application_html(app)  # positive control: a direct link, no note
+    set_link_base("/user/me/proxy/8765")
+    card = application_html(app)
+    assert card.count(note) == 1 and card.count("dr-notebook-through-jupyter") == 1
+    assert card.index(note) > card.index('href="/user/me/proxy/8765/')  # beside the link
+    stopped = Application(id="abc", name="App", status="failed", application_url="ftp://x/")
+    assert note not in application_html(stopped)  # no link, nothing to explain
+    set_link_base("direct")
+    assert note not in application_html(app)
 
 
 def test_the_card_detects_jupyterhub_and_direct_turns_it_off(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dr_notebook import errors
-from dr_notebook.models import ApplicationLogs
+from dr_notebook.models import ApplicationLogs, failure_reason
 from dr_notebook.resources.applications import Applications
 
 FLASK_CRASH = [
@@ -110,3 +110,59 @@ def test_grep_and_source_filter_the_lines() -> None:
 def test_bad_filters_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(errors.InvalidArgumentError):
         apps_with([], "").logs("a1", **bad)
+
+
+SANDBOX_CRASH = (
+    "start-app.sh exited with code 1 before answering on port 8080. First error: "
+    "ValueError: no token\n Last lines of its output:\nbooting\nTraceback (most recent call "
+    'last):\n  File "/app/app.py", line 3, in <module>\n    dr.Client()\n    ^^^^^^^^^^^\n'
+    "ValueError: no token"
+)
+CRASH_LINES = [
+    "booting",
+    "Traceback (most recent call last):",
+    '  File "/app/app.py", line 3, in <module>',
+    "    dr.Client()",
+    "    ^^^^^^^^^^^",
+    "ValueError: no token",
+]
+
+
+@pytest.mark.parametrize(
+    ("build_error", "lines", "reason"),
+    [
+        # the sandbox's: the reason, the first error, then the output's last lines
+        (SANDBOX_CRASH, CRASH_LINES,
+         "start-app.sh exited with code 1 before answering on port 8080."),
+        # fewer lines shown than the build error quotes: the others stay
+        (SANDBOX_CRASH, CRASH_LINES[-2:],
+         "start-app.sh exited with code 1 before answering on port 8080.\n"
+         " Last lines of its output:\nbooting\nTraceback (most recent call last):\n"
+         '  File "/app/app.py", line 3, in <module>\n    dr.Client()'),
+        # a first error the sandbox cut short ([...]) is still the one shown on top
+        ("It died. First error: ValueError: no [...]\n Last lines of its output:\nbye",
+         ["bye", "ValueError: no token"], "It died."),
+        # uv's message: the first error's own line leaves; the others keep their breaks
+        ("requirements.txt line 2: nope==1.0\nerror: No solution found\n  cause: not found",
+         [], "requirements.txt line 2: nope==1.0\n  cause: not found"),
+        # another server's reason, repeating nothing: as it is
+        ("Out of memory.", CRASH_LINES, "Out of memory."),
+        (None, CRASH_LINES, ""),
+    ],
+)  # fmt: skip
+def test_the_reason_is_the_build_error_without_what_is_shown_beside_it(
+    build_error: str | None, lines: list[str], reason: str
+) -> None:
+    build_log = None if lines else build_error  # uv's: its message is the build's log
+    logs = ApplicationLogs(lines, build_log, "failed", build_error)
+    first = "ValueError: no token" if lines else "error: No solution found"
+    assert logs.first_error == first
+    assert logs.reason == reason
+    assert failure_reason(build_error, lines, first) == reason
+
+
+def test_matching_keeps_the_unknown_fields_and_leaves_the_logs_whole() -> None:
+    logs = ApplicationLogs.from_api({"logs": ["a", "B", "c"], "buildLog": "b1\nx", "zz": 1})
+    kept = logs.matching("b")
+    assert kept.lines == ["B"] and kept.build_log == "b1" and kept.extra == {"zz": 1}
+    assert logs.lines == ["a", "B", "c"] and logs.build_log == "b1\nx"

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from broken_app import CRASH_FILES, CRASH_FIRST_ERROR, CRASH_PRINTS
 
 import dr_notebook as drn
 from dr_notebook import errors
@@ -79,11 +81,44 @@ def test_a_failed_build_raises_with_the_build_error_and_the_last_lines(
         client.applications.create(source, name="crasher", on_status=steps.append)
     err = caught.value
     assert err.build_error and "exited with code 3" in err.build_error
-    assert "exited with code 3" in str(err) and "\n" not in str(err)
-    assert "fatal: no config file" in err.log_tail
     assert err.application is not None and err.application.failed
+    assert "exited with code 3" in err.summary and "\n" not in err.summary
+    assert re.search(r": fatal: no config file \(start-app.sh exited with code 3 before "
+                     r"answering on port \d+\)\.$", err.summary)  # fmt: skip
+    assert str(err).splitlines() == [
+        err.summary,
+        "Last 2 lines of its output:",
+        "booting",
+        "fatal: no config file",
+        f"Logs: client.applications.logs({err.application.id!r}).",
+    ]
+    assert "fatal: no config file" in err.log_tail
     assert steps[-1].stage == "failed" and steps[-1].application is not None
     assert sb.token not in str(err) and sb.token not in repr(err)
+    client.applications.delete(err.application)
+
+
+def test_a_traceback_keeps_its_line_breaks_and_the_message_one_hint(client: drn.Client) -> None:
+    source = client.app_sources.create(f"Crash {uuid.uuid4().hex[:6]}")
+    client.app_sources.new_version(source, CRASH_FILES)
+    with pytest.raises(errors.ApplicationFailedError) as caught:
+        client.applications.create(source, name="traceback crasher")
+    err = caught.value
+    assert err.application is not None
+    lines = str(err).splitlines()
+    reason = r" \(start-app.sh exited with code 1 before answering on port \d+\)\.$"
+    assert lines[0] == err.summary and re.search(re.escape(CRASH_FIRST_ERROR) + reason, lines[0])
+    tail = client.applications.logs(err.application).lines
+    assert tail[: len(CRASH_PRINTS)] == list(CRASH_PRINTS) and len(tail) > 6  # control
+    assert lines[1:] == [
+        f"Last {len(tail)} lines of its output:",
+        *tail,
+        f"Logs: client.applications.logs({err.application.id!r}).",
+    ]
+    code = next(i for i, line in enumerate(lines) if "config = json.loads(" in line)
+    assert re.fullmatch(r" +\^+", lines[code + 1])  # the caret line, on its own, under it
+    assert str(err).count("Logs:") == 1 and str(err).count("booting") == 1
+    assert str(err).count(CRASH_FIRST_ERROR) == 2  # the lead, and the traceback's own end
     client.applications.delete(err.application)
 
 

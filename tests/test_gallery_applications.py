@@ -13,7 +13,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 import pytest
-from broken_app import UNKNOWN, publish_broken_app
+from broken_app import (
+    CRASH_FIRST_ERROR,
+    CRASH_PRINTS,
+    UNKNOWN,
+    publish_broken_app,
+    publish_crashing_app,
+)
 
 from dr_notebook import errors
 from dr_notebook.client import Client
@@ -420,5 +426,35 @@ def test_a_real_launch_then_its_logs_leave_no_token_in_widget_state(real: Any) -
     assert app.application_url is not None
     assert app.id in state and app.application_url in state  # positive control: it is all there
     assert real.token not in state
+    g.close()
+    client.applications.delete(app)
+
+
+@pytest.mark.slow
+def test_the_logs_of_a_crash_say_each_line_once_the_first_error_on_top(real: Any) -> None:
+    client = Client(endpoint=real.endpoint, token=real.token, progress=False)
+    name = publish_crashing_app(real)
+    crashing = next(t for t in client.templates.list() if t.name == name)
+    g = TemplateGallery(client)
+    assert g.wait(WAIT)
+    with pytest.raises(errors.ApplicationFailedError) as caught:
+        g.launch_app(crashing.id, name=unique("Crash"))
+    app = caught.value.application
+    assert app is not None
+    # The launch's failure: its message, line breaks kept (the notice keeps them), one hint.
+    result = g.detail_pane.result.value
+    assert "white-space:pre-wrap" in result and html.escape(str(caught.value)) in result
+    assert text(g.detail_pane.result).count("Logs:") == 1
+    g.view = "applications"
+    g.apps_view.row(app.id).logs_button.click()
+    shown = text(g.apps_view.logs)
+    logs = client.applications.logs(app)
+    assert logs.build_error and "Last lines of its output" in logs.build_error  # it repeats
+    assert logs.lines[: len(CRASH_PRINTS)] == list(CRASH_PRINTS)  # positive control
+    reason = logs.build_error.split(" First error: ")[0]
+    said = shown.index(f"First error: {CRASH_FIRST_ERROR}\n{reason}</div>")
+    assert said < shown.index("booting") and shown.count("booting") == 1
+    assert shown.count(CRASH_FIRST_ERROR) == 2  # on top, and as the traceback's last line
+    assert "Last lines of its output" not in shown and shown.count("Traceback") == 1
     g.close()
     client.applications.delete(app)

@@ -17,7 +17,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from broken_app import UNKNOWN, publish_broken_app
+from broken_app import (
+    CRASH_FIRST_ERROR,
+    CRASH_PRINTS,
+    UNKNOWN,
+    publish_broken_app,
+    publish_crashing_app,
+)
 from IPython.core.error import UsageError
 from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
@@ -30,6 +36,7 @@ from dr_notebook.app_display import AppView
 from dr_notebook.frames import APPLICATION_COLUMNS
 from dr_notebook.magics import DataRobotMagics
 from dr_notebook.models import Application, ApplicationSource, AsyncStatus, Template
+from dr_notebook.sandbox.testing import processes_in, start_sandbox
 
 README = """# Churn predictor
 
@@ -1055,18 +1062,28 @@ def test_completion_of_application_names(shell: InteractiveShell, admin) -> None
     admin.applications.delete(app)
 
 
+@pytest.fixture(scope="module")
+def real_apps() -> Iterator[Any]:
+    """A sandbox that runs applications, for the failure tests (one for the module)."""
+    with start_sandbox(run_apps=True) as server:
+        yield server
+    assert processes_in(server.apps_dir) == []
+
+
+@pytest.fixture
+def on_real(shell: InteractiveShell, real_apps: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The shell pointed at ``real_apps``."""
+    monkeypatch.setenv("DATAROBOT_ENDPOINT", real_apps.endpoint)
+    monkeypatch.setenv("DATAROBOT_API_TOKEN", real_apps.token)
+    magics(shell).drop_client()
+    return real_apps
+
+
 @pytest.mark.slow
 def test_new_app_failed_build_is_one_line_with_the_build_error(
-    shell: InteractiveShell,
-    sandbox_factory: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-    launch_widget: list[str],
+    shell: InteractiveShell, on_real: Any, launch_widget: list[str]
 ) -> None:
-    real = sandbox_factory(run_apps=True)  # builds it: its requirements.txt cannot install
-    name = publish_broken_app(real)
-    monkeypatch.setenv("DATAROBOT_ENDPOINT", real.endpoint)
-    monkeypatch.setenv("DATAROBOT_API_TOKEN", real.token)
-    magics(shell).drop_client()
+    name = publish_broken_app(on_real)  # its requirements.txt cannot install
     cell = run(shell, f"%dr_new_app {name}")
     assert_one_line(
         cell,
@@ -1075,14 +1092,92 @@ def test_new_app_failed_build_is_one_line_with_the_build_error(
         "not found in the package registry",
         "%dr_app ",
     )
-    # The widget says it failed, with the error; the printed line says it once more.
+    # The widget says it failed; why is the error's line, said once (no output to add).
     last = as_text(launch_widget)[-1]
     assert f"{name}" in last and " failed " in last
-    assert "not found in the package registry" in last
+    assert "not found in the package registry" not in last
     shown = "\n".join([cell.stdout, cell.stderr])
     assert shown.count("not found in the package registry") == 1, shown  # said once
+    assert shown.count("Logs:") == 1 and "client.applications" not in shown, shown
     assert ".. " not in shown, shown
-    assert real.token not in cell.text and real.token not in "".join(launch_widget)
+    assert on_real.token not in cell.text and on_real.token not in "".join(launch_widget)
+    assert isinstance(cell.error, errors.ApplicationFailedError) and cell.error.application
+    drn.Client(on_real.endpoint, on_real.token).applications.delete(cell.error.application)
+
+
+@pytest.mark.slow
+def test_a_crash_in_a_terminal_prints_failed_once_then_one_line(
+    shell: InteractiveShell, on_real: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dr_notebook.magics.applications._in_kernel", lambda: False)
+    name = publish_crashing_app(on_real)
+    cell = run(shell, f"%dr_new_app '{name}' --name 'Crash {_RUN}'")
+    assert isinstance(cell.error, errors.ApplicationFailedError), cell.text
+    app = cell.error.application
+    assert app is not None
+    lines = cell.stdout.splitlines()
+    failed = [line for line in lines if re.fullmatch(rf"{name}: failed \(\d+\.\d s\)", line)]
+    assert len(failed) == 1, lines
+    assert lines[: lines.index(failed[0]) + 1] == [
+        line for line in lines if line.startswith(f"{name}: ")
+    ]  # the progress lines, then the error's line only
+    error = [line for line in lines if line.startswith("ApplicationFailedError: ")]
+    assert len(lines) == lines.index(failed[0]) + 2 and len(error) == 1, lines
+    assert re.fullmatch(
+        re.escape(f"ApplicationFailedError: The application 'Crash {_RUN}' ({app.id}) failed ")
+        + r"after \d+ s: "
+        + re.escape(f"{CRASH_FIRST_ERROR} (start-app.sh exited with code 1 before answering ")
+        + r"on port \d+\)\. "
+        + re.escape(f"Logs: %dr_app {app.id} --logs"),
+        error[0],
+    ), error[0]
+    drn.Client(on_real.endpoint, on_real.token).applications.delete(app)
+
+
+@pytest.mark.slow
+def test_app_logs_of_a_crash_say_each_line_once_the_first_error_on_top(
+    shell: InteractiveShell,
+    on_real: Any,
+    launch_widget: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(formatter(shell).formatters["text/html"], "enabled", True)
+    monkeypatch.setattr(formatter(shell), "active_types", ["text/plain", "text/html"])
+    name = publish_crashing_app(on_real)
+    cell = run(shell, f"%dr_new_app '{name}' --name 'Crash logs {_RUN}'")
+    assert isinstance(cell.error, errors.ApplicationFailedError), cell.text
+    app = cell.error.application
+    assert app is not None
+    # %dr_new_app: the widget shows the output's last lines, line breaks kept; the error's
+    # line below it the first error and the reason; neither repeats the other.
+    widget = html.unescape(launch_widget[-1])
+    assert re.search(r"\n +config = json\.loads.*\n +\^+\n", widget)  # caret under its code
+    assert widget.count(CRASH_FIRST_ERROR) == 1 and "Logs:" not in widget
+    assert "start-app.sh exited" not in widget
+    assert cell.stdout.count(CRASH_FIRST_ERROR) == 1 and cell.stdout.count("Logs:") == 1
+    assert "Traceback" not in cell.stdout
+
+    cell = run(shell, f"%dr_app {app.id} --logs")
+    assert cell.error is None, cell.text
+    logs = drn.Client(on_real.endpoint, on_real.token).applications.logs(app)
+    assert logs.lines[: len(CRASH_PRINTS)] == list(CRASH_PRINTS)  # positive control
+    assert logs.build_error and "Last lines of its output" in logs.build_error  # repeats them
+    reason = logs.build_error.split(" First error: ")[0]
+    assert reason.startswith("start-app.sh exited with code 1 before answering on port ")
+    assert cell.stdout.splitlines() == [
+        f"First error: {CRASH_FIRST_ERROR}",
+        f"Build error: {reason}",
+        f"Last {len(logs.lines)} of {len(logs.lines)} log lines (build failed):",
+        *logs.lines,
+    ]
+    shown = cell.stdout.splitlines()
+    for line in logs.lines[:-1]:  # each as often as it was printed; the last is the first
+        assert shown.count(line) == logs.lines.count(line), line  # error, also on top
+    assert cell.stdout.count(CRASH_FIRST_ERROR) == 2 and cell.stdout.count("booting") == 1
+    card = "\n".join(str(out["data"].get("text/html", "")) for out in cell.outputs)
+    assert app.id in card and "failed" in card  # the card, without the build error's lines
+    assert "build error" not in card and "Traceback" not in card and "booting" not in card
+    drn.Client(on_real.endpoint, on_real.token).applications.delete(app)
 
 
 # templates that cannot run here, and interrupts

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 from dr_notebook.ansi import ansi_to_html
 from dr_notebook.gallery import html
 from dr_notebook.gallery.ui import USER_ERRORS, WRAP, UiGuard, button, one_line, walk
-from dr_notebook.models import Application
+from dr_notebook.models import Application, failure_reason
 
 if TYPE_CHECKING:
     from dr_notebook.client import Client
@@ -246,7 +246,12 @@ class ApplicationsView:
             f"<b>Logs of {escaped(app.name or app.id)}</b> ({what}; build "
             f"{escaped(logs.build_status or 'unknown')})"
         )
-        error = html.message_html(logs.build_error or "", "error")
+        # Each line once: the first error on top, then the build error's reason without the
+        # lines shown below (the sandbox's quotes the output's last ones).
+        first = logs.first_error
+        said = [f"First error: {first}"] if first else []
+        said += [failure_reason(logs.build_error, lines, first)] if logs.build_error else []
+        error = html.message_html("\n".join(x for x in said if x), "error")
         self.logs.value = f"<div>{title}{error}{_lines_html(lines)}</div>"
 
     # --- following ------------------------------------------------------------------------

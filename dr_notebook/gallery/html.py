@@ -131,12 +131,14 @@ def card_view(row: Mapping[str, Any]) -> CardView:
 
 
 def message_html(text: str, kind: str = "info") -> str:
-    """A one-line notice (``kind``: info, error, warn, ok); empty text gives ""."""
+    """A notice (``kind``: info, error, warn, ok), its line breaks kept (a traceback's caret
+    lines stay under their code); empty text gives ""."""
     if not text:
         return ""
     color = _KINDS.get(kind, _KINDS["info"])
     return (
-        f'<div style="{_FONT};border-left:3px solid {color};padding:2px 8px;margin:4px 0">'
+        f'<div style="{_FONT};border-left:3px solid {color};padding:2px 8px;margin:4px 0;'
+        f'white-space:pre-wrap">'
         f"{escaped(text)}</div>"
     )
 

@@ -40,6 +40,8 @@ def one_line_error(err: DataRobotError, *, connect_hint: bool = True) -> DataRob
     ``connect_hint``: a missing or refused token suggests ``%dr_connect`` (not from
     ``%dr_connect`` itself)."""
     text = str(err)
+    if isinstance(err, ApplicationFailedError):
+        text = err.summary  # the output's last lines are %dr_app --logs' (the hint names it)
     if isinstance(err, LocalLaunchError):
         text = text.replace(FORCE_HINT, "Add --force to launch it anyway.")
     line = f"{type(err).__name__}: {text}" + magic_hint(err)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import html
 import math
@@ -244,15 +245,20 @@ class ApplicationMagics(MagicsBase):
         if args.logs is None:
             return shown if shown is not None else app
         grep = unquote(args.grep)
-        logs = self.client.applications.logs(app, grep=grep)
-        display(shown if shown is not None else app)
-        state = f"build {logs.build_status or 'status unknown'}"
-        if logs.build_error:
-            state += f": {logs.build_error}"
-        if logs.first_error:
-            print(f"First error: {logs.first_error}")
+        every = self.client.applications.logs(app)
+        logs = every.matching(grep) if grep else every
+        # Each line once: the card leaves the build error to the lines below, which say its
+        # reason without the output lines and the first error it repeats.
+        card = copy.copy(app)
+        card.build_error = None
+        display(shown if shown is not None else card)
+        if every.first_error:
+            print(f"First error: {every.first_error}")
+        if every.reason:
+            print(f"Build error: {every.reason}")
         lines = logs.tail(args.logs)
         matching = f" matching {grep!r}" if grep else ""
+        state = f"build {logs.build_status or 'status unknown'}"
         print(f"Last {len(lines)} of {len(logs.lines)} log lines{matching} ({state}):")
         _loop.print_lines(lines)
         return None
@@ -329,6 +335,8 @@ class _ProgressLine:
     def finish(self, outcome: str) -> None:
         if self.handle is None and not self.printed:
             return  # the server answered at once: nothing was shown, nothing to update
+        if not self.in_place and outcome == self.printed:
+            return  # a terminal: the last step printed it already ("failed")
         elapsed = time.monotonic() - self.started
         self._show(f"{outcome} ({elapsed:.1f} s)", last=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dr_notebook.ansi import strip_ansi
 from dr_notebook.enums import ApplicationStatus, LaunchStage
 from dr_notebook.errors import (
     ApplicationFailedError,
@@ -354,22 +355,28 @@ def _failure(apps: Applications, app: Application, steps: _Steps) -> Application
         logs = apps.logs(app.id)
     except DataRobotError:
         logs = ApplicationLogs()
-    build_error = logs.build_error or (
-        apps.transport.redact(app.build_error) if app.build_error else None
-    )
+    if not logs.build_error and app.build_error:
+        logs.build_error = apps.transport.redact(app.build_error)
     tail = logs.tail(LOG_TAIL)
     first = logs.first_error
-    reason = (build_error or "the server gave no build error").rstrip(". ")
-    lead = f"{first} ({reason})" if first and first != reason else reason
-    last = f" Last log line: {tail[-1]}" if tail and tail[-1] not in lead else ""
+    reason = " ".join(logs.reason.split()).rstrip(". ")
+    if not reason and not first:
+        reason = "the server gave no build error"
+    if first and reason and (first in reason or reason in first):
+        lead = max(first, reason, key=len)  # one says the other: once
+    else:
+        lead = f"{first} ({reason})" if first and reason else first or reason
     step = steps.emit(LaunchStage.FAILED, app.status, f"failed: {lead}", app)
+    details = [f"Last {len(tail)} lines of its output:", *map(strip_ansi, tail)] if tail else []
     return ApplicationFailedError(
         f"The application {app.name or app.id!r} ({app.id}) failed after "
-        f"{step.elapsed:.0f} s: {lead}.{last} Logs: client.applications.logs({app.id!r}).",
+        f"{step.elapsed:.0f} s: {lead}.",
         application=app,
-        build_error=build_error,
+        build_error=logs.build_error,
         log_tail=tail,
         first_error=first,
+        details=details,
+        hint=f"Logs: client.applications.logs({app.id!r}).",
     )
 
 

@@ -209,13 +209,7 @@ class Applications(Resource[Application]):
             logs.build_log = None
         elif source == "build":
             logs.lines = (logs.build_log or "").splitlines()
-        if grep:
-            needle = grep.casefold()
-            logs.lines = [line for line in logs.lines if needle in line.casefold()]
-            if logs.build_log:
-                kept = [ln for ln in logs.build_log.splitlines() if needle in ln.casefold()]
-                logs.build_log = "\n".join(kept)
-        return logs
+        return logs.matching(grep) if grep else logs
 
     def _logs(self, application: App) -> ApplicationLogs:
         app_id = check_id("application", application)
