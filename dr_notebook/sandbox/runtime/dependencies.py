@@ -10,6 +10,7 @@ present is not documented by DataRobot; the sandbox's is: ``uv.lock`` (with its
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Mapping
@@ -89,8 +90,7 @@ def locked_packages(lock: bytes) -> list[list[str]] | None:
     superset), sorted, each as name, version and source; None when the lock cannot be read
     (or ``tomllib``, Python 3.11+, is missing), and the lock's bytes key the environment."""
     try:
-        import tomllib
-
+        tomllib = importlib.import_module("tomllib")  # 3.11+; the sandbox supports 3.10 too
         packages: list[dict[str, Any]] = tomllib.loads(lock.decode("utf-8")).get("package", [])
         by_name = {p["name"]: p for p in packages}
         if len(by_name) != len(packages):  # a forked resolution: one name, several versions
