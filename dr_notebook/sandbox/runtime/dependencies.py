@@ -86,8 +86,9 @@ def key_inputs(files: Mapping[str, bytes]) -> list[bytes]:
 
 def locked_packages(lock: bytes) -> list[list[str]] | None:
     """What ``uv sync --frozen --no-dev --no-install-project`` installs from this ``uv.lock``:
-    every package its projects' dependencies reach (extras followed, markers kept as a
-    superset), sorted, each as name, version and source; None when the lock cannot be read
+    every package its projects' dependencies reach (extras followed), sorted, each as name,
+    version and source, then the dependency edges with their markers (which decide what this
+    Python installs of them); None when the lock cannot be read
     (or ``tomllib``, Python 3.11+, is missing), and the lock's bytes key the environment."""
     try:
         tomllib = importlib.import_module("tomllib")  # 3.11+; the sandbox supports 3.10 too
@@ -96,20 +97,27 @@ def locked_packages(lock: bytes) -> list[list[str]] | None:
         if len(by_name) != len(packages):  # a forked resolution: one name, several versions
             return None
         roots = [p for p in packages if set(p.get("source", {})) & {"virtual", "editable"}]
-        wanted = [dep for root in roots for dep in root.get("dependencies", [])]
+        # (from, dependency): "" for the projects, whose names do not matter
+        wanted = [("", dep) for root in roots for dep in root.get("dependencies", [])]
         reached: set[str] = set()
+        edges: set[str] = set()
         while wanted:
-            dep = wanted.pop()
+            parent, dep = wanted.pop()
+            edge = json.dumps([parent, dep["name"], dep.get("marker"), dep.get("extra")])
+            if edge in edges:  # extras may name each other in a circle
+                continue
+            edges.add(edge)
             package = by_name[dep["name"]]
             extras = package.get("optional-dependencies", {})
-            wanted += [d for extra in dep.get("extra", []) for d in extras.get(extra, [])]
+            wanted += [(dep["name"], d) for x in dep.get("extra", []) for d in extras.get(x, [])]
             if dep["name"] not in reached:
                 reached.add(dep["name"])
-                wanted += package.get("dependencies", [])
-        return sorted(
+                wanted += [(dep["name"], d) for d in package.get("dependencies", [])]
+        installed = [
             [name, str(by_name[name].get("version")), json.dumps(by_name[name].get("source"))]
             for name in reached
-        )
+        ]
+        return sorted(installed) + [["marker", edge] for edge in sorted(edges)]
     except (ImportError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
