@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-.PHONY: test test-fast demo lint bench clean
+.PHONY: test test-fast demo lint bench clean pythons
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[sandbox,lab]'
 	touch $@
+
+# The Python of DataRobot's "[DataRobot] Python 3.12 Applications Base" (its templates need it):
+# found as the sandbox finds it (PATH, pyenv's versions, uv's installs; `uv python find` alone
+# stops at a pyenv shim of another version), else installed by uv (.ci/run).
+pythons: $(VENV)/.installed-test
+	$(PY) -c "import sys; from dr_notebook.sandbox.runtime.interpreters import find_python; \
+	  sys.exit(find_python('3.12') is None)" || $(PY) -m uv python install 3.12
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dr_notebook.render import render_markdown
 from dr_notebook.sandbox.catalogue.loader import (
@@ -16,6 +18,7 @@ from dr_notebook.sandbox.catalogue.loader import (
     generate,
     load_catalogue,
 )
+from dr_notebook.sandbox.runtime import interpreters
 
 TEMPLATE_YAML = """\
 name: Streamlit App Base
@@ -148,3 +151,47 @@ def test_generated_templates_are_varied_and_reproducible():
         assert t.template_metadata["readme"].startswith("# ")
         assert t.files and t.files[0][0] == "README.md"
     assert len({t.created_at for t in templates}) > 1900
+
+
+LEGACY = {"Flask Dashboard (Python 3.8)", "Streamlit Chat (Legacy)"}
+
+
+def test_python_app_templates_follow_datarobots_current_conventions():
+    """As DataRobot's own templates (streamlit-app-base, qa-app-streamlit, slack-bot-app, 2026):
+    ``pyproject.toml`` (no build system, ``[tool.uv] package = false``) whose
+    ``requires-python`` is the Python of the execution environment the template names, with the
+    ``uv.lock`` made from it; only the legacy templates keep a ``requirements.txt``."""
+    tomllib = importlib.import_module("tomllib")
+    current, legacy = [], []
+    for spec_path in sorted(CATALOGUE_DIR.glob("*/template.yaml")):
+        src = spec_path.parent / "files"
+        if not (src / "start-app.sh").is_file() or (src / "package.json").is_file():
+            continue
+        spec = yaml.safe_load(spec_path.read_text())
+        if (src / "requirements.txt").is_file():
+            legacy.append(spec["name"])
+            continue
+        current.append(spec["name"])
+        project = tomllib.loads((src / "pyproject.toml").read_text())
+        lock = tomllib.loads((src / "uv.lock").read_text())
+        version = re.fullmatch(
+            r"\[DataRobot\] Python (3\.\d+) Applications Base", spec["executionEnvironmentName"]
+        ).group(1)  # type: ignore[union-attr]
+        assert spec["defaultEnvironment"] == {
+            "environmentId": interpreters.environment_id(version),
+            "environmentVersionId": interpreters.version_id(version),
+        }, spec_path
+        assert project["project"]["requires-python"] == f">={version},<3.{int(version[2:]) + 1}"
+        assert project["tool"]["uv"]["package"] is False and "build-system" not in project
+        assert lock["requires-python"] == f"=={version}.*", spec_path
+        root = next(p for p in lock["package"] if p["source"] == {"virtual": "."})
+        assert root["name"] == project["project"]["name"]
+        locked = sorted(
+            d["name"] + d.get("specifier", "") for d in root["metadata"]["requires-dist"]
+        )
+        wanted = sorted(
+            re.sub(r"\[.*\]", "", d).replace(" ", "") for d in project["project"]["dependencies"]
+        )
+        assert locked == wanted, f"{spec_path}: uv.lock is not the lock of pyproject.toml"
+    assert set(legacy) == LEGACY
+    assert len(current) >= 18

@@ -96,6 +96,47 @@ def test_a_lock_is_installed_frozen_without_dev_dependencies(tmp_path):
     assert again.reused and again.key == built.key
 
 
+def test_locks_of_the_same_packages_share_one_environment_whatever_the_project(tmp_path):
+    files = locked(tmp_path, "tinydb==4.8.0")
+    renamed = {
+        name: content.replace(b'"demo-app"', b'"another-app"') for name, content in files.items()
+    }
+    assert renamed != files
+    builder = Builder(tmp_path / "envs")
+    installed = dependencies.locked_packages(files["uv.lock"])
+    assert installed is not None and [p[:2] for p in installed if p[0] != "marker"] == [
+        ["tinydb", "4.8.0"]
+    ]
+    assert builder.key(bare(), renamed) == builder.key(bare(), files)
+    (tmp_path / "lock-source").rename(tmp_path / "first")
+    other = locked(tmp_path, "tinydb==4.7.1")  # control: other packages, another environment
+    assert builder.key(bare(), other) != builder.key(bare(), files)
+    assert dependencies.locked_packages(b"not = [toml") is None
+    circle = b"""
+[[package]]
+name = "p"
+version = "0"
+source = { virtual = "." }
+dependencies = [{ name = "a", extra = ["x"] }]
+
+[[package]]
+name = "a"
+version = "1"
+source = { registry = "https://pypi.org/simple" }
+
+[package.optional-dependencies]
+x = [{ name = "a", extra = ["y"] }]
+y = [{ name = "a", extra = ["x"] }, { name = "b" }]
+
+[[package]]
+name = "b"
+version = "2"
+source = { registry = "https://pypi.org/simple" }
+"""  # extras naming each other: followed once
+    reached = dependencies.locked_packages(circle) or []
+    assert [p[:2] for p in reached if p[0] != "marker"] == [["a", "1"], ["b", "2"]]
+
+
 def test_a_pyproject_alone_is_resolved_and_keys_differ(tmp_path):
     files = {"pyproject.toml": pyproject("tinydb==4.7.1")}
     built, log = build(tmp_path, files, "resolved")

@@ -79,7 +79,7 @@ def test_a_demo_template_runs_restarts_on_a_new_version_and_leaves_nothing(sb):
     # the app reached the sandbox with the endpoint and token it was given
     assert "Connected to the DataRobot API, version 2.49.0" in page.text
     logs = sb.api("GET", f"customApplications/{app['id']}/logs/").json()
-    assert "Installing requirements.txt on top of the base." in logs["buildLog"]
+    assert "Installing from uv.lock (frozen, without dev dependencies)." in logs["buildLog"]
     assert logs["buildStatus"] == "completed" and logs["buildError"] is None
     assert any(":8080" in line for line in logs["logs"])  # flask printed its address
     assert sb.token not in str(logs)

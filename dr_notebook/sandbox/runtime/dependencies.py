@@ -10,10 +10,13 @@ present is not documented by DataRobot; the sandbox's is: ``uv.lock`` (with its
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -68,11 +71,55 @@ def plan(files: Mapping[str, bytes]) -> Plan:
 
 
 def key_inputs(files: Mapping[str, bytes]) -> list[bytes]:
-    """What the environment's cache key adds for a uv project (its kind and files)."""
+    """What the environment's cache key adds for a uv project: for a lock, the packages it
+    installs (so projects that lock the same packages share one environment, whatever their
+    names); else its kind and files."""
     chosen = plan(files)
     if not chosen.files:
         return []
+    if chosen.kind == "lock":
+        installed = locked_packages(files[chosen.root + LOCK])
+        if installed is not None:
+            return [b"lock-packages", json.dumps(installed).encode()]
     return [chosen.kind.encode(), *(name.encode() + b"\0" + files[name] for name in chosen.files)]
+
+
+def locked_packages(lock: bytes) -> list[list[str]] | None:
+    """What ``uv sync --frozen --no-dev --no-install-project`` installs from this ``uv.lock``:
+    every package its projects' dependencies reach (extras followed), sorted, each as name,
+    version and source, then the dependency edges with their markers (which decide what this
+    Python installs of them); None when the lock cannot be read
+    (or ``tomllib``, Python 3.11+, is missing), and the lock's bytes key the environment."""
+    try:
+        tomllib = importlib.import_module("tomllib")  # 3.11+; the sandbox supports 3.10 too
+        packages: list[dict[str, Any]] = tomllib.loads(lock.decode("utf-8")).get("package", [])
+        by_name = {p["name"]: p for p in packages}
+        if len(by_name) != len(packages):  # a forked resolution: one name, several versions
+            return None
+        roots = [p for p in packages if set(p.get("source", {})) & {"virtual", "editable"}]
+        # (from, dependency): "" for the projects, whose names do not matter
+        wanted = [("", dep) for root in roots for dep in root.get("dependencies", [])]
+        reached: set[str] = set()
+        edges: set[str] = set()
+        while wanted:
+            parent, dep = wanted.pop()
+            edge = json.dumps([parent, dep["name"], dep.get("marker"), dep.get("extra")])
+            if edge in edges:  # extras may name each other in a circle
+                continue
+            edges.add(edge)
+            package = by_name[dep["name"]]
+            extras = package.get("optional-dependencies", {})
+            wanted += [(dep["name"], d) for x in dep.get("extra", []) for d in extras.get(x, [])]
+            if dep["name"] not in reached:
+                reached.add(dep["name"])
+                wanted += [(dep["name"], d) for d in package.get("dependencies", [])]
+        installed = [
+            [name, str(by_name[name].get("version")), json.dumps(by_name[name].get("source"))]
+            for name in reached
+        ]
+        return sorted(installed) + [["marker", edge] for edge in sorted(edges)]
+    except (ImportError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def requires_python(files: Mapping[str, bytes]) -> str | None:
