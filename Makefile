@@ -30,9 +30,12 @@ $(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/python
 # The Python of DataRobot's "[DataRobot] Python 3.12 Applications Base" (its templates need it):
 # found as the sandbox finds it (PATH, pyenv's versions, uv's installs; `uv python find` alone
 # stops at a pyenv shim of another version), else installed by uv (.ci/run).
+# `make demo` needs it too: the demo catalogue's templates run on it.
+PYTHON_312 = $(PY) -c "import sys; from dr_notebook.sandbox.runtime.interpreters import \
+  find_python; sys.exit(find_python('3.12') is None)" || $(PY) -m uv python install 3.12
+
 pythons: $(VENV)/.installed-test
-	$(PY) -c "import sys; from dr_notebook.sandbox.runtime.interpreters import find_python; \
-	  sys.exit(find_python('3.12') is None)" || $(PY) -m uv python install 3.12
+	$(PYTHON_312)
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
@@ -45,6 +48,7 @@ test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest $(XDIST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed-lab
+	$(PYTHON_312)
 	$(PY) -m dr_notebook.demo $(DEMO_ARGS)
 
 lint: $(VENV)/.installed-test
