@@ -100,6 +100,7 @@ def problems(sb: SandboxServer, apps: dict[str, dict[str, Any]]) -> dict[str, st
     return found
 
 
+@pytest.mark.timeout(1200)  # sixteen environments built cold on two cores: a hang, not slowness
 def test_every_launchable_application_template_serves_its_page_and_keeps_serving_it(sb):
     assert len(LAUNCHABLE) >= 19
     assert [t.name for t in LAUNCHABLE if "pageMarker" not in t.template_metadata] == []
