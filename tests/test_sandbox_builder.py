@@ -189,3 +189,50 @@ def test_build_app_sh_runs_after_the_install_with_the_environment_first(tmp_path
             base(()), failing, app_folder(tmp_path, failing, "f"), quiet
         )
     assert "about to fail" in caught.value.message
+
+
+def fake_environment(folder: Path, modules: int = 40) -> Path:
+    """A folder laid out as an environment: ``bin/python`` and some modules under ``lib``."""
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "python").symlink_to(sys.executable)
+    lib = folder / "lib"
+    lib.mkdir()
+    for number in range(modules):
+        (lib / f"module_{number}.py").write_text(f"VALUE = {number}\n" * 200)
+    return folder
+
+
+def compiled(folder: Path) -> int:
+    return len(list((folder / "lib" / "__pycache__").glob("*.pyc")))
+
+
+def test_new_environments_are_compiled_in_the_background_one_at_a_time(tmp_path):
+    builder = Builder(tmp_path / "envs")
+    targets = [fake_environment(tmp_path / f"env{n}") for n in range(3)]
+    seen: list[int] = []
+    for target in targets:
+        builder._compile_later(target)
+    deadline = time.monotonic() + 120  # a hang, not slowness
+    while any(compiled(t) < 40 for t in targets) and time.monotonic() < deadline:
+        seen.append(len(builder._background))
+        time.sleep(0.01)
+    assert [compiled(t) for t in targets] == [40, 40, 40]
+    assert max(seen) == 1  # never two compiling side by side
+    builder.close()
+
+
+def test_closing_the_builder_ends_its_background_compiling(tmp_path):
+    builder = Builder(tmp_path / "envs")
+    targets = [fake_environment(tmp_path / f"env{n}", modules=400) for n in range(3)]
+    for target in targets:
+        builder._compile_later(target)
+    deadline = time.monotonic() + 60
+    while not builder._background and time.monotonic() < deadline:
+        time.sleep(0.01)
+    running = list(builder._background)
+    assert running  # positive control: it was compiling
+    builder.close()
+    assert all(process.poll() is not None for process in running)
+    assert compiled(targets[-1]) == 0  # the queue was dropped
+    builder._compile_later(targets[-1])  # a closed builder starts nothing
+    assert builder._background == set()
