@@ -108,3 +108,14 @@ def test_datarobots_environments_by_name_each_with_the_python_it_names(sb):
 def test_pythons_are_found_as_uv_finds_them_and_in_pyenv():
     assert find_python(OWN) is not None
     assert find_python("3.99") is None
+
+
+def test_a_python_uv_installed_is_found_in_uvs_folder_without_running_uv(tmp_path, monkeypatch):
+    python = tmp_path / "cpython-3.97.1-linux-x86_64-gnu" / "bin" / "python3.97"
+    python.parent.mkdir(parents=True)
+    python.write_text(f"#!/bin/sh\necho 3.97 {python}\n")
+    python.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    assert find_python("3.97") is None  # control: not there yet
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path))
+    assert find_python("3.97") == str(python)

@@ -4,8 +4,8 @@ Applications Base", "[DataRobot] NodeJS 22 Applications Base").
 One environment per Python (major.minor) this machine has, each with one version, plus
 DataRobot's 3.12 and 3.11 ones always (without their Python here, a build says how to add it:
 ``python`` is then ""), and the Node.js ones when ``node`` is on ``PATH``. Pythons are
-found where uv finds them: on ``PATH``, in pyenv's versions (a pyenv shim of a version that is
-not pyenv's global one does not answer), else by ``uv python find`` (uv-managed installs).
+found where uv finds them: on ``PATH``, in pyenv's versions, in uv's managed installs, and
+for the versions DataRobot's environments need, by ``uv python find``.
 An application's environment is built from it (its Python plus :data:`BASE_PACKAGES`) and
 the version's dependency files (see ``runtime/builder.py``). Ids are derived from the Python
 version, so they are the same on every machine: the demo catalogue's templates name them.
@@ -133,17 +133,29 @@ def environments() -> tuple[ExecutionEnvironment, ...]:
 
 
 def find_python(version: str) -> str | None:
-    """An interpreter of ``version`` ("3.12"): on ``PATH``, in pyenv's versions, else as
-    ``uv python find`` finds it (uv-managed installs too; it is slower, so it comes last)."""
+    """An interpreter of ``version`` ("3.12"): on ``PATH``, in pyenv's versions, in uv's managed
+    installs, else, for the versions DataRobot's environments need, as ``uv python find``
+    finds it. pyenv's shims are skipped (its versions are looked at directly; a shim of a
+    version that is not pyenv's global one only fails, slowly), and ``uv python find`` runs
+    for the needed versions only: probing every version with it took seconds at each start."""
     root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    candidates = [shutil.which(f"python{version}")]
+    on_path = shutil.which(f"python{version}")
+    candidates = [on_path] if on_path and Path(on_path).parent != root / "shims" else []
     candidates += sorted(str(p) for p in root.glob(f"versions/{version}.*/bin/python{version}"))
-    for path in (*candidates, None):
-        path = path or _uv_find(version)
-        real = _interpreter(path, version) if path else None
+    candidates += _uv_managed(version)
+    for path in candidates:
+        real = _interpreter(path, version)
         if real:
             return real
-    return None
+    found = _uv_find(version) if version in REQUIRED_MINORS else None
+    return _interpreter(found, version) if found else None
+
+
+def _uv_managed(version: str) -> list[str]:
+    """The interpreters of ``version`` that ``uv python install`` put in its folder."""
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = Path(os.environ.get("UV_PYTHON_INSTALL_DIR") or data / "uv" / "python")
+    return sorted(str(p) for p in folder.glob(f"cpython-{version}.*/bin/python{version}"))
 
 
 def _uv_find(version: str) -> str | None:
