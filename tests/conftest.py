@@ -31,7 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Groups measured to take longest: they start first, each on a worker of its own, so that none
 # of them starts late and becomes the run's tail. The other browser groups follow.
-LONGEST_FIRST = ("test_sandbox_catalogue_apps", "test_browser_app_show")
+LONGEST_FIRST = (
+    "test_browser_app_show",
+    "test_browser_application",
+    "test_sandbox_catalogue_apps",
+    "test_browser_app_show-launches",
+)
 
 
 def xdist_group_of(item: pytest.Item) -> str:

@@ -354,11 +354,17 @@ def watch(launches: list[Launch], seconds: float) -> None:
     assert not waiting, [(w.ui, w.stages, w.texts) for w in waiting]
 
 
+# The launches use the session's demo (not this module's server): a group of their own, so
+# that they run beside the inline tests.
+LAUNCHES = pytest.mark.xdist_group("test_browser_app_show-launches")
+
+
 def second_page(lab_page: Any) -> Any:
     """Another page in the same browser context (the fixture shuts every session down)."""
     return type(lab_page)(lab_page.page.context.new_page(), lab_page.lab, lab_page.tripwire)
 
 
+@LAUNCHES
 @pytest.mark.timeout(600)  # two launches at once on a loaded machine: a hang, not slowness
 def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None:
     """The demo's Jupyter server (its sandbox runs apps), in JupyterLab and Notebook 7 at once:
@@ -397,6 +403,7 @@ def test_a_launch_is_one_live_widget_that_becomes_the_app(lab_page: Any) -> None
     assert statuses == ["ok", "ok"]
 
 
+@LAUNCHES
 @pytest.mark.timeout(600)  # two launches at once on a loaded machine: a hang, not slowness
 def test_a_failed_launch_is_the_widget_saying_why(lab_page: Any) -> None:
     """An app whose start exits with an error, in JupyterLab and Notebook 7 at once: the launch

@@ -12,7 +12,7 @@ import pytest
 from dr_notebook.sandbox.settings import apps_dir_for
 from dr_notebook.sandbox.testing import processes_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # it launches four templates
 
 ROOT = Path(__file__).resolve().parents[2]
 # The README's screenshots are rewritten only when asked (DR_NOTEBOOK_DOCS_SCREENSHOTS=1): each
