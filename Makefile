@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Test processes side by side (pytest-xdist): most tests wait on servers, not on the CPU.
 # --no-loadscope-reorder: xdist would hand out the groups with the most tests first, and the
 # longest ones (few, long tests) last; tests/conftest.py orders them instead.
-TEST_WORKERS ?= 6
+TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: test test-fast demo lint bench clean pythons

@@ -9,6 +9,7 @@ cache plugin is off), so only the first session installs it.
 from __future__ import annotations
 
 import os
+import fcntl
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -24,6 +25,14 @@ _MARKER = ".installed"
 def install_drapps(folder: Path) -> Path:
     """The ``drapps`` executable of a venv in ``folder``, created and installed if needed."""
     executable = folder / "bin" / "drapps"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Workers share the folder (the pytest cache): one installs while the others wait.
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_once(folder, executable)
+
+
+def _install_once(folder: Path, executable: Path) -> Path:
     if (folder / _MARKER).exists() and executable.exists():
         return executable
     uv = _uv()

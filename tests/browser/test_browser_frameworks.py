@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,17 +78,21 @@ def app_process() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def start(started: list, argv: list[str], port: int, env: dict[str, str] | None = None) -> str:
     """Start an app on ``port`` and wait until it answers; its ``host:port``."""
+    output = tempfile.TemporaryFile()  # what it said, for the failure message
     process = subprocess.Popen(
         argv,
         env={**os.environ, "PORT": str(port), **(env or {})},
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
     started.append(process)
     deadline = time.monotonic() + 90
     while True:
-        assert process.poll() is None, f"{argv} exited with {process.returncode}"
+        if process.poll() is not None:
+            output.seek(0)
+            said = output.read().decode(errors="replace")[-1500:]
+            raise AssertionError(f"{argv} exited with {process.returncode}:\n{said}")
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
             return f"127.0.0.1:{port}"
