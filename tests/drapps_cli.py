@@ -8,8 +8,8 @@ cache plugin is off), so only the first session installs it.
 
 from __future__ import annotations
 
-import os
 import fcntl
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence

@@ -78,7 +78,7 @@ def app_process() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def start(started: list, argv: list[str], port: int, env: dict[str, str] | None = None) -> str:
     """Start an app on ``port`` and wait until it answers; its ``host:port``."""
-    output = tempfile.TemporaryFile()  # what it said, for the failure message
+    output = tempfile.TemporaryFile()  # noqa: SIM115 (the app writes to it after we return)
     process = subprocess.Popen(
         argv,
         env={**os.environ, "PORT": str(port), **(env or {})},
