@@ -81,7 +81,10 @@ def test_a_package_the_sandbox_lacks_is_built_once_then_reused(tmp_path, capsys)
     warm = time.monotonic() - started
     assert second.reused and second.key == built.key
     assert len(counting.invocations()) == runs_after_first  # no uv, so no resolver, at all
-    assert again == [f"Reusing environment {built.key} (built before): nothing to install."]
+    assert again == [
+        f"Reusing environment {built.key} (built before): nothing to install.",
+        "Installing requirements.txt on top of the base.",  # as the first build said
+    ]
     with capsys.disabled():
         print(f"\ncold build {cold:.2f} s, cached build {warm * 1000:.1f} ms, "
               f"ratio {warm / cold:.4f}")  # fmt: skip

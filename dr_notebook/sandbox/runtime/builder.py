@@ -164,7 +164,7 @@ class Builder:
         key = self.key(base, files)
         target = self.root / key
         if self._ready(target):
-            built = self._reuse(key, target, log)
+            built = self._reuse(key, target, log, files)
         elif self._is_offline(log):
             return self._offline(key, files, log)
         else:
@@ -246,7 +246,7 @@ class Builder:
             log(f"Another application is building environment {key}: waiting for it.")
         with lock, self._file_lock(key, log):
             if self._ready(target):
-                return self._reuse(key, target, log)
+                return self._reuse(key, target, log, files)
             started = time.monotonic()
             shutil.rmtree(target, ignore_errors=True)
             try:
@@ -406,8 +406,10 @@ class Builder:
         return Built(key, python, python.parent, None, reused=False, offline=True)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _reuse(self, key: str, target: Path, log: Log) -> Built:
+    def _reuse(self, key: str, target: Path, log: Log, files: Mapping[str, bytes]) -> Built:
+        # Which file decided it, as a fresh build says: the same log whoever built it first.
         log(f"Reusing environment {key} (built before): nothing to install.")
+        log(dependencies.plan(files).describe())
         return self._built(key, target, reused=True)
 
     @staticmethod
