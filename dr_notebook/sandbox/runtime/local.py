@@ -521,15 +521,7 @@ def _answers(port: int) -> bool:
 def _page_status(port: int, path: str, headers: list[tuple[str, str]]) -> int | None:
     """The HTTP status the page answers on 127.0.0.1:port (None: no answer)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path, headers=dict(headers))
-        response = connection.getresponse()
-        response.read(0)
-        return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        connection.close()
+    return network.status_of(connection, path, headers)
 
 
 def _first(run: _Run) -> str:

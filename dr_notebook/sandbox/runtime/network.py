@@ -385,7 +385,13 @@ def page_status(
     app_socket: Path, path: str, headers: list[tuple[str, str]], timeout: float = 5.0
 ) -> int | None:
     """The HTTP status the app's page answers through its door (None: no answer)."""
-    connection = _UnixConnection(app_socket, timeout)
+    return status_of(_UnixConnection(app_socket, timeout), path, headers)
+
+
+def status_of(
+    connection: http.client.HTTPConnection, path: str, headers: list[tuple[str, str]]
+) -> int | None:
+    """The status ``GET path`` answers on ``connection``, which it closes (None: no answer)."""
     try:
         connection.request("GET", path, headers=dict(headers))
         response = connection.getresponse()
